@@ -1,0 +1,193 @@
+// Package bus is where the stages meet: the NATS subjects, JetStream streams,
+// durable consumers and KV buckets of the pipeline are all defined here and
+// nowhere else.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Streams, subjects, consumers and buckets of the pipeline.
+const (
+	RawStream      = "VAKT_RAW"
+	RawSubjectRoot = "vakt.raw"
+
+	EventsStream      = "VAKT_EVENTS"
+	EventsSubjectRoot = "vakt.events"
+
+	AlertsSubjectRoot = "vakt.alerts"
+
+	// PseudonymizeConsumer is the durable pull consumer on RawStream that
+	// every pseudonymiser replica shares.
+	PseudonymizeConsumer = "pseudonymize"
+	// StoreConsumer is the durable pull consumer on EventsStream that every
+	// store replica shares.
+	StoreConsumer = "store"
+
+	// SaltBucket is the KV bucket holding the salt of each epoch. Salts live
+	// here and in pseudonymiser memory only.
+	SaltBucket = "vakt_salts"
+)
+
+// Message headers.
+const (
+	// HeaderRecords is the number of records in a batch message, so that
+	// progress can be counted without decoding.
+	HeaderRecords = "Vakt-Records"
+)
+
+// RawSubject is the subject raw events of site are published on.
+func RawSubject(site string) string { return RawSubjectRoot + "." + SubjectToken(site) }
+
+// EventsSubject is the subject pseudonymised events of site are published on.
+func EventsSubject(site string) string { return EventsSubjectRoot + "." + SubjectToken(site) }
+
+// AlertsSubject is the subject alerts for site are published on.
+func AlertsSubject(site string) string { return AlertsSubjectRoot + "." + SubjectToken(site) }
+
+// SiteFromSubject returns the site token of a vakt.<kind>.<site> subject.
+func SiteFromSubject(subject string) string {
+	parts := strings.SplitN(subject, ".", 3)
+	if len(parts) < 3 {
+		return ""
+	}
+	return parts[2]
+}
+
+// SubjectToken turns a site name (usually a host name) into one NATS subject
+// token: dots, wildcards and white space become '_'. Empty becomes "default".
+func SubjectToken(site string) string {
+	if site == "" {
+		return "default"
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '.', '*', '>', ' ', '\t', '\r', '\n':
+			return '_'
+		}
+		return r
+	}, site)
+}
+
+// StreamConfig sets the limits of the pipeline's streams.
+type StreamConfig struct {
+	// RawMaxAge bounds how long a raw event (with its IP) can wait for a
+	// pseudonymiser. Kept short: raw IPs must not linger.
+	RawMaxAge time.Duration
+	// RawMaxBytes bounds the RAW stream's memory; when full, ingest waits.
+	RawMaxBytes int64
+	// EventsMaxAge and EventsMaxBytes bound the pseudonymised events waiting
+	// for the store; when full, pseudonymisers wait.
+	EventsMaxAge   time.Duration
+	EventsMaxBytes int64
+	// DuplicateWindow is how long JetStream remembers message ids.
+	DuplicateWindow time.Duration
+	// Replicas is the stream replication factor (3 on a NATS cluster).
+	Replicas int
+	// AckWait is how long a consumer waits for an ack before redelivering.
+	AckWait time.Duration
+}
+
+// DefaultStreamConfig returns the defaults documented in DESIGN.md.
+func DefaultStreamConfig() StreamConfig {
+	return StreamConfig{
+		RawMaxAge:       15 * time.Minute,
+		RawMaxBytes:     512 << 20,
+		EventsMaxAge:    7 * 24 * time.Hour,
+		EventsMaxBytes:  4 << 30,
+		DuplicateWindow: 10 * time.Minute,
+		Replicas:        1,
+		AckWait:         60 * time.Second,
+	}
+}
+
+// Ensure creates or updates the streams, durable consumers and salt bucket.
+// It is idempotent and safe for several processes to run at once.
+func Ensure(ctx context.Context, js jetstream.JetStream, c StreamConfig) error {
+	raw := jetstream.StreamConfig{
+		Name:        RawStream,
+		Description: "raw access-log events with client IPs; memory only, removed once pseudonymised",
+		Subjects:    []string{RawSubjectRoot + ".>"},
+		// Memory storage: a raw IP is never written to disk by NATS.
+		Storage:    jetstream.MemoryStorage,
+		Retention:  jetstream.WorkQueuePolicy,
+		Discard:    jetstream.DiscardNew,
+		MaxAge:     c.RawMaxAge,
+		MaxBytes:   c.RawMaxBytes,
+		Duplicates: c.DuplicateWindow,
+		Replicas:   c.Replicas,
+	}
+	events := jetstream.StreamConfig{
+		Name:        EventsStream,
+		Description: "pseudonymised access-log events waiting for the store",
+		Subjects:    []string{EventsSubjectRoot + ".>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.InterestPolicy,
+		Discard:     jetstream.DiscardNew,
+		MaxAge:      c.EventsMaxAge,
+		MaxBytes:    c.EventsMaxBytes,
+		Duplicates:  c.DuplicateWindow,
+		Replicas:    c.Replicas,
+	}
+	for _, sc := range []jetstream.StreamConfig{raw, events} {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("stream %s: %w", sc.Name, err)
+		}
+	}
+	consumers := []struct {
+		stream, name, desc string
+	}{
+		{RawStream, PseudonymizeConsumer, "pseudonymiser replicas"},
+		{EventsStream, StoreConsumer, "store replicas"},
+	}
+	for _, cc := range consumers {
+		_, err := js.CreateOrUpdateConsumer(ctx, cc.stream, jetstream.ConsumerConfig{
+			Durable:       cc.name,
+			Description:   cc.desc,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       c.AckWait,
+			MaxAckPending: 1024,
+			MaxDeliver:    -1,
+			Replicas:      c.Replicas,
+		})
+		if err != nil {
+			return fmt.Errorf("consumer %s on %s: %w", cc.name, cc.stream, err)
+		}
+	}
+	_, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      SaltBucket,
+		Description: "salt of each pseudonymisation epoch; deleted with no history when the epoch's grace ends",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.Replicas,
+	})
+	if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+		return fmt.Errorf("kv bucket %s: %w", SaltBucket, err)
+	}
+	return nil
+}
+
+// Drained reports whether both pipeline consumers have nothing pending and
+// nothing awaiting ack: every event published so far has been stored.
+func Drained(ctx context.Context, js jetstream.JetStream) (bool, error) {
+	for _, sc := range [][2]string{{RawStream, PseudonymizeConsumer}, {EventsStream, StoreConsumer}} {
+		c, err := js.Consumer(ctx, sc[0], sc[1])
+		if err != nil {
+			return false, fmt.Errorf("consumer %s: %w", sc[1], err)
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return false, fmt.Errorf("consumer %s: %w", sc[1], err)
+		}
+		if info.NumPending > 0 || info.NumAckPending > 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}

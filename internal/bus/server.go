@@ -1,0 +1,137 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// EmbeddedConfig configures the in-process nats-server used when no NATS URL
+// is configured.
+type EmbeddedConfig struct {
+	StoreDir string // JetStream store directory (under the data dir)
+	Host     string // listen address; loopback by default
+	// Port to listen on; 0 picks a free port. Other vakt commands find it
+	// through the data dir's runtime file.
+	Port int
+}
+
+// Embedded is a running in-process nats-server.
+type Embedded struct {
+	srv *server.Server
+}
+
+// StartEmbedded starts nats-server with JetStream on, storing under
+// c.StoreDir, and waits until it accepts connections.
+func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
+	host := c.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	port := c.Port
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	opts := &server.Options{
+		ServerName: "vakt-embedded",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   c.StoreDir,
+		NoSigs:     true, // vakt owns signal handling
+		NoLog:      true,
+		// Bounded memory for the RAW stream (memory storage).
+		JetStreamMaxMemory: 1 << 30,
+		MaxPayload:         8 << 20,
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("embedded nats: not ready after 30s (store %s)", c.StoreDir)
+	}
+	return &Embedded{srv: srv}, nil
+}
+
+// ClientURL is the URL clients connect to.
+func (e *Embedded) ClientURL() string {
+	addr := e.srv.Addr().(*net.TCPAddr)
+	return "nats://" + net.JoinHostPort(addr.IP.String(), strconv.Itoa(addr.Port))
+}
+
+// Server returns the underlying server, for in-process connections.
+func (e *Embedded) Server() *server.Server { return e.srv }
+
+// Shutdown stops the server and waits for it to finish.
+func (e *Embedded) Shutdown() {
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+}
+
+// ConnConfig says how a stage connects to NATS.
+type ConnConfig struct {
+	URL  string
+	Name string // client name shown in NATS monitoring
+	// Options are extra options such as credentials and TLS.
+	Options []nats.Option
+}
+
+// Connect connects to NATS with reconnects that never give up, so a NATS
+// restart pauses the pipeline instead of ending it.
+func Connect(c ConnConfig, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	opts := []nats.Option{
+		nats.Name(c.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+		}),
+	}
+	opts = append(opts, c.Options...)
+	nc, err := nats.Connect(c.URL, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", c.URL, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return nc, js, nil
+}
+
+// WaitDrained polls Drained until it is true or ctx ends.
+func WaitDrained(ctx context.Context, js jetstream.JetStream, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		ok, err := Drained(ctx, js)
+		if err == nil && ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err != nil {
+				return fmt.Errorf("waiting for the pipeline to drain: %w", err)
+			}
+			return fmt.Errorf("waiting for the pipeline to drain: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
