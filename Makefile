@@ -1,0 +1,69 @@
+# vakt — make run shows the pipeline working; make test runs every test.
+# Both fetch what they need on a fresh machine (libchdb from npm).
+
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+# The ClickHouse engine as a shared library, loaded at run time (no cgo).
+CHDB_VERSION := 26.7.3-stable.1
+CHDB_PACKAGE := @chdb/lib-linux-x64-gnu
+CHDB_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vakt/chdb/$(CHDB_VERSION)
+CHDB_LIB_PATH ?= $(CHDB_CACHE)/libchdb.so
+export CHDB_LIB_PATH
+export CGO_ENABLED ?= 0
+
+DATA_DIR ?= data
+TEST_TIMEOUT ?= 25m
+GO_SOURCES := $(shell find . -name '*.go' -not -path './data/*' 2>/dev/null) go.mod go.sum
+
+.PHONY: all build run test test-short lint fuzz bench chdb deps clean
+
+all: build
+
+build: bin/vakt
+
+bin/vakt: $(GO_SOURCES)
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $@ ./cmd/vakt
+
+## run: vakt on the embedded engines with generated demo traffic.
+run: build chdb
+	./bin/vakt run --demo --data-dir $(DATA_DIR)
+
+## test: every test, against the real embedded NATS and ClickHouse engine.
+test: deps chdb
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-short: chdb
+	$(GO) test -count=1 -short ./...
+
+## chdb: fetch libchdb into the cache (skipped when CHDB_LIB_PATH exists).
+chdb: $(CHDB_LIB_PATH)
+
+$(CHDB_LIB_PATH):
+	@command -v npm >/dev/null || { echo "npm is needed to fetch libchdb: installing Debian's npm"; apt-get update -qq && apt-get install -y -qq npm; }
+	@echo "fetching libchdb $(CHDB_VERSION) ($(CHDB_PACKAGE), about 178 MB) into $(dir $@)"
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  (cd "$$tmp" && npm pack --silent "$(CHDB_PACKAGE)@$(CHDB_VERSION)" >/dev/null && \
+	   tar xzf chdb-lib-linux-x64-gnu-$(CHDB_VERSION).tgz package/libchdb.so); \
+	  mkdir -p "$(dir $@)"; mv "$$tmp/package/libchdb.so" "$@.tmp"; mv "$@.tmp" "$@"
+	@ls -l "$@"
+
+## deps: Go modules (and, later, Debian packages the tests drive).
+deps:
+	$(GO) mod download
+
+lint:
+	$(GO) vet ./...
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseCombined -fuzztime 60s ./ingest/logformat
+
+bench: chdb
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin $(DATA_DIR)

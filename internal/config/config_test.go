@@ -1,0 +1,125 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestShippedConfigsLoad(t *testing.T) {
+	files, _ := filepath.Glob("../../configs/*.yaml")
+	if len(files) < 4 {
+		t.Fatalf("expected the example configs, found %v", files)
+	}
+	for _, f := range files {
+		c, err := Load(f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestExampleConfigDocumentsTheDefaults(t *testing.T) {
+	c, err := Load("../../configs/vakt.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Defaults()
+	// The example lists empty credentials and an empty address list.
+	if c.ClickHouse.Addr == nil {
+		c.ClickHouse.Addr = []string{}
+	}
+	d.ClickHouse.Addr = []string{}
+	d.Ingest.Files = []string{}
+	if !reflect.DeepEqual(c, d) {
+		t.Fatalf("configs/vakt.yaml differs from Defaults():\n file %+v\n code %+v", c, d)
+	}
+}
+
+func TestUnknownKeyIsAnError(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(f, []byte("retention:\n  request: 30d\n"), 0o600)
+	_, err := Load(f)
+	if err == nil || !strings.Contains(err.Error(), "request") {
+		t.Fatalf("unknown key not reported: %v", err)
+	}
+}
+
+func TestProblemsNameKeyAndFix(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		key    string
+	}{
+		{"level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
+		{"nats url", func(c *Config) { c.NATS.URL = "localhost:4222" }, "nats.url"},
+		{"listen", func(c *Config) { c.ClickHouse.Listen = "8123" }, "clickhouse.listen"},
+		{"protocol", func(c *Config) { c.ClickHouse.Addr = []string{"ch:9000"}; c.ClickHouse.Protocol = "grpc" }, "clickhouse.protocol"},
+		{"retention days", func(c *Config) { c.Retention.Requests = Duration(36 * time.Hour) }, "retention.requests"},
+		{"raw age", func(c *Config) { c.Streams.RawMaxAge = 0 }, "streams.raw_max_age"},
+		{"policy", func(c *Config) { c.Pseudonymize.QueryPolicy = "hash" }, "pseudonymize.query_policy"},
+		{"batch", func(c *Config) { c.Store.BatchRows = -1 }, "store.batch_rows"},
+		{"replicas", func(c *Config) { c.Streams.Replicas = 2 }, "streams.replicas"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Defaults()
+			tc.mutate(&c)
+			ps := c.Problems()
+			if len(ps) != 1 || ps[0].Key != tc.key || ps[0].Fix == "" {
+				t.Fatalf("problems %v, want one for %s with a fix", ps, tc.key)
+			}
+		})
+	}
+	c := Defaults()
+	if ps := c.Problems(); len(ps) != 0 {
+		t.Fatalf("defaults invalid: %v", ps)
+	}
+}
+
+func TestEnvironmentOverridesFile(t *testing.T) {
+	c := Defaults()
+	env := map[string]string{"VAKT_NATS_URL": "nats://n:4222", "VAKT_CLICKHOUSE_ADDR": "a:9000, b:9000", "VAKT_RETENTION_REQUESTS": "7d"}
+	if err := c.applyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if c.NATS.URL != "nats://n:4222" || !reflect.DeepEqual(c.ClickHouse.Addr, []string{"a:9000", "b:9000"}) || c.Retention.Requests.D() != 7*24*time.Hour {
+		t.Fatalf("%+v", c)
+	}
+	bad := map[string]string{"VAKT_RETENTION_REQUESTS": "a month"}
+	err := c.applyEnv(func(k string) (string, bool) { v, ok := bad[k]; return v, ok })
+	if err == nil || !strings.Contains(err.Error(), "VAKT_RETENTION_REQUESTS") {
+		t.Fatalf("bad env not named: %v", err)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"30d", 30 * 24 * time.Hour, true},
+		{"1.5d", 36 * time.Hour, true},
+		{"15m", 15 * time.Minute, true},
+		{"24h", 24 * time.Hour, true},
+		{"d", 0, false},
+		{"-1d", 0, false},
+		{"month", 0, false},
+	}
+	for _, tc := range tests {
+		got, err := ParseDuration(tc.in)
+		if (err == nil) != tc.ok || (tc.ok && got.D() != tc.want) {
+			t.Errorf("ParseDuration(%q) = %v, %v", tc.in, got, err)
+		}
+	}
+	if s := Duration(30 * 24 * time.Hour).String(); s != "30d" {
+		t.Errorf("String() = %q", s)
+	}
+}
