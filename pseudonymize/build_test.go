@@ -1,0 +1,141 @@
+package pseudonymize
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vakt-dev/vakt/internal/event"
+)
+
+func TestScrubQuery(t *testing.T) {
+	tests := []struct {
+		name   string
+		query  string
+		policy QueryPolicy
+		want   string
+	}{
+		{"redact values", "a=1&b=x", QueryRedact, "a=&b="},
+		{"redact keeps order and repeats", "b=2&a=1&b=3", QueryRedact, "b=&a=&b="},
+		{"redact empty", "", QueryRedact, ""},
+		{"redact bare key", "amp", QueryRedact, "amp"},
+		{"redact injection", "email=a@b.se&token=XYZ&id=1' OR 1=1--", QueryRedact, "email=&token=&id="},
+		{"redact value in key place", "jane@example.com", QueryRedact, "~"},
+		{"redact encoded key", "a%20b=1", QueryRedact, "~="},
+		{"redact bracket keys", "filter[name]=x&f%5Bq%5D=y", QueryRedact, "filter[name]=&f%5Bq%5D="},
+		{"redact long key", "k" + string(make([]byte, 70)) + "=1", QueryRedact, "~="},
+		{"redact empty parts", "&&a=1&", QueryRedact, "&&a=&"},
+		{"redact drops fragment", "a=1#frag", QueryRedact, "a="},
+		{"redact value with equals", "next=/a?b=c", QueryRedact, "next="},
+		{"keep", "a=1&b=x", QueryKeep, "a=1&b=x"},
+		{"drop", "a=1&b=x", QueryDrop, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ScrubQuery(tt.query, tt.policy); got != tt.want {
+				t.Errorf("ScrubQuery(%q, %s) = %q, want %q", tt.query, tt.policy, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestScrubReferrer(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://www.google.com/search?q=secret+illness#top", "https://www.google.com/search"},
+		{"https://user:pw@example.com:8443/a/b?c=d", "https://example.com:8443/a/b"},
+		{"http://example.com", "http://example.com"},
+		{"HTTPS://Example.com/Path", "https://Example.com/Path"},
+		{"https://example.com?x=1", "https://example.com"},
+		{"https://example.com#frag", "https://example.com"},
+		{"android-app://com.google.android.gm/", "android-app://com.google.android.gm/"},
+		{"-", ""},
+		{"", ""},
+		{"/relative/path?x=1", ""},
+		{"example.com/path", ""},
+		{"ht tp://x/y", ""},
+		{"1http://x/y", ""},
+		{"https://", ""},
+		{"https://@/", ""},
+		{"https://a%zz.example/%zz", "https://a%zz.example/%zz"},
+	}
+	for _, tt := range tests {
+		if got := ScrubReferrer(tt.in); got != tt.want {
+			t.Errorf("ScrubReferrer(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+type fakeEnricher struct{ seen []netip.Addr }
+
+func (f *fakeEnricher) Enrich(ip netip.Addr, e *event.Event) {
+	f.seen = append(f.seen, ip)
+	e.Country, e.ASN, e.ASOrg = "SE", 64500, "Example AS"
+}
+
+func TestBuild(t *testing.T) {
+	keys := mustKeys(t, 12, 3)
+	ts := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	raw := event.Raw{
+		Time: ts, Site: "shop.example", ClientIP: netip.MustParseAddr("::ffff:198.51.100.7"),
+		ForwardedFor: "203.0.113.9", User: "jane",
+		Method: "GET", Target: "/login?email=a@b.se&token=XYZ&id=1' OR 1=1--", Protocol: "HTTP/1.1",
+		Status: 200, Bytes: 512, Referrer: "https://mail.example/inbox?msg=42", UserAgent: "Mozilla/5.0",
+		Host: "shop.example", RequestTime: 1500 * time.Microsecond, UpstreamTime: event.Unknown,
+	}
+	enr := &fakeEnricher{}
+	b := builder{policy: QueryRedact, enricher: enr}
+	var got event.Event
+	if err := b.build(keys, &raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	v4 := netip.MustParseAddr("198.51.100.7")
+	want := event.Event{
+		Time: ts, Site: "shop.example", ClientID: keys.ClientID(v4), NetworkID: keys.NetworkID(v4),
+		IPVersion: 4, Epoch: 12, Country: "SE", ASN: 64500, ASOrg: "Example AS",
+		Method: "GET", Path: "/login", Query: "email=&token=&id=", Protocol: "HTTP/1.1",
+		Status: 200, Bytes: 512, Referrer: "https://mail.example/inbox", UserAgent: "Mozilla/5.0",
+		Host: "shop.example", RequestTime: 1500 * time.Microsecond, UpstreamTime: event.Unknown,
+		Flags: event.FlagSQLInjection,
+	}
+	if got != want {
+		t.Errorf("build:\n got %+v\nwant %+v", got, want)
+	}
+	if len(enr.seen) != 1 || enr.seen[0] != v4 {
+		t.Errorf("enricher saw %v, want the unmapped address", enr.seen)
+	}
+
+	raw.ClientIP = netip.MustParseAddr("2001:db8::1")
+	if err := (&builder{policy: QueryKeep}).build(keys, &raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.IPVersion != 6 || got.Query != "email=a@b.se&token=XYZ&id=1' OR 1=1--" || got.Country != "" {
+		t.Errorf("ipv6/keep: got version %d, query %q, country %q", got.IPVersion, got.Query, got.Country)
+	}
+
+	raw.ClientIP = netip.Addr{}
+	if err := b.build(keys, &raw, &got); !errors.Is(err, errInvalidIP) {
+		t.Errorf("build without ip: err = %v, want errInvalidIP", err)
+	}
+}
+
+func BenchmarkBuild(b *testing.B) {
+	keys := mustKeys(b, 1, 1)
+	raw := event.Raw{
+		Time: time.Now(), Site: "shop.example", ClientIP: netip.MustParseAddr("198.51.100.7"),
+		Method: "GET", Target: "/products/shoes?size=42&color=red&page=2", Protocol: "HTTP/2.0",
+		Status: 200, Bytes: 5120, Referrer: "https://www.google.com/search?q=shoes", Host: "shop.example",
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", RequestTime: time.Millisecond,
+		UpstreamTime: event.Unknown,
+	}
+	bl := builder{policy: QueryRedact}
+	var e event.Event
+	var out []byte
+	for b.Loop() {
+		if err := bl.build(keys, &raw, &e); err != nil {
+			b.Fatal(err)
+		}
+		out = event.AppendEvent(out[:0], &e)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}

@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Protocols ClickHouseConfig.Protocol accepts.
+const (
+	// ProtocolNative is ClickHouse's TCP protocol, for a real server.
+	ProtocolNative = "native"
+	// ProtocolHTTP is the HTTP interface, used for the embedded chDB endpoint.
+	ProtocolHTTP = "http"
+)
+
+// DefaultDatabase is the database vakt's tables live in.
+const DefaultDatabase = "vakt"
+
+// ClickHouseConfig says how to reach ClickHouse.
+type ClickHouseConfig struct {
+	// Addr lists host:port of the servers (9000/9440 native, 8123/8443 HTTP).
+	Addr []string `yaml:"addr"`
+	// Protocol is "native" (default) for a ClickHouse server or "http" for
+	// the embedded endpoint.
+	Protocol string `yaml:"protocol"`
+	// Database holds vakt's tables (default "vakt"). Sessions always start
+	// in "default" because this one may not exist before Migrate; every
+	// statement qualifies its table names instead.
+	Database string `yaml:"database"`
+	Username string `yaml:"username"` // default "default"
+	Password string `yaml:"password"`
+	// TLS turns on TLS with the system's roots.
+	TLS bool `yaml:"tls"`
+	// DialTimeout bounds connecting and the initial ping (default 10s).
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// MaxOpenConns bounds the connection pool (default 8).
+	MaxOpenConns int `yaml:"max_open_conns"`
+}
+
+func (c ClickHouseConfig) withDefaults() ClickHouseConfig {
+	if c.Protocol == "" {
+		c.Protocol = ProtocolNative
+	}
+	if c.Database == "" {
+		c.Database = DefaultDatabase
+	}
+	if c.Username == "" {
+		c.Username = "default"
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = 10 * time.Second
+	}
+	if c.MaxOpenConns == 0 {
+		c.MaxOpenConns = 8
+	}
+	return c
+}
+
+// Validate reports the first invalid setting, naming its key and the fix.
+// Unset fields are valid: they take their defaults.
+func (c ClickHouseConfig) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if len(c.Addr) == 0 {
+		errs = append(errs, errors.New("clickhouse.addr: no address; set host:port of a ClickHouse server (9000 native, 8123 http)"))
+	}
+	for _, a := range c.Addr {
+		if a == "" || !strings.Contains(a, ":") {
+			errs = append(errs, fmt.Errorf("clickhouse.addr: %q is not host:port", a))
+		}
+	}
+	if c.Protocol != ProtocolNative && c.Protocol != ProtocolHTTP {
+		errs = append(errs, fmt.Errorf("clickhouse.protocol: %q is unknown; use %q or %q", c.Protocol, ProtocolNative, ProtocolHTTP))
+	}
+	if !validIdent(c.Database) {
+		errs = append(errs, fmt.Errorf("clickhouse.database: %q is not a plain identifier; use letters, digits and '_'", c.Database))
+	}
+	if c.DialTimeout < 0 {
+		errs = append(errs, fmt.Errorf("clickhouse.dial_timeout: %s is negative; use e.g. 10s", c.DialTimeout))
+	}
+	if c.MaxOpenConns < 0 {
+		errs = append(errs, fmt.Errorf("clickhouse.max_open_conns: %d is negative; use e.g. 8", c.MaxOpenConns))
+	}
+	return errors.Join(errs...)
+}
+
+// Open connects to ClickHouse and pings it. The connection is safe for
+// concurrent use; close it when done.
+func Open(ctx context.Context, cfg ClickHouseConfig) (driver.Conn, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	opts := &clickhouse.Options{
+		Addr: cfg.Addr,
+		Auth: clickhouse.Auth{
+			// Not cfg.Database: it may not exist yet (Migrate creates it),
+			// and a session in a missing database fails every query.
+			Database: "default",
+			Username: cfg.Username,
+			Password: cfg.Password,
+		},
+		DialTimeout:     cfg.DialTimeout,
+		MaxOpenConns:    cfg.MaxOpenConns,
+		MaxIdleConns:    cfg.MaxOpenConns,
+		ConnMaxLifetime: time.Hour,
+		ClientInfo: clickhouse.ClientInfo{
+			Products: []struct{ Name, Version string }{{Name: "vakt", Version: "store"}},
+		},
+	}
+	switch cfg.Protocol {
+	case ProtocolHTTP:
+		opts.Protocol = clickhouse.HTTP
+		// The HTTP endpoint is the embedded engine on loopback: compressing
+		// would only cost CPU on both ends.
+	default:
+		opts.Protocol = clickhouse.Native
+		opts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
+	}
+	if cfg.TLS {
+		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse %s %v: %w", cfg.Protocol, cfg.Addr, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	defer cancel()
+	if err := conn.Ping(pctx); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("clickhouse %s %v: ping: %w", cfg.Protocol, cfg.Addr, err)
+	}
+	return conn, nil
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// validIdent limits database names to plain identifiers, since they are
+// spliced into DDL (ClickHouse cannot bind identifiers as parameters).
+func validIdent(s string) bool { return identRE.MatchString(s) }

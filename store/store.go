@@ -1,0 +1,481 @@
+// Package store is the last stage of the pipeline: it pulls pseudonymised
+// event batches from the events stream, inserts them into ClickHouse in
+// large columnar batches and acknowledges each message only once the insert
+// that holds it has committed.
+//
+// Every insert carries an insert_deduplication_token derived from the
+// messages it holds, so a retry after a lost response is stored once.
+// While an insert is being retried the stage pulls nothing more (that is the
+// backpressure) and keeps the held messages from being redelivered.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/metrics"
+)
+
+const (
+	stage = "store"
+
+	// maxBatchRows keeps a batch within one ClickHouse insert block
+	// (max_insert_block_size is 1,048,449): a single block is inserted
+	// atomically and deduplicated by one token.
+	maxBatchRows = 1_000_000
+
+	minRetryBackoff = 100 * time.Millisecond
+	// maxFetchWait bounds one pull so that shutdown is noticed quickly.
+	maxFetchWait = time.Second
+	minFetchWait = 10 * time.Millisecond
+	// maxFetchMessages bounds how far one pull can overshoot a batch limit.
+	maxFetchMessages = 256
+	ackConcurrency   = 32
+	ackAttempts      = 3
+	ackTimeout       = 5 * time.Second
+)
+
+// Config configures the store stage.
+type Config struct {
+	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
+	Schema     SchemaConfig     `yaml:"schema"`
+	// BatchRows flushes a batch once it holds this many rows (default 50,000).
+	BatchRows int `yaml:"batch_rows"`
+	// BatchBytes flushes a batch once its rows take about this many bytes
+	// as sent to ClickHouse (default 32 MiB).
+	BatchBytes int `yaml:"batch_bytes"`
+	// FlushInterval flushes a batch this long after its first message
+	// arrived, however small it is (default 1s).
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// MaxRetryBackoff caps the wait between retries of a failed insert
+	// (default 30s).
+	MaxRetryBackoff time.Duration `yaml:"max_retry_backoff"`
+	// InsertTimeout bounds one insert attempt (default 60s).
+	InsertTimeout time.Duration `yaml:"insert_timeout"`
+	// ShutdownTimeout bounds the final flush when Run is cancelled
+	// (default 10s). Messages not stored by then are handed back to NATS.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Workers is the number of batches filled and inserted concurrently,
+	// each with its own pulls from the shared consumer (default 1).
+	Workers int `yaml:"workers"`
+}
+
+func (c Config) withDefaults() Config {
+	c.ClickHouse = c.ClickHouse.withDefaults()
+	if c.Schema.Database == "" {
+		c.Schema.Database = c.ClickHouse.Database
+	}
+	c.Schema = c.Schema.withDefaults()
+	if c.BatchRows == 0 {
+		c.BatchRows = 50_000
+	}
+	if c.BatchBytes == 0 {
+		c.BatchBytes = 32 << 20
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = time.Second
+	}
+	if c.MaxRetryBackoff == 0 {
+		c.MaxRetryBackoff = 30 * time.Second
+	}
+	if c.InsertTimeout == 0 {
+		c.InsertTimeout = time.Minute
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.Workers == 0 {
+		c.Workers = 1
+	}
+	return c
+}
+
+// Validate reports every invalid setting, naming its key and the fix. Unset
+// fields are valid: they take their defaults.
+func (c Config) Validate() error {
+	errs := []error{c.ClickHouse.Validate()}
+	if c.Schema.Database != "" && c.ClickHouse.Database != "" && c.Schema.Database != c.ClickHouse.Database {
+		errs = append(errs, fmt.Errorf("store.schema.database: %q differs from clickhouse.database %q; set only one", c.Schema.Database, c.ClickHouse.Database))
+	}
+	d := c.withDefaults()
+	errs = append(errs, d.Schema.Validate())
+	if d.BatchRows < 1 || d.BatchRows > maxBatchRows {
+		errs = append(errs, fmt.Errorf("store.batch_rows: %d is out of range; use 1 to %d (default 50000)", c.BatchRows, maxBatchRows))
+	}
+	if d.BatchBytes < 1<<10 {
+		errs = append(errs, fmt.Errorf("store.batch_bytes: %d is too small; use at least 1024 (default 33554432, 32 MiB)", c.BatchBytes))
+	}
+	if d.FlushInterval < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("store.flush_interval: %s is too short; use at least 10ms (default 1s)", c.FlushInterval))
+	}
+	if d.MaxRetryBackoff < minRetryBackoff {
+		errs = append(errs, fmt.Errorf("store.max_retry_backoff: %s is too short; use at least %s (default 30s)", c.MaxRetryBackoff, minRetryBackoff))
+	}
+	if d.InsertTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("store.insert_timeout: %s is too short; use at least 1s (default 60s)", c.InsertTimeout))
+	}
+	if d.ShutdownTimeout < 0 {
+		errs = append(errs, fmt.Errorf("store.shutdown_timeout: %s is negative; use e.g. 10s", c.ShutdownTimeout))
+	}
+	if d.Workers < 1 || d.Workers > 64 {
+		errs = append(errs, fmt.Errorf("store.workers: %d is out of range; use 1 to 64 (default 1)", c.Workers))
+	}
+	return errors.Join(errs...)
+}
+
+// Stats are counters since New.
+type Stats struct {
+	Rows         uint64 // rows committed to ClickHouse
+	Batches      uint64 // inserts committed
+	InsertErrors uint64 // failed insert attempts (each retried)
+	Rejected     uint64 // corrupt messages terminated
+	AckErrors    uint64 // committed messages whose ack failed (they will be redelivered)
+}
+
+// Store is the store stage.
+type Store struct {
+	cfg Config
+	js  jetstream.JetStream
+	ins inserter
+	log *slog.Logger
+	m   *metrics.Pipeline
+
+	rows, batches, insertErrors, rejected, ackErrors atomic.Uint64
+}
+
+// New creates the stage. Migrate must have created the table; Run needs
+// the events stream and its consumer (bus.Ensure).
+func New(cfg Config, js jetstream.JetStream, conn driver.Conn, log *slog.Logger, m *metrics.Pipeline) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if js == nil || conn == nil {
+		return nil, errors.New("store: New needs a JetStream context and a ClickHouse connection")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if m == nil {
+		m = metrics.New()
+	}
+	cfg = cfg.withDefaults()
+	return &Store{
+		cfg: cfg,
+		js:  js,
+		ins: newCHInserter(conn, cfg.Schema.Database),
+		log: log.With("stage", stage),
+		m:   m,
+	}, nil
+}
+
+// Stats returns the counters so far.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Rows:         s.rows.Load(),
+		Batches:      s.batches.Load(),
+		InsertErrors: s.insertErrors.Load(),
+		Rejected:     s.rejected.Load(),
+		AckErrors:    s.ackErrors.Load(),
+	}
+}
+
+// Run consumes until ctx is cancelled, then stores what it holds (bounded
+// by ShutdownTimeout) and returns. It returns nil after a clean shutdown.
+func (s *Store) Run(ctx context.Context) error {
+	cons, err := s.js.Consumer(ctx, bus.EventsStream, bus.StoreConsumer)
+	if err != nil {
+		return fmt.Errorf("store: consumer %s on %s: %w", bus.StoreConsumer, bus.EventsStream, err)
+	}
+	ackWait := cons.CachedInfo().Config.AckWait
+	// A batch holds its messages unacknowledged while it fills; they must
+	// not be redelivered to another replica meanwhile.
+	if ackWait > 0 && s.cfg.FlushInterval > ackWait/3 {
+		return fmt.Errorf("store.flush_interval: %s is too close to the consumer's ack wait %s; use at most %s", s.cfg.FlushInterval, ackWait, ackWait/3)
+	}
+	keepAlive := ackWait / 3
+	if keepAlive <= 0 {
+		keepAlive = 10 * time.Second
+	}
+	s.log.Info("store started", "workers", s.cfg.Workers, "batch_rows", s.cfg.BatchRows,
+		"flush_interval", s.cfg.FlushInterval, "database", s.cfg.Schema.Database)
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	errs := make([]error, s.cfg.Workers)
+	for i := range s.cfg.Workers {
+		w := &worker{s: s, id: i, cons: cons, keepAlive: keepAlive, avgRowsPerMsg: 100, avgBytesPerRow: 300}
+		wg.Go(func() {
+			if err := w.run(ctx); err != nil {
+				errs[i] = err
+				cancel(err) // a worker that cannot go on stops the others
+			}
+		})
+	}
+	wg.Wait()
+	err = errors.Join(errs...)
+	st := s.Stats()
+	s.log.Info("store stopped", "rows", st.Rows, "batches", st.Batches, "insert_errors", st.InsertErrors, "rejected", st.Rejected)
+	return err
+}
+
+// worker fills one batch at a time and commits it.
+type worker struct {
+	s         *Store
+	id        int
+	cons      jetstream.Consumer
+	keepAlive time.Duration
+	b         batch
+	// Running averages that size pulls so a batch does not overshoot its
+	// limits by much.
+	avgRowsPerMsg, avgBytesPerRow float64
+}
+
+func (w *worker) run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		if w.b.due(time.Now(), &w.s.cfg) {
+			if err := w.commit(ctx); err != nil {
+				break // only cancellation ends a commit early; retried below
+			}
+			continue
+		}
+		if err := w.pull(ctx); err != nil {
+			// The batch in hand is abandoned, not stored: with the NATS
+			// connection gone it could never be acked, so storing it would
+			// duplicate it when NATS redelivers it after the ack wait.
+			return err
+		}
+	}
+	return w.shutdown(ctx)
+}
+
+// pull fetches up to one pull's worth of messages into the batch.
+func (w *worker) pull(ctx context.Context) error {
+	// An empty batch long-polls for at most FlushInterval, so that a
+	// message arriving mid-pull is stored about FlushInterval later, not
+	// maxFetchWait later.
+	wait := min(w.s.cfg.FlushInterval, maxFetchWait)
+	if len(w.b.msgs) > 0 {
+		wait = min(max(time.Until(w.b.first.Add(w.s.cfg.FlushInterval)), minFetchWait), maxFetchWait)
+	}
+	mb, err := w.cons.Fetch(w.fetchSize(), jetstream.FetchMaxWait(wait))
+	if err != nil {
+		if errors.Is(err, nats.ErrConnectionClosed) {
+			return fmt.Errorf("store: fetch: %w", err)
+		}
+		w.s.log.Warn("fetch failed; retrying", "worker", w.id, "err", err)
+		sleep(ctx, 500*time.Millisecond)
+		return nil
+	}
+	// Drained even after cancellation: these messages are ours now and are
+	// stored by the final flush rather than left to time out.
+	for msg := range mb.Messages() {
+		w.add(msg)
+	}
+	if err := mb.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
+		if errors.Is(err, nats.ErrConnectionClosed) {
+			return fmt.Errorf("store: fetch: %w", err)
+		}
+		w.s.log.Warn("fetch ended with an error; retrying", "worker", w.id, "err", err)
+		sleep(ctx, 500*time.Millisecond)
+	}
+	return nil
+}
+
+// fetchSize asks for about as many messages as the batch still has room
+// for, judged by the sizes seen so far.
+func (w *worker) fetchSize() int {
+	cfg := &w.s.cfg
+	roomRows := float64(cfg.BatchRows - w.b.rows.len())
+	roomBytes := float64(cfg.BatchBytes-w.b.rows.size) / w.avgBytesPerRow
+	n := int(min(roomRows, roomBytes)/w.avgRowsPerMsg) + 1
+	return min(max(n, 1), maxFetchMessages)
+}
+
+func (w *worker) add(msg jetstream.Msg) {
+	rows, err := w.b.add(msg, time.Now())
+	if err != nil {
+		w.s.rejected.Add(1)
+		w.s.m.Rejected.WithLabelValues(stage, "corrupt_batch").Inc()
+		seq := uint64(0)
+		if md, merr := msg.Metadata(); merr == nil {
+			seq = md.Sequence.Stream
+		}
+		if terr := msg.Term(); terr != nil {
+			w.s.log.Warn("terminate corrupt message", "stream_seq", seq, "err", terr)
+		}
+		w.s.log.Warn("corrupt message terminated", "stream_seq", seq, "bytes", len(msg.Data()))
+		return
+	}
+	w.s.m.EventsIn.WithLabelValues(stage).Add(float64(rows))
+	w.avgRowsPerMsg = 0.8*w.avgRowsPerMsg + 0.2*max(float64(rows), 1)
+	if rows > 0 {
+		w.avgBytesPerRow = 0.8*w.avgBytesPerRow + 0.2*float64(w.b.rows.size)/float64(w.b.rows.len())
+	}
+}
+
+// commit inserts the batch, retrying until it succeeds or ctx ends, then
+// acknowledges its messages. On error (ctx ended) the batch is kept intact.
+func (w *worker) commit(ctx context.Context) error {
+	b := &w.b
+	if len(b.msgs) == 0 {
+		return nil
+	}
+	n := b.rows.len()
+	if n > 0 {
+		stop := keepInProgress(b.msgs, w.keepAlive, w.s.log)
+		err := w.insert(ctx, b)
+		stop()
+		if err != nil {
+			return err
+		}
+		w.s.rows.Add(uint64(n))
+		w.s.batches.Add(1)
+		w.s.m.EventsOut.WithLabelValues(stage).Add(float64(n))
+		w.s.m.BatchRecords.WithLabelValues(stage).Observe(float64(n))
+	}
+	if failed := ackAll(ctx, b.msgs); failed > 0 {
+		w.s.ackErrors.Add(uint64(failed))
+		w.s.log.Warn("acknowledging stored messages failed; they will be redelivered", "messages", failed, "of", len(b.msgs))
+	}
+	w.s.log.Debug("batch stored", "worker", w.id, "rows", n, "messages", len(b.msgs), "bytes", b.rows.size)
+	b.reset()
+	return nil
+}
+
+// insert tries the batch until it commits or ctx ends, backing off
+// exponentially. Every attempt carries the same deduplication token.
+func (w *worker) insert(ctx context.Context, b *batch) error {
+	cfg := &w.s.cfg
+	token := b.token()
+	backoff := minRetryBackoff
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, cfg.InsertTimeout)
+		start := time.Now()
+		err := w.s.ins.insert(actx, token, &b.rows)
+		cancel()
+		w.s.m.InsertDuration.Observe(time.Since(start).Seconds())
+		if err == nil {
+			if attempt > 1 {
+				w.s.log.Info("insert succeeded after retries", "worker", w.id, "rows", b.rows.len(), "attempts", attempt)
+			}
+			return nil
+		}
+		w.s.insertErrors.Add(1)
+		w.s.m.InsertErrors.Inc()
+		if ctx.Err() != nil {
+			return fmt.Errorf("store: insert of %d rows: %w (%w)", b.rows.len(), context.Cause(ctx), err)
+		}
+		wait := jitter(backoff)
+		w.s.log.Warn("insert failed; retrying", "worker", w.id, "rows", b.rows.len(),
+			"attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", err)
+		if !sleep(ctx, wait) {
+			return fmt.Errorf("store: insert of %d rows: %w (%w)", b.rows.len(), context.Cause(ctx), err)
+		}
+		backoff = min(backoff*2, cfg.MaxRetryBackoff)
+	}
+}
+
+// shutdown stores what the worker holds within ShutdownTimeout. Whatever
+// cannot be stored is handed back to NATS at once so that another replica
+// can store it without waiting out the ack wait.
+func (w *worker) shutdown(ctx context.Context) error {
+	if len(w.b.msgs) == 0 {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := w.commit(sctx)
+	if err == nil {
+		return nil
+	}
+	n := len(w.b.msgs)
+	for _, m := range w.b.msgs {
+		_ = m.Nak()
+	}
+	w.b.reset()
+	return fmt.Errorf("store: %d messages not stored at shutdown, returned for redelivery: %w", n, err)
+}
+
+// keepInProgress tells NATS every interval that msgs are still being worked
+// on, so that a long retry does not let their ack wait expire. stop waits
+// for the goroutine, so no InProgress can race the acks that follow.
+func keepInProgress(msgs []jetstream.Msg, every time.Duration, log *slog.Logger) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				failed := 0
+				for _, m := range msgs {
+					if err := m.InProgress(); err != nil {
+						failed++
+					}
+				}
+				if failed > 0 {
+					log.Warn("extending ack wait failed", "messages", failed)
+				}
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+// ackAll acknowledges msgs and waits for the server to confirm each: an
+// ack lost on the way would redeliver rows that are already stored, in a
+// batch of another shape and so under another deduplication token. It
+// returns how many could not be confirmed. Acks are sent even when ctx has
+// ended, since the rows are committed.
+func ackAll(ctx context.Context, msgs []jetstream.Msg) (failed int) {
+	ctx = context.WithoutCancel(ctx)
+	var (
+		wg  sync.WaitGroup
+		nf  atomic.Int64
+		sem = make(chan struct{}, ackConcurrency)
+	)
+	for _, m := range msgs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			var err error
+			for range ackAttempts {
+				actx, cancel := context.WithTimeout(ctx, ackTimeout)
+				err = m.DoubleAck(actx)
+				cancel()
+				if err == nil || errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+					return
+				}
+			}
+			nf.Add(1)
+		})
+	}
+	wg.Wait()
+	return int(nf.Load())
+}
+
+// sleep waits d or until ctx ends; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
