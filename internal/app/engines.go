@@ -1,0 +1,224 @@
+// Package app wires configuration, engines and stages into vakt's commands.
+// cmd/vakt only parses flags and calls in here.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/chserver"
+	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/store"
+)
+
+// runtimeFile, in the data dir, tells other vakt commands where the process
+// that owns the data dir serves its embedded engines.
+const runtimeFile = "vakt.runtime.json"
+
+// lockFile is held (flock) by the process that owns the data dir: one
+// nats-server store and one ClickHouse engine per directory.
+const lockFile = "vakt.lock"
+
+type runtimeInfo struct {
+	PID           int       `json:"pid"`
+	NATSURL       string    `json:"nats_url,omitempty"`
+	ClickHouseURL string    `json:"clickhouse_http,omitempty"`
+	Started       time.Time `json:"started"`
+}
+
+// Engines are the NATS and ClickHouse connections a command uses, and the
+// embedded engines it runs if it owns the data dir.
+type Engines struct {
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	CH     driver.Conn
+	CHAddr string // host:port of the ClickHouse endpoint in use
+	// CHConfig is the resolved ClickHouse connection (the embedded endpoint's
+	// address when embedded).
+	CHConfig store.ClickHouseConfig
+
+	// Owner is true when this process runs the embedded engines.
+	Owner   bool
+	natsSrv *bus.Embedded
+	chSrv   *chserver.Server
+	natsURL string
+	chAddr  string
+	lock    *os.File
+	dataDir string
+	log     *slog.Logger
+}
+
+// Need says which engines a command uses.
+type Need struct {
+	NATS, ClickHouse bool
+}
+
+// OpenEngines connects to the configured engines. For the embedded ones it
+// either becomes the data dir's owner and starts them, or, when another vakt
+// owns the data dir, connects to the endpoints that process serves.
+func OpenEngines(ctx context.Context, cfg config.Config, need Need, name string, log *slog.Logger) (*Engines, error) {
+	e := &Engines{dataDir: cfg.DataDir, log: log}
+	if (need.NATS && cfg.EmbeddedNATS()) || (need.ClickHouse && cfg.EmbeddedClickHouse()) {
+		if err := e.ownOrFind(ctx, cfg, need, log); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	if need.NATS {
+		url := cfg.NATS.URL
+		if cfg.EmbeddedNATS() {
+			url = e.natsURL
+		}
+		opts, err := natsOptions(cfg.NATS)
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		nc, js, err := bus.Connect(bus.ConnConfig{URL: url, Name: "vakt " + name, Options: opts}, log)
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		e.NC, e.JS = nc, js
+		if err := bus.Ensure(ctx, js, streamConfig(cfg)); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("set up JetStream: %w", err)
+		}
+	}
+	if need.ClickHouse {
+		chCfg, err := clickHouseConfig(cfg)
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		if cfg.EmbeddedClickHouse() {
+			chCfg.Addr = []string{e.chAddr}
+			chCfg.Protocol = "http"
+		}
+		conn, err := store.Open(ctx, chCfg)
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		e.CH, e.CHAddr, e.CHConfig = conn, chCfg.Addr[0], chCfg
+	}
+	return e, nil
+}
+
+func (e *Engines) ownOrFind(ctx context.Context, cfg config.Config, need Need, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	lf, err := os.OpenFile(filepath.Join(cfg.DataDir, lockFile), os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lf.Close()
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("lock data dir %s: %w", cfg.DataDir, err)
+		}
+		return e.find(ctx, cfg)
+	}
+	e.lock, e.Owner = lf, true
+	info := runtimeInfo{PID: os.Getpid(), Started: time.Now().UTC()}
+	// The owner runs both embedded engines, so that commands started later
+	// on this data dir find everything they may need.
+	if cfg.EmbeddedNATS() {
+		srv, err := startNATS(cfg)
+		if err != nil {
+			return err
+		}
+		e.natsSrv, e.natsURL = srv, srv.ClientURL()
+		info.NATSURL = e.natsURL
+	}
+	if cfg.EmbeddedClickHouse() {
+		srv, err := chserver.Start(ctx, chserver.Config{
+			DataDir: cfg.ClickHouseDir(), Listen: cfg.ClickHouse.Listen, LibPath: cfg.ClickHouse.LibPath, Log: log,
+		})
+		if err != nil && isAddrInUse(err) {
+			// Another vakt (on another data dir) has the port: take any.
+			log.Warn("clickhouse endpoint port busy, using a free one", "listen", cfg.ClickHouse.Listen)
+			srv, err = chserver.Start(ctx, chserver.Config{
+				DataDir: cfg.ClickHouseDir(), Listen: "127.0.0.1:0", LibPath: cfg.ClickHouse.LibPath, Log: log,
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("embedded ClickHouse: %w", err)
+		}
+		e.chSrv, e.chAddr = srv, srv.Addr()
+		info.ClickHouseURL = srv.URL()
+	}
+	b, _ := json.MarshalIndent(info, "", "  ")
+	tmp := filepath.Join(cfg.DataDir, runtimeFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o640); err != nil {
+		return fmt.Errorf("runtime file: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(cfg.DataDir, runtimeFile))
+}
+
+// find reads the owner's runtime file, waiting briefly for an owner that is
+// still starting its engines.
+func (e *Engines) find(ctx context.Context, cfg config.Config) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, err := os.ReadFile(filepath.Join(cfg.DataDir, runtimeFile))
+		var info runtimeInfo
+		if err == nil && json.Unmarshal(b, &info) == nil && info.PID > 0 && processAlive(info.PID) &&
+			(!cfg.EmbeddedNATS() || info.NATSURL != "") && (!cfg.EmbeddedClickHouse() || info.ClickHouseURL != "") {
+			e.natsURL = info.NATSURL
+			if info.ClickHouseURL != "" {
+				e.chAddr = info.ClickHouseURL[len("http://"):]
+			}
+			e.log.Debug("using the engines of the vakt that owns the data dir", "pid", info.PID)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("data dir %s is locked by another vakt process that does not publish its engines in %s; stop it or use another --data-dir", cfg.DataDir, runtimeFile)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Close closes connections, then stops the embedded engines.
+func (e *Engines) Close() {
+	if e.NC != nil {
+		e.NC.Drain()
+		e.NC.Close()
+	}
+	if e.CH != nil {
+		e.CH.Close()
+	}
+	if e.chSrv != nil {
+		e.chSrv.Close()
+	}
+	if e.natsSrv != nil {
+		e.natsSrv.Shutdown()
+	}
+	if e.lock != nil {
+		os.Remove(filepath.Join(e.dataDir, runtimeFile))
+		e.lock.Close()
+	}
+}
+
+func processAlive(pid int) bool {
+	return syscall.Kill(pid, 0) == nil
+}
+
+func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }

@@ -1,0 +1,134 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/vakt-dev/vakt/ingest"
+	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/metrics"
+	"github.com/vakt-dev/vakt/store"
+)
+
+// ImportSummary is what `vakt import` reports.
+type ImportSummary struct {
+	Read       int64            `json:"lines_read"`
+	Stored     int64            `json:"stored"`
+	Duplicates int64            `json:"duplicates"`
+	Rejected   map[string]int64 `json:"rejected"`
+	Elapsed    time.Duration    `json:"elapsed_ns"`
+}
+
+// RejectedTotal is the number of rejected lines over all reasons.
+func (s ImportSummary) RejectedTotal() int64 {
+	var n int64
+	for _, v := range s.Rejected {
+		n += v
+	}
+	return n
+}
+
+// Print writes the summary for a person.
+func (s ImportSummary) Print(w io.Writer) {
+	rate := float64(s.Read) / max(s.Elapsed.Seconds(), 1e-9)
+	fmt.Fprintf(w, "lines read:  %d\n", s.Read)
+	fmt.Fprintf(w, "stored:      %d\n", s.Stored)
+	if s.Duplicates > 0 {
+		fmt.Fprintf(w, "duplicates:  %d (already imported, skipped)\n", s.Duplicates)
+	}
+	fmt.Fprintf(w, "rejected:    %d\n", s.RejectedTotal())
+	for _, reason := range slices.Sorted(maps.Keys(s.Rejected)) {
+		fmt.Fprintf(w, "  %-22s %d\n", reason, s.Rejected[reason])
+	}
+	fmt.Fprintf(w, "elapsed:     %s (%.0f lines/s)\n", s.Elapsed.Round(time.Millisecond), rate)
+}
+
+// Import is `vakt import`: it pushes whole files through the pipeline and
+// returns once every line is stored or rejected.
+//
+// It runs its own pseudonymise and store stages, which join any replicas
+// already consuming (a running `vakt run` on the same data dir, or stages on
+// a cluster): the stages share durable consumers, so the work is split and
+// each event is stored once. "Stored" is confirmed by the pipeline draining:
+// the store acknowledges an event only after ClickHouse committed it.
+func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Logger) (ImportSummary, error) {
+	start := time.Now()
+	m := metrics.New()
+	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, ClickHouse: true}, "import", log)
+	if err != nil {
+		return ImportSummary{}, err
+	}
+	defer eng.Close()
+	if err := store.Migrate(ctx, eng.CH, schemaConfig(cfg)); err != nil {
+		return ImportSummary{}, fmt.Errorf("schema: %w", err)
+	}
+	stages, err := pipelineStages(cfg, eng, log, m)
+	if err != nil {
+		return ImportSummary{}, err
+	}
+	icfg := ingestConfig(cfg, false)
+	icfg.Files = files
+	in, err := ingest.New(icfg, eng.JS, log.With("stage", "ingest"), m)
+	if err != nil {
+		return ImportSummary{}, err
+	}
+
+	stageCtx, stopStages := context.WithCancel(ctx)
+	stagesDone := make(chan error, 1)
+	go func() { stagesDone <- runStages(stageCtx, stages) }()
+	defer func() {
+		stopStages()
+		<-stagesDone
+	}()
+
+	if err := in.Run(ctx); err != nil {
+		return summary(in, start), fmt.Errorf("ingest: %w", err)
+	}
+	// Every batch is in the RAW stream; wait until the pseudonymisers and
+	// stores have acknowledged everything, or a stage fails.
+	drained := make(chan error, 1)
+	go func() { drained <- bus.WaitDrained(ctx, eng.JS, 50*time.Millisecond) }()
+	select {
+	case err := <-drained:
+		if err != nil {
+			return summary(in, start), err
+		}
+	case err := <-stagesDone:
+		stagesDone <- err
+		if err == nil {
+			err = errors.New("stages stopped before the import was stored")
+		}
+		return summary(in, start), err
+	}
+	return summary(in, start), nil
+}
+
+func summary(in *ingest.Ingest, start time.Time) ImportSummary {
+	st := in.Stats()
+	return ImportSummary{
+		Read:       st.LinesRead,
+		Stored:     st.Published,
+		Duplicates: st.Duplicates,
+		Rejected:   st.Rejected,
+		Elapsed:    time.Since(start),
+	}
+}
+
+func ingestConfig(c config.Config, follow bool) ingest.Config {
+	return ingest.Config{
+		Files:     c.Ingest.Files,
+		Site:      c.Ingest.Site,
+		Follow:    follow,
+		FromStart: c.Ingest.FromStart,
+		Demo:      follow && c.Ingest.Demo,
+		DemoRate:  c.Ingest.DemoRate,
+		MaxAge:    c.Retention.Requests.D(),
+	}
+}

@@ -1,0 +1,80 @@
+package app
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/config"
+)
+
+// startNATS starts the embedded nats-server on the configured address, or on
+// a free port when that one is taken (commands find it via the runtime file).
+func startNATS(cfg config.Config) (*bus.Embedded, error) {
+	host, portStr, err := net.SplitHostPort(cfg.NATS.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("nats.listen: %w", err)
+	}
+	port, _ := strconv.Atoi(portStr)
+	// nats-server treats a failed listen as fatal to the process: probe first.
+	if l, err := net.Listen("tcp", cfg.NATS.Listen); err != nil {
+		port = 0
+	} else {
+		l.Close()
+	}
+	return bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: cfg.NATSDir(), Host: host, Port: port})
+}
+
+// natsOptions turns the credentials and TLS settings into connect options.
+// Secrets come from the config, files or the environment and are never logged.
+func natsOptions(c config.NATS) ([]nats.Option, error) {
+	var opts []nats.Option
+	password, err := secret(c.Password, c.PasswordFile, "nats.password_file")
+	if err != nil {
+		return nil, err
+	}
+	if c.User != "" {
+		opts = append(opts, nats.UserInfo(c.User, password))
+	}
+	token, err := secret(c.Token, c.TokenFile, "nats.token_file")
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		opts = append(opts, nats.Token(token))
+	}
+	if c.CredentialsFile != "" {
+		opts = append(opts, nats.UserCredentials(c.CredentialsFile))
+	}
+	if c.NKeySeedFile != "" {
+		o, err := nats.NkeyOptionFromSeed(c.NKeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("nats.nkey_seed_file: %w", err)
+		}
+		opts = append(opts, o)
+	}
+	if c.CAFile != "" {
+		opts = append(opts, nats.RootCAs(c.CAFile))
+	}
+	if c.CertFile != "" || c.KeyFile != "" {
+		opts = append(opts, nats.ClientCert(c.CertFile, c.KeyFile))
+	}
+	return opts, nil
+}
+
+// secret returns value, or the trimmed content of file when set.
+func secret(value, file, key string) (string, error) {
+	if file == "" {
+		return value, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", key, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}

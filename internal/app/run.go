@@ -1,0 +1,155 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vakt-dev/vakt/ingest"
+	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/metrics"
+	"github.com/vakt-dev/vakt/pseudonymize"
+	"github.com/vakt-dev/vakt/store"
+)
+
+// Stage is what every pipeline stage implements.
+type Stage interface {
+	Run(ctx context.Context) error
+}
+
+// runStages runs stages until ctx ends or one fails; a failure cancels the
+// others. It returns the first failure.
+func runStages(ctx context.Context, stages map[string]Stage) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(stages))
+	for name, s := range stages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// Run is `vakt run`: every stage in one process, on the configured or the
+// embedded engines, until ctx ends.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
+	m := metrics.New()
+	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, ClickHouse: true}, "run", log)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	if !eng.Owner && (cfg.EmbeddedNATS() || cfg.EmbeddedClickHouse()) {
+		return fmt.Errorf("another vakt already runs on data dir %s; stop it first, or use another --data-dir", cfg.DataDir)
+	}
+	if err := store.Migrate(ctx, eng.CH, schemaConfig(cfg)); err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	stages, err := pipelineStages(cfg, eng, log, m)
+	if err != nil {
+		return err
+	}
+	sources := 0
+	if cfg.Ingest.Demo || len(cfg.Ingest.Files) > 0 {
+		in, err := ingest.New(ingestConfig(cfg, true), eng.JS, log, m)
+		if err != nil {
+			return err
+		}
+		stages["ingest"] = in
+		sources++
+	}
+	httpAddr, stopHTTP := serveHTTP(cfg.HTTP.Listen, m, log)
+	defer stopHTTP()
+
+	fmt.Fprintf(out, "vakt is running (data dir %s)\n", cfg.DataDir)
+	if eng.natsSrv != nil {
+		fmt.Fprintf(out, "  NATS (embedded):        %s\n", eng.natsURL)
+	}
+	fmt.Fprintf(out, "  ClickHouse endpoint:    http://%s  (try: curl 'http://%s/?query=SELECT+count()+FROM+vakt.requests')\n", eng.CHAddr, eng.CHAddr)
+	if httpAddr != "" {
+		fmt.Fprintf(out, "  metrics and health:     http://%s/metrics  /healthz\n", httpAddr)
+	}
+	fmt.Fprintf(out, "  query from a shell:     vakt sql --data-dir %s \"SELECT site, count() FROM vakt.requests GROUP BY site\"\n", cfg.DataDir)
+	if sources == 0 {
+		fmt.Fprintln(out, "  no log source configured: set ingest.files, use --demo, or publish to vakt.raw.<site>")
+	}
+	go reportProgress(ctx, eng, out)
+	return runStages(ctx, stages)
+}
+
+// pipelineStages builds the pseudonymise and store stages.
+func pipelineStages(cfg config.Config, eng *Engines, log *slog.Logger, m *metrics.Pipeline) (map[string]Stage, error) {
+	ps, err := pseudonymize.New(pseudonymizeConfig(cfg), eng.JS, log.With("stage", "pseudonymize"), m)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.New(storeConfig(cfg, eng.CHConfig), eng.JS, eng.CH, log.With("stage", "store"), m)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]Stage{"pseudonymize": ps, "store": st}, nil
+}
+
+// reportProgress prints the row count now and then, so `make run` shows
+// events arriving.
+func reportProgress(ctx context.Context, eng *Engines, out io.Writer) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	last := uint64(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var n uint64
+		if err := eng.CH.QueryRow(ctx, "SELECT count() FROM vakt.requests").Scan(&n); err != nil {
+			continue
+		}
+		if n != last {
+			fmt.Fprintf(out, "%s  vakt.requests: %d rows (+%d)\n", time.Now().Format("15:04:05"), n, n-last)
+			last = n
+		}
+	}
+}
+
+// serveHTTP serves /metrics, /healthz and /readyz. A busy port is logged,
+// not fatal: the pipeline matters more than its metrics.
+func serveHTTP(listen string, m *metrics.Pipeline, log *slog.Logger) (string, func()) {
+	if listen == "" {
+		return "", func() {}
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		log.Warn("metrics endpoint disabled", "listen", listen, "err", err)
+		return "", func() {}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	return ln.Addr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}
+}

@@ -1,0 +1,67 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/vakt-dev/vakt/ingest"
+	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/metrics"
+	"github.com/vakt-dev/vakt/pseudonymize"
+	"github.com/vakt-dev/vakt/store"
+)
+
+// RunStage is `vakt ingest`, `vakt pseudonymize` or `vakt store`: one stage
+// on its own, for running each stage as its own service against external
+// NATS and ClickHouse.
+func RunStage(ctx context.Context, cfg config.Config, name string, log *slog.Logger) error {
+	m := metrics.New()
+	need := Need{NATS: true, ClickHouse: name == "store"}
+	eng, err := OpenEngines(ctx, cfg, need, name, log)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	var stage Stage
+	switch name {
+	case "ingest":
+		if !cfg.Ingest.Demo && len(cfg.Ingest.Files) == 0 {
+			return fmt.Errorf("ingest: no source: give --file GLOB, set ingest.files, or use --demo")
+		}
+		stage, err = ingest.New(ingestConfig(cfg, true), eng.JS, log.With("stage", "ingest"), m)
+	case "pseudonymize":
+		stage, err = pseudonymize.New(pseudonymizeConfig(cfg), eng.JS, log.With("stage", "pseudonymize"), m)
+	case "store":
+		if err := store.Migrate(ctx, eng.CH, schemaConfig(cfg)); err != nil {
+			return fmt.Errorf("schema: %w", err)
+		}
+		stage, err = store.New(storeConfig(cfg, eng.CHConfig), eng.JS, eng.CH, log.With("stage", "store"), m)
+	default:
+		return fmt.Errorf("unknown stage %q", name)
+	}
+	if err != nil {
+		return err
+	}
+	_, stopHTTP := serveHTTP(cfg.HTTP.Listen, m, log)
+	defer stopHTTP()
+	log.Info("stage running", "stage", name)
+	return runStages(ctx, map[string]Stage{name: stage})
+}
+
+// SQLCommand is `vakt sql`: it connects (or starts the embedded engine) and
+// runs one statement.
+func SQLCommand(ctx context.Context, cfg config.Config, query, format string, log *slog.Logger, out interface{ Write([]byte) (int, error) }) error {
+	eng, err := OpenEngines(ctx, cfg, Need{ClickHouse: true}, "sql", log)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	if eng.Owner {
+		// Nothing else has set the data dir up yet: make the tables exist.
+		if err := store.Migrate(ctx, eng.CH, schemaConfig(cfg)); err != nil {
+			return fmt.Errorf("schema: %w", err)
+		}
+	}
+	return SQL(ctx, eng.CH, query, format, out)
+}
