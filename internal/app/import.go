@@ -75,7 +75,7 @@ func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Lo
 	}
 	icfg := ingestConfig(cfg, false)
 	icfg.Files = files
-	in, err := ingest.New(icfg, eng.JS, log.With("stage", "ingest"), m)
+	in, err := ingest.New(icfg, eng.JS, log, m)
 	if err != nil {
 		return ImportSummary{}, err
 	}

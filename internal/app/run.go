@@ -96,11 +96,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 
 // pipelineStages builds the pseudonymise and store stages.
 func pipelineStages(cfg config.Config, eng *Engines, log *slog.Logger, m *metrics.Pipeline) (map[string]Stage, error) {
-	ps, err := pseudonymize.New(pseudonymizeConfig(cfg), eng.JS, log.With("stage", "pseudonymize"), m)
+	ps, err := pseudonymize.New(pseudonymizeConfig(cfg), eng.JS, log, m)
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.New(storeConfig(cfg, eng.CHConfig), eng.JS, eng.CH, log.With("stage", "store"), m)
+	st, err := store.New(storeConfig(cfg, eng.CHConfig), eng.JS, eng.CH, log, m)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -45,11 +47,11 @@ func SQL(ctx context.Context, conn driver.Conn, query, format string, out io.Wri
 	}
 	query = strings.TrimRight(strings.TrimSpace(query), ";")
 	if !rowsStatementRe.MatchString(query) {
-		return conn.Exec(ctx, query)
+		return queryError(conn.Exec(ctx, query))
 	}
 	rows, err := conn.Query(ctx, query)
 	if err != nil {
-		return err
+		return queryError(err)
 	}
 	defer rows.Close()
 	types := rows.ColumnTypes()
@@ -64,7 +66,7 @@ func SQL(ctx context.Context, conn driver.Conn, query, format string, out io.Wri
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return err
+			return queryError(err)
 		}
 		vals := make([]any, len(dest))
 		for i, d := range dest {
@@ -75,9 +77,18 @@ func SQL(ctx context.Context, conn driver.Conn, query, format string, out io.Wri
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return queryError(err)
 	}
 	return w.flush()
+}
+
+// queryError presents a ClickHouse exception as ClickHouse states it.
+func queryError(err error) error {
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		return fmt.Errorf("ClickHouse error %d: %s", ex.Code, ex.Message)
+	}
+	return err
 }
 
 type rowWriter interface {
@@ -166,8 +177,17 @@ func jsonValue(v any, ct driver.ColumnType) []byte {
 	switch x := v.(type) {
 	case nil:
 		return []byte("null")
+	case int64, uint64:
+		// Quoted, as ClickHouse does: JSON numbers lose precision past 2^53.
+		out, err = json.Marshal(fmt.Sprint(x))
 	case time.Time, net.IP, *big.Int, fmt.Stringer:
 		out, err = json.Marshal(text(x, ct, ""))
+	case []byte:
+		if strings.Contains(ct.DatabaseTypeName(), "String") {
+			out, err = json.Marshal(string(x))
+		} else {
+			out, err = json.Marshal(bytesToInts(x))
+		}
 	default:
 		out, err = json.Marshal(x)
 	}
@@ -220,7 +240,9 @@ func text(v any, ct driver.ColumnType, null string) string {
 	case string:
 		return x
 	case []byte:
-		return string(x)
+		if ct == nil || strings.Contains(ct.DatabaseTypeName(), "String") {
+			return string(x)
+		}
 	case time.Time:
 		typ := ct.DatabaseTypeName()
 		switch {
@@ -262,6 +284,16 @@ func text(v any, ct driver.ColumnType, null string) string {
 		return "[" + strings.Join(parts, ",") + "]"
 	}
 	return fmt.Sprint(v)
+}
+
+// bytesToInts keeps Array(UInt8) a JSON array of numbers: encoding/json
+// would write []byte as base64.
+func bytesToInts(b []byte) []int {
+	out := make([]int, len(b))
+	for i, v := range b {
+		out[i] = int(v)
+	}
+	return out
 }
 
 // deref follows pointers (Nullable columns scan into **T) to the value or nil.

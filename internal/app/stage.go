@@ -29,14 +29,14 @@ func RunStage(ctx context.Context, cfg config.Config, name string, log *slog.Log
 		if !cfg.Ingest.Demo && len(cfg.Ingest.Files) == 0 {
 			return fmt.Errorf("ingest: no source: give --file GLOB, set ingest.files, or use --demo")
 		}
-		stage, err = ingest.New(ingestConfig(cfg, true), eng.JS, log.With("stage", "ingest"), m)
+		stage, err = ingest.New(ingestConfig(cfg, true), eng.JS, log, m)
 	case "pseudonymize":
-		stage, err = pseudonymize.New(pseudonymizeConfig(cfg), eng.JS, log.With("stage", "pseudonymize"), m)
+		stage, err = pseudonymize.New(pseudonymizeConfig(cfg), eng.JS, log, m)
 	case "store":
 		if err := store.Migrate(ctx, eng.CH, schemaConfig(cfg)); err != nil {
 			return fmt.Errorf("schema: %w", err)
 		}
-		stage, err = store.New(storeConfig(cfg, eng.CHConfig), eng.JS, eng.CH, log.With("stage", "store"), m)
+		stage, err = store.New(storeConfig(cfg, eng.CHConfig), eng.JS, eng.CH, log, m)
 	default:
 		return fmt.Errorf("unknown stage %q", name)
 	}
