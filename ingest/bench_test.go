@@ -1,0 +1,52 @@
+package ingest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/loggen"
+)
+
+// BenchmarkImport measures the whole import path (read, parse, encode,
+// publish, ack) into an embedded nats-server sharing the machine.
+func BenchmarkImport(b *testing.B) {
+	sc := bus.DefaultStreamConfig()
+	js := startNATS(b, sc)
+	path := filepath.Join(b.TempDir(), "access.log")
+	const n = 200_000
+	if _, err := loggen.New(loggen.Config{Seed: 1, Clients: 10_000, Start: time.Now().Add(-time.Hour), Rate: 100}).WriteFile(path, n); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		stream, err := js.Stream(context.Background(), bus.RawStream)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := stream.Purge(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		// A new file generation each round, so nothing is a duplicate.
+		now := time.Now()
+		if err := os.Chtimes(path, now, now); err != nil {
+			b.Fatal(err)
+		}
+		ing, err := New(Config{Files: []string{path}}, js, nil, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := ing.Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		if st := ing.Stats(); st.Published != n {
+			b.Fatalf("stats %+v", st)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}

@@ -1,0 +1,379 @@
+// Package ingest is the first stage of the pipeline: it reads web server
+// access logs (files, imported or followed, or a generated demo stream),
+// parses each line into an event.Raw and publishes batches of them to the
+// RAW stream in JetStream.
+//
+// Delivery is at least once with deduplication: every batch carries a
+// Nats-Msg-Id derived from where its lines come from (the file's identity
+// and the byte range of the batch), so a retried publish or a repeated
+// import within the stream's duplicate window is dropped by JetStream.
+// Publishing is asynchronous with a bounded number of batches in flight;
+// when JetStream rejects batches (a full RAW stream, a NATS outage) they
+// are retried with backoff and reading waits. Nothing is dropped and memory
+// stays bounded.
+//
+// Raw lines and client IPs never reach a log message or an error: only
+// reasons, file names and byte offsets do.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vakt-dev/vakt/ingest/logformat"
+	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/event"
+	"github.com/vakt-dev/vakt/internal/metrics"
+)
+
+// Reject reasons of ingest beyond those of logformat.
+const (
+	ReasonPastRetention   = "past_retention"   // older than Config.MaxAge
+	ReasonFutureTimestamp = "future_timestamp" // later than now + Config.MaxFuture
+)
+
+// stage is the metrics label of this stage.
+const stage = "ingest"
+
+// Source kinds, the "source" label of the lines-read metric.
+const (
+	sourceFile = "file"
+	sourceDemo = "demo"
+)
+
+// Stats counts lines by outcome. Once an import has returned without error,
+// LinesRead == Published + Duplicates + the sum of Rejected.
+type Stats struct {
+	LinesRead  int64
+	Published  int64 // records JetStream stored as new
+	Duplicates int64 // records in batches JetStream had already stored
+	// Rejected counts lines by reason: the logformat reasons plus
+	// past_retention and future_timestamp. Only reasons seen are present.
+	Rejected map[string]int64
+}
+
+// Ingest is the ingest stage. Create it with New and start it with Run.
+type Ingest struct {
+	cfg Config
+	js  jetstream.JetStream // own context: its async publish limits are ours
+	own bool                // js was created here and is cleaned up by Run
+	log *slog.Logger
+	met stageMetrics
+	pub *publisher
+	// maxBatchBytes is BatchBytes capped by the server's max_payload.
+	maxBatchBytes int
+	started       atomic.Bool
+
+	linesRead, published, duplicates atomic.Int64
+	rejected                         map[string]*atomic.Int64 // fixed key set, read-only map
+}
+
+// stageMetrics are the label children of metrics.Pipeline this stage uses,
+// resolved once instead of per line.
+type stageMetrics struct {
+	linesRead     map[string]prometheus.Counter
+	rejected      map[string]prometheus.Counter
+	eventsOut     prometheus.Counter
+	duplicates    prometheus.Counter
+	batchRecords  prometheus.Observer
+	publishErrors prometheus.Counter
+}
+
+// New validates cfg and prepares an Ingest that publishes through js. A nil
+// log discards; a nil m gets a private metrics.Pipeline.
+func New(cfg Config, js jetstream.JetStream, log *slog.Logger, m *metrics.Pipeline) (*Ingest, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if js == nil {
+		return nil, errors.New("ingest: no JetStream context")
+	}
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if m == nil {
+		m = metrics.New()
+	}
+	i := &Ingest{cfg: cfg, js: js, log: log.With(slog.String("stage", stage)), maxBatchBytes: cfg.BatchBytes}
+	if nc := js.Conn(); nc != nil {
+		// A JetStream context of our own, so that its async-publish limit
+		// and ack timeout are ours and PublishAsyncComplete is not shared.
+		// Publishing uses no API subjects: js's domain and prefix do not
+		// matter here.
+		own, err := jetstream.New(nc,
+			jetstream.WithPublishAsyncMaxPending(cfg.MaxInFlight),
+			jetstream.WithPublishAsyncTimeout(ackTimeout))
+		if err != nil {
+			return nil, fmt.Errorf("ingest: jetstream: %w", err)
+		}
+		i.js, i.own = own, true
+		// A batch over the server's max_payload could never be published;
+		// leave room for the headers.
+		if mp := int(nc.MaxPayload()); mp > 0 && mp-1024 < i.maxBatchBytes {
+			i.maxBatchBytes = mp - 1024
+		}
+	}
+
+	reasons := []string{ReasonPastRetention, ReasonFutureTimestamp, string(logformat.ReasonOther)}
+	for _, r := range logformat.Reasons() {
+		reasons = append(reasons, string(r))
+	}
+	i.rejected = make(map[string]*atomic.Int64, len(reasons))
+	i.met = stageMetrics{
+		linesRead: map[string]prometheus.Counter{
+			sourceFile: m.LinesRead.WithLabelValues(sourceFile),
+			sourceDemo: m.LinesRead.WithLabelValues(sourceDemo),
+		},
+		rejected:      make(map[string]prometheus.Counter, len(reasons)),
+		eventsOut:     m.EventsOut.WithLabelValues(stage),
+		duplicates:    m.Duplicates.WithLabelValues(stage),
+		batchRecords:  m.BatchRecords.WithLabelValues(stage),
+		publishErrors: m.PublishErrors.WithLabelValues(stage),
+	}
+	for _, r := range reasons {
+		i.rejected[r] = new(atomic.Int64)
+		i.met.rejected[r] = m.Rejected.WithLabelValues(stage, r) // exported at 0 from the start
+	}
+	i.pub = newPublisher(i.js, cfg.MaxInFlight, i)
+	return i, nil
+}
+
+// Stats returns the counts so far. It is safe to call at any time.
+func (i *Ingest) Stats() Stats {
+	s := Stats{
+		LinesRead:  i.linesRead.Load(),
+		Published:  i.published.Load(),
+		Duplicates: i.duplicates.Load(),
+		Rejected:   map[string]int64{},
+	}
+	for r, n := range i.rejected {
+		if v := n.Load(); v > 0 {
+			s.Rejected[r] = v
+		}
+	}
+	return s
+}
+
+// Run reads and publishes until the work is done: in import mode (Follow
+// off) when every line of every file is read and every batch acknowledged;
+// in follow mode, or with the demo, when ctx ends. After ctx ends, batches
+// already read are still published for up to DrainTimeout.
+//
+// An import returns an error if a file could not be read (the other files
+// are still imported) or if ctx ended first. A follow run returns nil after
+// a clean shutdown. Run may be called once.
+func (i *Ingest) Run(ctx context.Context) error {
+	if !i.started.CompareAndSwap(false, true) {
+		return errors.New("ingest: Run called twice")
+	}
+	if i.own {
+		defer i.js.CleanupPublisher()
+	}
+	// Publishing outlives ctx by DrainTimeout so that a shutdown does not
+	// throw away batches that were already read.
+	pubCtx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelPub()
+	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(i.cfg.DrainTimeout, cancelPub) })
+	defer stopDrain()
+
+	paths, unmatched, err := expand(i.cfg.Files, i.cfg.Follow)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 && !i.cfg.Demo {
+		return fmt.Errorf("ingest: files: nothing matches %q", i.cfg.Files)
+	}
+	for _, p := range unmatched {
+		i.log.Warn("pattern matches no file; globs are expanded only at start", slog.String("pattern", p))
+	}
+	mode := "import"
+	if i.cfg.Follow {
+		mode = "follow"
+	}
+	i.log.Info("ingest starting", slog.String("mode", mode), slog.Int("files", len(paths)),
+		slog.String("site", i.cfg.Site), slog.Bool("demo", i.cfg.Demo))
+	begin := time.Now()
+
+	var (
+		wg      sync.WaitGroup
+		readErr error
+	)
+	switch {
+	case !i.cfg.Follow && len(paths) > 0:
+		wg.Go(func() { readErr = i.importFiles(ctx, pubCtx, paths) })
+	case i.cfg.Follow:
+		for _, p := range paths {
+			wg.Go(func() { i.follow(ctx, pubCtx, p) })
+		}
+	}
+	if i.cfg.Demo {
+		wg.Go(func() { i.demo(ctx, pubCtx) })
+	}
+	wg.Wait()
+	i.pub.wait()
+
+	st := i.Stats()
+	lost := i.pub.lostRecords.Load()
+	i.log.Info("ingest finished", slog.String("mode", mode), slog.Duration("took", time.Since(begin)),
+		slog.Int64("lines", st.LinesRead), slog.Int64("published", st.Published),
+		slog.Int64("duplicates", st.Duplicates), slog.Any("rejected", st.Rejected), slog.Int64("unpublished", lost))
+
+	var errs []error
+	if readErr != nil {
+		errs = append(errs, readErr)
+	}
+	if lost > 0 {
+		errs = append(errs, fmt.Errorf("ingest: %d records read but not acknowledged by JetStream before shutdown (drain timeout %v)",
+			lost, i.cfg.DrainTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+func (i *Ingest) acked(n int, duplicate bool) {
+	if duplicate {
+		i.duplicates.Add(int64(n))
+		i.met.duplicates.Inc()
+		return
+	}
+	i.published.Add(int64(n))
+	i.met.eventsOut.Add(float64(n))
+}
+
+func (i *Ingest) reject(reason string) {
+	c, ok := i.rejected[reason]
+	if !ok {
+		reason = string(logformat.ReasonOther)
+		c = i.rejected[reason]
+	}
+	c.Add(1)
+	i.met.rejected[reason].Inc()
+}
+
+// sink turns the lines of one source into batches and hands them to the
+// publisher. It is used by one goroutine.
+type sink struct {
+	ing     *Ingest
+	kind    string // source kind label
+	name    string // for logs: a path or "demo"; never line content
+	site    string
+	subject string
+	id      string // source identity, the prefix of message ids
+	// ageFlush publishes a partial batch once it is FlushInterval old.
+	// Imports do not, so that batch boundaries, and hence message ids, do
+	// not depend on timing and a repeated import is deduplicated.
+	ageFlush bool
+	lines    prometheus.Counter
+
+	rec     event.Raw
+	buf     []byte
+	n       int   // records in buf
+	first   int64 // offset of the first record's line
+	end     int64 // offset just past the last record's line
+	started time.Time
+	warned  map[string]bool // reasons already logged for this source
+}
+
+func (i *Ingest) newSink(kind, name, site, id string, ageFlush bool) *sink {
+	return &sink{
+		ing: i, kind: kind, name: name, site: site, subject: bus.RawSubject(site), id: id,
+		ageFlush: ageFlush, lines: i.met.linesRead[kind], warned: map[string]bool{},
+	}
+}
+
+// line processes one line that starts at offset off and ends (newline
+// included) at end. It fails only if publishing a full batch failed
+// because ctx ended.
+func (s *sink) line(ctx context.Context, line []byte, off, end int64) error {
+	s.ing.linesRead.Add(1)
+	s.lines.Inc()
+	if err := logformat.ParseCombined(line, &s.rec); err != nil {
+		s.rejectAt(string(logformat.ReasonOf(err)), off)
+		return nil
+	}
+	now := time.Now()
+	switch {
+	case s.rec.Time.Before(now.Add(-s.ing.cfg.MaxAge)):
+		s.rejectAt(ReasonPastRetention, off)
+		return nil
+	case s.rec.Time.After(now.Add(s.ing.cfg.MaxFuture)):
+		s.rejectAt(ReasonFutureTimestamp, off)
+		return nil
+	}
+	s.rec.Site = s.site
+
+	mark := len(s.buf)
+	if s.buf == nil {
+		s.buf = s.ing.pub.buffer()
+	}
+	s.buf = event.AppendRaw(s.buf, &s.rec)
+	if len(s.buf) > s.ing.maxBatchBytes {
+		if len(s.buf)-mark > s.ing.maxBatchBytes {
+			// The record alone exceeds the message size limit: it could
+			// never be published.
+			s.buf = s.buf[:mark]
+			s.rejectAt(string(logformat.ReasonTooLong), off)
+			return nil
+		}
+		// The record starts the next batch.
+		next := append(s.ing.pub.buffer(), s.buf[mark:]...)
+		s.buf = s.buf[:mark]
+		if err := s.flush(ctx); err != nil {
+			return err
+		}
+		s.buf = next
+	}
+	if s.n == 0 {
+		s.first, s.started = off, now
+	}
+	s.n++
+	s.end = end
+	if s.n >= s.ing.cfg.BatchLines || (s.ageFlush && now.Sub(s.started) >= s.ing.cfg.FlushInterval) {
+		return s.flush(ctx)
+	}
+	return nil
+}
+
+// tooLong counts a line that exceeded the length limit.
+func (s *sink) tooLong(off int64) {
+	s.ing.linesRead.Add(1)
+	s.lines.Inc()
+	s.rejectAt(string(logformat.ReasonTooLong), off)
+}
+
+func (s *sink) rejectAt(reason string, off int64) {
+	s.ing.reject(reason)
+	if !s.warned[reason] {
+		// Once per reason and source: a wrong log format rejects every line.
+		s.warned[reason] = true
+		s.ing.log.Warn("line rejected; later rejections for this reason are only counted",
+			slog.String("source", s.name), slog.String("reason", reason), slog.Int64("offset", off))
+	}
+}
+
+// flush publishes the pending batch, if any.
+func (s *sink) flush(ctx context.Context) error {
+	if s.n == 0 {
+		return nil
+	}
+	id := fmt.Sprintf("%s:%d-%d", s.id, s.first, s.end)
+	data, n := s.buf, s.n
+	s.buf, s.n = nil, 0
+	return s.ing.pub.publish(ctx, s.subject, id, data, n)
+}
+
+// setID starts a new source identity (a rotated or truncated file),
+// publishing what was batched under the old one.
+func (s *sink) setID(ctx context.Context, id string) error {
+	err := s.flush(ctx)
+	s.id = id
+	return err
+}

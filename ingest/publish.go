@@ -1,0 +1,144 @@
+package ingest
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vakt-dev/vakt/internal/bus"
+)
+
+// Retry backoff of a failed publish.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+	// ackTimeout bounds the wait for one PubAck; the publish is then
+	// retried under the same message id, so a late ack costs nothing.
+	ackTimeout = 30 * time.Second
+)
+
+// publisher publishes batches asynchronously with at most cap(slots) of
+// them unacknowledged, retrying each until JetStream accepts it. A retried
+// batch keeps its Nats-Msg-Id, so JetStream drops it if an earlier attempt
+// was stored after all. Batches may be stored out of order when retries
+// happen; every record carries its own timestamp.
+type publisher struct {
+	js    jetstream.JetStream
+	slots chan struct{}
+	wg    sync.WaitGroup
+	ing   *Ingest
+	pool  sync.Pool // *[]byte batch buffers
+
+	minBackoff, maxBackoff time.Duration
+
+	lostRecords atomic.Int64 // records given up on when the drain timeout hit
+	lastWarn    atomic.Int64 // unix nanos of the last retry warning
+	failures    atomic.Int64 // failed attempts since the last warning
+}
+
+func newPublisher(js jetstream.JetStream, maxInFlight int, ing *Ingest) *publisher {
+	return &publisher{js: js, slots: make(chan struct{}, maxInFlight), ing: ing,
+		minBackoff: minBackoff, maxBackoff: maxBackoff}
+}
+
+func (p *publisher) buffer() []byte {
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return nil
+}
+
+func (p *publisher) release(b []byte) {
+	if cap(b) > 0 {
+		p.pool.Put(&b)
+	}
+}
+
+// publish hands a batch of n records over for delivery. It blocks while
+// MaxInFlight batches are unacknowledged, which is what slows reading down
+// when JetStream cannot keep up. It fails only when ctx ends first.
+func (p *publisher) publish(ctx context.Context, subject, id string, data []byte, n int) error {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		p.lostRecords.Add(int64(n))
+		return ctx.Err()
+	}
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(bus.HeaderRecords, strconv.Itoa(n))
+	p.ing.met.batchRecords.Observe(float64(n))
+	p.wg.Add(1)
+	go p.deliver(ctx, msg, id, n)
+	return nil
+}
+
+// wait returns when every batch handed to publish is acknowledged or has
+// been given up on because its context ended.
+func (p *publisher) wait() { p.wg.Wait() }
+
+func (p *publisher) deliver(ctx context.Context, msg *nats.Msg, id string, n int) {
+	defer p.wg.Done()
+	defer func() { <-p.slots }()
+	backoff := p.minBackoff
+	for attempt := 1; ; attempt++ {
+		ack, err := p.attempt(ctx, msg, id)
+		if err == nil {
+			p.ing.acked(n, ack.Duplicate)
+			p.release(msg.Data)
+			return
+		}
+		if ctx.Err() != nil {
+			// The library may still hold msg for a retry of its own, so
+			// its buffer is not reused.
+			p.lostRecords.Add(int64(n))
+			return
+		}
+		p.ing.met.publishErrors.Inc()
+		p.warn(err, msg.Subject, attempt)
+		// Jitter keeps many stalled publishers from retrying in step.
+		d := backoff/2 + rand.N(backoff)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			p.lostRecords.Add(int64(n))
+			return
+		}
+		backoff = min(2*backoff, p.maxBackoff)
+	}
+}
+
+func (p *publisher) attempt(ctx context.Context, msg *nats.Msg, id string) (*jetstream.PubAck, error) {
+	f, err := p.js.PublishMsgAsync(msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(bus.RawStream))
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case ack := <-f.Ok():
+		return ack, nil
+	case err := <-f.Err():
+		return nil, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// warn logs failed publishes at most every five seconds: a full stream or a
+// NATS outage fails every batch, and the metric counts them all.
+func (p *publisher) warn(err error, subject string, attempt int) {
+	p.failures.Add(1)
+	now := time.Now().UnixNano()
+	last := p.lastWarn.Load()
+	if now-last < int64(5*time.Second) || !p.lastWarn.CompareAndSwap(last, now) {
+		return
+	}
+	p.ing.log.Warn("publish failed, retrying; ingest slows down until JetStream accepts batches again",
+		slog.String("subject", subject), slog.Int("attempt", attempt),
+		slog.Int64("failures", p.failures.Swap(0)), slog.Any("err", err))
+}
