@@ -87,19 +87,22 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Listen first: a busy port should fail fast, before the engine boots
+	// (rebooting the engine in one process is unsafe).
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse endpoint: listen on %s: %w (is another vakt or ClickHouse using this port? set clickhouse.listen)", cfg.Listen, err)
+	}
 	engine, err := chdb.Open(cfg.LibPath, cfg.DataDir)
 	if err != nil {
+		ln.Close()
 		return nil, err
 	}
 	s := &Server{cfg: cfg, engine: engine, pool: make(chan *chdb.Conn, cfg.Sessions), log: log}
 	if err := s.init(); err != nil {
-		engine.Close()
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
+		ln.Close()
 		s.closeEngine()
-		return nil, fmt.Errorf("clickhouse endpoint: listen on %s: %w (another vakt may be running on this port; set clickhouse.listen)", cfg.Listen, err)
+		return nil, err
 	}
 	s.ln = ln
 	s.http = &http.Server{

@@ -180,7 +180,6 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	str("VAKT_CLICKHOUSE_PROTOCOL", &c.ClickHouse.Protocol)
 	str("VAKT_CLICKHOUSE_USER", &c.ClickHouse.User)
 	str("VAKT_CLICKHOUSE_PASSWORD", &c.ClickHouse.Password)
-	str(chdbLibEnv, &c.ClickHouse.LibPath)
 	if v, ok := lookup("VAKT_CLICKHOUSE_ADDR"); ok {
 		c.ClickHouse.Addr = splitList(v)
 	}
@@ -193,9 +192,6 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	}
 	return nil
 }
-
-// chdbLibEnv is the usual variable for libchdb's location.
-const chdbLibEnv = "CHDB_LIB_PATH"
 
 func splitList(s string) []string {
 	var out []string

@@ -95,7 +95,6 @@ type Generator struct {
 	t         time.Time // synthetic clock
 	tsSec     int64     // cached formatted timestamp of second tsSec
 	ts        []byte
-	scratch   []byte
 }
 
 type clientKind uint8
