@@ -1,6 +1,7 @@
 // Command vakt is a privacy-aware web access-log pipeline: ingest →
-// pseudonymise → store, over NATS JetStream into ClickHouse. This file only
-// parses flags and hands over to internal/app.
+// pseudonymise → store, over NATS JetStream into ClickHouse. This package
+// only parses flags and hands over to internal/app; each command registers
+// itself from its own file (cmd_*.go).
 package main
 
 import (
@@ -12,36 +13,47 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
-	"github.com/vakt-dev/vakt/internal/app"
 	"github.com/vakt-dev/vakt/internal/config"
 )
 
-const usage = `vakt: privacy-aware web access-log pipeline
-
-Usage:
-  vakt run          [flags]            run every stage (embedded NATS and ClickHouse by default)
-  vakt import       [flags] FILE...    push whole log files through the pipeline, then exit
-  vakt sql          [flags] "SQL"      run SQL on the store
-  vakt ingest       [flags]            run the ingest stage alone
-  vakt pseudonymize [flags]            run the pseudonymise stage alone
-  vakt store        [flags]            run the store stage alone
-  vakt version
-
-Common flags (also: a YAML file with --config, and VAKT_* environment variables):
-  --config FILE          configuration file (see configs/vakt.yaml)
-  --data-dir DIR         state of the embedded engines (default ./data)
-  --nats-url URL         external NATS; empty runs nats-server embedded
-  --clickhouse-addr H:P  external ClickHouse (native protocol); empty runs the engine embedded
-  --log-level LEVEL      debug, info, warn or error
-
-Run "vakt COMMAND -h" for a command's own flags.
-`
-
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
+
+// command is one vakt subcommand.
+type command struct {
+	name    string
+	args    string // synopsis of the arguments, for the usage text
+	summary string
+	// flags registers the command's own flags; the common ones are added.
+	flags func(fs *flag.FlagSet, o *options)
+	run   func(ctx context.Context, env *env) error
+}
+
+// options holds every command-specific flag value.
+type options struct {
+	files  stringList
+	site   string
+	demo   bool
+	format string
+	extra  map[string]any // flags of commands that keep their own values
+}
+
+// env is what a command runs with.
+type env struct {
+	cfg            config.Config
+	opts           *options
+	args           []string
+	log            *slog.Logger
+	stdout, stderr io.Writer
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -50,9 +62,33 @@ func main() {
 // errUsage marks a command-line mistake: exit status 2.
 var errUsage = errors.New("usage")
 
+func usage(w io.Writer) {
+	fmt.Fprint(w, "vakt: privacy-aware web access-log pipeline\n\nUsage:\n")
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for n := range commands {
+			if !yield(n) {
+				return
+			}
+		}
+	}) {
+		c := commands[name]
+		fmt.Fprintf(w, "  vakt %-34s %s\n", c.name+" "+c.args, c.summary)
+	}
+	fmt.Fprint(w, `
+Common flags (also: a YAML file with --config, and VAKT_* environment variables):
+  --config FILE          configuration file (see configs/vakt.yaml)
+  --data-dir DIR         state of the embedded engines (default ./data)
+  --nats-url URL         external NATS; empty runs nats-server embedded
+  --clickhouse-addr H:P  external ClickHouse (native protocol); empty embeds the engine
+  --log-level LEVEL      debug, info, warn or error
+
+Run "vakt COMMAND -h" for a command's own flags.
+`)
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
+		usage(stderr)
 		if len(args) == 0 {
 			return 2
 		}
@@ -62,9 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	err := dispatch(ctx, args[0], args[1:], stdout, stderr)
 	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
 		fmt.Fprintln(stderr, "vakt:", strings.TrimPrefix(err.Error(), "usage: "))
@@ -107,7 +141,7 @@ func (c *common) load() (config.Config, error) {
 	if c.clickhouseAddr != "" {
 		cfg.ClickHouse.Addr = strings.Split(c.clickhouseAddr, ",")
 	}
-	return cfg, cfg.Validate()
+	return cfg, nil
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
@@ -126,32 +160,18 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-func dispatch(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("vakt "+cmd, flag.ContinueOnError)
+func dispatch(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
+	cmd, ok := commands[name]
+	if !ok {
+		return fmt.Errorf("%w: unknown command %q (run vakt help)", errUsage, name)
+	}
+	fs := flag.NewFlagSet("vakt "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c common
 	c.register(fs)
-	var (
-		files  stringList
-		site   string
-		demo   bool
-		format string
-	)
-	switch cmd {
-	case "run", "ingest":
-		fs.Var(&files, "file", "log file or glob to follow (repeatable)")
-		fs.StringVar(&site, "site", "", "site label for the files' events")
-		fs.BoolVar(&demo, "demo", false, "feed generated demo traffic")
-	case "import":
-		fs.StringVar(&site, "site", "", "site label for the files' events")
-	case "sql":
-		fs.StringVar(&format, "format", app.FormatTable, "output: table, json (one object per line), csv or tsv (TabSeparated, no header)")
-	case "pseudonymize", "store":
-	case "version":
-		fmt.Fprintln(stdout, "vakt", version)
-		return nil
-	default:
-		return fmt.Errorf("%w: unknown command %q (run vakt help)", errUsage, cmd)
+	opts := &options{extra: map[string]any{}}
+	if cmd.flags != nil {
+		cmd.flags(fs, opts)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -163,34 +183,17 @@ func dispatch(ctx context.Context, cmd string, args []string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	if len(files) > 0 {
-		cfg.Ingest.Files = files
+	if len(opts.files) > 0 {
+		cfg.Ingest.Files = opts.files
 	}
-	if site != "" {
-		cfg.Ingest.Site = site
+	if opts.site != "" {
+		cfg.Ingest.Site = opts.site
 	}
-	if demo {
+	if opts.demo {
 		cfg.Ingest.Demo = true
 	}
-	log := newLogger(cfg, stderr)
-
-	switch cmd {
-	case "run":
-		return app.Run(ctx, cfg, log, stdout)
-	case "ingest", "pseudonymize", "store":
-		return app.RunStage(ctx, cfg, cmd, log)
-	case "import":
-		if fs.NArg() == 0 {
-			return fmt.Errorf("%w: vakt import needs at least one FILE", errUsage)
-		}
-		sum, err := app.Import(ctx, cfg, fs.Args(), log)
-		sum.Print(stdout)
+	if err := cfg.Validate(); err != nil {
 		return err
-	case "sql":
-		if fs.NArg() != 1 {
-			return fmt.Errorf("%w: vakt sql needs exactly one SQL argument (quote it)", errUsage)
-		}
-		return app.SQLCommand(ctx, cfg, fs.Arg(0), format, log, stdout)
 	}
-	return nil
+	return cmd.run(ctx, &env{cfg: cfg, opts: opts, args: fs.Args(), log: newLogger(cfg, stderr), stdout: stdout, stderr: stderr})
 }
