@@ -17,7 +17,7 @@ DATA_DIR ?= data
 TEST_TIMEOUT ?= 25m
 GO_SOURCES := $(shell find . -name '*.go' -not -path './data/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: all build run test test-short lint fuzz bench chdb deps clean
+.PHONY: all build run test test-short lint fuzz bench bench-e2e chdb deps clean
 
 all: build
 
@@ -62,8 +62,12 @@ lint:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseCombined -fuzztime 60s ./ingest/logformat
 
+## bench: Go benchmarks of the hot paths; bench-e2e: the whole pipeline.
 bench: chdb
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-e2e: build chdb
+	./bin/vakt bench --log-level warn
 
 clean:
 	rm -rf bin $(DATA_DIR)
