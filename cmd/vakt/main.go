@@ -31,6 +31,9 @@ type command struct {
 	// flags registers the command's own flags; the common ones are added.
 	flags func(fs *flag.FlagSet, o *options)
 	run   func(ctx context.Context, env *env) error
+	// reportsConfig commands get an invalid configuration (in env.loadErr)
+	// instead of failing before they run.
+	reportsConfig bool
 }
 
 // options holds every command-specific flag value.
@@ -49,6 +52,7 @@ type env struct {
 	args           []string
 	log            *slog.Logger
 	stdout, stderr io.Writer
+	loadErr        error // the configuration's problems, for reportsConfig commands
 }
 
 var commands = map[string]*command{}
@@ -179,9 +183,9 @@ func dispatch(ctx context.Context, name string, args []string, stdout, stderr io
 		}
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	cfg, err := c.load()
-	if err != nil {
-		return err
+	cfg, loadErr := c.load()
+	if loadErr != nil && !cmd.reportsConfig {
+		return loadErr
 	}
 	if len(opts.files) > 0 {
 		cfg.Ingest.Files = opts.files
@@ -192,8 +196,10 @@ func dispatch(ctx context.Context, name string, args []string, stdout, stderr io
 	if opts.demo {
 		cfg.Ingest.Demo = true
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
+	if !cmd.reportsConfig {
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
 	}
-	return cmd.run(ctx, &env{cfg: cfg, opts: opts, args: fs.Args(), log: newLogger(cfg, stderr), stdout: stdout, stderr: stderr})
+	return cmd.run(ctx, &env{cfg: cfg, opts: opts, args: fs.Args(), log: newLogger(cfg, stderr), stdout: stdout, stderr: stderr, loadErr: loadErr})
 }

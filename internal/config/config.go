@@ -155,7 +155,7 @@ func Load(path string) (Config, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-			return c, fmt.Errorf("config %s: %w (see configs/vakt.yaml for every key)", path, err)
+			return c, &Error{Source: path, Problems: yamlProblems(b, err)}
 		}
 	}
 	if err := c.applyEnv(os.LookupEnv); err != nil {
@@ -214,13 +214,6 @@ func (c *Config) ClickHouseDir() string { return filepath.Join(c.DataDir, "click
 
 // NATSDir is the embedded nats-server's JetStream store.
 func (c *Config) NATSDir() string { return filepath.Join(c.DataDir, "nats") }
-
-// Problem is one invalid setting: the key, what is wrong and the fix.
-type Problem struct {
-	Key, Problem, Fix string
-}
-
-func (p Problem) String() string { return fmt.Sprintf("%s: %s; %s", p.Key, p.Problem, p.Fix) }
 
 // Problems lists every invalid setting; empty means valid.
 func (c *Config) Problems() []Problem {
@@ -302,15 +295,10 @@ func (c *Config) Problems() []Problem {
 	return ps
 }
 
-// Validate returns every problem as one error, or nil.
+// Validate returns every problem as an *Error, or nil.
 func (c *Config) Validate() error {
-	ps := c.Problems()
-	if len(ps) == 0 {
-		return nil
+	if ps := c.Problems(); len(ps) > 0 {
+		return &Error{Problems: ps}
 	}
-	lines := make([]string, len(ps))
-	for i, p := range ps {
-		lines[i] = "  " + p.String()
-	}
-	return fmt.Errorf("invalid configuration:\n%s", strings.Join(lines, "\n"))
+	return nil
 }

@@ -123,3 +123,38 @@ func TestParseDuration(t *testing.T) {
 		t.Errorf("String() = %q", s)
 	}
 }
+
+func TestFileProblemsNameEveryKey(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "broken.yaml")
+	os.WriteFile(f, []byte(`log:
+  level: info
+  colour: red
+store:
+  batch_rows: many
+  flush_interval: soon
+retention:
+  requests: 30d
+nats:
+  urls: [nats://a:4222]
+`), 0o600)
+	_, err := Load(f)
+	ps := ProblemsOf(err)
+	want := map[string]string{
+		"log.colour":           "unknown key",
+		"store.batch_rows":     "is not a whole number",
+		"store.flush_interval": "is not a duration",
+		"nats.urls":            "unknown key",
+	}
+	if len(ps) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), err)
+	}
+	for _, p := range ps {
+		w, ok := want[p.Key]
+		if !ok || !strings.Contains(p.Problem, w) || p.Fix == "" {
+			t.Errorf("unexpected problem %+v", p)
+		}
+	}
+	if !strings.Contains(err.Error(), f) {
+		t.Errorf("error does not name the file: %v", err)
+	}
+}
