@@ -157,3 +157,26 @@ func TestRuntimeFileRemovedOnClose(t *testing.T) {
 		t.Fatalf("owner has no runtime file: %v", err)
 	}
 }
+
+func TestReadyReflectsDependencies(t *testing.T) {
+	ctx := context.Background()
+	r := owner.ready(ctx)
+	if !r.Ready || r.NATS != "connected" || r.ClickHouse != "ok" || len(r.Consumers) != 2 {
+		t.Fatalf("healthy engines not ready: %+v", r)
+	}
+	// A process whose ClickHouse is gone is not ready.
+	e, err := OpenEngines(ctx, testConfig(owner.dataDir), Need{NATS: true, ClickHouse: true}, "probe", quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.CH.Close()
+	if r := e.ready(ctx); r.Ready || r.ClickHouse == "ok" {
+		t.Fatalf("closed ClickHouse connection reported ready: %+v", r)
+	}
+	e.NC.Close()
+	if r := e.ready(ctx); r.Ready || r.NATS == "connected" {
+		t.Fatalf("closed NATS connection reported ready: %+v", r)
+	}
+	e.CH, e.NC = nil, nil
+	e.Close()
+}

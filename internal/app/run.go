@@ -75,7 +75,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		stages["ingest"] = in
 		sources++
 	}
-	httpAddr, stopHTTP := serveHTTP(cfg.HTTP.Listen, m, log)
+	httpAddr, stopHTTP := serveHTTP(cfg.HTTP.Listen, m, eng, log)
 	defer stopHTTP()
 
 	fmt.Fprintf(out, "vakt is running (data dir %s)\n", cfg.DataDir)
@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	fmt.Fprintf(out, "  ClickHouse endpoint:    http://%s  (try: curl 'http://%s/?query=SELECT+count()+FROM+vakt.requests')\n", eng.CHAddr, eng.CHAddr)
 	if httpAddr != "" {
-		fmt.Fprintf(out, "  metrics and health:     http://%s/metrics  /healthz\n", httpAddr)
+		fmt.Fprintf(out, "  metrics and health:     http://%s/metrics  /healthz  /readyz\n", httpAddr)
 	}
 	fmt.Fprintf(out, "  query from a shell:     vakt sql --data-dir %s \"SELECT site, count() FROM vakt.requests GROUP BY site\"\n", cfg.DataDir)
 	if sources == 0 {
@@ -132,7 +132,7 @@ func reportProgress(ctx context.Context, eng *Engines, out io.Writer) {
 
 // serveHTTP serves /metrics, /healthz and /readyz. A busy port is logged,
 // not fatal: the pipeline matters more than its metrics.
-func serveHTTP(listen string, m *metrics.Pipeline, log *slog.Logger) (string, func()) {
+func serveHTTP(listen string, m *metrics.Pipeline, eng *Engines, log *slog.Logger) (string, func()) {
 	if listen == "" {
 		return "", func() {}
 	}
@@ -143,8 +143,7 @@ func serveHTTP(listen string, m *metrics.Pipeline, log *slog.Logger) (string, fu
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	healthHandlers(mux, eng)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	return ln.Addr().String(), func() {

@@ -43,7 +43,7 @@ func RunStage(ctx context.Context, cfg config.Config, name string, log *slog.Log
 	if err != nil {
 		return err
 	}
-	_, stopHTTP := serveHTTP(cfg.HTTP.Listen, m, log)
+	_, stopHTTP := serveHTTP(cfg.HTTP.Listen, m, eng, log)
 	defer stopHTTP()
 	log.Info("stage running", "stage", name)
 	return runStages(ctx, map[string]Stage{name: stage})
