@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -89,7 +90,7 @@ func OpenEngines(ctx context.Context, cfg config.Config, need Need, name string,
 		nc, js, err := bus.Connect(bus.ConnConfig{URL: url, Name: "vakt " + name, Options: opts}, log)
 		if err != nil {
 			e.Close()
-			return nil, err
+			return nil, withNATSHint(err)
 		}
 		e.NC, e.JS = nc, js
 		if err := bus.Ensure(ctx, js, streamConfig(cfg)); err != nil {
@@ -215,6 +216,19 @@ func (e *Engines) Close() {
 		os.Remove(filepath.Join(e.dataDir, runtimeFile))
 		e.lock.Close()
 	}
+}
+
+// withNATSHint adds the fix for the usual connection failures.
+func withNATSHint(err error) error {
+	switch {
+	case errors.Is(err, nats.ErrAuthorization), strings.Contains(err.Error(), "Authorization Violation"):
+		return fmt.Errorf("%w (check nats.user and nats.password(_file), nats.token(_file), nats.credentials_file or nats.nkey_seed_file)", err)
+	case strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "certificate"):
+		return fmt.Errorf("%w (set nats.ca_file to the CA that signed the server's certificate)", err)
+	case errors.Is(err, nats.ErrNoServers):
+		return fmt.Errorf("%w (is nats-server running at nats.url? leave nats.url empty for the embedded server)", err)
+	}
+	return err
 }
 
 func processAlive(pid int) bool {
