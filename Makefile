@@ -53,14 +53,26 @@ $(CHDB_LIB_PATH):
 ## deps: Go modules (and, later, Debian packages the tests drive).
 deps:
 	$(GO) mod download
+	@# Real senders and servers the ingest tests drive: Debian's nginx (parser
+	@# tests on logs it writes, syslog from nginx) and logger from bsdutils.
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "installing Debian's nginx for the parser and syslog tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
+	@command -v logger >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bsdutils; }
 
 lint:
 	$(GO) vet ./...
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
+## fuzz: every parser's fuzz target, FUZZTIME each (default 60s).
+FUZZTIME ?= 60s
+FUZZ_TARGETS := ingest/logformat:FuzzParseCombined ingest/logformat:FuzzMain ingest/logformat:FuzzVhostCombined \
+	ingest/logformat:FuzzNginxJSON ingest/logformat:FuzzCaddy ingest/logformat:FuzzCustom \
+	ingest/logformat:FuzzCompileNginx ingest/logformat:FuzzAuto internal/event:FuzzRangeJSON \
+	internal/jsonscan:FuzzScan ingest:FuzzSyslog ingest:FuzzSyslogFrames
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseCombined -fuzztime 60s ./ingest/logformat
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "== $$fn ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg; done
 
 ## bench: Go benchmarks of the hot paths; bench-e2e: the whole pipeline.
 bench: chdb

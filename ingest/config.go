@@ -25,19 +25,26 @@ const (
 
 // Config configures an Ingest. Zero values select the defaults.
 type Config struct {
-	// Files are log file paths or glob patterns. Globs are expanded once,
-	// when Run starts; with Follow, a literal path that does not exist yet
-	// is waited for.
+	// Files are log file paths or glob patterns. An import expands them
+	// once; Follow expands them again every FlushInterval, so files that
+	// appear later (a new log, a rotated one) are picked up.
 	Files []string `yaml:"files"`
 	// Site is the site (virtual host) the lines belong to (default
-	// "default").
+	// "default"), and the default site of Sources.
 	Site string `yaml:"site"`
-	// Follow tails the files as `vakt run` does, until the context ends.
+	// Sources are further groups of files, each with its own site (and
+	// format). Files and Site are a shorthand for one source.
+	Sources []Source `yaml:"sources"`
+	// Follow tails the files as `vakt run` does, until the context ends,
+	// through rotation by rename and by copytruncate, with checkpoints in
+	// the KV bucket bus.CheckpointBucket (see tail.go and checkpoint.go).
 	// Without it, Run imports: it reads every file to its end, waits until
 	// every batch is acknowledged and returns.
 	Follow bool `yaml:"follow"`
-	// FromStart makes Follow read files from their beginning instead of
-	// only lines appended after Run starts.
+	// FromStart makes Follow read the files that exist when a source is
+	// first followed from their beginning, instead of only lines appended
+	// later. Files that appear afterwards are always read whole, and a
+	// restart resumes every file at its checkpoint.
 	FromStart bool `yaml:"from_start"`
 
 	// BatchLines and BatchBytes bound one NATS message (defaults 1000 and
@@ -63,6 +70,17 @@ type Config struct {
 	// future_timestamp (default 1h; clocks and time zones go wrong).
 	MaxFuture time.Duration `yaml:"max_future"`
 
+	// Format is the log format of Files (see logformat.New: combined,
+	// vhost_combined, main, nginx_json, caddy, or an nginx log_format
+	// string); empty detects it per file and logs what it found.
+	Format string `yaml:"format"`
+	// SiteFrom is "config" (default: every line gets Site) or "host":
+	// a line's request host ($host, %v, JSON host) is its site.
+	SiteFrom string `yaml:"site_from"`
+	// Syslog receives access-log lines over syslog (UDP and TCP) while
+	// following; see SyslogConfig.
+	Syslog SyslogConfig `yaml:"syslog"`
+
 	// Demo adds a source of generated traffic (internal/loggen) with
 	// current timestamps under site "demo", through the same parse and
 	// publish path as files. It runs until the context ends.
@@ -80,8 +98,18 @@ func (c Config) Validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("ingest: %s: "+format, append([]any{key}, args...)...))
 	}
-	if len(c.Files) == 0 && !c.Demo {
+	if len(c.Files) == 0 && len(c.Sources) == 0 && !c.Demo && !c.Syslog.Enabled() {
 		bad("files", "no log files given; list paths or glob patterns, or enable demo")
+	}
+	errs = append(errs, c.validateSources()...)
+	errs = append(errs, c.Syslog.validate()...)
+	if err := checkFormat(c.Format); err != nil {
+		bad("format", "%v", err)
+	}
+	switch c.SiteFrom {
+	case "", SiteFromConfig, SiteFromHost:
+	default:
+		bad("site_from", "%q: files take their site from config (the default) or host (the request's host)", c.SiteFrom)
 	}
 	for _, f := range c.Files {
 		switch {

@@ -68,6 +68,8 @@ type Ingest struct {
 	log *slog.Logger
 	met stageMetrics
 	pub *publisher
+	// quarantine keeps masked samples of rejected lines.
+	quarantine *quarantine
 	// maxBatchBytes is BatchBytes capped by the server's max_payload.
 	maxBatchBytes int
 	started       atomic.Bool
@@ -123,15 +125,16 @@ func New(cfg Config, js jetstream.JetStream, log *slog.Logger, m *metrics.Pipeli
 		}
 	}
 
-	reasons := []string{ReasonPastRetention, ReasonFutureTimestamp, string(logformat.ReasonOther)}
+	reasons := []string{ReasonPastRetention, ReasonFutureTimestamp, ReasonBadSyslog, string(logformat.ReasonOther)}
 	for _, r := range logformat.Reasons() {
 		reasons = append(reasons, string(r))
 	}
 	i.rejected = make(map[string]*atomic.Int64, len(reasons))
 	i.met = stageMetrics{
 		linesRead: map[string]prometheus.Counter{
-			sourceFile: m.LinesRead.WithLabelValues(sourceFile),
-			sourceDemo: m.LinesRead.WithLabelValues(sourceDemo),
+			sourceFile:   m.LinesRead.WithLabelValues(sourceFile),
+			sourceDemo:   m.LinesRead.WithLabelValues(sourceDemo),
+			sourceSyslog: m.LinesRead.WithLabelValues(sourceSyslog),
 		},
 		rejected:      make(map[string]prometheus.Counter, len(reasons)),
 		eventsOut:     m.EventsOut.WithLabelValues(stage),
@@ -144,6 +147,7 @@ func New(cfg Config, js jetstream.JetStream, log *slog.Logger, m *metrics.Pipeli
 		i.met.rejected[r] = m.Rejected.WithLabelValues(stage, r) // exported at 0 from the start
 	}
 	i.pub = newPublisher(i.js, cfg.MaxInFlight, i)
+	i.quarantine = newQuarantine(js.Conn())
 	return i, nil
 }
 
@@ -185,35 +189,41 @@ func (i *Ingest) Run(ctx context.Context) error {
 	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(i.cfg.DrainTimeout, cancelPub) })
 	defer stopDrain()
 
-	paths, unmatched, err := expand(i.cfg.Files, i.cfg.Follow)
-	if err != nil {
-		return err
-	}
-	if len(paths) == 0 && !i.cfg.Demo {
-		return fmt.Errorf("ingest: files: nothing matches %q", i.cfg.Files)
-	}
-	for _, p := range unmatched {
-		i.log.Warn("pattern matches no file; globs are expanded only at start", slog.String("pattern", p))
+	var (
+		imports []importItem
+		err     error
+	)
+	if !i.cfg.Follow {
+		if imports, err = i.importList(); err != nil {
+			return err
+		}
 	}
 	mode := "import"
 	if i.cfg.Follow {
 		mode = "follow"
 	}
-	i.log.Info("ingest starting", slog.String("mode", mode), slog.Int("files", len(paths)),
-		slog.String("site", i.cfg.Site), slog.Bool("demo", i.cfg.Demo))
+	i.log.Info("ingest starting", slog.String("mode", mode), slog.Int("sources", len(i.cfg.sources())),
+		slog.Int("files", len(imports)), slog.String("site", i.cfg.Site), slog.Bool("demo", i.cfg.Demo))
 	begin := time.Now()
 
+	var syslogSrv *syslogServer
+	if i.cfg.Follow && i.cfg.Syslog.Enabled() {
+		if syslogSrv, err = i.listenSyslog(); err != nil {
+			return err
+		}
+	}
 	var (
 		wg      sync.WaitGroup
 		readErr error
 	)
+	if syslogSrv != nil {
+		wg.Go(func() { syslogSrv.serve(ctx, pubCtx) })
+	}
 	switch {
-	case !i.cfg.Follow && len(paths) > 0:
-		wg.Go(func() { readErr = i.importFiles(ctx, pubCtx, paths) })
+	case !i.cfg.Follow && len(imports) > 0:
+		wg.Go(func() { readErr = i.importFiles(ctx, pubCtx, imports) })
 	case i.cfg.Follow:
-		for _, p := range paths {
-			wg.Go(func() { i.follow(ctx, pubCtx, p) })
-		}
+		wg.Go(func() { i.followSources(ctx, pubCtx) })
 	}
 	if i.cfg.Demo {
 		wg.Go(func() { i.demo(ctx, pubCtx) })
@@ -272,20 +282,46 @@ type sink struct {
 	// not depend on timing and a repeated import is deduplicated.
 	ageFlush bool
 	lines    prometheus.Counter
+	// parse turns one line into a record: the one place the log format
+	// matters. Each sink has its own (a detecting parser keeps state).
+	parse func(line []byte, r *event.Raw) error
+	// emit, when set, takes each batch instead of the publisher: a
+	// checkpointed file records batch boundaries before publishing.
+	emit func(ctx context.Context, b batch) error
+	// forced are batch ends that a run before a restart may have
+	// published: batches end exactly there, and nowhere else, until they
+	// are passed, so that each gets the message id it had (see
+	// checkpoint.go).
+	forced []int64
 
 	rec     event.Raw
 	buf     []byte
 	n       int   // records in buf
-	first   int64 // offset of the first record's line
-	end     int64 // offset just past the last record's line
+	open    bool  // a batch range is open: lines were taken since the last flush
+	first   int64 // offset of the first line of the open range
+	end     int64 // offset just past the last line taken
 	started time.Time
 	warned  map[string]bool // reasons already logged for this source
+	// siteFromHost labels each record with the request's host ($host,
+	// %v, JSON host) when the line has one, instead of site.
+	siteFromHost bool
+}
+
+// batch is a range of lines [start, end) of a source and the records
+// parsed from it; n may be 0 when every line was rejected.
+type batch struct {
+	start, end int64
+	subject    string
+	id         string // Nats-Msg-Id
+	data       []byte
+	n          int
 }
 
 func (i *Ingest) newSink(kind, name, site, id string, ageFlush bool) *sink {
 	return &sink{
 		ing: i, kind: kind, name: name, site: site, subject: bus.RawSubject(site), id: id,
 		ageFlush: ageFlush, lines: i.met.linesRead[kind], warned: map[string]bool{},
+		parse: logformat.ParseCombined,
 	}
 }
 
@@ -295,20 +331,24 @@ func (i *Ingest) newSink(kind, name, site, id string, ageFlush bool) *sink {
 func (s *sink) line(ctx context.Context, line []byte, off, end int64) error {
 	s.ing.linesRead.Add(1)
 	s.lines.Inc()
-	if err := logformat.ParseCombined(line, &s.rec); err != nil {
-		s.rejectAt(string(logformat.ReasonOf(err)), off)
-		return nil
+	s.begin(off)
+	if err := s.parse(line, &s.rec); err != nil {
+		s.rejectAt(string(logformat.ReasonOf(err)), off, line)
+		return s.taken(ctx, end)
 	}
 	now := time.Now()
 	switch {
 	case s.rec.Time.Before(now.Add(-s.ing.cfg.MaxAge)):
-		s.rejectAt(ReasonPastRetention, off)
-		return nil
+		s.rejectAt(ReasonPastRetention, off, line)
+		return s.taken(ctx, end)
 	case s.rec.Time.After(now.Add(s.ing.cfg.MaxFuture)):
-		s.rejectAt(ReasonFutureTimestamp, off)
-		return nil
+		s.rejectAt(ReasonFutureTimestamp, off, line)
+		return s.taken(ctx, end)
 	}
 	s.rec.Site = s.site
+	if s.siteFromHost && s.rec.Host != "" {
+		s.rec.Site = s.rec.Host
+	}
 
 	mark := len(s.buf)
 	if s.buf == nil {
@@ -320,37 +360,74 @@ func (s *sink) line(ctx context.Context, line []byte, off, end int64) error {
 			// The record alone exceeds the message size limit: it could
 			// never be published.
 			s.buf = s.buf[:mark]
-			s.rejectAt(string(logformat.ReasonTooLong), off)
-			return nil
+			s.rejectAt(string(logformat.ReasonTooLong), off, line)
+			return s.taken(ctx, end)
 		}
-		// The record starts the next batch.
+		// The record starts the next batch: the range closes before
+		// this line.
 		next := append(s.ing.pub.buffer(), s.buf[mark:]...)
 		s.buf = s.buf[:mark]
 		if err := s.flush(ctx); err != nil {
 			return err
 		}
 		s.buf = next
+		s.begin(off)
 	}
 	if s.n == 0 {
-		s.first, s.started = off, now
+		s.started = now
 	}
 	s.n++
-	s.end = end
-	if s.n >= s.ing.cfg.BatchLines || (s.ageFlush && now.Sub(s.started) >= s.ing.cfg.FlushInterval) {
+	// While replaying the boundaries of an earlier run, batches end only
+	// where they ended then.
+	if len(s.forced) == 0 && (s.n >= s.ing.cfg.BatchLines || (s.ageFlush && now.Sub(s.started) >= s.ing.cfg.FlushInterval)) {
+		s.end = end
 		return s.flush(ctx)
 	}
-	return nil
+	return s.taken(ctx, end)
+}
+
+// begin opens a batch range at the line starting at off, unless one is
+// open.
+func (s *sink) begin(off int64) {
+	if !s.open {
+		s.open, s.first = true, off
+	}
+}
+
+// taken records that the lines up to end are processed and closes the
+// batch if end is a forced boundary.
+func (s *sink) taken(ctx context.Context, end int64) error {
+	s.end = end
+	if len(s.forced) == 0 || s.forced[0] > end {
+		return nil
+	}
+	for len(s.forced) > 0 && s.forced[0] <= end {
+		if s.forced[0] != end && !s.warned["boundary"] {
+			// The file differs from what the earlier run read; ids of
+			// the batches around here may differ from then.
+			s.warned["boundary"] = true
+			s.ing.log.Warn("batch boundary of an earlier run is not at a line end; the file changed",
+				slog.String("source", s.name), slog.Int64("offset", s.forced[0]))
+		}
+		s.forced = s.forced[1:]
+	}
+	return s.flush(ctx)
 }
 
 // tooLong counts a line that exceeded the length limit.
-func (s *sink) tooLong(off int64) {
+func (s *sink) tooLong(ctx context.Context, off, end int64) error {
 	s.ing.linesRead.Add(1)
 	s.lines.Inc()
-	s.rejectAt(string(logformat.ReasonTooLong), off)
+	s.begin(off)
+	s.rejectAt(string(logformat.ReasonTooLong), off, nil)
+	return s.taken(ctx, end)
 }
 
-func (s *sink) rejectAt(reason string, off int64) {
+// rejectAt counts a rejected line and offers it to the quarantine; line
+// is nil when its content is not at hand.
+func (s *sink) rejectAt(reason string, off int64, line []byte) {
 	s.ing.reject(reason)
+	s.ing.quarantine.offer(reason, s.site, s.name, off, line)
 	if !s.warned[reason] {
 		// Once per reason and source: a wrong log format rejects every line.
 		s.warned[reason] = true
@@ -359,21 +436,21 @@ func (s *sink) rejectAt(reason string, off int64) {
 	}
 }
 
-// flush publishes the pending batch, if any.
+// flush closes the open batch range, if any, and publishes its records.
+// The message id is the source identity and the byte range, so the same
+// lines batched the same way always get the same id.
 func (s *sink) flush(ctx context.Context) error {
-	if s.n == 0 {
+	if !s.open {
 		return nil
 	}
-	id := fmt.Sprintf("%s:%d-%d", s.id, s.first, s.end)
-	data, n := s.buf, s.n
-	s.buf, s.n = nil, 0
-	return s.ing.pub.publish(ctx, s.subject, id, data, n)
-}
-
-// setID starts a new source identity (a rotated or truncated file),
-// publishing what was batched under the old one.
-func (s *sink) setID(ctx context.Context, id string) error {
-	err := s.flush(ctx)
-	s.id = id
-	return err
+	b := batch{start: s.first, end: s.end, subject: s.subject, data: s.buf, n: s.n}
+	b.id = fmt.Sprintf("%s:%d-%d", s.id, b.start, b.end)
+	s.buf, s.n, s.open = nil, 0, false
+	if s.emit != nil {
+		return s.emit(ctx, b)
+	}
+	if b.n == 0 {
+		return nil
+	}
+	return s.ing.pub.publish(ctx, b.subject, b.id, b.data, b.n)
 }

@@ -381,7 +381,7 @@ func TestFollow(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ing.Run(ctx) }()
-	waitFor(t, "tailer started", func() bool { return strings.Contains(logs.String(), "following log file") })
+	waitFor(t, "tailer started", func() bool { return strings.Contains(logs.String(), "reading log file") })
 	wait := func(what string, published int64) {
 		t.Helper()
 		waitFor(t, what, func() bool { return ing.Stats().Published == published })
@@ -426,6 +426,7 @@ func TestFollow(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	appendLines(path, 5, true)
 	wait("truncation", 86)
+	waitFor(t, "rotated file finished", func() bool { return strings.Contains(logs.String(), "finished a rotated log file") })
 
 	cancel()
 	if err := <-done; err != nil {
@@ -436,7 +437,7 @@ func TestFollow(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	sameCounts(t, countIPs(readRaw(t, js, 86)), ips)
-	for _, msg := range []string{"log file rotated", "log file truncated"} {
+	for _, msg := range []string{"finished a rotated log file", "log file truncated"} {
 		if !strings.Contains(logs.String(), msg) {
 			t.Errorf("no %q in log", msg)
 		}

@@ -25,13 +25,6 @@ func newLineReader(r io.Reader, max int, offset int64) *lineReader {
 	return &lineReader{r: bufio.NewReaderSize(r, 64<<10), max: max, pos: offset, lineStart: offset}
 }
 
-// reset starts over on r at offset, dropping any partial line.
-func (lr *lineReader) reset(r io.Reader, offset int64) {
-	lr.r.Reset(r)
-	lr.pos, lr.lineStart = offset, offset
-	lr.buf, lr.long, lr.skip = lr.buf[:0], false, false
-}
-
 // next returns the next complete line without its newline and the offset
 // where it starts. An overlong line comes back as tooLong with no bytes.
 // The line is valid until the next call. At the end of the data next

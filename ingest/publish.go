@@ -65,25 +65,54 @@ func (p *publisher) release(b []byte) {
 // MaxInFlight batches are unacknowledged, which is what slows reading down
 // when JetStream cannot keep up. It fails only when ctx ends first.
 func (p *publisher) publish(ctx context.Context, subject, id string, data []byte, n int) error {
+	if err := p.reserve(ctx); err != nil {
+		p.lostRecords.Add(int64(n))
+		return err
+	}
+	p.send(ctx, subject, id, data, n, nil)
+	return nil
+}
+
+// reserve takes one of the MaxInFlight slots, waiting until one is free or
+// ctx ends. Every reserved slot is handed to send or given back with
+// unreserve.
+func (p *publisher) reserve(ctx context.Context) error {
 	select {
 	case p.slots <- struct{}{}:
+		return nil
 	case <-ctx.Done():
-		p.lostRecords.Add(int64(n))
 		return ctx.Err()
 	}
+}
+
+// tryReserve takes a slot if one is free.
+func (p *publisher) tryReserve() bool {
+	select {
+	case p.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *publisher) unreserve() { <-p.slots }
+
+// send delivers a batch of n records in a reserved slot, retrying until
+// JetStream acknowledges it or ctx ends; then done, if not nil, is called
+// (only on success) and the slot is freed.
+func (p *publisher) send(ctx context.Context, subject, id string, data []byte, n int, done func()) {
 	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 	msg.Header.Set(bus.HeaderRecords, strconv.Itoa(n))
 	p.ing.met.batchRecords.Observe(float64(n))
 	p.wg.Add(1)
-	go p.deliver(ctx, msg, id, n)
-	return nil
+	go p.deliver(ctx, msg, id, n, done)
 }
 
 // wait returns when every batch handed to publish is acknowledged or has
 // been given up on because its context ended.
 func (p *publisher) wait() { p.wg.Wait() }
 
-func (p *publisher) deliver(ctx context.Context, msg *nats.Msg, id string, n int) {
+func (p *publisher) deliver(ctx context.Context, msg *nats.Msg, id string, n int, done func()) {
 	defer p.wg.Done()
 	defer func() { <-p.slots }()
 	backoff := p.minBackoff
@@ -92,6 +121,9 @@ func (p *publisher) deliver(ctx context.Context, msg *nats.Msg, id string, n int
 		if err == nil {
 			p.ing.acked(n, ack.Duplicate)
 			p.release(msg.Data)
+			if done != nil {
+				done()
+			}
 			return
 		}
 		if ctx.Err() != nil {

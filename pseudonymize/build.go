@@ -3,6 +3,7 @@ package pseudonymize
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/vakt-dev/vakt/internal/event"
@@ -28,32 +29,74 @@ const maxQueryKeyLen = 64
 // builder turns raw records into events.
 type builder struct {
 	policy   QueryPolicy
+	sites    map[string]sitePolicy // by site label
+	proxies  TrustedProxies
 	enricher Enricher
 }
 
-// build fills e from r under keys. Flags are computed from the raw target
-// before it is scrubbed. The user name, X-Forwarded-For and the IP itself are
-// dropped.
-func (b *builder) build(keys *Keys, r *event.Raw, e *event.Event) error {
+// sitePolicy is a SitePolicy ready for use.
+type sitePolicy struct {
+	query QueryPolicy // "" means the default
+	hosts []string    // host names in hostKey form
+}
+
+// newBuilder prepares cfg's scrubbing rules; cfg must be valid.
+func newBuilder(cfg Config, enricher Enricher) (builder, error) {
+	proxies, err := ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return builder{}, err
+	}
+	b := builder{policy: cfg.QueryPolicy, proxies: proxies, enricher: enricher}
+	if b.policy == "" {
+		b.policy = DefaultQueryPolicy
+	}
+	if len(cfg.Sites) > 0 {
+		b.sites = make(map[string]sitePolicy, len(cfg.Sites))
+		for site, sp := range cfg.Sites {
+			p := sitePolicy{query: sp.QueryPolicy}
+			for _, h := range sp.Hosts {
+				p.hosts = append(p.hosts, hostKey(h))
+			}
+			b.sites[site] = p
+		}
+	}
+	return b, nil
+}
+
+// build fills e from r under keys; site labels records that carry none.
+// The client is r.ClientIP, or for a trusted proxy the address it forwarded
+// for. Flags are computed from the raw target before it is scrubbed. The
+// user name, X-Forwarded-For and the IP itself are dropped.
+func (b *builder) build(keys *Keys, r *event.Raw, site string, e *event.Event) error {
 	if !r.ClientIP.IsValid() {
 		return errInvalidIP
 	}
-	ip := r.ClientIP.Unmap()
+	ip := b.proxies.ClientIP(r.ClientIP, r.ForwardedFor)
+	if r.Site != "" {
+		site = r.Site
+	}
+	policy, sp := b.policy, b.sites[site]
+	if sp.query != "" {
+		policy = sp.query
+	}
+	internal := func(host string) bool {
+		return sameHost(host, site) || sameHost(host, r.Host) || slices.ContainsFunc(sp.hosts, func(h string) bool { return sameHost(host, h) })
+	}
 	path, query, _ := strings.Cut(r.Target, "?")
 	*e = event.Event{
 		Time:         r.Time,
-		Site:         r.Site,
+		Site:         site,
 		ClientID:     keys.ClientID(ip),
 		NetworkID:    keys.NetworkID(ip),
 		IPVersion:    6,
 		Epoch:        keys.Epoch(),
 		Method:       r.Method,
 		Path:         path,
-		Query:        ScrubQuery(query, b.policy),
+		Query:        ScrubQuery(query, policy),
 		Protocol:     r.Protocol,
 		Status:       r.Status,
 		Bytes:        r.Bytes,
-		Referrer:     ScrubReferrer(r.Referrer),
+		Referrer:     scrubReferrer(r.Referrer, internal, policy),
 		UserAgent:    r.UserAgent,
 		Host:         r.Host,
 		RequestTime:  r.RequestTime,
@@ -125,17 +168,26 @@ func safeQueryKey(k string) bool {
 	return true
 }
 
-// ScrubReferrer keeps a referrer's scheme, host (with port) and path, and
-// drops user info, query and fragment, which carry search terms, tokens and
-// session ids of other sites. A referrer without scheme and host is dropped:
-// it is not a URL and could be anything.
-func ScrubReferrer(ref string) string {
+// ScrubReferrer scrubs an external referrer: it keeps the scheme, host (with
+// port) and path, and drops user info, query and fragment, which carry
+// search terms, tokens and session ids of other sites. A referrer without
+// scheme and host is dropped: it is not a URL and could be anything.
+func ScrubReferrer(ref string) string { return scrubReferrer(ref, nil, QueryDrop) }
+
+// scrubReferrer scrubs ref as ScrubReferrer does, except that a referrer
+// whose host internal accepts (a page of the same site) also keeps its query
+// string under the site's policy, as the site's own requests do: its
+// parameter names are the site's, and its values are redacted alike.
+func scrubReferrer(ref string, internal func(host string) bool, policy QueryPolicy) string {
 	scheme, rest, ok := strings.Cut(ref, "://")
 	if !ok || !validScheme(scheme) {
 		return ""
 	}
-	end := strings.IndexAny(rest, "?#")
-	if end >= 0 {
+	query := ""
+	if end := strings.IndexAny(rest, "?#"); end >= 0 {
+		if rest[end] == '?' {
+			query, _, _ = strings.Cut(rest[end+1:], "#")
+		}
 		rest = rest[:end]
 	}
 	authority, path := rest, ""
@@ -148,7 +200,38 @@ func ScrubReferrer(ref string) string {
 	if authority == "" {
 		return ""
 	}
-	return strings.ToLower(scheme) + "://" + authority + path
+	out := strings.ToLower(scheme) + "://" + authority + path
+	if query != "" && internal != nil && internal(authority) {
+		if q := ScrubQuery(query, policy); q != "" {
+			out += "?" + q
+		}
+	}
+	return out
+}
+
+// sameHost compares host names as a site sees them: case-insensitively,
+// without port, trailing dot or a leading "www.".
+func sameHost(a, b string) bool {
+	a, b = hostKey(a), hostKey(b)
+	return a != "" && strings.EqualFold(a, b)
+}
+
+// hostKey is host without port, trailing dot and leading "www.".
+func hostKey(h string) string {
+	if strings.HasPrefix(h, "[") { // [2001:db8::1]:8443
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+		return ""
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.IndexByte(h[:i], ':') < 0 {
+		h = h[:i] // host:port; a bare IPv6 address has more colons
+	}
+	h = strings.TrimSuffix(h, ".")
+	if len(h) > 4 && strings.EqualFold(h[:4], "www.") {
+		h = h[4:]
+	}
+	return h
 }
 
 // validScheme follows RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).

@@ -86,7 +86,7 @@ func TestBuild(t *testing.T) {
 	enr := &fakeEnricher{}
 	b := builder{policy: QueryRedact, enricher: enr}
 	var got event.Event
-	if err := b.build(keys, &raw, &got); err != nil {
+	if err := b.build(keys, &raw, "", &got); err != nil {
 		t.Fatal(err)
 	}
 	v4 := netip.MustParseAddr("198.51.100.7")
@@ -106,7 +106,7 @@ func TestBuild(t *testing.T) {
 	}
 
 	raw.ClientIP = netip.MustParseAddr("2001:db8::1")
-	if err := (&builder{policy: QueryKeep}).build(keys, &raw, &got); err != nil {
+	if err := (&builder{policy: QueryKeep}).build(keys, &raw, "", &got); err != nil {
 		t.Fatal(err)
 	}
 	if got.IPVersion != 6 || got.Query != "email=a@b.se&token=XYZ&id=1' OR 1=1--" || got.Country != "" {
@@ -114,7 +114,7 @@ func TestBuild(t *testing.T) {
 	}
 
 	raw.ClientIP = netip.Addr{}
-	if err := b.build(keys, &raw, &got); !errors.Is(err, errInvalidIP) {
+	if err := b.build(keys, &raw, "", &got); !errors.Is(err, errInvalidIP) {
 		t.Errorf("build without ip: err = %v, want errInvalidIP", err)
 	}
 }
@@ -132,10 +132,94 @@ func BenchmarkBuild(b *testing.B) {
 	var e event.Event
 	var out []byte
 	for b.Loop() {
-		if err := bl.build(keys, &raw, &e); err != nil {
+		if err := bl.build(keys, &raw, "", &e); err != nil {
 			b.Fatal(err)
 		}
 		out = event.AppendEvent(out[:0], &e)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func TestSitePolicyAndReferrers(t *testing.T) {
+	keys := mustKeys(t, 12, 3)
+	b, err := newBuilder(Config{
+		QueryPolicy: QueryRedact,
+		Sites: map[string]SitePolicy{
+			"shop.example": {QueryPolicy: QueryKeep, Hosts: []string{"checkout.example"}},
+			"blog.example": {QueryPolicy: QueryDrop},
+			"docs.example": {Hosts: []string{"WWW.Docs-Mirror.example"}},
+		},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, site, subjectSite, host, target, ref string
+		wantSite, wantQuery, wantRef               string
+	}{
+		{name: "site keeps its query", site: "shop.example", target: "/s?q=shoes&page=2",
+			ref: "https://www.google.com/search?q=secret", wantQuery: "q=shoes&page=2", wantRef: "https://www.google.com/search"},
+		{name: "site drops its query", site: "blog.example", target: "/p?utm_source=x",
+			ref: "https://blog.example/index?utm_source=y", wantQuery: "", wantRef: "https://blog.example/index"},
+		{name: "default policy redacts", site: "other.example", target: "/x?email=a@b.se",
+			ref: "https://other.example/login?email=a@b.se#f", wantQuery: "email=", wantRef: "https://other.example/login?email="},
+		{name: "internal by site label, www and port ignored", site: "shop.example", target: "/",
+			ref: "https://WWW.Shop.Example.:443/cart?id=7&token=t", wantRef: "https://WWW.Shop.Example.:443/cart?id=7&token=t"},
+		{name: "internal by configured host", site: "shop.example", target: "/",
+			ref: "https://checkout.example/pay?order=9", wantRef: "https://checkout.example/pay?order=9"},
+		{name: "internal by Host header", site: "default", host: "news.example:8080", target: "/",
+			ref: "http://news.example/a?id=1", wantRef: "http://news.example/a?id="},
+		{name: "configured host with www", site: "docs.example", target: "/",
+			ref: "https://docs-mirror.example/p?lang=sv", wantRef: "https://docs-mirror.example/p?lang="},
+		{name: "suffix is not the site", site: "shop.example", target: "/",
+			ref: "https://evilshop.example/x?q=1", wantRef: "https://evilshop.example/x"},
+		{name: "subdomain is another site", site: "shop.example", target: "/",
+			ref: "https://mail.shop.example/inbox?id=3", wantRef: "https://mail.shop.example/inbox"},
+		{name: "user info is not the host", site: "shop.example", target: "/",
+			ref: "https://shop.example@evil.example/x?q=1", wantRef: "https://evil.example/x"},
+		{name: "record without site takes the subject's", site: "", subjectSite: "shop.example", target: "/s?q=1",
+			wantSite: "shop.example", wantQuery: "q=1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := event.Raw{Site: tt.site, Host: tt.host, ClientIP: netip.MustParseAddr("198.51.100.7"), Method: "GET",
+				Target: tt.target, Referrer: tt.ref, UpstreamTime: event.Unknown, RequestTime: event.Unknown}
+			var e event.Event
+			if err := b.build(keys, &r, tt.subjectSite, &e); err != nil {
+				t.Fatal(err)
+			}
+			wantSite := tt.site
+			if tt.wantSite != "" {
+				wantSite = tt.wantSite
+			}
+			if e.Site != wantSite || e.Query != tt.wantQuery || e.Referrer != tt.wantRef {
+				t.Errorf("site %q query %q referrer %q; want %q %q %q", e.Site, e.Query, e.Referrer, wantSite, tt.wantQuery, tt.wantRef)
+			}
+		})
+	}
+}
+
+func TestBuildUsesForwardedClient(t *testing.T) {
+	keys := mustKeys(t, 12, 3)
+	b, err := newBuilder(Config{TrustedProxies: []string{"10.0.0.0/8"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := netip.MustParseAddr("203.0.113.9")
+	for _, tt := range []struct {
+		remote, xff string
+		want        netip.Addr
+	}{
+		{"10.0.0.5", "6.6.6.6, 203.0.113.9", client},
+		{"198.51.100.1", "203.0.113.9", netip.MustParseAddr("198.51.100.1")},
+	} {
+		r := event.Raw{ClientIP: netip.MustParseAddr(tt.remote), ForwardedFor: tt.xff, Target: "/"}
+		var e event.Event
+		if err := b.build(keys, &r, "s", &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.ClientID != keys.ClientID(tt.want) || e.NetworkID != keys.NetworkID(tt.want) {
+			t.Errorf("remote %s xff %q: ids are not those of %s", tt.remote, tt.xff, tt.want)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package pseudonymize
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -53,8 +54,28 @@ type Config struct {
 	FetchBatch int `yaml:"fetch_batch"`
 	// QueryPolicy is "redact" (default), "keep" or "drop".
 	QueryPolicy QueryPolicy `yaml:"query_policy"`
-	// Enricher adds country and ASN from the raw IP; nil turns it off.
+	// Sites overrides the query policy per site label and names each site's
+	// other host names, whose referrers count as the site's own.
+	Sites map[string]SitePolicy `yaml:"sites"`
+	// TrustedProxies are CIDRs or addresses of reverse proxies and load
+	// balancers whose X-Forwarded-For is believed (TrustedProxies.ClientIP).
+	// Empty: the connecting address is always the client.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// GeoIP configures country and ASN enrichment; used when Enricher is nil.
+	GeoIP GeoIPConfig `yaml:"geoip"`
+	// Enricher adds country and ASN from the raw IP, replacing GeoIP.
 	Enricher Enricher `yaml:"-"`
+}
+
+// SitePolicy is the scrubbing of one site.
+type SitePolicy struct {
+	// QueryPolicy overrides Config.QueryPolicy for the site; empty keeps it.
+	QueryPolicy QueryPolicy `yaml:"query_policy"`
+	// Hosts are the site's host names besides its label and the request's
+	// Host header, e.g. www.shop.example and shop.example: a referrer from
+	// any of them is internal and keeps its query string under the site's
+	// policy. Other referrers keep only scheme, host and path.
+	Hosts []string `yaml:"hosts"`
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -73,6 +94,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.QueryPolicy == "" {
 		c.QueryPolicy = DefaultQueryPolicy
+	}
+	if c.GeoIP.Reload == 0 {
+		c.GeoIP.Reload = DefaultGeoIPReload
 	}
 	return c
 }
@@ -108,6 +132,25 @@ func (c Config) Validate() error {
 	case "", QueryRedact, QueryKeep, QueryDrop:
 	default:
 		bad("pseudonymize.query_policy is %q: use %q, %q or %q", c.QueryPolicy, QueryRedact, QueryKeep, QueryDrop)
+	}
+	for site, sp := range c.Sites {
+		switch sp.QueryPolicy {
+		case "", QueryRedact, QueryKeep, QueryDrop:
+		default:
+			bad("pseudonymize.sites.%s.query_policy is %q: use %q, %q or %q, or leave it out for pseudonymize.query_policy",
+				site, sp.QueryPolicy, QueryRedact, QueryKeep, QueryDrop)
+		}
+		for _, h := range sp.Hosts {
+			if h == "" || strings.ContainsAny(h, "/?#@ ") {
+				bad("pseudonymize.sites.%s.hosts has %q: list bare host names, e.g. www.shop.example", site, h)
+			}
+		}
+	}
+	if _, err := ParseTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
+	}
+	if c.GeoIP.Reload < 0 || (c.GeoIP.Reload > 0 && c.GeoIP.Reload < 10*time.Millisecond) {
+		bad("pseudonymize.geoip.reload is %s: use a positive interval such as 1m (the default)", c.GeoIP.Reload)
 	}
 	return errors.Join(errs...)
 }

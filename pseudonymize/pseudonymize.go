@@ -26,6 +26,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vakt-dev/vakt/ingest/logformat"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
 	"github.com/vakt-dev/vakt/internal/metrics"
@@ -39,6 +40,10 @@ const (
 	ReasonCorruptBatch = "corrupt_batch"
 	ReasonInvalidIP    = "invalid_ip"
 	ReasonTooLarge     = "too_large"
+	// ReasonInvalidJSON is a JSON message (docs/nats-contract.md) that is
+	// not valid JSON. Records of a valid JSON message are rejected with
+	// the reasons of ingest/logformat instead (bad_ip, bad_timestamp...).
+	ReasonInvalidJSON = "invalid_json"
 )
 
 const (
@@ -59,6 +64,7 @@ type Pseudonymizer struct {
 	log     *slog.Logger
 	m       *metrics.Pipeline
 	builder builder
+	geo     *GeoIP // nil when cfg.Enricher replaces it
 
 	// Retry pacing for failed publishes and fetches; fields so tests can
 	// shorten them.
@@ -94,12 +100,30 @@ func New(cfg Config, js jetstream.JetStream, log *slog.Logger, m *metrics.Pipeli
 	if m == nil {
 		m = metrics.New()
 	}
+	log = log.With("stage", stage)
+	enricher := cfg.Enricher
+	var geo *GeoIP
+	if enricher == nil {
+		g, err := NewGeoIP(cfg.GeoIP, log)
+		if err != nil {
+			return nil, fmt.Errorf("pseudonymize config: %w", err)
+		}
+		geo = g
+		if g.Configured() {
+			enricher = g
+		}
+	}
+	b, err := newBuilder(cfg, enricher)
+	if err != nil {
+		return nil, fmt.Errorf("pseudonymize config: %w", err)
+	}
 	return &Pseudonymizer{
 		cfg:        cfg,
 		js:         js,
-		log:        log.With("stage", stage),
+		log:        log,
 		m:          m,
-		builder:    builder{policy: cfg.QueryPolicy, enricher: cfg.Enricher},
+		builder:    b,
+		geo:        geo,
 		backoffMin: 100 * time.Millisecond,
 		backoffMax: 10 * time.Second,
 	}, nil
@@ -137,8 +161,14 @@ func (p *Pseudonymizer) Run(ctx context.Context) error {
 	p.log.Info("pseudonymiser running", "workers", p.cfg.Workers, "epoch_length", p.cfg.EpochLength,
 		"grace", p.cfg.Grace, "query_policy", p.cfg.QueryPolicy)
 
+	if p.geo != nil {
+		p.log.Info(p.geo.Describe())
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { salts.RunJanitor(ctx) })
+	if p.geo.Configured() {
+		wg.Go(func() { p.geo.Run(ctx) })
+	}
 	for range p.cfg.Workers {
 		wg.Go(func() { p.worker(ctx, cons, salts) })
 	}
@@ -186,9 +216,10 @@ func (p *Pseudonymizer) worker(ctx context.Context, cons jetstream.Consumer, sal
 
 // workerState is what a worker reuses between messages.
 type workerState struct {
-	out     []byte        // event batch being built
-	ev      event.Event   // event being built
-	backoff time.Duration // current retry delay; grows while NATS refuses work
+	lines   logformat.Parser // parses whole log lines in JSON messages; per worker, as it detects formats
+	out     []byte           // event batch being built
+	ev      event.Event      // event being built
+	backoff time.Duration    // current retry delay; grows while NATS refuses work
 }
 
 // pause sleeps the worker's backoff and doubles it: while the events stream
@@ -224,24 +255,40 @@ func (p *Pseudonymizer) handle(ctx context.Context, msg jetstream.Msg, salts *Sa
 
 	w.out = w.out[:0]
 	var records, published, invalidIP int
-	err = event.RangeRaw(msg.Data(), func(r *event.Raw) error {
+	build := func(r *event.Raw) error {
 		records++
-		if err := p.builder.build(keys, r, &w.ev); err != nil {
+		if err := p.builder.build(keys, r, site, &w.ev); err != nil {
 			invalidIP++
 			return nil
-		}
-		if w.ev.Site == "" {
-			w.ev.Site = site
 		}
 		w.out = event.AppendEvent(w.out, &w.ev)
 		published++
 		return nil
-	})
+	}
+	// A protobuf batch from vakt's ingest, or JSON from another shipper
+	// (docs/nats-contract.md): a batch starts with 0x0a, JSON with { or [.
+	isJSON := event.IsJSON(msg.Data())
+	reasons := map[string]int{}
+	if isJSON {
+		err = rangeJSON(msg.Data(), md.Timestamp, w, func(r *event.Raw, reason string) error {
+			if reason != "" {
+				records++
+				reasons[reason]++
+				return nil
+			}
+			return build(r)
+		})
+	} else {
+		err = event.RangeRaw(msg.Data(), build)
+	}
 	if err != nil {
 		// A batch that cannot be decoded never will be: drop it for good.
-		n := corruptRecords(msg)
-		p.log.Error("corrupt raw batch dropped", "site", site, "seq", seq, "records", n, "err", err)
-		p.count(n, 0, map[string]int{ReasonCorruptBatch: n})
+		n, reason := corruptRecords(msg), ReasonCorruptBatch
+		if isJSON {
+			reason = ReasonInvalidJSON
+		}
+		p.log.Error("corrupt raw batch dropped", "site", site, "seq", seq, "records", n, "reason", reason, "err", err)
+		p.count(n, 0, map[string]int{reason: n})
 		if err := msg.Term(); err != nil {
 			p.log.Warn("term corrupt raw batch", "seq", seq, "err", err)
 		}
@@ -250,7 +297,10 @@ func (p *Pseudonymizer) handle(ctx context.Context, msg jetstream.Msg, salts *Sa
 	if invalidIP > 0 {
 		p.log.Warn("records without a valid client ip rejected", "site", site, "seq", seq, "count", invalidIP)
 	}
-	reasons := map[string]int{ReasonInvalidIP: invalidIP}
+	if len(reasons) > 0 {
+		p.log.Warn("JSON records rejected", "site", site, "seq", seq, "reasons", reasons)
+	}
+	reasons[ReasonInvalidIP] += invalidIP
 	if published == 0 {
 		p.ackAndCount(msg, seq, records, 0, reasons)
 		return true

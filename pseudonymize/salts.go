@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -41,13 +41,17 @@ var (
 	// ErrEpochLengthMismatch reports a replica whose epoch length differs
 	// from the one the salt bucket was set up with.
 	ErrEpochLengthMismatch = errors.New("epoch length differs from the salt bucket's")
+	// errScheduleChanged reports a rotation noticed while loading a salt.
+	errScheduleChanged = errors.New("salt rotation schedule changed")
 )
 
 // SaltStore hands out the keys of the current epoch and destroys old salts.
 // Several replicas share one store through the KV bucket.
 //
 // The epoch rule: an event is pseudonymised under the epoch of the processing
-// time at the pseudonymiser, not the event's own timestamp. Like Plausible's
+// time at the pseudonymiser, not the event's own timestamp, and the epoch of a
+// time is ⌊t/L⌋ plus the number of rotations (`vakt salts rotate`) at or
+// before it (schedule, in rotation.go). Like Plausible's
 // daily salt, that means only the current salt is ever needed to write, so no
 // old salt must be kept for late or replayed logs, and destruction at epoch
 // end + grace never blocks the pipeline. A raw message redelivered across an
@@ -60,11 +64,12 @@ var (
 //
 // Salt of epoch k: KV key "epoch.<k>", 32 bytes from crypto/rand, created with
 // kv.Create so that exactly one of several racing replicas wins and the others
-// read the winner's salt. Destruction: purge of the key's subject on the
-// bucket's stream, which removes every revision and leaves no delete or purge
-// marker behind. Only the current epoch's keys are held in memory; they are
-// dropped when the epoch ends, and when the janitor finds the key gone or
-// replaced in the bucket.
+// read the winner's salt. Destruction: every message of the key's subject is
+// deleted from the bucket's stream with SecureDeleteMsg, which overwrites its
+// bytes in the file store (a purge would leave them in the block file) and
+// leaves no delete or purge marker behind. Only the current epoch's keys are
+// held in memory; they are dropped when the epoch ends, and when the janitor
+// finds the key gone or replaced in the bucket.
 type SaltStore struct {
 	kv     jetstream.KeyValue
 	stream jetstream.Stream // the bucket's backing stream, for purge by subject
@@ -75,6 +80,10 @@ type SaltStore struct {
 	now    func() time.Time
 	// onEpoch is told about each new current epoch (the metrics gauge).
 	onEpoch func(uint32)
+	// purgeOnly is set for a bucket stream that denies message deletes, where
+	// destruction can only purge.
+	purgeOnly bool
+	sched     atomic.Pointer[schedule] // the epoch rule in use
 
 	mu      sync.Mutex // serialises KV round trips for the current salt
 	current struct {
@@ -91,6 +100,7 @@ type EpochInfo struct {
 	DestroyAt time.Time // End + grace: the janitor destroys the salt
 	Created   time.Time // when the salt was written to the bucket
 	Current   bool
+	Rotated   bool // ended early by `vakt salts rotate`
 }
 
 // NewSaltStore binds to bus.SaltBucket (created by bus.Ensure) using the
@@ -126,7 +136,23 @@ func NewSaltStore(ctx context.Context, js jetstream.JetStream, cfg Config, log *
 	if err := s.checkEpochLength(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.refreshSchedule(ctx); err != nil {
+		return nil, fmt.Errorf("salt bucket %s: %w", bus.SaltBucket, err)
+	}
+	if stream.CachedInfo().Config.DenyDelete {
+		s.purgeOnly = true
+		log.Warn("the salt bucket's stream denies message deletes: destroyed salts are purged but their bytes may stay on disk; "+
+			"let a current vakt set up JetStream (it migrates the bucket)", "stream", streamName)
+	}
 	return s, nil
+}
+
+// schedule returns the epoch rule in use.
+func (s *SaltStore) schedule() *schedule {
+	if sc := s.sched.Load(); sc != nil {
+		return sc
+	}
+	return &schedule{}
 }
 
 // checkEpochLength records the epoch length in the bucket on first use and
@@ -152,24 +178,15 @@ func (s *SaltStore) checkEpochLength(ctx context.Context) error {
 	return nil
 }
 
-// EpochOf returns the epoch t falls in.
+// EpochOf returns the epoch t falls in under the rotation schedule in use.
 func (s *SaltStore) EpochOf(t time.Time) (uint32, error) {
-	ns := t.UnixNano()
-	if ns < 0 {
-		return 0, fmt.Errorf("time %s is before 1970", t.UTC().Format(time.RFC3339))
-	}
-	k := ns / int64(s.length)
-	if k > math.MaxUint32 {
-		return 0, fmt.Errorf("epoch of %s overflows 32 bits at epoch length %s", t.UTC().Format(time.RFC3339), s.length)
-	}
-	return uint32(k), nil
+	return s.schedule().epochOf(t, s.length)
 }
 
-// Bounds returns the start and end of epoch k and when its salt is destroyed.
+// Bounds returns the start and end of epoch k and when its salt is destroyed:
+// end + grace, or at end for a salt a rotation destroyed at once.
 func (s *SaltStore) Bounds(k uint32) (start, end, destroyAt time.Time) {
-	start = time.Unix(0, int64(k)*int64(s.length)).UTC()
-	end = start.Add(s.length)
-	return start, end, end.Add(s.grace)
+	return s.schedule().bounds(k, s.length, s.grace)
 }
 
 // Current returns the keys of the current epoch, creating its salt if no
@@ -190,15 +207,24 @@ func (s *SaltStore) Current(ctx context.Context) (*Keys, error) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.current.RLock()
-	keys = s.current.keys
-	s.current.RUnlock()
-	if keys != nil && keys.epoch == k {
-		return keys, nil // another worker loaded it meanwhile
-	}
-	keys, err = s.loadOrCreate(ctx, k, now)
-	if err != nil {
-		return nil, err
+	for attempt := 0; ; attempt++ {
+		s.current.RLock()
+		keys = s.current.keys
+		s.current.RUnlock()
+		if keys != nil && keys.epoch == k {
+			return keys, nil // another worker loaded it meanwhile
+		}
+		keys, err = s.loadOrCreate(ctx, k, now)
+		if errors.Is(err, errScheduleChanged) && attempt == 0 {
+			if k, err = s.EpochOf(now); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		break
 	}
 	s.current.Lock()
 	s.current.keys = keys // the previous epoch's keys become garbage
@@ -238,6 +264,15 @@ func (s *SaltStore) loadOrCreate(ctx context.Context, k uint32, now time.Time) (
 	if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, fmt.Errorf("epoch %d: read salt: %w", k, err)
 	}
+	// Before creating a salt, make sure no rotation has ended this epoch
+	// (the watch may not have delivered it yet): a salt created for an
+	// ended epoch would be a second salt under its number.
+	if err := s.refreshSchedule(ctx); err != nil {
+		return nil, fmt.Errorf("epoch %d: %w", k, err)
+	}
+	if cur, err := s.EpochOf(now); err != nil || cur != k {
+		return nil, fmt.Errorf("epoch %d: %w", k, errScheduleChanged)
+	}
 	salt := make([]byte, SaltSize)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, fmt.Errorf("epoch %d: generate salt: %w", k, err)
@@ -259,8 +294,9 @@ func (s *SaltStore) loadOrCreate(ctx context.Context, k uint32, now time.Time) (
 }
 
 // Destroy destroys every stored salt whose epoch end + grace has passed and
-// returns their epochs. The key's subject is purged on the bucket's stream:
-// every revision goes, and no purge marker remains to say a salt existed.
+// returns their epochs. Every message of the key's subject is erased: each
+// revision's bytes are overwritten on disk, and no marker remains to say a
+// salt existed.
 func (s *SaltStore) Destroy(ctx context.Context) ([]uint32, error) {
 	now := s.now()
 	s.dropCurrentIfDue(now)
@@ -274,13 +310,35 @@ func (s *SaltStore) Destroy(ctx context.Context) ([]uint32, error) {
 		if _, _, destroyAt := s.Bounds(k); now.Before(destroyAt) {
 			continue
 		}
-		if err := s.stream.Purge(ctx, jetstream.WithPurgeSubject(s.subj+epochKey(k))); err != nil {
+		if err := s.erase(ctx, s.subj+epochKey(k)); err != nil {
 			errs = append(errs, fmt.Errorf("destroy salt of epoch %d: %w", k, err))
 			continue
 		}
 		destroyed = append(destroyed, k)
 	}
 	return destroyed, errors.Join(errs...)
+}
+
+// erase removes every message on subject, overwriting its bytes in the
+// stream's store. A stream that denies deletes can only be purged.
+func (s *SaltStore) erase(ctx context.Context, subject string) error {
+	if s.purgeOnly {
+		return s.stream.Purge(ctx, jetstream.WithPurgeSubject(subject))
+	}
+	for seq := uint64(1); ; {
+		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		clear(m.Data)
+		if err := s.stream.SecureDeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return err
+		}
+		seq = m.Sequence + 1
+	}
 }
 
 func (s *SaltStore) dropCurrentIfDue(now time.Time) {
@@ -319,6 +377,12 @@ func (s *SaltStore) storedEpochs(ctx context.Context) ([]uint32, error) {
 // replica's destruction), so that no replica keeps using a salt the bucket no
 // longer holds. The next Current call loads or creates the bucket's salt.
 func (s *SaltStore) Revalidate(ctx context.Context) error {
+	// The watch normally delivers rotations at once; this read covers a
+	// watch that broke.
+	if err := s.refreshSchedule(ctx); err != nil {
+		return err
+	}
+	s.dropCurrentIfDue(s.now())
 	s.current.RLock()
 	keys := s.current.keys
 	s.current.RUnlock()
@@ -343,10 +407,14 @@ func (s *SaltStore) Revalidate(ctx context.Context) error {
 }
 
 // RunJanitor destroys due salts until ctx ends. It wakes at the next
-// scheduled destruction, so salts go on time with no human action, and at
-// least every minute to revalidate the in-memory salt. Errors are logged and
-// retried.
+// scheduled destruction, so salts go on time with no human action, at least
+// every minute to revalidate the in-memory salt, and at once when a rotation
+// is written to the bucket, which it watches. Errors are logged and retried.
 func (s *SaltStore) RunJanitor(ctx context.Context) {
+	wake := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.watchSchedule(ctx, wake) })
 	for {
 		destroyed, err := s.Destroy(ctx)
 		for _, k := range destroyed {
@@ -367,6 +435,8 @@ func (s *SaltStore) RunJanitor(ctx context.Context) {
 		case <-ctx.Done():
 			t.Stop()
 			return
+		case <-wake:
+			t.Stop()
 		case <-t.C:
 		}
 	}
@@ -380,6 +450,9 @@ func (s *SaltStore) nextDestruction(now time.Time) time.Duration {
 	next := time.Unix(0, (j+1)*int64(s.length)+int64(s.grace))
 	for !next.After(now) {
 		next = next.Add(s.length)
+	}
+	if r := s.schedule().nextDestruction(now, s.grace); !r.IsZero() && r.Before(next) {
+		next = r // the replaced salt of a rotation
 	}
 	// A few milliseconds late, never early, despite timer rounding.
 	wait := next.Sub(now) + 5*time.Millisecond
@@ -407,9 +480,10 @@ func (s *SaltStore) Epochs(ctx context.Context) ([]EpochInfo, error) {
 			return nil, fmt.Errorf("epoch %d: %w", k, err)
 		}
 		start, end, destroyAt := s.Bounds(k)
+		_, rotated := s.schedule().rotationEnding(k)
 		out = append(out, EpochInfo{
 			Epoch: k, Start: start, End: end, DestroyAt: destroyAt,
-			Created: e.Created().UTC(), Current: k == cur,
+			Created: e.Created().UTC(), Current: k == cur, Rotated: rotated,
 		})
 	}
 	return out, nil

@@ -1,6 +1,7 @@
 package pseudonymize
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/netip"
@@ -217,12 +218,19 @@ func TestDestroyLeavesNoHistory(t *testing.T) {
 		t.Fatalf("Lookup of a live salt: %v", err)
 	}
 
+	live, err := kv.Get(ctx, epochKey(k))
+	if err != nil {
+		t.Fatal(err)
+	}
+	salt := bytes.Clone(live.Value())
 	now = destroyAt
 	got, err = s.Destroy(ctx)
 	if err != nil || len(got) != 1 || got[0] != k {
 		t.Fatalf("Destroy when due = %v, %v; want [%d]", got, err, k)
 	}
 	assertDestroyed(t, n.js, epochKey(k))
+	// Gone from the disk too, not only from the bucket's index.
+	assertNotOnDisk(t, n.storeDir, salt)
 	if _, err := s.Lookup(ctx, k); !errors.Is(err, ErrSaltDestroyed) {
 		t.Errorf("Lookup after destruction: err = %v, want ErrSaltDestroyed", err)
 	}

@@ -97,13 +97,40 @@ type inserter interface {
 }
 
 type chInserter struct {
-	conn  driver.Conn
-	query string
-	types []clickhouse.ColumnNameAndType
+	conn    driver.Conn
+	query   string
+	types   []clickhouse.ColumnNameAndType
+	cluster bool
 }
 
-func newCHInserter(conn driver.Conn, db string) *chInserter {
-	return &chInserter{conn: conn, query: insertSQL(db), types: columnTypes()}
+func newCHInserter(conn driver.Conn, db string, cluster bool) *chInserter {
+	return &chInserter{conn: conn, query: insertSQL(db), types: columnTypes(), cluster: cluster}
+}
+
+// insertSettings make a retried batch land once, in the rows and in the
+// rollups its INSERT feeds.
+func (c *chInserter) insertSettings(token string) clickhouse.Settings {
+	set := clickhouse.Settings{
+		"insert_deduplicate":         1,
+		"insert_deduplication_token": token,
+		// The materialized views check the token themselves (against their
+		// tables' own windows), so a retry whose first attempt stored the
+		// rows but failed in a view completes the view without counting
+		// twice. With 0, a retry of a stored batch counts again in the
+		// rollups (measured on the embedded engine).
+		"deduplicate_blocks_in_dependent_materialized_views": 1,
+		// An asynchronous insert is acknowledged before it is in a part and
+		// is not deduplicated by token unless the server says so: a batch
+		// is large enough to be its own part.
+		"async_insert": 0,
+	}
+	if c.cluster {
+		// Ack only after every shard committed, and split the batch by the
+		// (deterministic) sharding key now, so a retry sends each shard the
+		// same block under the same token.
+		set["distributed_foreground_insert"] = 1
+	}
+	return set
 }
 
 func (c *chInserter) insert(ctx context.Context, token string, r *rows) error {
@@ -111,10 +138,7 @@ func (c *chInserter) insert(ctx context.Context, token string, r *rows) error {
 	// or records (HTTP), so they go on its context. A driver batch is
 	// single-use: each attempt prepares a new one from the kept rows.
 	ctx = clickhouse.Context(ctx,
-		clickhouse.WithSettings(clickhouse.Settings{
-			"insert_deduplicate":         1,
-			"insert_deduplication_token": token,
-		}),
+		clickhouse.WithSettings(c.insertSettings(token)),
 		clickhouse.WithColumnNamesAndTypes(c.types),
 	)
 	b, err := c.conn.PrepareBatch(ctx, c.query)

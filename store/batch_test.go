@@ -263,7 +263,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad address", Config{ClickHouse: ClickHouseConfig{Addr: []string{"localhost"}}}, `clickhouse.addr: "localhost" is not host:port`},
 		{"protocol", Config{ClickHouse: ClickHouseConfig{Addr: ch.Addr, Protocol: "grpc"}}, `clickhouse.protocol: "grpc" is unknown`},
 		{"databases disagree", Config{ClickHouse: ClickHouseConfig{Addr: ch.Addr, Database: "a"}, Schema: SchemaConfig{Database: "b"}}, "store.schema.database"},
-		{"ttl", Config{ClickHouse: ch, Schema: SchemaConfig{RequestsTTL: 90 * time.Minute}}, "schema.requests_ttl"},
+		{"ttl", Config{ClickHouse: ch, Schema: SchemaConfig{RequestsTTL: 90 * time.Minute}}, "retention.requests: 1h30m0s is shorter than one day"},
 		{"batch rows negative", Config{ClickHouse: ch, BatchRows: -1}, "store.batch_rows"},
 		{"batch rows above one block", Config{ClickHouse: ch, BatchRows: 2_000_000}, "store.batch_rows: 2000000 is out of range"},
 		{"batch bytes", Config{ClickHouse: ch, BatchBytes: 10}, "store.batch_bytes"},

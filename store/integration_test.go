@@ -372,7 +372,7 @@ func TestInsertDeduplicationToken(t *testing.T) {
 	addr := needEngine(t)
 	conn := openCH(t, addr)
 	db := testDB(t, conn)
-	ins := newCHInserter(conn, db)
+	ins := newCHInserter(conn, db, false)
 	var r rows
 	for i := range 1000 {
 		e := testEvent(i)
@@ -517,50 +517,6 @@ func openCHViaProxy(t testing.TB, p *faultProxy) driver.Conn {
 	return openCH(t, p.addr)
 }
 
-// TestMigrate: Migrate is idempotent and a changed TTL alters the table.
-func TestMigrate(t *testing.T) {
-	addr := needEngine(t)
-	conn := openCH(t, addr)
-	db := testDB(t, conn) // migrated once with the default TTL
-
-	before, err := showCreate(t.Context(), conn, db, RequestsTable)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ttl, ok := parseTTL(before); !ok || ttl != DefaultRequestsTTL {
-		t.Fatalf("TTL %v (ok %v) after the first Migrate, want %v in:\n%s", ttl, ok, DefaultRequestsTTL, before)
-	}
-	for _, want := range []string{"ttl_only_drop_parts = 1", "non_replicated_deduplication_window = 1000", "PARTITION BY toDate(ts)"} {
-		if !strings.Contains(before, want) {
-			t.Errorf("table lacks %q:\n%s", want, before)
-		}
-	}
-	if err := Migrate(t.Context(), conn, SchemaConfig{Database: db}); err != nil {
-		t.Fatal(err)
-	}
-	again, err := showCreate(t.Context(), conn, db, RequestsTable)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again != before {
-		t.Errorf("second Migrate changed the table:\n%s\n---\n%s", before, again)
-	}
-
-	if err := Migrate(t.Context(), conn, SchemaConfig{Database: db, RequestsTTL: 7 * day}); err != nil {
-		t.Fatal(err)
-	}
-	after, err := showCreate(t.Context(), conn, db, RequestsTable)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ttl, ok := parseTTL(after); !ok || ttl != 7*day {
-		t.Errorf("TTL %v (ok %v) after Migrate with 7 days:\n%s", ttl, ok, after)
-	}
-	if err := Migrate(t.Context(), conn, SchemaConfig{Database: db, RequestsTTL: 7 * day}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestOpen: bad settings and unreachable servers fail with the reason.
 func TestOpen(t *testing.T) {
 	addr := needEngine(t)
@@ -597,7 +553,7 @@ func BenchmarkInsert200k(b *testing.B) {
 		e := testEvent(i)
 		r.add(&e)
 	}
-	ins := newCHInserter(conn, db)
+	ins := newCHInserter(conn, db, false)
 	b.Run("columnar", func(b *testing.B) {
 		n := 0
 		for b.Loop() {

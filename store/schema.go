@@ -1,37 +1,67 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// RequestsTable is the table pseudonymised requests are stored in.
-const RequestsTable = "requests"
+// Tables vakt creates in its database. In a cluster (SchemaConfig.Cluster)
+// each name is a Distributed table over a replicated "<name>_local" table on
+// every shard, so inserts and queries use the same names on one node and on
+// a cluster.
+const (
+	// RequestsTable holds one row per pseudonymised request.
+	RequestsTable = "requests"
+	// HealthTable is the per-site per-minute health rollup. It has no
+	// client ids.
+	HealthTable = "site_health_1m"
+	// ClientsTable is the per-client per-hour activity rollup.
+	ClientsTable = "client_activity_1h"
+	// MigrationsTable records the applied schema migrations.
+	MigrationsTable = "schema_migrations"
+)
+
+// LatencyLevels are the quantile levels HealthTable's latency states are
+// written with. The states are t-digests: any level can be read back, e.g.
+// quantilesTDigestMerge(0.5, 0.99)(latency).
+var LatencyLevels = []float64{0.5, 0.9, 0.95, 0.99}
 
 const (
 	day = 24 * time.Hour
 	// DefaultRequestsTTL is how long request rows are kept (DESIGN.md).
 	DefaultRequestsTTL = 30 * day
-	maxRequestsTTL     = 10 * 366 * day
+	// DefaultHealthRollupsTTL is how long health rollups are kept: 13
+	// months (396 days), so that a month compares with the same month a
+	// year before.
+	DefaultHealthRollupsTTL = 396 * day
+	maxTTL                  = 10 * 366 * day
 )
 
 // SchemaConfig sets up vakt's tables.
 type SchemaConfig struct {
 	// Database holds the tables (default "vakt").
 	Database string `yaml:"database"`
-	// RequestsTTL is how long a request row is kept. It must be a whole
-	// number of days: partitions are daily and expire as whole parts
+	// Cluster, when set, creates every table ON CLUSTER with Replicated
+	// engines, and Distributed tables under the usual names.
+	Cluster string `yaml:"cluster"`
+	// RequestsTTL is how long a request row is kept. Every TTL must be a
+	// whole number of days: partitions are daily and expire as whole parts
 	// (ttl_only_drop_parts), so a finer TTL would promise a precision the
-	// storage does not deliver. A row lives between RequestsTTL and
-	// RequestsTTL plus one day. Default 30 days.
+	// storage does not deliver. Data lives between its TTL and its TTL plus
+	// one day. Default 30 days.
 	RequestsTTL time.Duration `yaml:"requests_ttl"`
+	// ClientRollupsTTL is how long per-client hourly activity is kept after
+	// the client's last request in that hour. Default: RequestsTTL.
+	ClientRollupsTTL time.Duration `yaml:"client_rollups_ttl"`
+	// HealthRollupsTTL is how long per-site per-minute health is kept.
+	// Default 396 days (13 months).
+	HealthRollupsTTL time.Duration `yaml:"health_rollups_ttl"`
+	// MergeWithTTLTimeout is how often ClickHouse may look for expired parts
+	// in a table. Zero keeps ClickHouse's default (4 hours), which is a
+	// small delay next to whole-day retention; tests set it low.
+	MergeWithTTLTimeout time.Duration `yaml:"-"`
 }
 
 func (c SchemaConfig) withDefaults() SchemaConfig {
@@ -41,38 +71,83 @@ func (c SchemaConfig) withDefaults() SchemaConfig {
 	if c.RequestsTTL == 0 {
 		c.RequestsTTL = DefaultRequestsTTL
 	}
+	if c.ClientRollupsTTL == 0 {
+		c.ClientRollupsTTL = c.RequestsTTL
+	}
+	if c.HealthRollupsTTL == 0 {
+		c.HealthRollupsTTL = DefaultHealthRollupsTTL
+	}
 	return c
 }
 
 // Validate reports invalid settings, naming their key and the fix.
 func (c SchemaConfig) Validate() error {
+	clientRollupsSet := c.ClientRollupsTTL != 0
 	c = c.withDefaults()
 	var errs []error
 	if !validIdent(c.Database) {
-		errs = append(errs, fmt.Errorf("schema.database: %q is not a plain identifier; use letters, digits and '_'", c.Database))
+		errs = append(errs, fmt.Errorf("clickhouse.database: %q is not a plain identifier; use letters, digits and '_'", c.Database))
 	}
-	switch ttl := c.RequestsTTL; {
-	case ttl < day:
-		errs = append(errs, fmt.Errorf("schema.requests_ttl: %s is shorter than one day; use a whole number of days such as 720h (30 days)", ttl))
-	case ttl%day != 0:
-		errs = append(errs, fmt.Errorf("schema.requests_ttl: %s is not a whole number of days; use e.g. %dh (%d days)", ttl, int(ttl/day)*24, int(ttl/day)))
-	case ttl > maxRequestsTTL:
-		errs = append(errs, fmt.Errorf("schema.requests_ttl: %s is more than 10 years; a privacy TTL that long is almost certainly a typo", ttl))
+	if c.Cluster != "" && !validIdent(c.Cluster) {
+		errs = append(errs, fmt.Errorf("clickhouse.cluster: %q is not a plain identifier; use the cluster's name from the server's remote_servers", c.Cluster))
+	}
+	for _, t := range ttlTables {
+		if t.name == ClientsTable && !clientRollupsSet {
+			continue // it follows the requests, checked above
+		}
+		if err := validTTL(t.key, t.ttl(c)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.MergeWithTTLTimeout < 0 || (c.MergeWithTTLTimeout > 0 && c.MergeWithTTLTimeout < time.Second) {
+		errs = append(errs, fmt.Errorf("merge_with_ttl_timeout: %s is out of range; use at least 1s, or 0 for ClickHouse's default", c.MergeWithTTLTimeout))
 	}
 	return errors.Join(errs...)
 }
 
-// column is one column of the requests table. The DDL, the INSERT column
-// list and the HTTP insert's column types all come from this one list, so
-// they cannot drift apart.
+func validTTL(key string, ttl time.Duration) error {
+	switch {
+	case ttl < day:
+		return fmt.Errorf("%s: %s is shorter than one day; use a whole number of days such as 30d", key, ttl)
+	case ttl%day != 0:
+		return fmt.Errorf("%s: %s is not a whole number of days; use e.g. %dd", key, ttl, int(ttl/day))
+	case ttl > maxTTL:
+		return fmt.Errorf("%s: %s is more than 10 years; a privacy TTL that long is almost certainly a typo", key, ttl)
+	}
+	return nil
+}
+
+// ttlTable is a table whose rows expire, and where its TTL comes from.
+type ttlTable struct {
+	name string // table name (the Distributed one in a cluster)
+	// expr is the point in time the TTL counts from, as ClickHouse prints
+	// it in SHOW CREATE TABLE.
+	expr string
+	key  string // configuration key that sets the TTL
+	ttl  func(SchemaConfig) time.Duration
+}
+
+var ttlTables = []ttlTable{
+	{RequestsTable, "toDateTime(ts)", "retention.requests", func(c SchemaConfig) time.Duration { return c.RequestsTTL }},
+	{ClientsTable, "last_seen", "retention.client_rollups", func(c SchemaConfig) time.Duration { return c.ClientRollupsTTL }},
+	{HealthTable, "minute", "retention.health_rollups", func(c SchemaConfig) time.Duration { return c.HealthRollupsTTL }},
+}
+
+// column is one column of a table. For the requests table the DDL, the
+// INSERT column list and the HTTP insert's column types all come from one
+// list, so they cannot drift apart.
 type column struct {
 	name, typ, codec, comment string
 }
 
+// Codecs measured on a day of synthetic traffic (2.85M rows) in this sort
+// order, against the default LZ4: ts T64+ZSTD 8.0 MiB (Delta+ZSTD 10.0,
+// LZ4 13.5); client_id Delta+ZSTD 14.9 (LZ4 16.9); status ZSTD 1.1 (LZ4
+// 3.0); bytes T64+ZSTD 5.8 (LZ4 11.2); request_time ZSTD 9.9 (LZ4 11.0).
 var requestColumns = []column{
-	{"ts", "DateTime64(3, 'UTC')", "Delta(8), ZSTD(1)", "request time, UTC"},
+	{"ts", "DateTime64(3, 'UTC')", "T64, ZSTD(1)", "request time, UTC"},
 	{"site", "LowCardinality(String)", "", "site the request was logged for"},
-	{"client_id", "UInt64", "", "keyed PRF of the client IP under the epoch salt"},
+	{"client_id", "UInt64", "Delta(8), ZSTD(1)", "keyed PRF of the client IP under the epoch salt"},
 	{"network_id", "UInt64", "", "keyed PRF of the /24 or /48 prefix under the epoch salt"},
 	{"ip_version", "UInt8", "", "4 or 6"},
 	{"epoch", "UInt32", "", "salt epoch client_id and network_id belong to"},
@@ -83,35 +158,147 @@ var requestColumns = []column{
 	{"path", "String", "ZSTD(1)", ""},
 	{"query", "String", "ZSTD(1)", "query string, scrubbed by policy"},
 	{"protocol", "LowCardinality(String)", "", ""},
-	{"status", "UInt16", "", ""},
-	{"bytes", "UInt64", "", "response bytes"},
+	{"status", "UInt16", "ZSTD(1)", ""},
+	{"bytes", "UInt64", "T64, ZSTD(1)", "response bytes"},
 	{"referrer", "String", "ZSTD(1)", "scrubbed by policy"},
 	{"user_agent", "String", "ZSTD(1)", ""},
 	{"host", "LowCardinality(String)", "", ""},
-	{"request_time", "Nullable(Float32)", "", "seconds; NULL when not logged"},
-	{"upstream_time", "Nullable(Float32)", "", "seconds; NULL when not logged"},
+	{"request_time", "Nullable(Float32)", "ZSTD(1)", "seconds; NULL when not logged"},
+	{"upstream_time", "Nullable(Float32)", "ZSTD(1)", "seconds; NULL when not logged"},
 	{"flags", "UInt32", "", "threat signal bits (event.Flags)"},
 }
 
+var healthColumns = []column{
+	{"site", "LowCardinality(String)", "", ""},
+	{"minute", "DateTime('UTC')", "", "start of the minute"},
+	{"requests", "SimpleAggregateFunction(sum, UInt64)", "", ""},
+	{"status_2xx", "SimpleAggregateFunction(sum, UInt64)", "", ""},
+	{"status_3xx", "SimpleAggregateFunction(sum, UInt64)", "", ""},
+	{"status_4xx", "SimpleAggregateFunction(sum, UInt64)", "", ""},
+	{"status_5xx", "SimpleAggregateFunction(sum, UInt64)", "", ""},
+	{"status_other", "SimpleAggregateFunction(sum, UInt64)", "", "status outside 200-599"},
+	{"bytes", "SimpleAggregateFunction(sum, UInt64)", "", "response bytes"},
+	{"flagged", "SimpleAggregateFunction(sum, UInt64)", "", "requests with a threat signal"},
+	{"latency_known", "SimpleAggregateFunction(sum, UInt64)", "", "requests that logged a request time"},
+	{"latency", "AggregateFunction(" + latencyFunc() + ", Float32)", "", "request time in seconds; read with quantilesTDigestMerge(levels)(latency)"},
+}
+
+var clientColumns = []column{
+	{"site", "LowCardinality(String)", "", ""},
+	{"hour", "DateTime('UTC')", "", "start of the hour"},
+	{"client_id", "UInt64", "", "keyed PRF of the client IP under the epoch salt"},
+	{"epoch", "UInt32", "", "salt epoch client_id belongs to"},
+	{"network_id", "UInt64", "", ""},
+	{"requests", "SimpleAggregateFunction(sum, UInt64)", "", ""},
+	{"errors", "SimpleAggregateFunction(sum, UInt64)", "", "responses with status 400 or more"},
+	{"not_found", "SimpleAggregateFunction(sum, UInt64)", "", "404 responses"},
+	{"bytes", "SimpleAggregateFunction(sum, UInt64)", "", "response bytes"},
+	{"paths", "AggregateFunction(uniq, String)", "", "distinct paths; read with uniqMerge(paths)"},
+	{"methods", "SimpleAggregateFunction(groupUniqArrayArray, Array(String))", "", ""},
+	{"flags", "SimpleAggregateFunction(groupBitOr, UInt32)", "", "threat signals seen (event.Flags bits)"},
+	{"flagged", "SimpleAggregateFunction(sum, UInt64)", "", "requests with a threat signal"},
+	{"first_seen", "SimpleAggregateFunction(min, DateTime('UTC'))", "", ""},
+	{"last_seen", "SimpleAggregateFunction(max, DateTime('UTC'))", "", "the row expires retention.client_rollups after this"},
+	{"country", "SimpleAggregateFunction(anyLast, LowCardinality(String))", "", ""},
+	{"asn", "SimpleAggregateFunction(anyLast, UInt32)", "", ""},
+}
+
+func latencyFunc() string {
+	levels := make([]string, len(LatencyLevels))
+	for i, l := range LatencyLevels {
+		levels[i] = fmt.Sprint(l)
+	}
+	return "quantilesTDigest(" + strings.Join(levels, ", ") + ")"
+}
+
+// schema generates the DDL for one configuration.
+type schema struct{ c SchemaConfig }
+
+func newSchema(c SchemaConfig) schema { return schema{c.withDefaults()} }
+
+func quoteIdent(s string) string { return "`" + s + "`" }
+
 // tableName returns db.table quoted for SQL.
-func tableName(db, table string) string { return "`" + db + "`.`" + table + "`" }
+func tableName(db, table string) string { return quoteIdent(db) + "." + quoteIdent(table) }
 
-func createDatabaseSQL(db string) string {
-	return "CREATE DATABASE IF NOT EXISTS `" + db + "`"
+// name is a table's qualified name as clients use it.
+func (s schema) name(table string) string { return tableName(s.c.Database, table) }
+
+// storage is the table that holds a table's rows: itself on one node, its
+// replicated local table in a cluster.
+func (s schema) storage(table string) string {
+	if s.c.Cluster != "" {
+		return table + "_local"
+	}
+	return table
 }
 
-// ttlExpr is the TTL expression of the requests table for ttl whole days.
-func ttlExpr(ttl time.Duration) string {
-	return fmt.Sprintf("toDateTime(ts) + INTERVAL %d DAY", int64(ttl/day))
+func (s schema) onCluster() string {
+	if s.c.Cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER " + quoteIdent(s.c.Cluster)
 }
 
-// createRequestsSQL is the DDL of the requests table. Pure, so that a unit
-// test pins it.
-func createRequestsSQL(db string, ttl time.Duration) string {
+// engine is a MergeTree family engine, replicated in a cluster. The
+// replication path has the shard, database and table, so that every shard
+// replicates only its own part of the data.
+func (s schema) engine(family string) string {
+	if s.c.Cluster == "" {
+		return family
+	}
+	return "Replicated" + family + "('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"
+}
+
+// settings are the MergeTree settings of a table with a TTL.
+func (s schema) settings() string {
+	// ttl_only_drop_parts: expire by dropping whole (daily) parts, never by
+	// rewriting them. materialize_ttl_recalculate_only: a MODIFY TTL only
+	// recomputes each part's expiry; background merges then drop the parts,
+	// rather than the ALTER rewriting every part.
+	set := []string{"ttl_only_drop_parts = 1", "materialize_ttl_recalculate_only = 1"}
+	if s.c.Cluster == "" {
+		// Remember recent insert tokens so a retried batch is stored once
+		// on a single (non-replicated) node; replicated tables always do
+		// (replicated_deduplication_window).
+		set = append(set, "non_replicated_deduplication_window = 1000")
+	}
+	if t := s.c.MergeWithTTLTimeout; t > 0 {
+		set = append(set, fmt.Sprintf("merge_with_ttl_timeout = %d", int64(t/time.Second)))
+	}
+	return strings.Join(set, ", ")
+}
+
+func ttlClause(t ttlTable, ttl time.Duration) string {
+	return fmt.Sprintf("%s + INTERVAL %d DAY", t.expr, int64(ttl/day))
+}
+
+func ttlTableOf(name string) ttlTable {
+	for _, t := range ttlTables {
+		if t.name == name {
+			return t
+		}
+	}
+	panic("store: no TTL for table " + name)
+}
+
+// tableSpec is what CREATE TABLE needs beyond the columns.
+type tableSpec struct {
+	name      string
+	columns   []column
+	indexes   []string
+	engine    string
+	partition string
+	primary   string // empty: the ORDER BY
+	order     string
+	ttl       bool
+}
+
+func (s schema) createTable(t tableSpec) string {
 	var b strings.Builder
-	b.WriteString("CREATE TABLE IF NOT EXISTS " + tableName(db, RequestsTable) + "\n(\n")
-	for i, c := range requestColumns {
-		b.WriteString("    `" + c.name + "` " + c.typ)
+	b.WriteString("CREATE TABLE IF NOT EXISTS " + s.name(s.storage(t.name)) + s.onCluster() + "\n(\n")
+	for i, c := range t.columns {
+		b.WriteString("    " + quoteIdent(c.name) + " " + c.typ)
 		// ClickHouse's column grammar puts COMMENT before CODEC.
 		if c.comment != "" {
 			b.WriteString(" COMMENT '" + c.comment + "'")
@@ -119,98 +306,157 @@ func createRequestsSQL(db string, ttl time.Duration) string {
 		if c.codec != "" {
 			b.WriteString(" CODEC(" + c.codec + ")")
 		}
-		if i < len(requestColumns)-1 {
+		if i < len(t.columns)-1 || len(t.indexes) > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	for i, idx := range t.indexes {
+		b.WriteString("    INDEX " + idx)
+		if i < len(t.indexes)-1 {
 			b.WriteByte(',')
 		}
 		b.WriteByte('\n')
 	}
 	b.WriteString(")\n")
-	b.WriteString("ENGINE = MergeTree\n")
-	// Daily partitions so that expiry drops whole parts.
-	b.WriteString("PARTITION BY toDate(ts)\n")
-	// Site first: every query filters by site; the hour bucket before
-	// client_id keeps time-range scans tight while grouping a client's
-	// requests within the hour for per-client threat queries.
-	b.WriteString("ORDER BY (site, toStartOfHour(ts), client_id, ts)\n")
-	b.WriteString("TTL " + ttlExpr(ttl) + "\n")
-	// ttl_only_drop_parts: expire by dropping parts, never by rewriting them.
-	// non_replicated_deduplication_window: remember recent insert tokens so a
-	// retried batch is stored once on a single (non-replicated) node.
-	b.WriteString("SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000")
+	b.WriteString("ENGINE = " + s.engine(t.engine) + "\n")
+	b.WriteString("PARTITION BY " + t.partition + "\n")
+	if t.primary != "" {
+		b.WriteString("PRIMARY KEY " + t.primary + "\n")
+	}
+	b.WriteString("ORDER BY " + t.order + "\n")
+	if t.ttl {
+		tt := ttlTableOf(t.name)
+		b.WriteString("TTL " + ttlClause(tt, tt.ttl(s.c)) + "\n")
+	}
+	b.WriteString("SETTINGS " + s.settings())
 	return b.String()
 }
 
-func modifyTTLSQL(db string, ttl time.Duration) string {
-	return "ALTER TABLE " + tableName(db, RequestsTable) + " MODIFY TTL " + ttlExpr(ttl)
+// distributed is the cluster-wide table over a local table's shards. Only
+// the requests table is written through it, with a deterministic sharding
+// key: a retried batch must split into the same per-shard blocks for each
+// shard to recognise its block's deduplication token. Sharding by client
+// also keeps each client's rows, and its activity rollup, on one shard.
+func (s schema) distributed(table, shardKey string) string {
+	args := quoteIdent(s.c.Cluster) + ", " + quoteIdent(s.c.Database) + ", " + quoteIdent(s.storage(table))
+	if shardKey != "" {
+		args += ", " + shardKey
+	}
+	return "CREATE TABLE IF NOT EXISTS " + s.name(table) + s.onCluster() + " AS " + s.name(s.storage(table)) +
+		"\nENGINE = Distributed(" + args + ")"
 }
 
-// ttlRE finds the table TTL in SHOW CREATE TABLE output, where ClickHouse
-// writes INTERVAL n DAY as toIntervalDay(n).
-var ttlRE = regexp.MustCompile(`\bTTL\s+toDateTime\(ts\)\s*\+\s*(?:toInterval(Day|Hour|Week|Month)\((\d+)\)|INTERVAL\s+(\d+)\s+(DAY|HOUR|WEEK|MONTH))\s*(?:SETTINGS\b|$)`)
-
-// parseTTL extracts the requests table's TTL from its CREATE statement. ok
-// is false when the table has no TTL or one of a shape vakt did not write.
-func parseTTL(createQuery string) (ttl time.Duration, ok bool) {
-	m := ttlRE.FindStringSubmatch(createQuery)
-	if m == nil {
-		return 0, false
-	}
-	unit, num := m[1], m[2]
-	if unit == "" {
-		unit, num = m[4], m[3]
-	}
-	n, err := strconv.ParseInt(num, 10, 32)
-	if err != nil {
-		return 0, false
-	}
-	switch strings.ToLower(unit) {
-	case "hour":
-		return time.Duration(n) * time.Hour, true
-	case "day":
-		return time.Duration(n) * day, true
-	case "week":
-		return time.Duration(n) * 7 * day, true
-	}
-	// Months have no fixed length: never equal to a configured duration.
-	return 0, false
+func (s schema) createDatabase() string {
+	return "CREATE DATABASE IF NOT EXISTS " + quoteIdent(s.c.Database) + s.onCluster()
 }
 
-// Migrate creates vakt's database and the requests table if missing, and
-// brings the table's TTL to cfg.RequestsTTL. It is idempotent and safe for
-// several replicas to run at once.
-func Migrate(ctx context.Context, conn driver.Conn, cfg SchemaConfig) error {
-	if err := cfg.Validate(); err != nil {
-		return err
+func (s schema) createMigrations() string {
+	engine := "ReplacingMergeTree"
+	if s.c.Cluster != "" {
+		// One history for the whole cluster: every node of every shard
+		// replicates it, so the path has no {shard} and the replica name
+		// does.
+		engine = "ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{shard}-{replica}')"
 	}
-	cfg = cfg.withDefaults()
-	if err := conn.Exec(ctx, createDatabaseSQL(cfg.Database)); err != nil {
-		return fmt.Errorf("create database %s: %w", cfg.Database, err)
-	}
-	if err := conn.Exec(ctx, createRequestsSQL(cfg.Database, cfg.RequestsTTL)); err != nil {
-		return fmt.Errorf("create table %s.%s: %w", cfg.Database, RequestsTable, err)
-	}
-	// The table may predate this config: align its TTL, so that shortening
-	// retention in the config really shortens it.
-	create, err := showCreate(ctx, conn, cfg.Database, RequestsTable)
-	if err != nil {
-		return err
-	}
-	if cur, ok := parseTTL(create); ok && cur == cfg.RequestsTTL {
-		return nil
-	}
-	if err := conn.Exec(ctx, modifyTTLSQL(cfg.Database, cfg.RequestsTTL)); err != nil {
-		return fmt.Errorf("set TTL of %s.%s to %s: %w", cfg.Database, RequestsTable, cfg.RequestsTTL, err)
-	}
-	return nil
+	return "CREATE TABLE IF NOT EXISTS " + s.name(MigrationsTable) + s.onCluster() + "\n(\n" +
+		"    `version` UInt32,\n" +
+		"    `name` String,\n" +
+		"    `applied_at` DateTime64(3, 'UTC')\n" +
+		")\nENGINE = " + engine + "\nORDER BY version"
 }
 
-// showCreate returns the CREATE statement of db.table as the server
-// normalised it.
-func showCreate(ctx context.Context, conn driver.Conn, db, table string) (string, error) {
-	var create string
-	row := conn.QueryRow(ctx, "SHOW CREATE TABLE "+tableName(db, table))
-	if err := row.Scan(&create); err != nil {
-		return "", fmt.Errorf("show create table %s.%s: %w", db, table, err)
+func (s schema) requestsDDL() []string {
+	ddl := []string{s.createTable(tableSpec{
+		name:    RequestsTable,
+		columns: requestColumns,
+		// Per-client threat queries: with a bloom filter a client's rows
+		// are found in 31 of 359 granules over 7 days instead of 372 of
+		// 2,452 (20M synthetic rows, 300k clients); 3% of the table's size.
+		indexes:   []string{"`client_id_bloom` client_id TYPE bloom_filter(0.01) GRANULARITY 1"},
+		engine:    "MergeTree",
+		partition: "toDate(ts)",
+		// Site first: every query filters by site. The hour bucket keeps
+		// time-range scans to the hours asked for. ts is in the sort order
+		// (a client's rows in time order, better compression) but not in
+		// the primary key: with ts in the key the index matches a ts range
+		// on that last column only and the hour bucket prunes nothing
+		// (measured: a 15-minute window read 96 of 136 granules, now 13).
+		primary: "(site, toStartOfHour(ts), client_id)",
+		order:   "(site, toStartOfHour(ts), client_id, ts)",
+		ttl:     true,
+	})}
+	if s.c.Cluster != "" {
+		ddl = append(ddl, s.distributed(RequestsTable, "cityHash64(client_id)"))
 	}
-	return create, nil
+	return ddl
+}
+
+func (s schema) healthDDL() []string {
+	ddl := []string{
+		s.createTable(tableSpec{
+			name: HealthTable, columns: healthColumns, engine: "AggregatingMergeTree",
+			partition: "toDate(minute)", order: "(site, minute)", ttl: true,
+		}),
+		"CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.name(s.storage(HealthTable)+"_mv") + s.onCluster() +
+			" TO " + s.name(s.storage(HealthTable)) + "\nAS SELECT\n" +
+			"    site,\n" +
+			"    toStartOfMinute(ts) AS minute,\n" +
+			"    count() AS requests,\n" +
+			"    countIf(status >= 200 AND status < 300) AS status_2xx,\n" +
+			"    countIf(status >= 300 AND status < 400) AS status_3xx,\n" +
+			"    countIf(status >= 400 AND status < 500) AS status_4xx,\n" +
+			"    countIf(status >= 500 AND status < 600) AS status_5xx,\n" +
+			"    countIf(status < 200 OR status >= 600) AS status_other,\n" +
+			"    sum(bytes) AS bytes,\n" +
+			"    countIf(flags != 0) AS flagged,\n" +
+			"    count(request_time) AS latency_known,\n" +
+			"    " + strings.Replace(latencyFunc(), "quantilesTDigest", "quantilesTDigestStateIf", 1) +
+			"(assumeNotNull(request_time), isNotNull(request_time)) AS latency\n" +
+			"FROM " + s.name(s.storage(RequestsTable)) + "\n" +
+			"GROUP BY site, minute",
+	}
+	if s.c.Cluster != "" {
+		ddl = append(ddl, s.distributed(HealthTable, ""))
+	}
+	return ddl
+}
+
+func (s schema) clientsDDL() []string {
+	ddl := []string{
+		s.createTable(tableSpec{
+			name: ClientsTable, columns: clientColumns, engine: "AggregatingMergeTree",
+			partition: "toDate(hour)", order: "(site, hour, client_id, epoch, network_id)", ttl: true,
+		}),
+		"CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.name(s.storage(ClientsTable)+"_mv") + s.onCluster() +
+			" TO " + s.name(s.storage(ClientsTable)) + "\nAS SELECT\n" +
+			"    site,\n" +
+			"    toStartOfHour(ts) AS hour,\n" +
+			"    client_id,\n" +
+			"    epoch,\n" +
+			"    network_id,\n" +
+			"    count() AS requests,\n" +
+			"    countIf(status >= 400) AS errors,\n" +
+			"    countIf(status = 404) AS not_found,\n" +
+			"    sum(bytes) AS bytes,\n" +
+			"    uniqState(path) AS paths,\n" +
+			"    groupUniqArray(toString(method)) AS methods,\n" +
+			"    groupBitOr(flags) AS flags,\n" +
+			// r.flags: the column, not the flags aggregate's alias.
+			"    countIf(r.flags != 0) AS flagged,\n" +
+			"    min(toDateTime(ts)) AS first_seen,\n" +
+			"    max(toDateTime(ts)) AS last_seen,\n" +
+			"    anyLast(country) AS country,\n" +
+			"    anyLast(asn) AS asn\n" +
+			"FROM " + s.name(s.storage(RequestsTable)) + " AS r\n" +
+			"GROUP BY site, hour, client_id, epoch, network_id",
+	}
+	if s.c.Cluster != "" {
+		ddl = append(ddl, s.distributed(ClientsTable, ""))
+	}
+	return ddl
+}
+
+func (s schema) modifyTTL(t ttlTable, ttl time.Duration) string {
+	return "ALTER TABLE " + s.name(s.storage(t.name)) + s.onCluster() + " MODIFY TTL " + ttlClause(t, ttl)
 }

@@ -172,7 +172,7 @@ func New(cfg Config, js jetstream.JetStream, conn driver.Conn, log *slog.Logger,
 	return &Store{
 		cfg: cfg,
 		js:  js,
-		ins: newCHInserter(conn, cfg.Schema.Database),
+		ins: newCHInserter(conn, cfg.Schema.Database, cfg.Schema.Cluster != ""),
 		log: log.With("stage", stage),
 		m:   m,
 	}, nil

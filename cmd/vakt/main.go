@@ -34,6 +34,9 @@ type command struct {
 	// reportsConfig commands get an invalid configuration (in env.loadErr)
 	// instead of failing before they run.
 	reportsConfig bool
+	// subcommand commands take a word first ("vakt salts status --format
+	// json"); it reaches run as env.args[0], and flags may follow it.
+	subcommand bool
 }
 
 // options holds every command-specific flag value.
@@ -177,6 +180,10 @@ func dispatch(ctx context.Context, name string, args []string, stdout, stderr io
 	if cmd.flags != nil {
 		cmd.flags(fs, opts)
 	}
+	var sub []string
+	if cmd.subcommand && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[:1], args[1:]
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -201,5 +208,5 @@ func dispatch(ctx context.Context, name string, args []string, stdout, stderr io
 			return err
 		}
 	}
-	return cmd.run(ctx, &env{cfg: cfg, opts: opts, args: fs.Args(), log: newLogger(cfg, stderr), stdout: stdout, stderr: stderr, loadErr: loadErr})
+	return cmd.run(ctx, &env{cfg: cfg, opts: opts, args: append(sub, fs.Args()...), log: newLogger(cfg, stderr), stdout: stdout, stderr: stderr, loadErr: loadErr})
 }

@@ -3,6 +3,8 @@ package logformat
 import (
 	"errors"
 	"strconv"
+
+	"github.com/vakt-dev/vakt/internal/event"
 )
 
 // Reason is a stable, snake_case name for why a line was rejected. Reasons
@@ -20,17 +22,20 @@ const (
 	ReasonBadRequest   Reason = "bad_request"   // unparseable request line with control characters
 	ReasonBadStatus    Reason = "bad_status"    // status is not three digits
 	ReasonBadBytes     Reason = "bad_bytes"     // size is neither "-" nor a number that fits 64 bits
+	ReasonBadDuration  Reason = "bad_duration"  // request or upstream time is not seconds
+	ReasonBadJSON      Reason = "bad_json"      // a JSON format's line is not a JSON object
 
 	// ReasonOther is what ReasonOf returns for an error from elsewhere.
 	ReasonOther Reason = "other"
 )
 
-// Reasons returns every Reason ParseCombined can report, for example to
+// Reasons returns every Reason a Parser can report, for example to
 // initialise metric label values.
 func Reasons() []Reason {
 	return []Reason{
 		ReasonEmpty, ReasonTooLong, ReasonInvalidUTF8, ReasonBadFormat, ReasonBadIP,
 		ReasonBadTimestamp, ReasonBadRequest, ReasonBadStatus, ReasonBadBytes,
+		ReasonBadDuration, ReasonBadJSON,
 	}
 }
 
@@ -46,8 +51,9 @@ func (e *Error) Error() string {
 	return "logformat: " + string(e.Reason) + ": field " + e.Field + " at byte " + strconv.Itoa(e.Pos)
 }
 
-// ReasonOf returns the Reason of a *Error in err's chain, ReasonOther for
-// any other error and "" for nil.
+// ReasonOf returns the Reason of a *Error (or of an *event.RecordError,
+// whose reasons are the same strings) in err's chain, ReasonOther for any
+// other error and "" for nil.
 func ReasonOf(err error) Reason {
 	if err == nil {
 		return ""
@@ -55,6 +61,10 @@ func ReasonOf(err error) Reason {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Reason
+	}
+	var re *event.RecordError
+	if errors.As(err, &re) {
+		return Reason(re.Reason)
 	}
 	return ReasonOther
 }

@@ -1,5 +1,11 @@
-// Package logformat parses access-log lines in the NCSA common and combined
-// formats that nginx and Apache httpd write by default:
+// Package logformat parses access-log lines. New returns the Parser of a
+// format: combined and common (below), Apache's vhost_combined, nginx's
+// "main", nginx JSON (escape=json), Caddy's JSON access log, any nginx
+// log_format definition given as its format string (CompileNginx), or
+// auto-detection (Auto).
+//
+// The NCSA common and combined formats that nginx and Apache httpd write by
+// default are the fast path:
 //
 //	common:   %h %l %u %t "%r" %>s %b
 //	combined: %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"
@@ -39,6 +45,11 @@ const (
 	fieldBytes     = "bytes"
 	fieldReferrer  = "referrer"
 	fieldUserAgent = "user_agent"
+
+	fieldForwardedFor = "forwarded_for"
+	fieldVhost        = "vhost"
+	fieldJSON         = "json"
+	fieldLiteral      = "literal" // text between a custom format's variables
 )
 
 // ParseCombined parses one line in combined or common format (without its
@@ -60,36 +71,54 @@ const (
 //
 // On failure r is left partly written and the error is a *Error.
 func ParseCombined(line []byte, r *event.Raw) error {
+	_, err := parseCombined(line, r)
+	return err
+}
+
+// checkLine applies the checks every text format shares and returns the
+// line without trailing white space.
+func checkLine(line []byte) ([]byte, error) {
 	if len(line) > MaxLineBytes {
-		return fail(ReasonTooLong, fieldLine, MaxLineBytes)
+		return nil, fail(ReasonTooLong, fieldLine, MaxLineBytes)
 	}
 	end := len(line)
 	for end > 0 && isSpace(line[end-1]) {
 		end--
 	}
 	if end == 0 {
-		return fail(ReasonEmpty, fieldLine, 0)
+		return nil, fail(ReasonEmpty, fieldLine, 0)
 	}
 	line = line[:end]
 	if !utf8.Valid(line) {
-		return fail(ReasonInvalidUTF8, fieldLine, invalidUTF8At(line))
+		return nil, fail(ReasonInvalidUTF8, fieldLine, invalidUTF8At(line))
+	}
+	return line, nil
+}
+
+// parseCombined is ParseCombined that also returns the offset where the
+// fields it ignores start (the end of the trimmed line for a line that has
+// none), for the formats that extend combined.
+func parseCombined(line []byte, r *event.Raw) (int, error) {
+	line, err := checkLine(line)
+	if err != nil {
+		return 0, err
 	}
 
 	// %h: client address.
 	sp := bytes.IndexByte(line, ' ')
 	if sp < 0 {
-		return fail(ReasonBadFormat, fieldIdent, len(line))
+		return 0, fail(ReasonBadFormat, fieldIdent, len(line))
 	}
 	ip, ok := parseIP(line[:sp])
 	if !ok {
-		return fail(ReasonBadIP, fieldClient, 0)
+		return 0, fail(ReasonBadIP, fieldClient, 0)
 	}
 	p := sp + 1
 
 	// %l: identd name, always "-" in practice; ignored.
 	sp = bytes.IndexByte(line[p:], ' ')
 	if sp < 0 {
-		return fail(ReasonBadFormat, fieldUser, len(line))
+		return 0, fail(ReasonBadFormat, fieldUser, len(line))
 	}
 	p += sp + 1
 
@@ -101,7 +130,7 @@ func ParseCombined(line []byte, r *event.Raw) error {
 	} else {
 		i := bytes.Index(line[p:], []byte(" ["))
 		if i < 0 {
-			return fail(ReasonBadFormat, fieldTimestamp, p)
+			return 0, fail(ReasonBadFormat, fieldTimestamp, p)
 		}
 		user = line[p : p+i]
 		p += i + 2
@@ -109,40 +138,40 @@ func ParseCombined(line []byte, r *event.Raw) error {
 
 	// %t: [02/Jan/2006:15:04:05 -0700]
 	if len(line)-p < tsLen+1 || line[p+tsLen] != ']' {
-		return fail(ReasonBadTimestamp, fieldTimestamp, p)
+		return 0, fail(ReasonBadTimestamp, fieldTimestamp, p)
 	}
 	t, ok := parseTime(line[p : p+tsLen])
 	if !ok {
-		return fail(ReasonBadTimestamp, fieldTimestamp, p)
+		return 0, fail(ReasonBadTimestamp, fieldTimestamp, p)
 	}
 	p += tsLen + 1
 
 	// "%r": the request line.
 	if len(line)-p < 2 || line[p] != ' ' || line[p+1] != '"' {
-		return fail(ReasonBadFormat, fieldRequest, p)
+		return 0, fail(ReasonBadFormat, fieldRequest, p)
 	}
 	p += 2
 	reqStart := p
 	q := closingQuote(line, p)
 	if q < 0 {
-		return fail(ReasonBadFormat, fieldRequest, p)
+		return 0, fail(ReasonBadFormat, fieldRequest, p)
 	}
 	reqEnd := q
 	p = q + 1
 
 	// %>s: three digits.
 	if p >= len(line) || line[p] != ' ' {
-		return fail(ReasonBadFormat, fieldStatus, p)
+		return 0, fail(ReasonBadFormat, fieldStatus, p)
 	}
 	p++
 	if len(line)-p < 3 || !isDigit(line[p]) || !isDigit(line[p+1]) || !isDigit(line[p+2]) ||
 		(len(line)-p > 3 && line[p+3] != ' ') {
-		return fail(ReasonBadStatus, fieldStatus, p)
+		return 0, fail(ReasonBadStatus, fieldStatus, p)
 	}
 	status := uint16(line[p]-'0')*100 + uint16(line[p+1]-'0')*10 + uint16(line[p+2]-'0')
 	p += 3
 	if p >= len(line) {
-		return fail(ReasonBadFormat, fieldBytes, p)
+		return 0, fail(ReasonBadFormat, fieldBytes, p)
 	}
 	p++
 
@@ -155,7 +184,7 @@ func ParseCombined(line []byte, r *event.Raw) error {
 	}
 	size, ok := parseSize(line[p:bEnd])
 	if !ok {
-		return fail(ReasonBadBytes, fieldBytes, p)
+		return 0, fail(ReasonBadBytes, fieldBytes, p)
 	}
 	p = bEnd
 
@@ -164,31 +193,31 @@ func ParseCombined(line []byte, r *event.Raw) error {
 	if p < len(line) {
 		p++ // the space IndexByte found
 		if line[p] != '"' {
-			return fail(ReasonBadFormat, fieldReferrer, p)
+			return 0, fail(ReasonBadFormat, fieldReferrer, p)
 		}
 		refStart = p + 1
 		if refEnd = closingQuote(line, refStart); refEnd < 0 {
-			return fail(ReasonBadFormat, fieldReferrer, refStart)
+			return 0, fail(ReasonBadFormat, fieldReferrer, refStart)
 		}
 		p = refEnd + 1
 		if len(line)-p < 2 || line[p] != ' ' || line[p+1] != '"' {
-			return fail(ReasonBadFormat, fieldUserAgent, p)
+			return 0, fail(ReasonBadFormat, fieldUserAgent, p)
 		}
 		uaStart = p + 2
 		if uaEnd = closingQuote(line, uaStart); uaEnd < 0 {
-			return fail(ReasonBadFormat, fieldUserAgent, uaStart)
+			return 0, fail(ReasonBadFormat, fieldUserAgent, uaStart)
 		}
 		p = uaEnd + 1
 		// Extended formats log more fields after a space; ignore them.
 		if p < len(line) && line[p] != ' ' {
-			return fail(ReasonBadFormat, fieldUserAgent, p)
+			return 0, fail(ReasonBadFormat, fieldUserAgent, p)
 		}
 	}
 
 	req := line[reqStart:reqEnd]
 	rp, ok := splitRequest(req)
 	if !ok {
-		return fail(ReasonBadRequest, fieldRequest, reqStart)
+		return 0, fail(ReasonBadRequest, fieldRequest, reqStart)
 	}
 
 	// One allocation holds the request, referrer and user agent; the
@@ -225,5 +254,5 @@ func ParseCombined(line []byte, r *event.Raw) error {
 	}
 	r.RequestTime = event.Unknown
 	r.UpstreamTime = event.Unknown
-	return nil
+	return p, nil
 }

@@ -146,14 +146,18 @@ func (e *Engines) ownOrFind(ctx context.Context, cfg config.Config, need Need, l
 		info.NATSURL = e.natsURL
 	}
 	if cfg.EmbeddedClickHouse() {
+		users, err := embeddedUsers(cfg)
+		if err != nil {
+			return err
+		}
 		srv, err := chserver.Start(ctx, chserver.Config{
-			DataDir: cfg.ClickHouseDir(), Listen: cfg.ClickHouse.Listen, LibPath: cfg.ClickHouse.LibPath, Log: log,
+			DataDir: cfg.ClickHouseDir(), Listen: cfg.ClickHouse.Listen, LibPath: cfg.ClickHouse.LibPath, Log: log, Users: users,
 		})
 		if err != nil && isAddrInUse(err) {
 			// Another vakt (on another data dir) has the port: take any.
 			log.Warn("clickhouse endpoint port busy, using a free one", "listen", cfg.ClickHouse.Listen)
 			srv, err = chserver.Start(ctx, chserver.Config{
-				DataDir: cfg.ClickHouseDir(), Listen: "127.0.0.1:0", LibPath: cfg.ClickHouse.LibPath, Log: log,
+				DataDir: cfg.ClickHouseDir(), Listen: "127.0.0.1:0", LibPath: cfg.ClickHouse.LibPath, Log: log, Users: users,
 			})
 		}
 		if err != nil {

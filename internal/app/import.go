@@ -74,7 +74,7 @@ func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Lo
 		return ImportSummary{}, err
 	}
 	icfg := ingestConfig(cfg, false)
-	icfg.Files = files
+	icfg.Files, icfg.Sources = files, nil // the files named, not the followed ones
 	in, err := ingest.New(icfg, eng.JS, log, m)
 	if err != nil {
 		return ImportSummary{}, err
@@ -125,10 +125,32 @@ func ingestConfig(c config.Config, follow bool) ingest.Config {
 	return ingest.Config{
 		Files:     c.Ingest.Files,
 		Site:      c.Ingest.Site,
+		Sources:   ingestSources(c.Ingest.Sources),
 		Follow:    follow,
 		FromStart: c.Ingest.FromStart,
 		Demo:      follow && c.Ingest.Demo,
 		DemoRate:  c.Ingest.DemoRate,
 		MaxAge:    c.Retention.Requests.D(),
+		Format:    c.Ingest.Format,
+		SiteFrom:  c.Ingest.SiteFrom,
+		Syslog:    ingestSyslog(c, follow),
 	}
+}
+
+// ingestSyslog is the syslog receiver of a following ingest; an import
+// reads only its files.
+func ingestSyslog(c config.Config, follow bool) ingest.SyslogConfig {
+	s := c.Ingest.Syslog
+	if !follow {
+		return ingest.SyslogConfig{}
+	}
+	return ingest.SyslogConfig{UDP: s.UDP, TCP: s.TCP, Format: s.Format, SiteFrom: s.SiteFrom, Site: s.Site}
+}
+
+func ingestSources(in []config.IngestSource) []ingest.Source {
+	var out []ingest.Source
+	for _, s := range in {
+		out = append(out, ingest.Source{Files: s.Files, Site: s.Site, Format: s.Format})
+	}
+	return out
 }

@@ -67,7 +67,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return err
 	}
 	sources := 0
-	if cfg.Ingest.Demo || len(cfg.Ingest.Files) > 0 {
+	if cfg.Ingest.Demo || len(cfg.Ingest.Files) > 0 || len(cfg.Ingest.Sources) > 0 || cfg.Ingest.Syslog.Enabled() {
 		in, err := ingest.New(ingestConfig(cfg, true), eng.JS, log, m)
 		if err != nil {
 			return err
@@ -75,7 +75,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		stages["ingest"] = in
 		sources++
 	}
-	httpAddr, stopHTTP := serveHTTP(cfg.HTTP.Listen, m, eng, log)
+	if cfg.Alerts.Enabled {
+		al, err := NewAlerter(ctx, cfg, eng, log, m)
+		if err != nil {
+			return err
+		}
+		stages["alerts"] = al
+	}
+	go pollLag(ctx, eng.JS, m, lagInterval)
+	httpAddr, stopHTTP := serveHTTP(cfg.HTTP.Listen, m, eng, log, dashboardRoutes(ctx, cfg, eng, log))
 	defer stopHTTP()
 
 	fmt.Fprintf(out, "vakt is running (data dir %s)\n", cfg.DataDir)
@@ -84,6 +92,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	fmt.Fprintf(out, "  ClickHouse endpoint:    http://%s  (try: curl 'http://%s/?query=SELECT+count()+FROM+vakt.requests')\n", eng.CHAddr, eng.CHAddr)
 	if httpAddr != "" {
+		fmt.Fprintf(out, "  dashboard:              http://%s/\n", httpAddr)
 		fmt.Fprintf(out, "  metrics and health:     http://%s/metrics  /healthz  /readyz\n", httpAddr)
 	}
 	fmt.Fprintf(out, "  query from a shell:     vakt sql --data-dir %s \"SELECT site, count() FROM vakt.requests GROUP BY site\"\n", cfg.DataDir)
@@ -130,9 +139,10 @@ func reportProgress(ctx context.Context, eng *Engines, out io.Writer) {
 	}
 }
 
-// serveHTTP serves /metrics, /healthz and /readyz. A busy port is logged,
-// not fatal: the pipeline matters more than its metrics.
-func serveHTTP(listen string, m *metrics.Pipeline, eng *Engines, log *slog.Logger) (string, func()) {
+// serveHTTP serves /metrics, /healthz, /readyz and whatever mount adds (the
+// dashboard). A busy port is logged, not fatal: the pipeline matters more
+// than its metrics.
+func serveHTTP(listen string, m *metrics.Pipeline, eng *Engines, log *slog.Logger, mount ...func(*http.ServeMux)) (string, func()) {
 	if listen == "" {
 		return "", func() {}
 	}
@@ -144,6 +154,9 @@ func serveHTTP(listen string, m *metrics.Pipeline, eng *Engines, log *slog.Logge
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	healthHandlers(mux, eng)
+	for _, f := range mount {
+		f(mux)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	return ln.Addr().String(), func() {

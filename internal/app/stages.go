@@ -37,7 +37,13 @@ func clickHouseConfig(c config.Config) (store.ClickHouseConfig, error) {
 }
 
 func schemaConfig(c config.Config) store.SchemaConfig {
-	return store.SchemaConfig{Database: c.ClickHouse.Database, RequestsTTL: c.Retention.Requests.D()}
+	return store.SchemaConfig{
+		Database:         c.ClickHouse.Database,
+		Cluster:          c.ClickHouse.Cluster,
+		RequestsTTL:      c.Retention.Requests.D(),
+		ClientRollupsTTL: c.Retention.ClientRollups.D(),
+		HealthRollupsTTL: c.Retention.HealthRollups.D(),
+	}
 }
 
 func storeConfig(c config.Config, ch store.ClickHouseConfig) store.Config {
@@ -45,16 +51,28 @@ func storeConfig(c config.Config, ch store.ClickHouseConfig) store.Config {
 		ClickHouse:    ch,
 		Schema:        schemaConfig(c),
 		BatchRows:     c.Store.BatchRows,
+		BatchBytes:    c.Store.BatchBytes,
 		FlushInterval: c.Store.FlushInterval.D(),
 		Workers:       c.Store.Workers,
 	}
 }
 
 func pseudonymizeConfig(c config.Config) pseudonymize.Config {
+	p := c.Pseudonymize
+	var sites map[string]pseudonymize.SitePolicy
+	if len(p.Sites) > 0 {
+		sites = make(map[string]pseudonymize.SitePolicy, len(p.Sites))
+		for name, s := range p.Sites {
+			sites[name] = pseudonymize.SitePolicy{QueryPolicy: pseudonymize.QueryPolicy(s.QueryPolicy), Hosts: s.Hosts}
+		}
+	}
 	return pseudonymize.Config{
-		EpochLength: c.Pseudonymize.Epoch.D(),
-		Grace:       c.Pseudonymize.Grace.D(),
-		Workers:     c.Pseudonymize.Workers,
-		QueryPolicy: pseudonymize.QueryPolicy(c.Pseudonymize.QueryPolicy),
+		EpochLength:    p.Epoch.D(),
+		Grace:          p.Grace.D(),
+		Workers:        p.Workers,
+		QueryPolicy:    pseudonymize.QueryPolicy(p.QueryPolicy),
+		Sites:          sites,
+		TrustedProxies: p.TrustedProxies,
+		GeoIP:          pseudonymize.GeoIPConfig{CountryDB: p.GeoIP.CountryDB, ASNDB: p.GeoIP.ASNDB, Reload: p.GeoIP.Reload.D()},
 	}
 }

@@ -33,6 +33,21 @@ const (
 	// SaltBucket is the KV bucket holding the salt of each epoch. Salts live
 	// here and in pseudonymiser memory only.
 	SaltBucket = "vakt_salts"
+
+	// CheckpointBucket is the KV bucket where ingest keeps, per followed log
+	// file, the offset up to which JetStream has acknowledged every line
+	// (and the batch boundaries published beyond it). It holds offsets,
+	// paths and content hashes, never a line.
+	CheckpointBucket = "vakt_ingest_offsets"
+
+	// QuarantineStream keeps a few samples of rejected lines per reason,
+	// with anything IP-like masked, for a day: enough for an operator to
+	// see what went wrong. Subjects: vakt.quarantine.<site>.
+	QuarantineStream      = "VAKT_QUARANTINE"
+	QuarantineSubjectRoot = "vakt.quarantine"
+	// QuarantineMaxAge and QuarantineMaxMsgs bound the quarantine.
+	QuarantineMaxAge  = 24 * time.Hour
+	QuarantineMaxMsgs = 10_000
 )
 
 // Message headers.
@@ -47,6 +62,9 @@ func RawSubject(site string) string { return RawSubjectRoot + "." + SubjectToken
 
 // EventsSubject is the subject pseudonymised events of site are published on.
 func EventsSubject(site string) string { return EventsSubjectRoot + "." + SubjectToken(site) }
+
+// QuarantineSubject is the subject rejected-line samples of site go to.
+func QuarantineSubject(site string) string { return QuarantineSubjectRoot + "." + SubjectToken(site) }
 
 // AlertsSubject is the subject alerts for site are published on.
 func AlertsSubject(site string) string { return AlertsSubjectRoot + "." + SubjectToken(site) }
@@ -135,7 +153,19 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c StreamConfig) error {
 		Duplicates:  c.DuplicateWindow,
 		Replicas:    c.Replicas,
 	}
-	for _, sc := range []jetstream.StreamConfig{raw, events} {
+	quarantine := jetstream.StreamConfig{
+		Name:        QuarantineStream,
+		Description: "masked samples of rejected log lines (IPs and e-mail addresses masked), kept a day",
+		Subjects:    []string{QuarantineSubjectRoot + ".>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      QuarantineMaxAge,
+		MaxMsgs:     QuarantineMaxMsgs,
+		MaxMsgSize:  8 << 10,
+		Replicas:    c.Replicas,
+	}
+	for _, sc := range []jetstream.StreamConfig{raw, events, quarantine} {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("stream %s: %w", sc.Name, err)
 		}
@@ -160,15 +190,20 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c StreamConfig) error {
 			return fmt.Errorf("consumer %s on %s: %w", cc.name, cc.stream, err)
 		}
 	}
+	// The salt bucket allows message deletes, so that destruction can erase
+	// a salt's bytes on disk (saltbucket.go).
+	if err := ensureSaltBucket(ctx, js, c.Replicas); err != nil {
+		return err
+	}
 	_, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      SaltBucket,
-		Description: "salt of each pseudonymisation epoch; deleted with no history when the epoch's grace ends",
+		Bucket:      CheckpointBucket,
+		Description: "ingest: per log file, the offset every line before which JetStream has acknowledged",
 		History:     1,
 		Storage:     jetstream.FileStorage,
 		Replicas:    c.Replicas,
 	})
 	if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
-		return fmt.Errorf("kv bucket %s: %w", SaltBucket, err)
+		return fmt.Errorf("kv bucket %s: %w", CheckpointBucket, err)
 	}
 	return nil
 }

@@ -300,10 +300,12 @@ func (c *Conn) QueryWithParams(query, format string, params map[string]string) (
 		nameLens, valueLens := make([]uintptr, 0, n), make([]uintptr, 0, n)
 		keep := make([][]byte, 0, 2*n)
 		for k, v := range params {
-			kb, vb := []byte(k), []byte(v)
+			// libchdb rejects a NULL value pointer even with length 0: give
+			// an empty value a buffer (its length still says empty).
+			kb, vb := []byte(k), append(make([]byte, 0, 1), v...)
 			keep = append(keep, kb, vb)
 			names, nameLens = append(names, bytesPtr(kb)), append(nameLens, uintptr(len(kb)))
-			values, valueLens = append(values, bytesPtr(vb)), append(valueLens, uintptr(len(vb)))
+			values, valueLens = append(values, unsafe.Pointer(unsafe.SliceData(vb))), append(valueLens, uintptr(len(vb)))
 		}
 		res = chdbQueryWithParamsN(c.handle, bytesPtr(q), uintptr(len(q)), bytesPtr(f), uintptr(len(f)),
 			unsafe.Pointer(&names[0]), unsafe.Pointer(&nameLens[0]), unsafe.Pointer(&values[0]), unsafe.Pointer(&valueLens[0]), uintptr(n))

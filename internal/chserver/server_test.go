@@ -92,6 +92,7 @@ func TestCurlStyleQueries(t *testing.T) {
 		{"format clause wins", "SELECT 1 AS x FORMAT CSVWithNames", url.Values{"default_format": {"JSONEachRow"}}, 200, "\"x\"\n1\n", ""},
 		{"setting applies", "SELECT getSetting('max_threads')", url.Values{"max_threads": {"3"}}, 200, "3\n", ""},
 		{"bound parameter", "SELECT {n:UInt8} * 2", url.Values{"param_n": {"21"}}, 200, "42\n", ""},
+		{"empty parameter", "SELECT {s:String} = ''", url.Values{"param_s": {""}}, 200, "1\n", ""},
 		{"unknown table", "SELECT * FROM no_such_table", nil, 500, "UNKNOWN_TABLE", "60"},
 		{"syntax error", "SELEKT 1", nil, 500, "Syntax error", "62"},
 		{"unknown setting", "SELECT 1", url.Values{"no_such_setting": {"1"}}, 500, "Unknown setting", "115"},

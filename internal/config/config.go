@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,6 +34,10 @@ type Config struct {
 	Retention    Retention    `yaml:"retention"`
 	// HTTP serves /metrics, /healthz and /readyz.
 	HTTP HTTP `yaml:"http"`
+	// Rules are the threat detections of reports and alerts.
+	Rules Rules `yaml:"rules"`
+	// Alerts: `vakt run` evaluates the rules and publishes new offenders.
+	Alerts Alerts `yaml:"alerts"`
 }
 
 // Log configures vakt's own logs.
@@ -73,6 +78,14 @@ type ClickHouse struct {
 	Listen string `yaml:"listen"`
 	// LibPath locates libchdb.so for the embedded engine.
 	LibPath string `yaml:"lib_path"`
+	// Cluster, for a ClickHouse cluster, makes the schema ON CLUSTER with
+	// Replicated tables under Distributed ones.
+	Cluster string `yaml:"cluster"`
+	// ReadonlyUser is an account of the embedded endpoint that may only
+	// read (SELECT, SHOW, DESCRIBE), e.g. for Grafana.
+	ReadonlyUser         string `yaml:"readonly_user"`
+	ReadonlyPassword     string `yaml:"readonly_password"`
+	ReadonlyPasswordFile string `yaml:"readonly_password_file"`
 }
 
 // Streams bounds the JetStream streams between the stages.
@@ -87,12 +100,43 @@ type Streams struct {
 
 // Ingest configures the log sources of `vakt run` and `vakt ingest`.
 type Ingest struct {
-	Files     []string `yaml:"files"`
-	Site      string   `yaml:"site"`
-	FromStart bool     `yaml:"from_start"`
+	Files []string `yaml:"files"`
+	Site  string   `yaml:"site"`
+	// Sources are more groups of files, each with its own site (and
+	// format); files and site above are one more.
+	Sources   []IngestSource `yaml:"sources"`
+	FromStart bool           `yaml:"from_start"`
+	// Format of files: combined, vhost_combined, main, nginx_json, caddy,
+	// or an nginx log_format string; empty detects it.
+	Format string `yaml:"format"`
+	// SiteFrom is config (every line gets site) or host (a line's request
+	// host, $host / %v / JSON host, names its site); empty is config.
+	SiteFrom string `yaml:"site_from"`
+	// Syslog receives access logs over syslog (nginx: access_log
+	// syslog:server=127.0.0.1:5514,tag=mysite combined).
+	Syslog IngestSyslog `yaml:"syslog"`
 	// Demo feeds generated traffic, for trying vakt out.
 	Demo     bool    `yaml:"demo"`
 	DemoRate float64 `yaml:"demo_rate"`
+}
+
+// IngestSyslog configures the syslog receiver of `vakt run` / `vakt ingest`.
+type IngestSyslog struct {
+	UDP      string `yaml:"udp"`       // listen address, e.g. 127.0.0.1:5514; empty: off
+	TCP      string `yaml:"tcp"`       // listen address (RFC 6587 framing); empty: off
+	Format   string `yaml:"format"`    // format of the message bodies; empty: detected
+	SiteFrom string `yaml:"site_from"` // tag (default), hostname, host or config
+	Site     string `yaml:"site"`      // fallback site; empty: ingest.site
+}
+
+// Enabled reports whether a syslog transport is configured.
+func (s IngestSyslog) Enabled() bool { return s.UDP != "" || s.TCP != "" }
+
+// IngestSource is a group of log files with their own site label.
+type IngestSource struct {
+	Files  []string `yaml:"files"`
+	Site   string   `yaml:"site"`   // empty: ingest.site
+	Format string   `yaml:"format"` // empty: the files' format is detected
 }
 
 // Pseudonymize configures salts and scrubbing.
@@ -101,11 +145,30 @@ type Pseudonymize struct {
 	Grace       Duration `yaml:"grace"`
 	Workers     int      `yaml:"workers"`
 	QueryPolicy string   `yaml:"query_policy"` // redact, keep or drop
+	// Sites overrides scrubbing per site label.
+	Sites map[string]PseudonymizeSite `yaml:"sites"`
+	// TrustedProxies (CIDRs or addresses) may name the client in X-Forwarded-For.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	GeoIP          GeoIP    `yaml:"geoip"`
+}
+
+// PseudonymizeSite is one site's scrubbing.
+type PseudonymizeSite struct {
+	QueryPolicy string   `yaml:"query_policy"` // empty: pseudonymize.query_policy
+	Hosts       []string `yaml:"hosts"`        // other host names whose referrers are internal
+}
+
+// GeoIP locates MaxMind-format databases for country and ASN enrichment.
+type GeoIP struct {
+	CountryDB string   `yaml:"country_db"`
+	ASNDB     string   `yaml:"asn_db"`
+	Reload    Duration `yaml:"reload"`
 }
 
 // Store configures batching into ClickHouse.
 type Store struct {
 	BatchRows     int      `yaml:"batch_rows"`
+	BatchBytes    int      `yaml:"batch_bytes"`
 	FlushInterval Duration `yaml:"flush_interval"`
 	Workers       int      `yaml:"workers"`
 }
@@ -113,11 +176,33 @@ type Store struct {
 // Retention is how long each kind of data lives.
 type Retention struct {
 	Requests Duration `yaml:"requests"`
+	// ClientRollups is per-client hourly activity; 0 means as Requests.
+	ClientRollups Duration `yaml:"client_rollups"`
+	// HealthRollups is per-site per-minute health (no client ids).
+	HealthRollups Duration `yaml:"health_rollups"`
 }
 
 // HTTP configures vakt's own HTTP server.
 type HTTP struct {
 	Listen string `yaml:"listen"`
+}
+
+// Rules configures the threat detection rules (rules/README.md).
+type Rules struct {
+	// Dir holds rule files (*.yaml) that add to, override or disable the
+	// built-in rules; empty: the built-in rules alone.
+	Dir string `yaml:"dir"`
+}
+
+// Alerts configures the alert loop of `vakt run`: every Interval it runs
+// each rule over its window and publishes each new offender once per window
+// on vakt.alerts.<site>, and to WebhookURL if set.
+type Alerts struct {
+	Enabled        bool     `yaml:"enabled"`
+	Interval       Duration `yaml:"interval"`
+	WebhookURL     string   `yaml:"webhook_url"`
+	WebhookTimeout Duration `yaml:"webhook_timeout"` // per attempt
+	WebhookRetries int      `yaml:"webhook_retries"` // further attempts after a failure
 }
 
 // Defaults returns the documented defaults.
@@ -136,10 +221,11 @@ func Defaults() Config {
 			Replicas:        1,
 		},
 		Ingest:       Ingest{Site: "default", DemoRate: 50},
-		Pseudonymize: Pseudonymize{Epoch: Duration(24 * time.Hour), Grace: Duration(48 * time.Hour), Workers: 2, QueryPolicy: "redact"},
-		Store:        Store{BatchRows: 50_000, FlushInterval: Duration(time.Second), Workers: 1},
-		Retention:    Retention{Requests: Duration(30 * 24 * time.Hour)},
+		Pseudonymize: Pseudonymize{Epoch: Duration(24 * time.Hour), Grace: Duration(48 * time.Hour), Workers: 2, QueryPolicy: "redact", Sites: map[string]PseudonymizeSite{}, TrustedProxies: []string{}, GeoIP: GeoIP{Reload: Duration(time.Minute)}},
+		Store:        Store{BatchRows: 50_000, BatchBytes: 32 << 20, FlushInterval: Duration(time.Second), Workers: 1},
+		Retention:    Retention{Requests: Duration(30 * 24 * time.Hour), HealthRollups: Duration(396 * 24 * time.Hour)},
 		HTTP:         HTTP{Listen: "127.0.0.1:9464"},
+		Alerts:       Alerts{Enabled: true, Interval: Duration(10 * time.Second), WebhookTimeout: Duration(5 * time.Second), WebhookRetries: 3},
 	}
 }
 
@@ -180,15 +266,25 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	str("VAKT_CLICKHOUSE_PROTOCOL", &c.ClickHouse.Protocol)
 	str("VAKT_CLICKHOUSE_USER", &c.ClickHouse.User)
 	str("VAKT_CLICKHOUSE_PASSWORD", &c.ClickHouse.Password)
+	str("VAKT_ALERTS_WEBHOOK_URL", &c.Alerts.WebhookURL)
 	if v, ok := lookup("VAKT_CLICKHOUSE_ADDR"); ok {
 		c.ClickHouse.Addr = splitList(v)
 	}
-	if v, ok := lookup("VAKT_RETENTION_REQUESTS"); ok {
-		d, err := ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("VAKT_RETENTION_REQUESTS: %w", err)
+	for _, r := range []struct {
+		env string
+		dst *Duration
+	}{
+		{"VAKT_RETENTION_REQUESTS", &c.Retention.Requests},
+		{"VAKT_RETENTION_CLIENT_ROLLUPS", &c.Retention.ClientRollups},
+		{"VAKT_RETENTION_HEALTH_ROLLUPS", &c.Retention.HealthRollups},
+	} {
+		if v, ok := lookup(r.env); ok {
+			d, err := ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", r.env, err)
+			}
+			*r.dst = d
 		}
-		c.Retention.Requests = d
 	}
 	return nil
 }
@@ -271,8 +367,33 @@ func (c *Config) Problems() []Problem {
 		add("pseudonymize.grace", "must not be negative", "use e.g. 48h")
 	}
 	positive("retention.requests", c.Retention.Requests, "use e.g. 30d")
-	if r := c.Retention.Requests.D(); r > 0 && r%(24*time.Hour) != 0 {
-		add("retention.requests", fmt.Sprintf("%s is not whole days", c.Retention.Requests), "partitions are daily and expire whole, so use whole days, e.g. 30d")
+	positive("retention.health_rollups", c.Retention.HealthRollups, "use e.g. 396d (13 months)")
+	if c.Retention.ClientRollups < 0 {
+		add("retention.client_rollups", "must not be negative", "use e.g. 30d, or 0 for the same as retention.requests")
+	}
+	for _, r := range []struct {
+		key string
+		d   Duration
+	}{{"retention.requests", c.Retention.Requests}, {"retention.client_rollups", c.Retention.ClientRollups}, {"retention.health_rollups", c.Retention.HealthRollups}} {
+		if r.d > 0 && r.d.D()%(24*time.Hour) != 0 {
+			add(r.key, fmt.Sprintf("%s is not whole days", r.d), "partitions are daily and expire whole, so use whole days, e.g. 30d")
+		}
+	}
+	if c.Store.BatchBytes < 1<<10 {
+		add("store.batch_bytes", "is below 1024", "use e.g. 33554432 (32 MiB)")
+	}
+	if c.ClickHouse.Cluster != "" && c.EmbeddedClickHouse() {
+		add("clickhouse.cluster", "is set for the embedded engine", "set clickhouse.addr to the cluster's servers, or leave clickhouse.cluster empty")
+	}
+	if ro := c.ClickHouse.ReadonlyUser; ro != "" {
+		switch {
+		case !c.EmbeddedClickHouse():
+			add("clickhouse.readonly_user", "applies only to the embedded endpoint", "on a ClickHouse server create the user there and grant it a role of `vakt migrate --roles`, or leave it empty")
+		case ro == c.ClickHouse.User || (c.ClickHouse.User == "" && ro == "default"):
+			add("clickhouse.readonly_user", fmt.Sprintf("%q is vakt's own user", ro), "use another name, e.g. grafana")
+		case c.ClickHouse.ReadonlyPassword == "" && c.ClickHouse.ReadonlyPasswordFile == "":
+			add("clickhouse.readonly_password", "is empty for the read-only user", "set clickhouse.readonly_password or clickhouse.readonly_password_file")
+		}
 	}
 	positive("store.flush_interval", c.Store.FlushInterval, "use e.g. 1s")
 	if c.Store.BatchRows <= 0 {
@@ -286,8 +407,24 @@ func (c *Config) Problems() []Problem {
 	default:
 		add("pseudonymize.query_policy", fmt.Sprintf("%q is not a policy", c.Pseudonymize.QueryPolicy), "use redact (keep keys, drop values), keep or drop")
 	}
+	ps = append(ps, c.pseudonymizeProblems()...)
 	if c.Ingest.Demo && c.Ingest.DemoRate <= 0 {
 		add("ingest.demo_rate", "must be positive", "use lines per second, e.g. 50")
+	}
+	for k, src := range c.Ingest.Sources {
+		if len(src.Files) == 0 {
+			add(fmt.Sprintf("ingest.sources[%d].files", k), "is empty", "list log files or glob patterns, or remove the source")
+		}
+	}
+	if c.Alerts.Enabled {
+		positive("alerts.interval", c.Alerts.Interval, "use e.g. 10s")
+		positive("alerts.webhook_timeout", c.Alerts.WebhookTimeout, "use e.g. 5s")
+	}
+	if u, err := url.Parse(c.Alerts.WebhookURL); c.Alerts.WebhookURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		add("alerts.webhook_url", "is not an http(s) URL", "use e.g. https://hooks.example.com/vakt, or leave it empty")
+	}
+	if c.Alerts.WebhookRetries < 0 || c.Alerts.WebhookRetries > 10 {
+		add("alerts.webhook_retries", strconv.Itoa(c.Alerts.WebhookRetries)+" retries", "use 0 to 10")
 	}
 	if c.Streams.Replicas != 1 && c.Streams.Replicas != 3 && c.Streams.Replicas != 5 {
 		add("streams.replicas", strconv.Itoa(c.Streams.Replicas)+" replicas", "use 1 (single server) or 3 or 5 (cluster)")

@@ -37,6 +37,7 @@ func TestExampleConfigDocumentsTheDefaults(t *testing.T) {
 	}
 	d.ClickHouse.Addr = []string{}
 	d.Ingest.Files = []string{}
+	d.Ingest.Sources = []IngestSource{}
 	if !reflect.DeepEqual(c, d) {
 		t.Fatalf("configs/vakt.yaml differs from Defaults():\n file %+v\n code %+v", c, d)
 	}
@@ -62,10 +63,21 @@ func TestProblemsNameKeyAndFix(t *testing.T) {
 		{"listen", func(c *Config) { c.ClickHouse.Listen = "8123" }, "clickhouse.listen"},
 		{"protocol", func(c *Config) { c.ClickHouse.Addr = []string{"ch:9000"}; c.ClickHouse.Protocol = "grpc" }, "clickhouse.protocol"},
 		{"retention days", func(c *Config) { c.Retention.Requests = Duration(36 * time.Hour) }, "retention.requests"},
+		{"client rollups days", func(c *Config) { c.Retention.ClientRollups = Duration(36 * time.Hour) }, "retention.client_rollups"},
+		{"health rollups", func(c *Config) { c.Retention.HealthRollups = 0 }, "retention.health_rollups"},
+		{"batch bytes", func(c *Config) { c.Store.BatchBytes = 10 }, "store.batch_bytes"},
+		{"cluster embedded", func(c *Config) { c.ClickHouse.Cluster = "c1" }, "clickhouse.cluster"},
+		{"readonly external", func(c *Config) {
+			c.ClickHouse.Addr = []string{"ch:9000"}
+			c.ClickHouse.ReadonlyUser, c.ClickHouse.ReadonlyPassword = "grafana", "pw"
+		}, "clickhouse.readonly_user"},
+		{"readonly no password", func(c *Config) { c.ClickHouse.ReadonlyUser = "grafana" }, "clickhouse.readonly_password"},
+		{"readonly is vakt", func(c *Config) { c.ClickHouse.ReadonlyUser, c.ClickHouse.ReadonlyPassword = "default", "pw" }, "clickhouse.readonly_user"},
 		{"raw age", func(c *Config) { c.Streams.RawMaxAge = 0 }, "streams.raw_max_age"},
 		{"policy", func(c *Config) { c.Pseudonymize.QueryPolicy = "hash" }, "pseudonymize.query_policy"},
 		{"batch", func(c *Config) { c.Store.BatchRows = -1 }, "store.batch_rows"},
 		{"replicas", func(c *Config) { c.Streams.Replicas = 2 }, "streams.replicas"},
+		{"source files", func(c *Config) { c.Ingest.Sources = []IngestSource{{Site: "shop"}} }, "ingest.sources[0].files"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,11 +97,13 @@ func TestProblemsNameKeyAndFix(t *testing.T) {
 
 func TestEnvironmentOverridesFile(t *testing.T) {
 	c := Defaults()
-	env := map[string]string{"VAKT_NATS_URL": "nats://n:4222", "VAKT_CLICKHOUSE_ADDR": "a:9000, b:9000", "VAKT_RETENTION_REQUESTS": "7d"}
+	env := map[string]string{"VAKT_NATS_URL": "nats://n:4222", "VAKT_CLICKHOUSE_ADDR": "a:9000, b:9000", "VAKT_RETENTION_REQUESTS": "7d",
+		"VAKT_RETENTION_CLIENT_ROLLUPS": "14d", "VAKT_RETENTION_HEALTH_ROLLUPS": "400d"}
 	if err := c.applyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
 	}
-	if c.NATS.URL != "nats://n:4222" || !reflect.DeepEqual(c.ClickHouse.Addr, []string{"a:9000", "b:9000"}) || c.Retention.Requests.D() != 7*24*time.Hour {
+	if c.NATS.URL != "nats://n:4222" || !reflect.DeepEqual(c.ClickHouse.Addr, []string{"a:9000", "b:9000"}) || c.Retention.Requests.D() != 7*24*time.Hour ||
+		c.Retention.ClientRollups.D() != 14*24*time.Hour || c.Retention.HealthRollups.D() != 400*24*time.Hour {
 		t.Fatalf("%+v", c)
 	}
 	bad := map[string]string{"VAKT_RETENTION_REQUESTS": "a month"}

@@ -21,6 +21,21 @@ type Pipeline struct {
 	InsertErrors   prometheus.Counter
 	SaltEpoch      prometheus.Gauge // current salt epoch number
 	PublishErrors  *prometheus.CounterVec
+
+	// ConsumerPending and ConsumerAckPending are the lag of the pipeline's
+	// durable consumers (messages not yet delivered, delivered but not yet
+	// acknowledged), polled from JetStream, by consumer.
+	ConsumerPending    *prometheus.GaugeVec
+	ConsumerAckPending *prometheus.GaugeVec
+	// AlertsPublished counts alerts published, by rule and site.
+	AlertsPublished *prometheus.CounterVec
+	// WebhookDeliveries counts alert webhook deliveries by result (ok,
+	// failed after retries, dropped because the queue was full).
+	WebhookDeliveries *prometheus.CounterVec
+	// RuleErrors counts failed rule evaluations, by rule.
+	RuleErrors *prometheus.CounterVec
+	// RuleDuration is the time one evaluation of a rule takes, by rule.
+	RuleDuration *prometheus.HistogramVec
 }
 
 // New creates the metrics on a fresh registry with Go and process collectors.
@@ -62,5 +77,24 @@ func New() *Pipeline {
 		PublishErrors: f(prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "vakt", Name: "publish_errors_total", Help: "Failed JetStream publishes (retried).",
 		}, []string{"stage"})).(*prometheus.CounterVec),
+		ConsumerPending: f(prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "vakt", Name: "consumer_pending", Help: "Messages of a pipeline stream not yet delivered to its durable consumer (lag).",
+		}, []string{"consumer"})).(*prometheus.GaugeVec),
+		ConsumerAckPending: f(prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "vakt", Name: "consumer_ack_pending", Help: "Messages delivered to a durable consumer and not yet acknowledged.",
+		}, []string{"consumer"})).(*prometheus.GaugeVec),
+		AlertsPublished: f(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vakt", Name: "alerts_published_total", Help: "Alerts published on vakt.alerts.<site>, by rule and site.",
+		}, []string{"rule", "site"})).(*prometheus.CounterVec),
+		WebhookDeliveries: f(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vakt", Name: "alert_webhook_deliveries_total", Help: "Alert webhook deliveries by result: ok, failed (after retries) or dropped (queue full).",
+		}, []string{"result"})).(*prometheus.CounterVec),
+		RuleErrors: f(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vakt", Name: "rule_errors_total", Help: "Failed evaluations of a detection rule by the alert loop.",
+		}, []string{"rule"})).(*prometheus.CounterVec),
+		RuleDuration: f(prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "vakt", Name: "rule_duration_seconds", Help: "Time one evaluation of a detection rule takes.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"rule"})).(*prometheus.HistogramVec),
 	}
 }

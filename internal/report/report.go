@@ -46,6 +46,14 @@ type PathStat struct {
 // Health is `vakt report health`.
 type Health struct {
 	Filter Filter
+	// Quantile is the ClickHouse function behind P50, P95 and P99:
+	// QuantileExact, or QuantileTDigest for ranges of more than
+	// ExactQuantileMaxRows requests.
+	Quantile string
+	// Source is where series and totals come from: SourceRequests, or the
+	// per-minute rollup store.HealthTable for ranges too big or too old
+	// for the requests table (Filter is then widened to whole minutes).
+	Source string
 	Series []HealthPoint // per site and bucket, ordered by site, time
 	// Totals per site over the whole range.
 	Totals       []HealthPoint
@@ -58,6 +66,7 @@ type Offender struct {
 	Rule     string // rule name, e.g. "sensitive-file-probe"
 	Category string // e.g. "sensitive_file", "brute_force", "distributed"
 	Scope    string // "client", "network" or "asn"
+	Severity int    // the rule's, 1 to 5
 	Site     string
 	// ID is the pseudonymous client id, the network id, or the ASN, as text.
 	ID        string
@@ -79,6 +88,7 @@ type Threats struct {
 // TopEntry is one row of a top list.
 type TopEntry struct {
 	Key      string
+	Label    string // e.g. the AS organisation of an ASN; often empty
 	Requests uint64
 	Share    float64
 }
@@ -87,6 +97,7 @@ type TopEntry struct {
 // countries, ASNs and user agents.
 type Top struct {
 	Filter     Filter
+	Total      uint64 // requests in the range, the base of Share
 	Clients    []TopEntry
 	Networks   []TopEntry
 	Paths      []TopEntry

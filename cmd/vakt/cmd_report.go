@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"slices"
+
+	"github.com/vakt-dev/vakt/internal/app"
+)
+
+func init() {
+	var o app.ReportOptions
+	register(&command{
+		name: "report", args: "health|threats|top [--since D] [--until T] [--site S] [--format F]",
+		summary:    "site health, threat detections or top lists from the store",
+		subcommand: true,
+		flags: func(fs *flag.FlagSet, opts *options) {
+			fs.StringVar(&o.Since, "since", "24h", "start: a duration back from now (24h, 7d) or an RFC 3339 time")
+			fs.StringVar(&o.Until, "until", "", "end: a duration back from now or an RFC 3339 time (default now)")
+			fs.StringVar(&o.Site, "site", "", "only this site (default every site)")
+			fs.StringVar(&o.Format, "format", app.FormatTable, "output: table, json (one object per line, with its section), csv or tsv")
+			fs.StringVar(&o.Section, "section", "", "only this section (health: totals, series, failing_paths, slowest_paths; top: clients, networks, paths, countries, asns, user_agents)")
+			fs.DurationVar(&o.Bucket, "bucket", 0, "health: time bucket of the series, e.g. 1m or 1h (default chosen from the range)")
+			fs.IntVar(&o.N, "n", 10, "top: entries per list")
+			fs.StringVar(&o.RulesDir, "rules", "", "threats: a directory of rule files adding to or overriding the built-in rules (after rules.dir)")
+		},
+		run: func(ctx context.Context, e *env) error {
+			name, err := app.ReportName(e.args)
+			if err == nil && !slices.Contains(app.ReportNames, name) {
+				err = fmt.Errorf("unknown report %q: use health, threats or top", name)
+			}
+			if err != nil {
+				return fmt.Errorf("%w: vakt report: %v", errUsage, err)
+			}
+			return app.ReportCommand(ctx, e.cfg, name, o, e.log, e.stdout)
+		},
+	})
+}

@@ -1,0 +1,634 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/event"
+	"github.com/vakt-dev/vakt/internal/testenv"
+)
+
+// The tests in this file are issue 3's acceptance tests that need the real
+// binary: the pipeline with debug logging, malformed lines and failing
+// inserts (3), enrichment (4), scrubbing with flags (5) and the salts
+// commands with and without a running vakt (1).
+
+// freeLoopbackAddr returns a loopback address with a port free a moment ago.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// writeConfig writes a configuration with free ports and debug logging,
+// plus extra YAML lines, and returns its path.
+func writeConfig(t *testing.T, dir, extra string) (path, metricsAddr string) {
+	t.Helper()
+	metricsAddr = freeLoopbackAddr(t)
+	cfg := fmt.Sprintf(`log:
+  level: debug
+nats:
+  listen: %s
+clickhouse:
+  listen: %s
+http:
+  listen: %s
+%s`, freeLoopbackAddr(t), freeLoopbackAddr(t), metricsAddr, extra)
+	path = filepath.Join(dir, "vakt.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, metricsAddr
+}
+
+// outBuffer collects a subprocess's output while the test reads it.
+type outBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *outBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *outBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// bgVakt is a vakt process the test stops with SIGTERM.
+type bgVakt struct {
+	cmd            *exec.Cmd
+	stdout, stderr outBuffer
+	done           chan error
+}
+
+func startBackground(t *testing.T, args ...string) *bgVakt {
+	t.Helper()
+	b := &bgVakt{done: make(chan error, 1)}
+	b.cmd = exec.Command(vaktBin, args...)
+	b.cmd.Stdout, b.cmd.Stderr = &b.stdout, &b.stderr
+	b.cmd.Env = append(os.Environ(), "VAKT_LOG_LEVEL=debug")
+	if err := b.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { b.done <- b.cmd.Wait() }()
+	t.Cleanup(func() { b.stop(t) })
+	return b
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (b *bgVakt) stop(t *testing.T) {
+	t.Helper()
+	if b.cmd.ProcessState != nil {
+		return
+	}
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-b.done:
+		if err != nil {
+			t.Errorf("vakt exited with %v\nstderr:\n%s", err, tailOf(b.stderr.String(), 4000))
+		}
+	case <-time.After(60 * time.Second):
+		_ = b.cmd.Process.Kill()
+		<-b.done
+		t.Errorf("vakt did not stop within 60s of SIGTERM")
+	}
+}
+
+func tailOf(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// runtimeCH connects to the ClickHouse endpoint a running vakt serves for
+// dataDir, found through its runtime file.
+func runtimeCH(t *testing.T, dataDir string) driver.Conn {
+	t.Helper()
+	var info struct {
+		ClickHouse string `json:"clickhouse_http"`
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, err := os.ReadFile(filepath.Join(dataDir, "vakt.runtime.json"))
+		if err == nil && json.Unmarshal(b, &info) == nil && info.ClickHouse != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no runtime file in %s", dataDir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{strings.TrimPrefix(info.ClickHouse, "http://")}, Protocol: clickhouse.HTTP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func countRows(t *testing.T, conn driver.Conn, query string, args ...any) uint64 {
+	t.Helper()
+	var n uint64
+	if err := conn.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func scrapeMetrics(t *testing.T, addr string) string {
+	t.Helper()
+	body, err := tryScrape(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+func tryScrape(addr string) (string, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return "", fmt.Errorf("scrape /metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		return "", fmt.Errorf("scrape /metrics: %d %v", resp.StatusCode, err)
+	}
+	return string(b), nil
+}
+
+// metricSum adds every sample of a metric family in a scrape.
+func metricSum(body, name string) float64 {
+	var sum float64
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		f := strings.Fields(line)
+		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// appendMalformed appends lines that carry a client IP but cannot be
+// parsed, from addresses that send nothing valid, and returns those IPs.
+func appendMalformed(t *testing.T, tl *testLog) []netip.Addr {
+	t.Helper()
+	var ips []netip.Addr
+	var b strings.Builder
+	for i := range 12 {
+		ip := netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + i)})
+		if i%3 == 2 {
+			ip = netip.MustParseAddr(fmt.Sprintf("2001:db8:bad:%x::%x", i, 7*i+1))
+		}
+		ips = append(ips, ip)
+		switch i % 4 {
+		case 0: // timestamp that is not one
+			fmt.Fprintf(&b, "%s - - [yesterday at noon] \"GET /bad/%d HTTP/1.1\" 200 12 \"-\" \"-\"\n", ip, i)
+		case 1: // cut short in the request line
+			fmt.Fprintf(&b, "%s - - [%s] \"GET /cut/%d?email=x@y.se\n", ip, time.Now().Format("02/Jan/2006:15:04:05 -0700"), i)
+		case 2: // the address alone
+			fmt.Fprintf(&b, "%s\n", ip)
+		case 3: // a status that is not a number
+			fmt.Fprintf(&b, "%s - - [%s] \"GET /st/%d HTTP/1.1\" OK 12 \"-\" \"-\"\n", ip, time.Now().Format("02/Jan/2006:15:04:05 -0700"), i)
+		}
+		tl.malformed++
+	}
+	f, err := os.OpenFile(tl.path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(b.String()); err != nil {
+		t.Fatal(err)
+	}
+	return ips
+}
+
+func assertNoIPText(t *testing.T, where, text string, ips []netip.Addr) {
+	t.Helper()
+	for _, ip := range ips {
+		for _, s := range []string{ip.String(), ip.StringExpanded()} {
+			if strings.Contains(text, s) {
+				i := strings.Index(text, s)
+				t.Fatalf("raw IP %s in %s: ...%s...", s, where, text[max(0, i-200):min(len(text), i+100)])
+			}
+		}
+	}
+}
+
+// TestRunDebugMalformedFailingInsertsKeepIPsOut is acceptance (3): `vakt
+// run` at debug level follows a log with known IPs and malformed lines
+// while every insert fails for a while; afterwards every valid line is
+// stored exactly once, and no raw IP is in vakt's output, /metrics,
+// ClickHouse or the data dir. On the running pipeline, `vakt salts status`
+// and `vakt salts rotate` work through the running vakt, which switches to
+// new ids at once.
+func TestRunDebugMalformedFailingInsertsKeepIPsOut(t *testing.T) {
+	testenv.CHDBLib(t)
+	work := t.TempDir()
+	dataDir := filepath.Join(work, "data")
+	tl := writeTestLog(t, work, 3000, 300)
+	badIPs := appendMalformed(t, tl)
+	allIPs := append(append([]netip.Addr{}, tl.ips...), badIPs...)
+	cfgFile, metricsAddr := writeConfig(t, work, "ingest:\n  from_start: true\n")
+	common := []string{"--config", cfgFile, "--data-dir", dataDir}
+
+	// Every insert into vakt.requests fails while this view exists.
+	stdout, stderr, err := vakt(t, append([]string{"sql"}, append(common,
+		`CREATE MATERIALIZED VIEW default.refuse_inserts ENGINE = Null AS
+		 SELECT throwIf(status > 0, 'insert refused by the test') AS refused FROM vakt.requests`)...)...)
+	if err != nil {
+		t.Fatalf("create view: %v\n%s\n%s", err, stdout, stderr)
+	}
+
+	run := startBackground(t, append([]string{"run", "--file", tl.path}, common...)...)
+	waitUntil(t, 60*time.Second, "failed inserts", func() bool {
+		body, err := tryScrape(metricsAddr) // refused until vakt listens
+		return err == nil && metricSum(body, "vakt_insert_errors_total") >= 3
+	})
+	conn := runtimeCH(t, dataDir)
+	// ClickHouse writes the table before the view throws, so the failed
+	// attempts may have left rows: each retry must then be deduplicated.
+	t.Logf("%d rows visible while inserts fail", countRows(t, conn, "SELECT count() FROM vakt.requests"))
+	if err := conn.Exec(context.Background(), "DROP VIEW default.refuse_inserts"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 60*time.Second, "every valid line stored", func() bool {
+		return countRows(t, conn, "SELECT count() FROM vakt.requests") >= uint64(tl.valid)
+	})
+	// Exactly once: no row twice, none missing, after the retries.
+	time.Sleep(500 * time.Millisecond)
+	if n, paths := countRows(t, conn, "SELECT count() FROM vakt.requests"), countRows(t, conn, "SELECT uniqExact(path) FROM vakt.requests"); n != uint64(tl.valid) || paths != n {
+		t.Fatalf("%d rows with %d distinct paths, want %d valid lines stored once each", n, paths, tl.valid)
+	}
+	metrics := scrapeMetrics(t, metricsAddr)
+	assertNoIPText(t, "/metrics", metrics, allIPs)
+	if got := metricSum(metrics, "vakt_rejected_total"); got < float64(tl.malformed) {
+		t.Errorf("metrics count %v rejected lines, want at least the %d malformed", got, tl.malformed)
+	}
+
+	// The salts commands reach the running vakt's NATS.
+	ctx := context.Background()
+	var epoch0 uint32
+	if err := conn.QueryRow(ctx, "SELECT any(epoch) FROM vakt.requests").Scan(&epoch0); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err = vakt(t, append([]string{"salts", "status", "--format", "json"}, common...)...)
+	if err != nil {
+		t.Fatalf("salts status: %v\n%s", err, stderr)
+	}
+	var st struct {
+		CurrentEpoch uint32 `json:"current_epoch"`
+		Epochs       []struct {
+			Epoch   uint32     `json:"epoch"`
+			Created *time.Time `json:"created"`
+			Current bool       `json:"current"`
+		} `json:"epochs"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil || st.CurrentEpoch != epoch0 || len(st.Epochs) != 1 || st.Epochs[0].Created == nil {
+		t.Fatalf("salts status while running: %v\n%s", err, stdout)
+	}
+	rotOut, stderr, err := vakt(t, append([]string{"salts", "rotate"}, common...)...)
+	if err != nil {
+		t.Fatalf("salts rotate: %v\n%s", err, stderr)
+	}
+	// New lines from the same IPs, followed by the running vakt.
+	f, err := os.OpenFile(tl.path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Now().Format("02/Jan/2006:15:04:05 -0700")
+	for j, ip := range tl.ips[:50] {
+		fmt.Fprintf(f, "%s - - [%s] \"GET /after-rotate/%d HTTP/1.1\" 200 1 \"-\" \"test\"\n", ip, ts, j)
+	}
+	f.Close()
+	waitUntil(t, 30*time.Second, "the lines after the rotation", func() bool {
+		return countRows(t, conn, "SELECT count() FROM vakt.requests WHERE path LIKE '/after-rotate/%'") == 50
+	})
+	if n := countRows(t, conn, "SELECT count() FROM vakt.requests WHERE path LIKE '/after-rotate/%' AND epoch = ?", epoch0+1); n != 50 {
+		t.Fatalf("%d of 50 rows after the rotation in epoch %d", n, epoch0+1)
+	}
+	// Same IP, new epoch, new id: no client id of epoch0 appears after.
+	if n := countRows(t, conn, `SELECT count() FROM vakt.requests WHERE path LIKE '/after-rotate/%'
+		AND client_id IN (SELECT client_id FROM vakt.requests WHERE epoch = ?)`, epoch0); n != 0 {
+		t.Fatalf("%d rows after the rotation reuse a client id of the replaced epoch", n)
+	}
+	run.stop(t)
+
+	out := run.stdout.String() + run.stderr.String() + rotOut
+	assertNoIPText(t, "vakt run's output", out, allIPs)
+	for _, want := range []string{"insert failed; retrying", "level=DEBUG", "salts rotated"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("vakt run's output lacks %q: the test did not exercise what it claims", want)
+		}
+	}
+	scanDataDir(t, dataDir, allIPs)
+	store := openStore(t, dataDir)
+	checkNoIPInTables(t, ctx, store, allIPs)
+}
+
+// TestImportEnrichesAndScrubs covers acceptance (4) and (5) through `vakt
+// import`: country and ASN from mmdbwriter-built databases on every row
+// whose IP they know, and a query string with an e-mail address, a token
+// and an SQL injection stored redacted while the row carries the flag. A
+// second import under a site with the keep policy stores its query as is.
+func TestImportEnrichesAndScrubs(t *testing.T) {
+	testenv.CHDBLib(t)
+	work := t.TempDir()
+	dataDir := filepath.Join(work, "data")
+	tl := writeTestLog(t, work, 1000, 120)
+
+	// The databases know every IP but each fifth, by exact address.
+	nets := map[netip.Prefix]testenv.GeoRecord{}
+	want := map[netip.Addr]testenv.GeoRecord{}
+	countries := []string{"SE", "DE", "NL", "JP"}
+	for i, ip := range tl.ips {
+		if i%5 == 4 {
+			continue
+		}
+		r := testenv.GeoRecord{Country: countries[i%len(countries)], ASN: uint32(64500 + i), ASOrg: fmt.Sprintf("Test Org %d", i)}
+		nets[netip.PrefixFrom(ip, ip.BitLen())] = r
+		want[ip] = r
+	}
+	countryDB, asnDB := testenv.WriteGeoIPDBs(t, work, "", nets)
+
+	// Injection probes, raw and as a browser would encode them.
+	probeIP := tl.ips[0]
+	ts := time.Now().Add(-time.Minute).Format("02/Jan/2006:15:04:05 -0700")
+	probes := fmt.Sprintf(
+		"%[1]s - - [%[2]s] \"GET /login?email=a@b.se&token=XYZ&id=1' OR 1=1-- HTTP/1.1\" 200 5 \"-\" \"sqlmap\"\n"+
+			"%[1]s - - [%[2]s] \"GET /login2?email=a%%40b.se&token=XYZsecret4711&id=1%%27%%20OR%%201=1-- HTTP/1.1\" 200 5 \"https://shop.example/cart?coupon=SECRETCOUPON\" \"Mozilla/5.0\"\n",
+		probeIP, ts)
+	f, err := os.OpenFile(tl.path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(probes)
+	f.Close()
+
+	keepLog := filepath.Join(work, "keep.log")
+	os.WriteFile(keepLog, []byte(fmt.Sprintf("%s - - [%s] \"GET /search?q=shoes&page=2 HTTP/1.1\" 200 5 \"-\" \"Mozilla/5.0\"\n", probeIP, ts)), 0o600)
+
+	cfgFile, _ := writeConfig(t, work, fmt.Sprintf(`pseudonymize:
+  geoip:
+    country_db: %s
+    asn_db: %s
+  sites:
+    keep.example: {query_policy: keep}
+`, countryDB, asnDB))
+	common := []string{"--config", cfgFile, "--data-dir", dataDir}
+	stdout, stderr, err := vakt(t, append(append([]string{"import", "--site", "shop.example"}, common...), tl.path)...)
+	if err != nil {
+		t.Fatalf("import: %v\n%s\n%s", err, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "GeoIP enrichment: country from "+countryDB+", ASN from "+asnDB) {
+		t.Errorf("no enrichment log line:\n%s", tailOf(stderr, 3000))
+	}
+	if _, stderr, err := vakt(t, append(append([]string{"import", "--site", "keep.example"}, common...), keepLog)...); err != nil {
+		t.Fatalf("import keep: %v\n%s", err, stderr)
+	}
+
+	ctx := context.Background()
+	conn := openStore(t, dataDir)
+
+	// (4) Country and ASN on every row, as the databases say.
+	rows, err := conn.Query(ctx, "SELECT path, country, asn, as_org FROM vakt.requests WHERE site = 'shop.example' AND path LIKE '/t/%'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enriched, plain := 0, 0
+	for rows.Next() {
+		var path, country, org string
+		var asn uint32
+		if err := rows.Scan(&path, &country, &asn, &org); err != nil {
+			t.Fatal(err)
+		}
+		line, _ := strconv.Atoi(strings.TrimPrefix(path, "/t/"))
+		w, known := want[tl.lineIP[line]]
+		if country != w.Country || asn != w.ASN || org != w.ASOrg {
+			t.Fatalf("line %d: country %q asn %d org %q; want %+v (known %v)", line, country, asn, org, w, known)
+		}
+		if known {
+			enriched++
+		} else {
+			plain++
+		}
+	}
+	rows.Close()
+	if enriched+plain != tl.valid || enriched == 0 || plain == 0 {
+		t.Fatalf("%d enriched and %d unknown rows of %d", enriched, plain, tl.valid)
+	}
+
+	// (5) Redacted, flagged.
+	for _, path := range []string{"/login", "/login2"} {
+		var query, referrer string
+		var flags uint32
+		if err := conn.QueryRow(ctx, "SELECT query, referrer, flags FROM vakt.requests WHERE path = ?", path).Scan(&query, &referrer, &flags); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if query != "email=&token=&id=" || flags&uint32(event.FlagSQLInjection) == 0 {
+			t.Errorf("%s: query %q flags %b; want the values redacted and the SQL-injection flag", path, query, flags)
+		}
+		if path == "/login2" && referrer != "https://shop.example/cart?coupon=" {
+			t.Errorf("same-site referrer %q, want its query redacted like the site's own", referrer)
+		}
+	}
+	for _, secret := range []string{"a@b.se", "a%40b.se", "XYZ", "OR 1=1", "%27", "SECRETCOUPON"} {
+		if n := countRows(t, conn, "SELECT count() FROM vakt.requests WHERE position(query, ?) > 0 OR position(referrer, ?) > 0 OR position(path, ?) > 0",
+			secret, secret, secret); n != 0 {
+			t.Errorf("%q stored in %d rows", secret, n)
+		}
+	}
+	var keptQuery string
+	if err := conn.QueryRow(ctx, "SELECT query FROM vakt.requests WHERE site = 'keep.example'").Scan(&keptQuery); err != nil || keptQuery != "q=shoes&page=2" {
+		t.Errorf("keep.example query %q (%v), want it kept by the site's policy", keptQuery, err)
+	}
+	// The scrubbed values are nowhere on disk either.
+	conn.Close()
+	for _, secret := range []string{"XYZsecret4711", "SECRETCOUPON"} {
+		scanFor(t, dataDir, secret)
+	}
+}
+
+// scanFor fails if any file under dir contains s.
+func scanFor(t *testing.T, dir, s string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Type()&os.ModeSymlink != 0 {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte(s)) {
+			return fmt.Errorf("%s holds %q", path, s)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+var epochRowRe = regexp.MustCompile(`(?m)^(\d+)\s+\S+\s+\S+\s+(\S+)\s+\S+\s+(.*)$`)
+
+// TestSaltsCommandsWithoutRunningVakt is acceptance (1) for the commands
+// on a data dir no vakt owns: status before any salt, import, rotate,
+// import again (new ids for the same IPs), and nothing secret printed.
+func TestSaltsCommandsWithoutRunningVakt(t *testing.T) {
+	testenv.CHDBLib(t)
+	work := t.TempDir()
+	dataDir := filepath.Join(work, "data")
+	cfgFile, _ := writeConfig(t, work, "")
+	common := []string{"--config", cfgFile, "--data-dir", dataDir}
+	var outputs strings.Builder
+	// run puts the common flags after the command (and subcommand) word.
+	run := func(args ...string) string {
+		t.Helper()
+		n := 1
+		if args[0] == "salts" {
+			n = 2
+		}
+		full := append(append(append([]string{}, args[:n]...), common...), args[n:]...)
+		stdout, stderr, err := vakt(t, full...)
+		if err != nil {
+			t.Fatalf("vakt %s: %v\n%s\n%s", strings.Join(args, " "), err, stdout, stderr)
+		}
+		outputs.WriteString(stdout + stderr)
+		return stdout
+	}
+
+	out := run("salts", "status")
+	if m := epochRowRe.FindAllStringSubmatch(out, -1); len(m) != 1 || m[0][2] != "-" || !strings.Contains(m[0][3], "no salt yet") {
+		t.Fatalf("status before any salt:\n%s", out)
+	}
+
+	tl := writeTestLog(t, work, 400, 40)
+	run("import", "--site", "s.example", tl.path)
+	out = run("salts", "rotate")
+	if !strings.Contains(out, "is in use from now on") || !strings.Contains(out, "access and erasure requests") {
+		t.Fatalf("rotate output:\n%s", out)
+	}
+	second := filepath.Join(work, "second.log")
+	ts := time.Now().Format("02/Jan/2006:15:04:05 -0700")
+	var b strings.Builder
+	for j, ip := range tl.ips {
+		fmt.Fprintf(&b, "%s - - [%s] \"GET /second/%d HTTP/1.1\" 200 1 \"-\" \"test\"\n", ip, ts, j)
+	}
+	os.WriteFile(second, []byte(b.String()), 0o600)
+	run("import", "--site", "s.example", second)
+
+	out = run("salts", "status")
+	m := epochRowRe.FindAllStringSubmatch(out, -1)
+	if len(m) != 2 || m[0][2] == "-" || m[1][2] == "-" || !strings.Contains(m[0][3], "ended early by rotation") || m[1][3] != "current" {
+		t.Fatalf("status after rotation:\n%s", out)
+	}
+	jsonOut := run("salts", "status", "--format", "json")
+
+	ctx := context.Background()
+	conn := openStore(t, dataDir)
+	old, _ := strconv.ParseUint(m[0][1], 10, 32)
+	if n := countRows(t, conn, "SELECT count() FROM vakt.requests WHERE path LIKE '/t/%' AND epoch = ?", uint32(old)); n != uint64(tl.valid) {
+		t.Fatalf("%d first-import rows in epoch %d, want %d", n, old, tl.valid)
+	}
+	if n := countRows(t, conn, "SELECT count() FROM vakt.requests WHERE path LIKE '/second/%' AND epoch = ?", uint32(old)+1); n != uint64(len(tl.ips)) {
+		t.Fatalf("%d second-import rows in the new epoch, want %d", n, len(tl.ips))
+	}
+	if n := countRows(t, conn, `SELECT count() FROM vakt.requests WHERE path LIKE '/second/%'
+		AND client_id IN (SELECT client_id FROM vakt.requests WHERE path LIKE '/t/%')`); n != 0 {
+		t.Fatalf("%d rows after the rotation reuse an id from before", n)
+	}
+	conn.Close()
+
+	// No salt in any output: read the salts from the bucket itself.
+	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: filepath.Join(dataDir, "nats")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nc, js, err := bus.Connect(bus.ConnConfig{URL: srv.ClientURL(), Name: "test"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	kv, err := js.KeyValue(ctx, bus.SaltBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	salts := 0
+	for _, row := range m {
+		e, err := kv.Get(ctx, "epoch."+row[1])
+		if err != nil {
+			t.Fatalf("salt of epoch %s: %v", row[1], err)
+		}
+		salts++
+		assertNoSalt(t, outputs.String()+jsonOut, e.Value())
+	}
+	if salts != 2 {
+		t.Fatalf("%d salts checked", salts)
+	}
+}
+
+// assertNoSalt fails if text shows salt in any usual encoding.
+func assertNoSalt(t *testing.T, text string, salt []byte) {
+	t.Helper()
+	forbidden := []string{hex.EncodeToString(salt), base64.StdEncoding.EncodeToString(salt), base64.RawURLEncoding.EncodeToString(salt),
+		hex.EncodeToString(salt[:16]), hex.EncodeToString(salt[16:])}
+	for i := 0; i+8 <= len(salt); i += 8 {
+		forbidden = append(forbidden, strconv.FormatUint(binary.LittleEndian.Uint64(salt[i:]), 10))
+	}
+	for _, f := range forbidden {
+		if strings.Contains(text, f) {
+			t.Fatalf("output shows a salt (%s)", f)
+		}
+	}
+}

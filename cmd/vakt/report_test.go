@@ -1,0 +1,541 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vakt-dev/vakt/ingest/logformat"
+	"github.com/vakt-dev/vakt/internal/event"
+	"github.com/vakt-dev/vakt/internal/loggen"
+	"github.com/vakt-dev/vakt/internal/testenv"
+)
+
+// logRecord is one request written to a threat test log, for figures
+// computed independently of vakt.
+type logRecord struct {
+	ts     time.Time
+	ip     netip.Addr
+	method string
+	target string
+	status uint16
+	rt     float64 // seconds, millisecond resolution as nginx logs it
+	ua     string
+}
+
+// labelledAttacker is one attacker of a threat test log: its expected
+// category, the scope its offender row has, and its clients. Each client's
+// user agent ends in " atk-<label>" (and "-<n>" for several clients), which
+// maps pseudonymous ids back to attackers.
+type labelledAttacker struct {
+	label, category, scope string
+	ips                    []netip.Addr
+}
+
+type threatLog struct {
+	path      string
+	records   []logRecord
+	attackers []labelledAttacker
+	benign    map[netip.Addr]bool
+}
+
+// writeThreatLog writes nginx JSON access-log lines (with request times):
+// benign traffic from internal/loggen (browsers and crawlers, Zipf-heavy
+// regulars, 404s, 500s, mistyped passwords; IPv4 and IPv6) and, mixed in,
+// attackers of every category, each labelled.
+func writeThreatLog(t *testing.T, dir string, benignLines, clients int) *threatLog {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(21, 12))
+	now := time.Now().UTC()
+	start := now.Add(-50 * time.Minute)
+	g := loggen.New(loggen.Config{Seed: 5, Clients: clients, Start: start, Rate: 10, AttackShare: -1})
+	tl := &threatLog{path: filepath.Join(dir, "access.json.log"), benign: map[netip.Addr]bool{}}
+	rt := func() float64 { return math.Round(math.Exp(rng.NormFloat64()*0.9-2.6)*1000) / 1000 }
+	nets := map[[6]byte]bool{}
+	netOf := func(ip netip.Addr) [6]byte {
+		var k [6]byte
+		if ip.Is4() {
+			b := ip.As4()
+			copy(k[:], b[:3])
+		} else {
+			b := ip.As16()
+			copy(k[:], b[:6])
+		}
+		return k
+	}
+	for len(tl.records) < benignLines {
+		l := g.Next()
+		var r event.Raw
+		if err := logformat.ParseCombined(l.Text, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Method == "" { // a connection closed before its request
+			continue
+		}
+		tl.records = append(tl.records, logRecord{ts: l.Time, ip: l.IP, method: r.Method, target: r.Target, status: r.Status, rt: rt(), ua: r.UserAgent})
+		tl.benign[l.IP] = true
+		nets[netOf(l.IP)] = true
+	}
+	end := tl.records[len(tl.records)-1].ts
+
+	// Attackers get addresses in networks no benign client uses.
+	newNet := func(v6 bool) [6]byte {
+		for {
+			var k [6]byte
+			if v6 {
+				k = [6]byte{0x2a, 0x0e, byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))}
+			} else {
+				k = [6]byte{byte(11 + rng.IntN(89)), byte(rng.IntN(256)), byte(rng.IntN(256))}
+			}
+			if !nets[k] {
+				nets[k] = true
+				return k
+			}
+		}
+	}
+	host := func(k [6]byte, v6 bool, n int) netip.Addr {
+		if v6 {
+			var b [16]byte
+			copy(b[:6], k[:])
+			b[15] = byte(n + 1)
+			b[9] = byte(rng.IntN(256))
+			return netip.AddrFrom16(b)
+		}
+		return netip.AddrFrom4([4]byte{k[0], k[1], k[2], byte(10 + n)})
+	}
+	firefox := "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
+	pages := []string{"/", "/blog", "/products", "/pricing", "/about", "/docs/getting-started"}
+	type req struct {
+		method, target string
+		status         uint16
+	}
+	get := func(target string, status uint16) req { return req{"GET", target, status} }
+	attack := func(label, category, scope string, v6 bool, clients int, baseUA string, at time.Time, gap time.Duration, reqs func(client int) []req) {
+		a := labelledAttacker{label: label, category: category, scope: scope}
+		k := newNet(v6)
+		for c := range clients {
+			ip := host(k, v6, c)
+			a.ips = append(a.ips, ip)
+			ua := baseUA + " atk-" + label
+			if clients > 1 {
+				ua += "-" + strconv.Itoa(c)
+			}
+			ts := at.Add(time.Duration(c) * 17 * time.Second)
+			for _, q := range reqs(c) {
+				tl.records = append(tl.records, logRecord{ts: ts, ip: ip, method: q.method, target: q.target, status: q.status, rt: rt(), ua: ua})
+				ts = ts.Add(gap)
+			}
+		}
+		tl.attackers = append(tl.attackers, a)
+	}
+	at := func(min int) time.Time { return start.Add(time.Duration(min) * time.Minute) }
+	list := func(status uint16, targets ...string) func(int) []req {
+		return func(int) []req {
+			var out []req
+			for _, tg := range targets {
+				out = append(out, get(tg, status))
+			}
+			return out
+		}
+	}
+	attack("scan", "scanning", "client", false, 1, firefox, at(3), 3*time.Second, func(int) []req {
+		var out []req
+		for i := range 40 {
+			out = append(out, get(fmt.Sprintf("/%s%d", []string{"backup", "old", "test", "dev", "tmp", "upload"}[i%6], i), 404))
+		}
+		return out
+	})
+	attack("sens", "sensitive_file", "client", true, 1, firefox, at(5), 4*time.Second,
+		list(404, "/.env", "/.git/config", "/wp-config.php.bak", "/backup.sql", "/.aws/credentials", "/.ssh/id_rsa", "/.htpasswd"))
+	attack("admin", "admin_probe", "client", false, 1, firefox, at(7), 2*time.Second,
+		list(404, "/phpmyadmin/", "/pma/", "/admin/", "/manager/html", "/jenkins/login", "/actuator/env"))
+	attack("trav", "path_traversal", "client", true, 1, firefox, at(9), 5*time.Second,
+		list(400, "/static/../../../../etc/passwd", "/download?file=../../../../etc/passwd", "/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "/images/..%2f..%2f..%2fwindows/win.ini"))
+	attack("sqli", "sql_injection", "client", false, 1, firefox, at(11), 5*time.Second,
+		list(500, "/products?id=1'%20OR%20'1'='1", "/products?id=1 OR 1=1--", "/search?q=1%27%20UNION%20SELECT%20NULL,NULL,version()--", "/item.php?id=1 AND SLEEP(5)"))
+	attack("xss", "xss", "client", true, 1, firefox, at(13), 5*time.Second,
+		list(200, "/search?q=<script>alert(1)</script>", "/search?q=%3Cscript%3Ealert(document.cookie)%3C/script%3E", `/search?q="><img src=x onerror=alert(1)>`))
+	attack("brute", "brute_force", "client", false, 1, firefox, at(15), 3*time.Second, func(int) []req {
+		var out []req
+		for i := range 30 {
+			out = append(out, req{"POST", []string{"/wp-login.php", "/login", "/user/login"}[i%3], 401})
+		}
+		return out
+	})
+	attack("badua", "bad_user_agent", "client", true, 1, "sqlmap/1.8.4#stable (https://sqlmap.org)", at(17), 2*time.Second, list(200, "/", "/products", "/about", "/blog", "/pricing"))
+	attack("tool", "bad_user_agent", "client", false, 1, "python-requests/2.31.0", at(19), 4*time.Second, func(int) []req {
+		var out []req
+		for i := range 25 {
+			out = append(out, get(pages[i%len(pages)], 200))
+		}
+		return out
+	})
+	attack("flood", "flood", "client", true, 1, firefox, at(21), 200*time.Millisecond, func(int) []req {
+		var out []req
+		for i := range 900 {
+			out = append(out, get(pages[i%len(pages)], 200))
+		}
+		return out
+	})
+	// Distributed: every client stays under every per-client threshold.
+	attack("dist4", "distributed", "network", false, 8, firefox, at(23), 5*time.Second, func(int) []req {
+		return []req{{"POST", "/wp-login.php", 403}, {"POST", "/wp-login.php", 403}, {"POST", "/login", 401}, get("/products?id=1 OR 1=1--", 200)}
+	})
+	attack("dist6", "distributed", "network", true, 6, firefox, at(26), 5*time.Second,
+		list(404, "/phpmyadmin/", "/admin/", "/.env", "/search?q=<script>alert(1)</script>"))
+
+	sort.SliceStable(tl.records, func(i, j int) bool { return tl.records[i].ts.Before(tl.records[j].ts) })
+	if last := tl.records[len(tl.records)-1].ts; last.After(end) {
+		end = last
+	}
+	if !end.Before(now) {
+		t.Fatalf("log runs into the future: %s", end)
+	}
+	f, err := os.OpenFile(tl.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	for _, r := range tl.records {
+		err := enc.Encode(map[string]any{
+			"remote_addr": r.ip.String(), "time_iso8601": r.ts.Format(time.RFC3339), "request": r.method + " " + r.target + " HTTP/1.1",
+			"status": r.status, "body_bytes_sent": 512, "http_referer": "", "http_user_agent": r.ua, "request_time": r.rt,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return tl
+}
+
+// jsonRows parses `--format json` output: one object per line.
+func jsonRows(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var rows []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not JSON: %q: %v", line, err)
+		}
+		rows = append(rows, m)
+	}
+	return rows
+}
+
+// jnum reads a number that JSON output gives as a number or, for 64-bit
+// integers, as a string.
+func jnum(t *testing.T, v any) float64 {
+	t.Helper()
+	switch x := v.(type) {
+	case float64:
+		return x
+	case string:
+		f, err := strconv.ParseFloat(x, 64)
+		if err != nil {
+			t.Fatalf("not a number: %q", x)
+		}
+		return f
+	case nil:
+		return math.NaN()
+	}
+	t.Fatalf("not a number: %v", v)
+	return 0
+}
+
+// TestReportsOnLabelledTraffic imports benign traffic with labelled
+// attackers of every category mixed in and checks `vakt report threats`
+// finds every attacker with the right category and no benign client, that
+// `vakt report health` equals figures computed from the log, and that `vakt
+// report top` ranks what the log holds.
+func TestReportsOnLabelledTraffic(t *testing.T) {
+	testenv.CHDBLib(t)
+	work := t.TempDir()
+	dataDir := filepath.Join(work, "data")
+	tl := writeThreatLog(t, work, 20_000, 400)
+	v6 := 0
+	for ip := range tl.benign {
+		if ip.Is6() {
+			v6++
+		}
+	}
+	t.Logf("log: %d requests, %d benign clients (%d IPv6), %d labelled attackers", len(tl.records), len(tl.benign), v6, len(tl.attackers))
+	if len(tl.benign) < 300 || v6 < 50 {
+		t.Fatalf("benign clients: %d, IPv6 %d", len(tl.benign), v6)
+	}
+
+	stdout, stderr, err := vakt(t, "import", "--data-dir", dataDir, "--site", "www.example.com", tl.path)
+	if err != nil {
+		t.Fatalf("vakt import: %v\n%s\n%s", err, stdout, stderr)
+	}
+	if m := summaryRe.FindAllStringSubmatch(stdout, -1); len(m) < 2 || m[1][2] != strconv.Itoa(len(tl.records)) {
+		t.Fatalf("import stored %v of %d lines:\n%s", m, len(tl.records), stdout)
+	}
+	outputs := []string{stdout, stderr}
+	report := func(args ...string) string {
+		t.Helper()
+		out, errOut, err := vakt(t, append([]string{"report", args[0], "--data-dir", dataDir}, args[1:]...)...)
+		if err != nil {
+			t.Fatalf("vakt report %v: %v\n%s\n%s", args, err, out, errOut)
+		}
+		outputs = append(outputs, out, errOut)
+		return out
+	}
+
+	t.Run("threats", func(t *testing.T) {
+		offenders := jsonRows(t, report("threats", "--since", "2h", "--format", "json"))
+		// Map pseudonymous ids back to attackers through their user agents.
+		out, errOut, err := vakt(t, "sql", "--data-dir", dataDir, "--format", "json",
+			"SELECT DISTINCT toString(client_id) AS client, toString(network_id) AS network, user_agent FROM vakt.requests WHERE position(user_agent, ' atk-') > 0")
+		if err != nil {
+			t.Fatalf("vakt sql: %v\n%s", err, errOut)
+		}
+		clientOf, networkOf := map[string]string{}, map[string]string{}
+		for _, r := range jsonRows(t, out) {
+			label := r["user_agent"].(string)
+			label = label[strings.LastIndex(label, " atk-")+5:]
+			if i := strings.IndexByte(label, '-'); i >= 0 {
+				label = label[:i]
+			}
+			clientOf[r["client"].(string)] = label
+			networkOf[r["network"].(string)] = label
+		}
+		found := map[string][]string{} // attacker label → categories reported
+		var truePos, falsePos int
+		for _, o := range offenders {
+			id, scope, cat := o["id"].(string), o["scope"].(string), o["category"].(string)
+			label := ""
+			switch scope {
+			case "client":
+				label = clientOf[id]
+			case "network":
+				label = networkOf[id]
+			}
+			if label == "" {
+				falsePos++
+				t.Errorf("benign %s %s reported by %s (%s): %v", scope, id, o["rule"], cat, o["evidence"])
+				continue
+			}
+			truePos++
+			found[label] = append(found[label], cat+"/"+scope)
+		}
+		recalled := 0
+		for _, a := range tl.attackers {
+			if slices.Contains(found[a.label], a.category+"/"+a.scope) {
+				recalled++
+			} else {
+				t.Errorf("attacker %s (%s, %d clients) not reported as %s/%s; reported as %v", a.label, a.category, len(a.ips), a.category, a.scope, found[a.label])
+			}
+		}
+		precision := float64(truePos) / math.Max(float64(truePos+falsePos), 1)
+		recall := float64(recalled) / float64(len(tl.attackers))
+		t.Logf("threats: %d offender rows, %d of attackers, %d of benign clients or networks", len(offenders), truePos, falsePos)
+		t.Logf("precision %.3f (offender rows that are attackers), recall %.3f (%d of %d attackers found with the right category)",
+			precision, recall, recalled, len(tl.attackers))
+		for _, a := range tl.attackers {
+			t.Logf("  %-6s %-15s reported as %v", a.label, a.category, found[a.label])
+		}
+	})
+
+	t.Run("health", func(t *testing.T) {
+		since := tl.records[0].ts.Truncate(time.Second)
+		until := tl.records[len(tl.records)-1].ts.Add(time.Second)
+		bucket := 5 * time.Minute
+		rows := jsonRows(t, report("health", "--since", since.Format(time.RFC3339), "--until", until.Format(time.RFC3339),
+			"--bucket", bucket.String(), "--format", "json"))
+		type fig struct {
+			requests, s2, s3, s4, s5 int
+			times                    []float64
+		}
+		add := func(f *fig, r logRecord) {
+			f.requests++
+			switch r.status / 100 {
+			case 2:
+				f.s2++
+			case 3:
+				f.s3++
+			case 4:
+				f.s4++
+			case 5:
+				f.s5++
+			}
+			f.times = append(f.times, r.rt)
+		}
+		total := &fig{}
+		series := map[time.Time]*fig{}
+		for _, r := range tl.records {
+			add(total, r)
+			b := r.ts.Truncate(bucket)
+			if series[b] == nil {
+				series[b] = &fig{}
+			}
+			add(series[b], r)
+		}
+		// quantileExact: the value at position floor(level*n) of the
+		// sorted request times.
+		quantile := func(ts []float64, level float64) float64 {
+			s := slices.Clone(ts)
+			sort.Float64s(s)
+			return s[min(int(level*float64(len(s))), len(s)-1)]
+		}
+		check := func(what string, got map[string]any, want *fig) {
+			t.Helper()
+			for _, c := range []struct {
+				col  string
+				want float64
+				tol  float64
+			}{
+				{"requests", float64(want.requests), 0},
+				{"timed", float64(want.requests), 0},
+				{"status_2xx", float64(want.s2), 0},
+				{"status_3xx", float64(want.s3), 0},
+				{"status_4xx", float64(want.s4), 0},
+				{"status_5xx", float64(want.s5), 0},
+				// Rates are printed to 5 decimals.
+				{"error_rate", float64(want.s5) / float64(want.requests), 5e-6},
+				{"client_error_rate", float64(want.s4) / float64(want.requests), 5e-6},
+				// Request times are logged in milliseconds and stored as
+				// Float32: exact to well within a microsecond.
+				{"p50_s", quantile(want.times, 0.5), 1e-6},
+				{"p95_s", quantile(want.times, 0.95), 1e-6},
+				{"p99_s", quantile(want.times, 0.99), 1e-6},
+			} {
+				if g := jnum(t, got[c.col]); math.Abs(g-c.want) > c.tol {
+					t.Errorf("%s %s = %v, computed from the log %v", what, c.col, g, c.want)
+				}
+			}
+		}
+		var totals, points int
+		for _, r := range rows {
+			switch r["section"] {
+			case "totals":
+				totals++
+				check("total", r, total)
+				t.Logf("health total: %v requests, 5xx %v, error rate %v, p50 %v s, p95 %v s, p99 %v s",
+					r["requests"], r["status_5xx"], r["error_rate"], r["p50_s"], r["p95_s"], r["p99_s"])
+			case "series":
+				points++
+				ts, err := time.Parse("2006-01-02 15:04:05.000", r["time"].(string))
+				if err != nil || series[ts] == nil {
+					t.Fatalf("series point at %v: %v", r["time"], err)
+				}
+				check("bucket "+ts.Format(time.TimeOnly), r, series[ts])
+			}
+		}
+		if totals != 1 || points != len(series) {
+			t.Fatalf("%d totals and %d series points, want 1 and %d", totals, points, len(series))
+		}
+		t.Logf("health: totals and %d five-minute buckets equal the log's figures (counts exact, quantileExact percentiles within 1e-6 s)", points)
+	})
+
+	t.Run("top", func(t *testing.T) {
+		rows := jsonRows(t, report("top", "--since", "2h", "--format", "json", "--n", "5"))
+		paths := map[string]int{}
+		for _, r := range tl.records {
+			p, _, _ := strings.Cut(r.target, "?")
+			paths[p]++
+		}
+		var want []string
+		for p := range paths {
+			want = append(want, p)
+		}
+		sort.Slice(want, func(i, j int) bool {
+			if paths[want[i]] != paths[want[j]] {
+				return paths[want[i]] > paths[want[j]]
+			}
+			return want[i] < want[j]
+		})
+		var gotPaths []string
+		var flood float64
+		for _, r := range rows {
+			switch r["section"] {
+			case "paths":
+				gotPaths = append(gotPaths, r["key"].(string))
+				if n := int(jnum(t, r["requests"])); n != paths[r["key"].(string)] {
+					t.Errorf("path %v: %d requests, log has %d", r["key"], n, paths[r["key"].(string)])
+				}
+			case "clients":
+				if jnum(t, r["rank"]) == 1 {
+					flood = jnum(t, r["requests"])
+				}
+			}
+		}
+		if !slices.Equal(gotPaths, want[:5]) {
+			t.Errorf("top paths %v, log's %v", gotPaths, want[:5])
+		}
+		if flood != 900 {
+			t.Errorf("top client has %v requests; the flood sent 900", flood)
+		}
+	})
+
+	// No output of vakt names an IP.
+	ips := map[netip.Addr]bool{}
+	for _, r := range tl.records {
+		ips[r.ip] = true
+	}
+	for _, out := range outputs {
+		for ip := range ips {
+			if strings.Contains(out, ip.String()) {
+				t.Fatalf("raw IP %s in vakt's output", ip)
+			}
+		}
+	}
+}
+
+func TestReportCommandLine(t *testing.T) {
+	work := t.TempDir()
+	rules := filepath.Join(work, "rules.d")
+	os.Mkdir(rules, 0o700)
+	os.WriteFile(filepath.Join(rules, "broken.yaml"), []byte("name: broken\ncategory: x\nscope: ip\nseverity: 2\ndescription: d\nwindow: 1h\nsql: SELECT 1\n"), 0o600)
+	cfg := filepath.Join(work, "vakt.yaml")
+	os.WriteFile(cfg, []byte("rules:\n  dir: "+rules+"\n"), 0o600)
+	tests := []struct {
+		name string
+		args []string
+		code int    // exit status
+		want string // in stdout or stderr
+	}{
+		{"no report name", []string{"report"}, 2, "name a report"},
+		{"unknown report", []string{"report", "weather"}, 2, `unknown report "weather"`},
+		{"bad since", []string{"report", "health", "--since", "yesterday"}, 1, "--since"},
+		{"empty range", []string{"report", "top", "--since", "1h", "--until", "2h"}, 1, "not before"},
+		{"bad format", []string{"report", "top", "--format", "xml"}, 1, "--format"},
+		{"broken rule file", []string{"report", "threats", "--config", cfg}, 1, "broken.yaml: scope"},
+		{"check names the rule file", []string{"check", "--config", cfg}, 1, "rules.dir: rule " + filepath.Join(rules, "broken.yaml") + ": scope"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, err := vakt(t, append(tc.args, "--data-dir", filepath.Join(work, "data"))...)
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code || !strings.Contains(stdout+stderr, tc.want) {
+				t.Fatalf("exit %d, want %d with %q:\n%s%s", code, tc.code, tc.want, stdout, stderr)
+			}
+		})
+	}
+}

@@ -1,0 +1,304 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/testenv"
+)
+
+func TestParseSyslog(t *testing.T) {
+	const line = `203.0.113.7 - - [22/Oct/2021:02:28:56 -0700] "GET / HTTP/1.1" 200 5 "-" "ua"`
+	tests := []struct {
+		name, in, host, app, msg string
+	}{
+		{"nginx", "<190>Oct 22 02:28:56 web-1 mysite: " + line, "web-1", "mysite", line},
+		{"nginx nohostname", "<190>Oct  2 02:28:56 mysite: " + line, "", "mysite", line},
+		{"logger rfc3164", "<13>Nov 25 05:49:47 vm siteC: hello udp 3164", "vm", "siteC", "hello udp 3164"},
+		{"3164 with pid", "<13>Nov 25 05:49:47 vm app[123]: body\n", "vm", "app", "body"},
+		{"3164 iso time", "<13>2024-05-01T10:00:00.123Z host tag: body", "host", "tag", "body"},
+		{"3164 no tag", "<13>Nov 25 05:49:47 host just a message", "host", "", "just a message"},
+		{"3164 bare", "<13>hello", "", "", "hello"},
+		{"logger rfc5424", `<13>1 2026-11-25T05:59:50.463422+00:00 vm siteD - - [timeQuality tzKnown="1" isSynced="0"][x@1 a="b\]c"] hello udp 5424`,
+			"vm", "siteD", "hello udp 5424"},
+		{"5424 nil values, BOM", "<165>1 - - - - - - \xef\xbb\xbf" + line, "", "", line},
+		{"5424 no msg", "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 -", "mymachine.example.com", "evntslog", ""},
+	}
+	for _, tt := range tests {
+		m, err := parseSyslog([]byte(tt.in))
+		if err != nil || string(m.hostname) != tt.host || string(m.appName) != tt.app || string(m.msg) != tt.msg {
+			t.Errorf("%s: %v host %q app %q msg %q", tt.name, err, m.hostname, m.appName, m.msg)
+		}
+	}
+	for _, in := range []string{"", "hello", "<>x", "<192>x", "<01>x", "<1234>x", "<13", "<13>1 a b", "<13>1 a b c d e [x",
+		"<13>1 a b c d e x", "<13>1 a b c d e -x", "<13>1 a \x01 c d e -"} {
+		if _, err := parseSyslog([]byte(in)); !errors.Is(err, errSyslog) {
+			t.Errorf("%q: %v, want errSyslog", in, err)
+		}
+	}
+}
+
+func TestFrameReader(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	stream := "<13>a\n\n13 <13>b\nwith nl" + "<13>c\r\n" + "5 <13>d" + long + "\n" + "3 <1>" + "200 " + long + long + "<13>e"
+	fr := newFrameReader(strings.NewReader(stream), 64)
+	var got []string
+	for {
+		f, err := fr.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if errors.Is(err, errFrameTooLong) {
+			got = append(got, "TOO LONG")
+			continue
+		}
+		if err != nil {
+			got = append(got, "ERR "+err.Error())
+			break
+		}
+		got = append(got, string(f))
+	}
+	want := []string{"<13>a", "<13>b\nwith nl", "<13>c\r", "<13>d", "TOO LONG", "<1>", "TOO LONG", "<13>e"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("frames %q\nwant   %q", got, want)
+	}
+	for _, bad := range []string{"12x <13>", "0 ", "123456789 x", "01 x"} {
+		if _, err := newFrameReader(strings.NewReader(bad), 64).next(); !errors.Is(err, errFraming) {
+			t.Errorf("%q: %v, want errFraming", bad, err)
+		}
+	}
+}
+
+// FuzzSyslog checks that header parsing never panics and that the body and
+// header fields it returns are parts of the input.
+func FuzzSyslog(f *testing.F) {
+	for _, s := range []string{
+		"<190>Oct 22 02:28:56 web-1 mysite: 1.2.3.4 - - [22/Oct/2021:02:28:56 -0700] \"GET / HTTP/1.1\" 200 5",
+		`<13>1 2026-11-25T05:59:50.463422+00:00 vm siteD - - [timeQuality tzKnown="1"][x@1 a="b\]c"] hello`,
+		"<13>vm tag[1]: x\x00\n", "<0>1 - - - - - -",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := parseSyslog(b)
+		if err != nil {
+			if !errors.Is(err, errSyslog) || err.Error() != errSyslog.Error() {
+				t.Fatalf("error %v", err)
+			}
+			return
+		}
+		for _, part := range [][]byte{m.hostname, m.appName, m.msg} {
+			if !bytes.Contains(b, part) {
+				t.Fatalf("%q is not part of the message", part)
+			}
+		}
+		if m.pri < 0 || m.pri > 191 || bytes.ContainsAny(m.appName, " ") || bytes.ContainsAny(m.hostname, " ") {
+			t.Fatalf("bad header %+v", m)
+		}
+	})
+}
+
+// FuzzSyslogFrames feeds a random TCP stream to the frame reader: it must
+// not panic, never return a frame over the limit, and end.
+func FuzzSyslogFrames(f *testing.F) {
+	f.Add([]byte("13 <13>b\nwith nl<13>c\r\n5 <13>d\n"))
+	f.Add([]byte("99999999 x"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fr := newFrameReader(bytes.NewReader(b), 32)
+		for n := 0; n <= len(b); n++ {
+			frame, err := fr.next()
+			if err == nil {
+				if len(frame) > 32 || len(frame) == 0 {
+					t.Fatalf("frame of %d bytes", len(frame))
+				}
+				continue
+			}
+			if errors.Is(err, errFrameTooLong) {
+				continue
+			}
+			return // EOF, framing broken
+		}
+		t.Fatal("more frames than bytes")
+	})
+}
+
+// TestSyslogRealSenders sends access-log lines with real syslog senders:
+// util-linux's logger (RFC 5424 over TCP, newline-framed and
+// octet-counted; RFC 3164 over UDP) and nginx itself
+// (access_log syslog:server=...,tag=...) over UDP, and checks that every
+// line arrives in the RAW stream with the site named by its tag.
+func TestSyslogRealSenders(t *testing.T) {
+	logger, err := exec.LookPath("logger")
+	if err != nil {
+		if testenv.CI() {
+			t.Fatal("logger (Debian's bsdutils) is required in CI")
+		}
+		t.Skip("logger not installed")
+	}
+	port := testenv.FreePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	js := startNATS(t, bus.DefaultStreamConfig())
+	var logs logBuf
+	ing, err := New(Config{Follow: true, Site: "fallback", FlushInterval: 20 * time.Millisecond,
+		Syslog: SyslogConfig{UDP: addr, TCP: addr}}, js, logs.logger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(ctx) }()
+	waitFor(t, "syslog receiver", func() bool { return strings.Contains(logs.String(), "syslog receiver listening") })
+
+	now := time.Now()
+	line := func(ip, path string) string {
+		return fmt.Sprintf(`%s - - [%s] "GET %s HTTP/1.1" 200 42 "-" "logger test"`, ip, now.Format("02/Jan/2006:15:04:05 -0700"), path)
+	}
+	sent := map[string]string{} // path → site
+	runLogger := func(site, path string, args ...string) {
+		t.Helper()
+		args = append(args, "-n", "127.0.0.1", "-P", strconv.Itoa(port), "-t", site, line("198.51.100.9", path))
+		if out, err := exec.Command(logger, args...).CombinedOutput(); err != nil {
+			t.Fatalf("logger %v: %v\n%s", args, err, out)
+		}
+		sent[path] = site
+	}
+	for i := range 5 {
+		runLogger("tcp-newline", fmt.Sprintf("/tcp5424/%d", i), "--rfc5424", "--tcp")
+		runLogger("tcp-octets", fmt.Sprintf("/octets/%d", i), "--rfc5424", "--tcp", "--octet-count")
+		runLogger("udp-bsd", fmt.Sprintf("/udp3164/%d", i), "--rfc3164", "--udp")
+	}
+	// A message that is not syslog at all, over TCP: counted, not stored.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "not syslog\n<13>1 x\n")
+	c.Close()
+
+	// nginx logging straight to vakt over UDP.
+	front := testenv.FreePort(t)
+	testenv.StartNginx(t, fmt.Sprintf(`
+  server {
+    listen 127.0.0.1:%d;
+    access_log syslog:server=%s,tag=nginx_site combined;
+    location / { return 204; }
+  }`, front, addr), front)
+	for i := range 10 {
+		path := fmt.Sprintf("/nginx/%d?q=%d", i, i)
+		resp, err := (&net.Dialer{}).Dial("tcp", fmt.Sprintf("127.0.0.1:%d", front))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(resp, "GET %s HTTP/1.0\r\n\r\n", path)
+		_, _ = io.ReadAll(resp)
+		resp.Close()
+		sent[path] = "nginx_site"
+	}
+
+	recs := readRaw(t, js, len(sent))
+	got := map[string]string{}
+	for _, r := range recs {
+		got[r.Target] = r.Site
+		if !strings.HasPrefix(r.Target, "/nginx/") && r.ClientIP != netip.MustParseAddr("198.51.100.9") {
+			t.Errorf("%s: client %v", r.Target, r.ClientIP)
+		}
+		if strings.HasPrefix(r.Target, "/nginx/") && (r.ClientIP != netip.MustParseAddr("127.0.0.1") || r.Status != 204) {
+			t.Errorf("%s: client %v status %d", r.Target, r.ClientIP, r.Status)
+		}
+		if time.Since(r.Time) > time.Minute {
+			t.Errorf("%s: time %v", r.Target, r.Time)
+		}
+	}
+	for path, site := range sent {
+		if got[path] != site {
+			t.Errorf("%s: site %q, want %q", path, got[path], site)
+		}
+	}
+	waitFor(t, "bad syslog counted", func() bool { return ing.Stats().Rejected[ReasonBadSyslog] == 2 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	st := ing.Stats()
+	if st.LinesRead != int64(len(sent))+2 || st.Published != int64(len(sent)) {
+		t.Errorf("stats %+v, want %d lines and %d published", st, len(sent)+2, len(sent))
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"format":"combined"`) {
+		t.Errorf("detected format not logged:\n%s", out)
+	}
+	logs.assertNoIPs(t, map[netip.Addr]int{netip.MustParseAddr("198.51.100.9"): 1})
+}
+
+// TestSyslogSiteFrom covers site_from hostname, host and config, and a
+// configured format, with messages sent over TCP by the test.
+func TestSyslogSiteFrom(t *testing.T) {
+	const custom = `$host $remote_addr [$time_local] "$request" $status $request_time`
+	now := time.Now().Format("02/Jan/2006:15:04:05 -0700")
+	body := func(host, path string) string {
+		return fmt.Sprintf(`%s 203.0.113.5 [%s] "GET %s HTTP/1.1" 200 0.004`, host, now, path)
+	}
+	for _, tc := range []struct {
+		siteFrom string
+		want     string
+	}{
+		{SiteFromHostname, "web-7"}, {SiteFromHost, "shop.example"}, {SiteFromConfig, "fallback"}, {SiteFromTag, "tagged"},
+	} {
+		t.Run(tc.siteFrom, func(t *testing.T) {
+			port := testenv.FreePort(t)
+			addr := "127.0.0.1:" + strconv.Itoa(port)
+			js := startNATS(t, bus.DefaultStreamConfig())
+			ing, err := New(Config{Follow: true, Site: "fallback", FlushInterval: 20 * time.Millisecond,
+				Syslog: SyslogConfig{TCP: addr, SiteFrom: tc.siteFrom, Format: custom}}, js, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- ing.Run(ctx) }()
+			var c net.Conn
+			waitFor(t, "listener", func() bool { c, err = net.Dial("tcp", addr); return err == nil })
+			msg := "<134>1 2024-01-01T00:00:00Z web-7 tagged - - - " + body("shop.example", "/p")
+			fmt.Fprintf(c, "%d %s", len(msg), msg)
+			c.Close()
+			recs := readRaw(t, js, 1)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			r := recs[0]
+			if r.Site != tc.want || r.Host != "shop.example" || r.RequestTime != 4*time.Millisecond || r.Target != "/p" {
+				t.Errorf("record %+v, want site %q", r, tc.want)
+			}
+		})
+	}
+}
+
+func TestSyslogConfigValidate(t *testing.T) {
+	for _, sc := range []SyslogConfig{{UDP: "nope"}, {TCP: "127.0.0.1:1", SiteFrom: "path"}, {UDP: ":1", Format: "yaml"}} {
+		if err := (Config{Follow: true, Syslog: sc}).Validate(); err == nil {
+			t.Errorf("%+v accepted", sc)
+		}
+	}
+	if err := (Config{Follow: true, Syslog: SyslogConfig{UDP: "127.0.0.1:5514"}}).Validate(); err != nil {
+		t.Errorf("udp only: %v", err)
+	}
+	if err := (Config{Files: []string{"x"}, Format: "nginx_json", SiteFrom: "host"}).Validate(); err != nil {
+		t.Error(err)
+	}
+	if err := (Config{Files: []string{"x"}, Format: "$nope"}).Validate(); err == nil {
+		t.Error("bad format accepted")
+	}
+}

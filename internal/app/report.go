@@ -1,0 +1,355 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/report"
+)
+
+// Reports of `vakt report`.
+var ReportNames = []string{"health", "threats", "top"}
+
+// ReportOptions are the flags of `vakt report`.
+type ReportOptions struct {
+	// Since and Until take a duration back from now ("24h", "7d") or an
+	// RFC 3339 time (or a date, 2006-01-02, meaning its UTC midnight).
+	// Empty Since: 24h; empty Until: now.
+	Since, Until string
+	Site         string
+	Format       string // table, json, csv or tsv
+	// Section limits the output to one section (health: totals, series,
+	// failing_paths, slowest_paths; top: clients, networks, paths,
+	// countries, asns, user_agents).
+	Section string
+	Bucket  time.Duration // health series bucket; 0 chooses from the range
+	N       int           // top list length
+	// RulesDir adds to or overrides rules, after rules.dir.
+	RulesDir string
+}
+
+// ParseReportTime reads a --since or --until value: a duration back from
+// now, or an RFC 3339 time, or a date (UTC midnight).
+func ParseReportTime(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	d, err := config.ParseDuration(s)
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("%q is neither a duration back from now (24h, 7d) nor an RFC 3339 time (2006-01-02T15:04:05Z)", s)
+	}
+	return now.Add(-d.D()).UTC(), nil
+}
+
+// ReportFilter turns the options into a report filter.
+func (o ReportOptions) ReportFilter(now time.Time) (report.Filter, error) {
+	since, err := ParseReportTime(o.Since, now)
+	if err != nil {
+		return report.Filter{}, fmt.Errorf("--since: %w", err)
+	}
+	until, err := ParseReportTime(o.Until, now)
+	if err != nil {
+		return report.Filter{}, fmt.Errorf("--until: %w", err)
+	}
+	f := report.Filter{Since: since, Until: until, Site: o.Site, Bucket: o.Bucket}.Resolve(now)
+	if !f.Until.After(f.Since) {
+		return f, fmt.Errorf("--since %s is not before --until %s", f.Since.Format(time.RFC3339), f.Until.Format(time.RFC3339))
+	}
+	return f, nil
+}
+
+// ReportCommand is `vakt report NAME`: it computes the report over the
+// store of cfg and writes it to out in o.Format.
+func ReportCommand(ctx context.Context, cfg config.Config, name string, o ReportOptions, log *slog.Logger, out io.Writer) error {
+	if !slices.Contains(ReportNames, name) {
+		return fmt.Errorf("unknown report %q: use health, threats or top", name)
+	}
+	if o.Format == "" {
+		o.Format = FormatTable
+	}
+	if !ValidFormat(o.Format) {
+		return fmt.Errorf("--format %q: use table, json, csv or tsv", o.Format)
+	}
+	f, err := o.ReportFilter(time.Now())
+	if err != nil {
+		return err
+	}
+	var rules []report.Rule
+	if name == "threats" {
+		// Load the rules first: a broken rule file fails before any engine
+		// starts.
+		if rules, err = report.LoadRules(cfg.Rules.Dir, o.RulesDir); err != nil {
+			return err
+		}
+	}
+	eng, err := OpenEngines(ctx, cfg, Need{ClickHouse: true}, "report", log)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	db := cfg.ClickHouse.Database
+	var secs []section
+	var runErr error
+	switch name {
+	case "health":
+		h, err := report.HealthReport(ctx, eng.CH, db, f)
+		if err != nil {
+			return err
+		}
+		secs = HealthSections(h)
+	case "threats":
+		th, err := report.ThreatReport(ctx, eng.CH, db, rules, f)
+		if th == nil {
+			return err
+		}
+		runErr = err
+		secs = ThreatSections(th, o.Format)
+	case "top":
+		t, err := report.TopReport(ctx, eng.CH, db, f, o.N)
+		if err != nil {
+			return err
+		}
+		secs = TopSections(t)
+	}
+	if err := writeSections(secs, o.Section, o.Format, out); err != nil {
+		return err
+	}
+	return runErr
+}
+
+// section is one table of a report.
+type section struct {
+	name  string
+	title string
+	cols  []column
+	rows  [][]any
+}
+
+type column struct {
+	name, typ string // typ: a ClickHouse type name, for rendering
+}
+
+// colType lets report columns go through the writers of `vakt sql`.
+type colType struct{ column }
+
+func (c colType) Name() string             { return c.name }
+func (c colType) Nullable() bool           { return true }
+func (c colType) ScanType() reflect.Type   { return reflect.TypeFor[any]() }
+func (c colType) DatabaseTypeName() string { return c.typ }
+
+var _ driver.ColumnType = colType{}
+
+// writeSections writes each section (or only the one named only): in json,
+// every row carries its section's name; in table, csv and tsv each section
+// is a table of its own, after a title line in table format and a blank
+// line between sections in csv and tsv.
+func writeSections(secs []section, only, format string, out io.Writer) error {
+	if only != "" {
+		var names []string
+		for _, s := range secs {
+			names = append(names, s.name)
+			if s.name == only {
+				secs = []section{s}
+				break
+			}
+		}
+		if len(secs) != 1 || secs[0].name != only {
+			return fmt.Errorf("--section %q: use one of %s", only, strings.Join(names, ", "))
+		}
+	}
+	for i, s := range secs {
+		cols := s.cols
+		rows := s.rows
+		if format == FormatJSON {
+			cols = append([]column{{"section", "String"}}, cols...)
+			rows = make([][]any, len(s.rows))
+			for j, r := range s.rows {
+				rows[j] = append([]any{s.name}, r...)
+			}
+		}
+		switch {
+		case format == FormatTable:
+			if i > 0 {
+				fmt.Fprintln(out)
+			}
+			fmt.Fprintf(out, "%s\n", s.title)
+		case (format == FormatCSV || format == FormatTSV) && i > 0:
+			fmt.Fprintln(out)
+		}
+		names := make([]string, len(cols))
+		types := make([]driver.ColumnType, len(cols))
+		for k, c := range cols {
+			names[k], types[k] = c.name, colType{c}
+		}
+		w, err := newRowWriter(format, names, out)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := w.row(r, types); err != nil {
+				return err
+			}
+		}
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// num is a float for output: NaN (unknown) becomes NULL, the rest is
+// rounded to digits decimals.
+func num(v float64, digits int) any {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+const dt = "DateTime64(3, 'UTC')"
+
+func rangeTitle(f report.Filter) string {
+	site := "all sites"
+	if f.Site != "" {
+		site = "site " + f.Site
+	}
+	return fmt.Sprintf("%s, %s to %s", site, f.Since.Format(time.RFC3339), f.Until.Format(time.RFC3339))
+}
+
+var healthCols = []column{
+	{"site", "String"}, {"time", dt}, {"requests", "UInt64"}, {"requests_per_s", "Float64"},
+	{"status_2xx", "UInt64"}, {"status_3xx", "UInt64"}, {"status_4xx", "UInt64"}, {"status_5xx", "UInt64"}, {"status_other", "UInt64"},
+	{"error_rate", "Float64"}, {"client_error_rate", "Float64"},
+	{"p50_s", "Float64"}, {"p95_s", "Float64"}, {"p99_s", "Float64"}, {"timed", "UInt64"}, {"bytes", "UInt64"},
+}
+
+func healthRow(p report.HealthPoint) []any {
+	return []any{p.Site, p.Time, p.Requests, num(p.RequestsPerSecond, 3),
+		p.Status2xx, p.Status3xx, p.Status4xx, p.Status5xx, p.StatusOther,
+		num(p.ErrorRate, 5), num(p.ClientErrorRate, 5),
+		num(p.P50, 6), num(p.P95, 6), num(p.P99, 6), p.LatencyKnown, p.Bytes}
+}
+
+var pathCols = []column{{"site", "String"}, {"path", "String"}, {"requests", "UInt64"}, {"failures_5xx", "UInt64"}, {"p95_s", "Float64"}}
+
+func pathRows(ps []report.PathStat) [][]any {
+	rows := [][]any{}
+	for _, p := range ps {
+		rows = append(rows, []any{p.Site, p.Path, p.Requests, p.Failures, num(p.P95, 6)})
+	}
+	return rows
+}
+
+// HealthSections lays out a health report: totals per site, the series per
+// site and bucket, then the failing and slowest paths of each site.
+func HealthSections(h *report.Health) []section {
+	f := h.Filter
+	totals := section{name: "totals", cols: healthCols,
+		title: fmt.Sprintf("Health per site: %s (from %s; latency percentiles by %s)", rangeTitle(f), h.Source, h.Quantile)}
+	series := section{name: "series", cols: healthCols,
+		title: fmt.Sprintf("Health per site and %s bucket", config.Duration(f.Bucket))}
+	failing := section{name: "failing_paths", cols: pathCols, title: "Failing paths (most 5xx) per site"}
+	slowest := section{name: "slowest_paths", cols: pathCols, title: "Slowest paths (highest p95 request time) per site"}
+	for _, p := range h.Totals {
+		totals.rows = append(totals.rows, healthRow(p))
+		failing.rows = append(failing.rows, pathRows(p.FailingPaths)...)
+		slowest.rows = append(slowest.rows, pathRows(p.SlowestPaths)...)
+	}
+	for _, p := range h.Series {
+		series.rows = append(series.rows, healthRow(p))
+	}
+	return []section{totals, series, failing, slowest}
+}
+
+var threatCols = []column{
+	{"severity", "UInt8"}, {"rule", "String"}, {"category", "String"}, {"scope", "String"}, {"site", "String"},
+	{"id", "String"}, {"epoch", "UInt32"}, {"requests", "UInt64"}, {"first_seen", dt}, {"last_seen", dt},
+	{"country", "String"}, {"asn", "UInt32"}, {"evidence", "String"},
+}
+
+// ThreatSections lays out a threat report: one row per offender. Evidence
+// is a JSON object in json, "name=value ..." otherwise.
+func ThreatSections(th *report.Threats, format string) []section {
+	s := section{name: "offenders", cols: threatCols, rows: [][]any{},
+		title: fmt.Sprintf("Offenders: %s", rangeTitle(th.Filter))}
+	for _, o := range th.Offenders {
+		var ev any = o.Evidence
+		if format != FormatJSON {
+			var parts []string
+			for _, k := range slices.Sorted(maps.Keys(o.Evidence)) {
+				parts = append(parts, k+"="+strconv.FormatFloat(o.Evidence[k], 'g', -1, 64))
+			}
+			ev = strings.Join(parts, " ")
+		}
+		s.rows = append(s.rows, []any{uint8(o.Severity), o.Rule, o.Category, o.Scope, o.Site, o.ID, o.Epoch, o.Requests,
+			o.FirstSeen, o.LastSeen, o.Country, o.ASN, ev})
+	}
+	return []section{s}
+}
+
+// TopSections lays out a top report: one section per list.
+func TopSections(t *report.Top) []section {
+	lists := []struct {
+		name, title string
+		es          []report.TopEntry
+	}{
+		{"clients", "Top clients (pseudonymous ids)", t.Clients},
+		{"networks", "Top networks (pseudonymous /24 and /48 ids)", t.Networks},
+		{"paths", "Top paths", t.Paths},
+		{"countries", "Top countries", t.Countries},
+		{"asns", "Top autonomous systems", t.ASNs},
+		{"user_agents", "Top user agents", t.UserAgents},
+	}
+	var out []section
+	for _, l := range lists {
+		s := section{name: l.name, title: fmt.Sprintf("%s: %s, %d requests", l.title, rangeTitle(t.Filter), t.Total),
+			cols: []column{{"rank", "UInt32"}, {"key", "String"}, {"requests", "UInt64"}, {"share", "Float64"}}, rows: [][]any{}}
+		if l.name == "asns" {
+			s.cols = append(s.cols, column{"as_org", "String"})
+		}
+		for i, e := range l.es {
+			r := []any{uint32(i + 1), e.Key, e.Requests, num(e.Share, 5)}
+			if l.name == "asns" {
+				r = append(r, e.Label)
+			}
+			s.rows = append(s.rows, r)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// errNoReport is returned for a missing report name.
+var errNoReport = errors.New("name a report: health, threats or top")
+
+// ReportName checks the report name argument.
+func ReportName(args []string) (string, error) {
+	if len(args) == 0 {
+		return "", errNoReport
+	}
+	if len(args) > 1 {
+		return "", fmt.Errorf("unexpected arguments after the report name: %q (flags go before or right after the name)", args[1:])
+	}
+	return args[0], nil
+}

@@ -1,0 +1,99 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// SaltBucketStream is the stream behind the SaltBucket key-value bucket.
+const SaltBucketStream = "KV_" + SaltBucket
+
+// saltBucketConfig is the stream a KeyValueConfig{Bucket: SaltBucket,
+// History: 1} would get from nats.go, except that message deletes are
+// allowed. Destroying a salt must erase its bytes: a purge (all a standard
+// bucket, created with deny_delete, permits) only drops the messages from the
+// index and leaves the bytes in the file store's block file, where anyone who
+// can read the data dir finds them. SecureDeleteMsg overwrites them.
+func saltBucketConfig(replicas int) jetstream.StreamConfig {
+	if replicas == 0 {
+		replicas = 1
+	}
+	return jetstream.StreamConfig{
+		Name:              SaltBucketStream,
+		Description:       "salt of each pseudonymisation epoch; erased with no history when the epoch's grace ends",
+		Subjects:          []string{"$KV." + SaltBucket + ".>"},
+		MaxMsgsPerSubject: 1,
+		MaxBytes:          -1,
+		MaxMsgSize:        -1,
+		MaxMsgs:           -1,
+		MaxConsumers:      -1,
+		Storage:           jetstream.FileStorage,
+		Replicas:          replicas,
+		AllowRollup:       true,
+		DenyDelete:        false,
+		Duplicates:        2 * time.Minute,
+		AllowDirect:       true,
+		Discard:           jetstream.DiscardNew,
+	}
+}
+
+// ensureSaltBucket creates the salt bucket, or migrates one an older vakt
+// created with deny_delete (which no stream update can lift): its keys are
+// read, the stream is deleted (its block files with it) and recreated, and
+// the keys are written back. Replicas keep their in-memory salts meanwhile;
+// one that finds a salt missing in the gap creates a new one, and the
+// write-back then keeps that one: ids change mid-epoch, nothing leaks.
+func ensureSaltBucket(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	cfg := saltBucketConfig(replicas)
+	st, err := js.Stream(ctx, cfg.Name)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		_, err = js.CreateStream(ctx, cfg)
+		if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return fmt.Errorf("kv bucket %s: %w", SaltBucket, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("kv bucket %s: %w", SaltBucket, err)
+	case !st.CachedInfo().Config.DenyDelete:
+		return nil
+	}
+
+	old, err := js.KeyValue(ctx, SaltBucket)
+	if err != nil {
+		return fmt.Errorf("kv bucket %s: migrate: %w", SaltBucket, err)
+	}
+	keys, err := old.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("kv bucket %s: migrate: %w", SaltBucket, err)
+	}
+	values := map[string][]byte{}
+	for k := range keys.Keys() {
+		e, err := old.Get(ctx, k)
+		if err == nil {
+			values[k] = e.Value()
+		}
+	}
+	if err := js.DeleteStream(ctx, cfg.Name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("kv bucket %s: migrate: %w", SaltBucket, err)
+	}
+	if _, err := js.CreateStream(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return fmt.Errorf("kv bucket %s: migrate: %w", SaltBucket, err)
+	}
+	kv, err := js.KeyValue(ctx, SaltBucket)
+	if err != nil {
+		return fmt.Errorf("kv bucket %s: migrate: %w", SaltBucket, err)
+	}
+	for k, v := range values {
+		_, err := kv.Create(ctx, k, v)
+		clear(v)
+		if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("kv bucket %s: migrate key %s: %w", SaltBucket, k, err)
+		}
+	}
+	return nil
+}

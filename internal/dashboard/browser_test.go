@@ -1,0 +1,310 @@
+package dashboard_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vakt-dev/vakt/ingest"
+	"github.com/vakt-dev/vakt/internal/testenv"
+)
+
+// screenshotDir is where the browser test leaves its screenshots, under
+// the package (git-ignored), so they outlive the test; with
+// `go test -artifacts`, they are also in the test's artifact directory.
+const screenshotDir = "testdata/out"
+
+// chromium returns Debian's chromium. Without it the test fails in CI and
+// is skipped elsewhere, saying how to install it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	const msg = "the browser test needs Debian's chromium: apt-get install chromium (make deps installs it)"
+	if testenv.CI() {
+		t.Fatal(msg)
+	}
+	t.Skip("skipping: " + msg)
+	return ""
+}
+
+// headless runs chromium on url with extra flags, after the page's scripts
+// have had a few seconds (virtual time, which waits for pending fetches)
+// to load and render. It returns stdout and fails the test on any console
+// message: the page writes none, so one is an error or a CSP violation.
+func headless(t *testing.T, bin, url string, extra ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	args := []string{
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0", "--hide-scrollbars",
+		"--lang=en-US", "--virtual-time-budget=12000",
+	}
+	cmd := exec.CommandContext(ctx, bin, append(append(args, extra...), url)...)
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium %v: %v\n%s", extra, err, errOut.String())
+	}
+	for _, line := range strings.Split(errOut.String(), "\n") {
+		if strings.Contains(line, ":CONSOLE") {
+			t.Errorf("console message on %s: %s", url, line)
+		}
+	}
+	return out.String()
+}
+
+var (
+	bodyAttrRE = regexp.MustCompile(`<body[^>]*>`)
+	attrRE     = regexp.MustCompile(`([a-z-]+)="([^"]*)"`)
+	optionRE   = regexp.MustCompile(`<option value="([^"]*)"`)
+	rowRE      = regexp.MustCompile(`(?s)<tr class="offender" data-category="([^"]*)">(.*?)</tr>`)
+	cellRE     = regexp.MustCompile(`(?s)<td[^>]*>(.*?)</td>`)
+	tagRE      = regexp.MustCompile(`<[^>]+>`)
+)
+
+// page is what the test reads back from the rendered DOM.
+type page struct {
+	dom  string
+	body map[string]string
+}
+
+func parsePage(t *testing.T, dom string) page {
+	t.Helper()
+	p := page{dom: dom, body: map[string]string{}}
+	b := bodyAttrRE.FindString(dom)
+	if b == "" {
+		t.Fatalf("no body in the DOM:\n%.2000s", dom)
+	}
+	for _, m := range attrRE.FindAllStringSubmatch(b, -1) {
+		p.body[m[1]] = html.UnescapeString(m[2])
+	}
+	return p
+}
+
+// chart returns the data-* attributes of a chart's svg.
+func (p page) chart(t *testing.T, name string) map[string]int {
+	t.Helper()
+	m := regexp.MustCompile(`id="chart-` + name + `"[^>]*><svg[^>]*>`).FindString(p.dom)
+	if m == "" {
+		t.Fatalf("chart %s not drawn", name)
+	}
+	out := map[string]int{}
+	for _, a := range attrRE.FindAllStringSubmatch(m, -1) {
+		if n, err := strconv.Atoi(a[2]); err == nil {
+			out[strings.TrimPrefix(a[1], "data-")] = n
+		}
+	}
+	return out
+}
+
+// kpi returns a key figure's shown value and its exact value.
+func (p page) kpi(t *testing.T, id string) (string, string) {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<div class="kpi[^"]*" id="kpi-` + id + `"([^>]*)>.*?<div class="k-value">([^<]*)</div>`).FindStringSubmatch(p.dom)
+	if m == nil {
+		t.Fatalf("key figure %s not found", id)
+	}
+	var exact string
+	for _, a := range attrRE.FindAllStringSubmatch(m[1], -1) {
+		if a[1] == "data-value" {
+			exact = a[2]
+		}
+	}
+	return html.UnescapeString(m[2]), exact
+}
+
+type shownOffender struct{ category, rule, id, site string }
+
+func (p page) offenders() []shownOffender {
+	var out []shownOffender
+	for _, r := range rowRE.FindAllStringSubmatch(p.dom, -1) {
+		cells := cellRE.FindAllStringSubmatch(r[2], -1)
+		text := func(i int) string {
+			if i >= len(cells) {
+				return ""
+			}
+			return html.UnescapeString(tagRE.ReplaceAllString(cells[i][1], " "))
+		}
+		id := strings.Fields(text(3))
+		o := shownOffender{category: r[1], rule: strings.TrimSpace(text(2)), site: strings.TrimSpace(text(4))}
+		if len(id) > 0 {
+			o.id = id[0]
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// TestBrowserDashboard loads the dashboard of a running vakt with data in
+// Debian's headless chromium and checks what the page shows: the site
+// selector has the sites, the charts have data points, the threats table
+// lists the offenders the API reports, the salt and retention status are
+// there, no IP is on the page, and no script error or console message
+// occurred. It saves screenshots under testdata/out.
+func TestBrowserDashboard(t *testing.T) {
+	bin := chromium(t)
+
+	// Every site, the last hour: what an operator opens first.
+	all := parsePage(t, headless(t, bin, baseURL+"/?range=1h", "--window-size=1400,1000", "--dump-dom"))
+	if got := strings.Fields(all.body["data-loaded"]); !slices.Equal(got, []string{"health", "sites", "status", "threats", "top"}) {
+		t.Fatalf("panels loaded: %q, want every one (js errors: %s)", all.body["data-loaded"], all.body["data-js-errors"])
+	}
+	if all.body["data-js-errors"] != "0" || strings.Contains(all.dom, `<ul id="js-errors" hidden=""><li>`) {
+		t.Errorf("script errors on the page: %s", regexp.MustCompile(`(?s)<ul id="js-errors".*?</ul>`).FindString(all.dom))
+	}
+	var options []string
+	for _, m := range optionRE.FindAllStringSubmatch(all.dom, -1) {
+		options = append(options, m[1])
+	}
+	for _, want := range []string{"", seededSites[0], seededSites[1], ingest.DemoSite} {
+		if !slices.Contains(options, want) {
+			t.Errorf("site selector %q lacks %q", options, want)
+		}
+	}
+	rps := all.chart(t, "rps")
+	// One line per site plus their total, over 60 one-minute buckets; the
+	// seeded sites had traffic in 48 of them.
+	if rps["series"] != 4 || rps["points"] < 4*60 || rps["nonzero"] < 2*45 {
+		t.Errorf("requests/s chart: %v", rps)
+	}
+	if e := all.chart(t, "errors"); e["nonzero"] < 10 {
+		t.Errorf("errors chart: %v", e)
+	}
+	if l := all.chart(t, "latency"); l["nonzero"] < 2*45 {
+		t.Errorf("latency chart: %v", l)
+	}
+	if shown, exact := all.kpi(t, "requests"); shown == "—" || exact == "" {
+		t.Errorf("requests figure %q (%s)", shown, exact)
+	} else if n, _ := strconv.Atoi(exact); n < truth.requests[seededSites[0]]+truth.requests[seededSites[1]] {
+		t.Errorf("requests figure %d, below the %d seeded", n, truth.requests[seededSites[0]]+truth.requests[seededSites[1]])
+	}
+	if rows := all.offenders(); len(rows) == 0 {
+		t.Error("the threats table is empty")
+	}
+	var st statusJSON
+	get(t, "/api/status", &st)
+	var cur uint32
+	for _, e := range st.Salts.Epochs {
+		if e.Current {
+			cur = e.Epoch
+		}
+	}
+	if !strings.Contains(all.dom, fmt.Sprintf("Epoch %d in use", cur)) {
+		t.Errorf("salt status does not show current epoch %d", cur)
+	}
+	if !regexp.MustCompile(`Pseudonymised requests</td><td class="nowrap">30d</td>`).MatchString(all.dom) {
+		t.Error("retention of request rows (30d) not shown")
+	}
+	for _, ip := range truth.ips {
+		if strings.Contains(all.dom, ip.String()) {
+			t.Fatalf("client IP %s is on the page", ip)
+		}
+	}
+
+	// One site: its offenders exactly as the API reports them, and its
+	// latency percentiles.
+	site := seededSites[0]
+	var api threatsJSON
+	get(t, "/api/threats?since=1h&site="+site, &api)
+	one := parsePage(t, headless(t, bin, baseURL+"/?range=1h&site="+site, "--window-size=1400,1000", "--dump-dom"))
+	rows := one.offenders()
+	if len(rows) != min(len(api.Offenders), 250) || one.body["data-offenders"] != strconv.Itoa(len(rows)) {
+		t.Errorf("%s: the table shows %d offenders, the API reports %d", site, len(rows), len(api.Offenders))
+	}
+	for i, r := range rows {
+		if i < len(api.Offenders) {
+			a := api.Offenders[i]
+			if r.id != a.ID || r.rule != a.Rule || r.category != a.Category || (a.Scope != "asn" && r.site != site) {
+				t.Errorf("row %d shows %+v, the API has %s %s %s on %s", i, r, a.Rule, a.Category, a.ID, a.Site)
+			}
+		}
+	}
+	if l := one.chart(t, "latency"); l["series"] != 3 || l["nonzero"] < 3*45 {
+		t.Errorf("%s: latency chart %v, want p50, p95 and p99 with data", site, l)
+	}
+	if _, exact := one.kpi(t, "requests"); exact != strconv.Itoa(truth.requests[site]) {
+		t.Errorf("%s: requests figure %s, the traffic had %d", site, exact, truth.requests[site])
+	}
+	if shown, _ := one.kpi(t, "latency"); !strings.HasSuffix(shown, " ms") && !strings.HasSuffix(shown, " s") {
+		t.Errorf("%s: p95 figure %q", site, shown)
+	}
+
+	// A site with no traffic: readable empty states, not broken charts.
+	empty := parsePage(t, headless(t, bin, baseURL+"/?range=15m&site=nobody.example", "--window-size=1400,1000", "--dump-dom"))
+	if !strings.Contains(empty.dom, "No requests for nobody.example in the last 15 minutes.") ||
+		!strings.Contains(empty.dom, "No offenders for nobody.example in the last 15 minutes") {
+		t.Error("no empty state for a site without traffic")
+	}
+	if c := empty.chart(t, "rps"); c["nonzero"] != 0 || c["points"] == 0 {
+		t.Errorf("idle site's chart: %v", c)
+	}
+
+	// Screenshots: the first screen at 1400x1000, and the whole page.
+	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct{ name, size string }{{"dashboard.png", "1400,1000"}, {"dashboard-full.png", "1400,2300"}} {
+		path, err := filepath.Abs(filepath.Join(screenshotDir, s.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(path)
+		headless(t, bin, baseURL+"/?range=1h", "--window-size="+s.size, "--screenshot="+path)
+		checkScreenshot(t, path, s.size)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(t.ArtifactDir(), s.name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
+}
+
+// checkScreenshot checks that path is a PNG of the window's size with a
+// rendered page on it, not a blank or error page.
+func checkScreenshot(t *testing.T, path, size string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("no screenshot: %v", err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", path, err)
+	}
+	if b := img.Bounds(); fmt.Sprintf("%d,%d", b.Dx(), b.Dy()) != size {
+		t.Errorf("screenshot %s is %dx%d, want %s", path, b.Dx(), b.Dy(), size)
+	}
+	colours := map[uint32]bool{}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 3 {
+		for x := b.Min.X; x < b.Max.X; x += 3 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			colours[r>>11<<10|g>>11<<5|bl>>11] = true
+		}
+	}
+	if len(colours) < 40 {
+		t.Errorf("screenshot %s looks blank: %d colours", path, len(colours))
+	}
+}

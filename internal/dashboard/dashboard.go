@@ -1,0 +1,230 @@
+// Package dashboard serves vakt's web page and the JSON endpoints behind it:
+// live site health, the threats table, top lists, and the retention and salt
+// status. The page is plain HTML, CSS and JavaScript embedded in the binary
+// (no CDN, no build step); its charts are hand-drawn SVG.
+//
+// Every figure comes from internal/report, the same code `vakt report` and
+// the alerts use. The dashboard shows pseudonymous client and network ids,
+// never an IP (the store holds none), and salt metadata, never a salt.
+//
+// Endpoints (all GET, JSON):
+//
+//	/api/sites                      sites with stored requests
+//	/api/health?since=1h&site=S     series per site and bucket, totals, failing and slowest paths
+//	/api/threats?since=24h&site=S   offenders of every rule
+//	/api/top?since=1h&site=S&n=10   top clients, networks, paths, countries, ASNs, user agents
+//	/api/status                     salt epochs, retention, stored rows, pipeline readiness
+//
+// since is a duration (15m, 1h, 24h, 7d, …); site empty means every site.
+package dashboard
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/vakt-dev/vakt/pseudonymize"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// SaltLister lists the stored salt epochs: metadata only, never a salt
+// (pseudonymize.SaltStore implements it).
+type SaltLister interface {
+	Epochs(ctx context.Context) ([]pseudonymize.EpochInfo, error)
+}
+
+// Retention is one kind of data and how long it is kept.
+type Retention struct {
+	Data  string        // e.g. "Pseudonymised requests"
+	Where string        // e.g. "ClickHouse vakt.requests"
+	Keep  time.Duration // 0: not kept at all
+	Note  string        // how the limit is enforced
+}
+
+// MarshalJSON writes Keep for people ("30d", "15m") and in seconds.
+func (r Retention) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Data        string  `json:"data"`
+		Where       string  `json:"where"`
+		Keep        string  `json:"keep"`
+		KeepSeconds float64 `json:"keep_seconds"`
+		Note        string  `json:"note,omitempty"`
+	}{r.Data, r.Where, human(r.Keep), r.Keep.Seconds(), r.Note})
+}
+
+// human writes a duration in its largest whole unit: 30d, 15m, 36h.
+func human(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d <= 0:
+		return "0"
+	case d%day == 0:
+		return fmt.Sprintf("%dd", d/day)
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return d.String()
+}
+
+// Options configure a Dashboard.
+type Options struct {
+	// CH queries the store; Database holds the requests table (default "vakt").
+	CH       driver.Conn
+	Database string
+	// RuleDirs are the rule directories besides the built-in rules
+	// (report.LoadRules). Rules are read on each threats request, so edits
+	// show up without a restart.
+	RuleDirs []string
+	// Salts lists salt epochs; nil when the salt bucket is unreachable, and
+	// SaltsErr then says why.
+	Salts    SaltLister
+	SaltsErr error
+	// EpochLength and Grace are the salt schedule.
+	EpochLength, Grace time.Duration
+	// Retention lists what is kept how long.
+	Retention func(ctx context.Context) ([]Retention, error)
+	// Pipeline, if set, returns the pipeline's readiness (the /readyz
+	// answer), shown in the page's header.
+	Pipeline func(ctx context.Context) any
+	Log      *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Dashboard serves the page and its API.
+type Dashboard struct {
+	o     Options
+	cache cache
+}
+
+// New returns a dashboard over o.
+func New(o Options) *Dashboard {
+	if o.Database == "" {
+		o.Database = "vakt"
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Dashboard{o: o, cache: cache{entries: map[string]*cacheEntry{}}}
+}
+
+// Register mounts the page at / and the API under /api/ on mux.
+func (d *Dashboard) Register(mux *http.ServeMux) {
+	static, _ := fs.Sub(assets, "assets")
+	files := http.FileServerFS(static)
+	mux.Handle("GET /{$}", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeFileFS(w, r, static, "index.html")
+	})))
+	mux.Handle("GET /assets/", secure(http.StripPrefix("/assets/", noDirs(files))))
+	mux.Handle("GET /favicon.ico", http.RedirectHandler("/assets/favicon.svg", http.StatusMovedPermanently))
+	mux.Handle("GET /api/sites", secure(d.api(d.sites, 20*time.Second)))
+	mux.Handle("GET /api/health", secure(d.api(d.health, 2*time.Second)))
+	mux.Handle("GET /api/threats", secure(d.api(d.threats, 10*time.Second)))
+	mux.Handle("GET /api/top", secure(d.api(d.top, 5*time.Second)))
+	mux.Handle("GET /api/status", secure(d.api(d.status, 5*time.Second)))
+	mux.Handle("/api/", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: see /api/health, /api/threats, /api/top, /api/status, /api/sites")
+	})))
+}
+
+// Handler returns a handler serving only the dashboard.
+func (d *Dashboard) Handler() http.Handler {
+	mux := http.NewServeMux()
+	d.Register(mux)
+	return mux
+}
+
+// secure sets headers that keep the page to its own origin: scripts,
+// styles and data only from vakt itself, no framing, no referrers.
+func secure(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// noDirs answers 404 for directory listings.
+func noDirs(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || r.URL.Path[len(r.URL.Path)-1] == '/' {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// cache keeps each answer for a few seconds and lets concurrent identical
+// requests share one query, so that several open pages refreshing every few
+// seconds cost the store no more than one.
+type cache struct {
+	mu      sync.Mutex
+	entries map[string]*cacheEntry
+}
+
+type cacheEntry struct {
+	ready   chan struct{}
+	expires time.Time
+	status  int
+	body    []byte
+}
+
+func (c *cache) get(key string, ttl time.Duration, now func() time.Time, fill func() (int, []byte)) (int, []byte) {
+	c.mu.Lock()
+	e := c.entries[key]
+	if e != nil {
+		select {
+		case <-e.ready:
+			if now().Before(e.expires) {
+				c.mu.Unlock()
+				return e.status, e.body
+			}
+			e = nil
+		default: // in flight: wait for it
+		}
+	}
+	if e == nil {
+		e = &cacheEntry{ready: make(chan struct{})}
+		c.entries[key] = e
+		for k, old := range c.entries { // drop expired entries
+			select {
+			case <-old.ready:
+				if !now().Before(old.expires) {
+					delete(c.entries, k)
+				}
+			default:
+			}
+		}
+		c.mu.Unlock()
+		e.status, e.body = fill()
+		e.expires = now().Add(ttl)
+		if e.status != http.StatusOK {
+			e.expires = now() // errors are not cached
+		}
+		close(e.ready)
+		return e.status, e.body
+	}
+	c.mu.Unlock()
+	<-e.ready
+	return e.status, e.body
+}

@@ -1,0 +1,649 @@
+package event
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vakt-dev/vakt/internal/jsonscan"
+)
+
+// The JSON contract (docs/nats-contract.md): besides protobuf batches, a
+// message on vakt.raw.<site> may be JSON written by any shipper. This file
+// decodes it into Raw records.
+
+// Reasons a JSON record is rejected. They are the same strings as the
+// reasons of ingest/logformat, so that a metric means one thing whichever
+// path a line took.
+const (
+	JSONReasonSyntax    = "bad_json"      // not JSON, or not an object where one is needed
+	JSONReasonFormat    = "bad_format"    // a required field is missing or has the wrong type
+	JSONReasonIP        = "bad_ip"        // client address is not an IP
+	JSONReasonTimestamp = "bad_timestamp" // missing or unreadable time
+	JSONReasonStatus    = "bad_status"    // status not a number from 0 to 999
+	JSONReasonBytes     = "bad_bytes"     // size not a non-negative integer
+	JSONReasonDuration  = "bad_duration"  // request or upstream time not seconds
+)
+
+// RecordError describes a rejected JSON record. Like logformat.Error it
+// carries no content: only the reason and the field it concerns.
+type RecordError struct {
+	Reason string // one of the JSONReason constants
+	Field  string // the contract field, e.g. "client_ip"
+}
+
+func (e *RecordError) Error() string { return "event: json record: " + e.Reason + ": field " + e.Field }
+
+func recErr(reason, field string) error { return &RecordError{Reason: reason, Field: field} }
+
+// ErrJSON is wrapped by RangeJSON's error for a message that is not valid
+// JSON at all: none of its records can be trusted.
+var ErrJSON = errors.New("event: invalid JSON message")
+
+// JSONOptions tune DecodeJSON and RangeJSON.
+type JSONOptions struct {
+	// ParseLine, when set, parses records that carry a whole access-log
+	// line (key "message", "log" or "line") and no client address: what
+	// Vector's file source and Fluent Bit's tail input produce without a
+	// parser. Without it such records are rejected.
+	ParseLine func(line []byte, r *Raw) error
+	// DefaultTime stamps records that carry no time of their own (for
+	// example the time JetStream stored the message). Zero rejects them.
+	DefaultTime time.Time
+}
+
+// IsJSON reports whether a RAW-stream message body is JSON rather than a
+// protobuf batch. A batch starts with the tag byte 0x0a, which is also a
+// newline: so a body starting with 0x0a is a batch, whatever follows (the
+// next byte is a record length, and may well be '{' or '['). JSON starts
+// with '{' or '[', after optional spaces, tabs or carriage returns.
+func IsJSON(msg []byte) bool {
+	for _, c := range msg {
+		switch c {
+		case ' ', '\t', '\r':
+			continue
+		case '{', '[':
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// RangeJSON decodes a JSON message and calls fn once per record, with the
+// decoded record or the reason it was rejected (a *RecordError, or an
+// error of opt.ParseLine). r is reused between calls. A message is one of:
+//
+//   - one object, or several separated by white space (NDJSON);
+//   - an array of objects;
+//   - an array of [time, object] pairs, as Fluent Bit's NATS output sends;
+//     the time (Unix seconds) stamps a record that has none.
+//
+// A message that is not valid JSON returns an error wrapping ErrJSON
+// before fn sees any of its records: the whole message is checked first.
+// An error from fn stops the walk and is returned.
+func RangeJSON(msg []byte, opt *JSONOptions, fn func(r *Raw, err error) error) error {
+	if opt == nil {
+		opt = &JSONOptions{}
+	}
+	var r Raw
+	b := jsonscan.SkipSpace(msg)
+	if len(b) == 0 {
+		return wrapJSON(&jsonscan.Error{Pos: 0, Msg: "empty message"})
+	}
+	if b[0] == '[' {
+		kind, arr, rest, err := jsonscan.Value(b)
+		if err != nil {
+			return wrapJSON(err)
+		}
+		if len(jsonscan.SkipSpace(rest)) != 0 || kind != jsonscan.Array {
+			return wrapJSON(&jsonscan.Error{Pos: len(b) - len(rest), Msg: "data after array"})
+		}
+		return jsonscan.EachElement(arr, func(kind jsonscan.Kind, v []byte) error {
+			switch kind {
+			case jsonscan.Object:
+				return fn(&r, DecodeJSON(v, opt, &r))
+			case jsonscan.Array:
+				return fn(&r, decodeTimedPair(v, opt, &r))
+			}
+			return fn(&r, recErr(JSONReasonSyntax, "record"))
+		})
+	}
+	// One object or several: check them all before decoding any.
+	for p := b; len(p) > 0; {
+		kind, _, rest, err := jsonscan.Value(p)
+		if err != nil {
+			return wrapJSON(err)
+		}
+		if kind != jsonscan.Object {
+			return wrapJSON(&jsonscan.Error{Pos: len(msg) - len(p), Msg: "expected object"})
+		}
+		p = jsonscan.SkipSpace(rest)
+	}
+	for len(b) > 0 {
+		_, obj, rest, _ := jsonscan.Value(b)
+		if err := fn(&r, DecodeJSON(obj, opt, &r)); err != nil {
+			return err
+		}
+		b = jsonscan.SkipSpace(rest)
+	}
+	return nil
+}
+
+func wrapJSON(err error) error { return errors.Join(ErrJSON, err) }
+
+// decodeTimedPair decodes Fluent Bit's [time, {record}].
+func decodeTimedPair(pair []byte, opt *JSONOptions, r *Raw) error {
+	var (
+		ts   time.Time
+		obj  []byte
+		n    int
+		errT error
+	)
+	err := jsonscan.EachElement(pair, func(kind jsonscan.Kind, v []byte) error {
+		switch n++; n {
+		case 1:
+			if kind != jsonscan.Number {
+				errT = recErr(JSONReasonTimestamp, "time")
+				return nil
+			}
+			ts, errT = numberTime(v)
+		case 2:
+			if kind == jsonscan.Object {
+				obj = v
+			}
+		}
+		return nil
+	})
+	if err != nil || n != 2 || obj == nil {
+		return recErr(JSONReasonSyntax, "record")
+	}
+	o := *opt
+	if errT == nil {
+		o.DefaultTime = ts
+	}
+	return DecodeJSON(obj, &o, r)
+}
+
+// Contract fields. Each JSON key maps to one of them; several keys may map
+// to the same field (the vakt name, nginx's variable name, common shipper
+// names), and then the one with the lowest rank wins.
+type jsonField uint8
+
+const (
+	fNone jsonField = iota
+	fClient
+	fTime
+	fMethod
+	fTarget
+	fProtocol
+	fRequest
+	fStatus
+	fBytes
+	fReferrer
+	fUserAgent
+	fRequestTime
+	fUpstreamTime
+	fHost
+	fForwardedFor
+	fUser
+	fSite
+	fLine
+	nFields
+)
+
+var fieldNames = [nFields]string{
+	fClient: "client_ip", fTime: "ts", fMethod: "method", fTarget: "target", fProtocol: "protocol",
+	fRequest: "request", fStatus: "status", fBytes: "bytes", fReferrer: "referrer", fUserAgent: "user_agent",
+	fRequestTime: "request_time", fUpstreamTime: "upstream_time", fHost: "host", fForwardedFor: "x_forwarded_for",
+	fUser: "user", fSite: "site", fLine: "message",
+}
+
+type jsonKey struct {
+	field jsonField
+	rank  uint8
+}
+
+// jsonKeys lists every key the decoder knows, in order of preference per
+// field. docs/nats-contract.md documents the same table.
+var jsonKeys = func() map[string]jsonKey {
+	m := map[string]jsonKey{}
+	add := func(f jsonField, keys ...string) {
+		for i, k := range keys {
+			m[k] = jsonKey{f, uint8(i)}
+		}
+	}
+	add(fClient, "client_ip", "remote_addr", "remote_ip", "ip", "client", "remote")
+	add(fTime, "ts", "time", "timestamp", "@timestamp", "time_iso8601", "time_local", "msec", "date")
+	add(fMethod, "method", "request_method")
+	add(fTarget, "target", "uri", "request_uri", "url", "path")
+	add(fProtocol, "protocol", "server_protocol", "proto")
+	add(fRequest, "request")
+	add(fStatus, "status", "status_code", "code")
+	add(fBytes, "bytes", "body_bytes_sent", "bytes_sent", "size")
+	add(fReferrer, "referrer", "referer", "http_referer", "http_referrer")
+	add(fUserAgent, "user_agent", "http_user_agent", "agent", "ua")
+	add(fRequestTime, "request_time", "duration")
+	add(fUpstreamTime, "upstream_time", "upstream_response_time")
+	add(fHost, "host", "server_name", "http_host", "vhost")
+	add(fForwardedFor, "x_forwarded_for", "http_x_forwarded_for", "forwarded_for")
+	add(fUser, "user", "remote_user")
+	add(fSite, "site")
+	add(fLine, "message", "log", "line")
+	return m
+}()
+
+// jsonVal is the raw value of one field and the rank of its key.
+type jsonVal struct {
+	kind jsonscan.Kind
+	v    []byte
+	rank uint8
+	set  bool
+}
+
+// DecodeJSON decodes one JSON object into r, overwriting every field. The
+// keys it reads are in docs/nats-contract.md; others are ignored. A record
+// needs a client address and a time (or opt.DefaultTime); everything else
+// is optional. "-" and "" mean absent, as nginx writes them. Bytes that
+// are not UTF-8 (nginx's escape=json passes them through, as from a TLS
+// handshake sent to a plain-HTTP port) become U+FFFD. Errors are
+// *RecordError (or from opt.ParseLine) and never contain record content.
+func DecodeJSON(obj []byte, opt *JSONOptions, r *Raw) error {
+	if opt == nil {
+		opt = &JSONOptions{}
+	}
+	var vals [nFields]jsonVal
+	err := jsonscan.EachMember(obj, func(key []byte, kind jsonscan.Kind, v []byte) error {
+		k, ok := jsonKeys[string(key)]
+		if !ok {
+			return nil
+		}
+		if kind == jsonscan.Null || (kind == jsonscan.String && isAbsent(v)) {
+			return nil
+		}
+		if cur := &vals[k.field]; !cur.set || k.rank < cur.rank {
+			*cur = jsonVal{kind: kind, v: v, rank: k.rank, set: true}
+		}
+		return nil
+	})
+	if err != nil {
+		return recErr(JSONReasonSyntax, "record")
+	}
+	*r = Raw{RequestTime: Unknown, UpstreamTime: Unknown}
+
+	// A record that is itself a Caddy access-log entry (its request is an
+	// object): parse it as the log line it is.
+	caddy := !vals[fClient].set && vals[fRequest].kind == jsonscan.Object && opt.ParseLine != nil
+	if !vals[fClient].set && (vals[fLine].set || caddy) {
+		// A whole log line: parse it with the configured format.
+		var line []byte
+		switch {
+		case caddy:
+			line = obj
+		case opt.ParseLine == nil || vals[fLine].kind != jsonscan.String:
+			return recErr(JSONReasonFormat, fieldNames[fClient])
+		default:
+			var err error
+			if line, err = jsonscan.AppendUnquote(nil, vals[fLine].v); err != nil {
+				return recErr(JSONReasonSyntax, fieldNames[fLine])
+			}
+		}
+		if err := opt.ParseLine(line, r); err != nil {
+			return err
+		}
+		if vals[fSite].set {
+			s, err := str(vals[fSite])
+			if err != nil {
+				return recErr(JSONReasonFormat, fieldNames[fSite])
+			}
+			r.Site = s
+		}
+		return nil
+	}
+
+	// Client address.
+	cv := vals[fClient]
+	if !cv.set || cv.kind != jsonscan.String {
+		return recErr(JSONReasonIP, fieldNames[fClient])
+	}
+	var buf [64]byte
+	ipText, err := jsonscan.AppendUnquote(buf[:0], cv.v)
+	if err != nil {
+		return recErr(JSONReasonIP, fieldNames[fClient])
+	}
+	ip, err := netip.ParseAddr(string(ipText))
+	if err != nil || ip.Zone() != "" {
+		return recErr(JSONReasonIP, fieldNames[fClient])
+	}
+	r.ClientIP = ip
+
+	// Time.
+	if tv := vals[fTime]; tv.set {
+		t, err := jsonTime(tv)
+		if err != nil {
+			return err
+		}
+		r.Time = t
+	} else if !opt.DefaultTime.IsZero() {
+		r.Time = opt.DefaultTime.UTC()
+	} else {
+		return recErr(JSONReasonTimestamp, fieldNames[fTime])
+	}
+
+	// Request: separate fields win over a request line.
+	strField := func(f jsonField, dst *string) error {
+		if !vals[f].set {
+			return nil
+		}
+		s, err := str(vals[f])
+		if err != nil {
+			return recErr(JSONReasonFormat, fieldNames[f])
+		}
+		*dst = s
+		return nil
+	}
+	if vals[fRequest].set && !vals[fMethod].set && !vals[fTarget].set {
+		line, err := str(vals[fRequest])
+		if err != nil {
+			return recErr(JSONReasonFormat, fieldNames[fRequest])
+		}
+		r.Method, r.Target, r.Protocol = SplitRequest(line)
+	}
+	for _, f := range []struct {
+		f   jsonField
+		dst *string
+	}{
+		{fMethod, &r.Method}, {fTarget, &r.Target}, {fProtocol, &r.Protocol}, {fReferrer, &r.Referrer},
+		{fUserAgent, &r.UserAgent}, {fHost, &r.Host}, {fForwardedFor, &r.ForwardedFor}, {fUser, &r.User},
+		{fSite, &r.Site},
+	} {
+		if err := strField(f.f, f.dst); err != nil {
+			return err
+		}
+	}
+	if sv := vals[fStatus]; sv.set {
+		n, ok := uintValue(sv)
+		if !ok || n > 999 {
+			return recErr(JSONReasonStatus, fieldNames[fStatus])
+		}
+		r.Status = uint16(n)
+	}
+	if bv := vals[fBytes]; bv.set {
+		n, ok := uintValue(bv)
+		if !ok {
+			return recErr(JSONReasonBytes, fieldNames[fBytes])
+		}
+		r.Bytes = n
+	}
+	for _, d := range []struct {
+		f   jsonField
+		dst *time.Duration
+	}{{fRequestTime, &r.RequestTime}, {fUpstreamTime, &r.UpstreamTime}} {
+		v := vals[d.f]
+		if !v.set {
+			continue
+		}
+		var (
+			dur time.Duration
+			ok  bool
+		)
+		switch v.kind {
+		case jsonscan.Number:
+			dur, ok = ParseSeconds(v.v)
+		case jsonscan.String:
+			dur, ok = ParseSeconds(v.v[1 : len(v.v)-1])
+		}
+		if !ok {
+			return recErr(JSONReasonDuration, fieldNames[d.f])
+		}
+		*d.dst = dur
+	}
+	return nil
+}
+
+// isAbsent reports whether a JSON string value (with quotes) is "" or "-".
+func isAbsent(v []byte) bool {
+	return len(v) == 2 || (len(v) == 3 && v[1] == '-')
+}
+
+// str decodes a string value; numbers and booleans are taken as written.
+func str(v jsonVal) (string, error) {
+	switch v.kind {
+	case jsonscan.String:
+		if bytes.IndexByte(v.v, '\\') < 0 && bytes.IndexByte(v.v, 0x7f) < 0 && utf8.Valid(v.v) {
+			return internCommon(v.v[1 : len(v.v)-1]), nil
+		}
+		b, err := jsonscan.AppendUnquoteLog(nil, v.v)
+		return string(b), err
+	case jsonscan.Number, jsonscan.True, jsonscan.False:
+		return string(v.v), nil
+	}
+	return "", errors.New("not a string")
+}
+
+// internCommon returns constants for frequent short values.
+func internCommon(b []byte) string {
+	switch string(b) {
+	case "GET":
+		return "GET"
+	case "POST":
+		return "POST"
+	case "HEAD":
+		return "HEAD"
+	case "HTTP/1.1":
+		return "HTTP/1.1"
+	case "HTTP/1.0":
+		return "HTTP/1.0"
+	case "HTTP/2.0":
+		return "HTTP/2.0"
+	}
+	return string(b)
+}
+
+// uintValue reads a non-negative integer written as a number or a string.
+func uintValue(v jsonVal) (uint64, bool) {
+	b := v.v
+	if v.kind == jsonscan.String {
+		b = b[1 : len(b)-1]
+	} else if v.kind != jsonscan.Number {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b), 10, 64)
+	return n, err == nil
+}
+
+// jsonTime reads a time: a number of Unix seconds (milli-, micro- or
+// nanoseconds when too large to be seconds), or a string holding such a
+// number, RFC 3339 / ISO 8601 ($time_iso8601, Vector's timestamp) or
+// $time_local ("02/Jan/2006:15:04:05 -0700").
+func jsonTime(v jsonVal) (time.Time, error) {
+	if v.kind == jsonscan.Number {
+		return numberTime(v.v)
+	}
+	if v.kind != jsonscan.String {
+		return time.Time{}, recErr(JSONReasonTimestamp, fieldNames[fTime])
+	}
+	s := v.v[1 : len(v.v)-1]
+	if len(s) > 0 && (s[0] >= '0' && s[0] <= '9') && !bytes.ContainsAny(s, "-/:") {
+		return numberTime(s)
+	}
+	if t, ok := ParseTime(s); ok {
+		return t, nil
+	}
+	return time.Time{}, recErr(JSONReasonTimestamp, fieldNames[fTime])
+}
+
+// numberTime converts Unix seconds, or milli/micro/nanoseconds by size.
+func numberTime(b []byte) (time.Time, error) {
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || f < 0 || math.IsInf(f, 0) {
+		return time.Time{}, recErr(JSONReasonTimestamp, fieldNames[fTime])
+	}
+	// Seconds until the year 5138; larger values are finer units.
+	switch {
+	case f < 1e11:
+	case f < 1e14:
+		f /= 1e3
+	case f < 1e17:
+		f /= 1e6
+	default:
+		f /= 1e9
+	}
+	if f >= 253402300800 { // year 10000
+		return time.Time{}, recErr(JSONReasonTimestamp, fieldNames[fTime])
+	}
+	sec, frac := math.Modf(f)
+	// Microsecond precision, the precision of the wire format.
+	us := math.Round(frac * 1e6)
+	return time.Unix(int64(sec), int64(us)*1000).UTC(), nil
+}
+
+// ParseTime parses the textual times access logs use: RFC 3339 with or
+// without fractional seconds (nginx $time_iso8601, Caddy's and shippers'
+// ISO timestamps) and "02/Jan/2006:15:04:05 -0700" ($time_local, %t). The
+// result is in UTC.
+func ParseTime(s []byte) (time.Time, bool) {
+	var (
+		t   time.Time
+		err error
+	)
+	if len(s) == 26 && s[2] == '/' {
+		t, err = time.Parse("02/Jan/2006:15:04:05 -0700", string(s))
+	} else {
+		t, err = time.Parse(time.RFC3339Nano, string(s))
+	}
+	if err != nil || t.Year() < 1 || t.Year() > 9999 {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+// ParseSeconds parses a duration logged in seconds, such as nginx's
+// $request_time ("0.005") or Caddy's duration. nginx's
+// $upstream_response_time lists one time per upstream server tried,
+// separated by ", " (and " : " across internal redirects); the result is
+// their sum, the total time spent waiting for upstreams. "-" entries (no
+// response) count as zero; a value of only "-" or "" is Unknown with ok
+// true. Resolution is a microsecond; more digits are truncated.
+func ParseSeconds(b []byte) (d time.Duration, ok bool) {
+	total, any := time.Duration(0), false
+	for len(b) > 0 {
+		// One item, then a separator.
+		i := 0
+		for i < len(b) && b[i] != ',' && b[i] != ':' {
+			i++
+		}
+		item := bytes.TrimSpace(b[:i])
+		switch {
+		case len(item) == 1 && item[0] == '-':
+		default:
+			v, ok := seconds(item)
+			if !ok {
+				return 0, false
+			}
+			if total > math.MaxInt64-v {
+				return 0, false
+			}
+			total += v
+			any = true
+		}
+		if i == len(b) {
+			break
+		}
+		b = b[i+1:]
+		if len(bytes.TrimSpace(b)) == 0 {
+			return 0, false // a trailing separator
+		}
+	}
+	if !any {
+		return Unknown, true
+	}
+	return total, true
+}
+
+// seconds parses "12", "0.005" or "1.5e-3" (JSON numbers) as seconds.
+func seconds(b []byte) (time.Duration, bool) {
+	if len(b) == 0 || len(b) > 32 || b[0] == '-' || b[0] == '+' {
+		return 0, false
+	}
+	var us, frac int64
+	i := 0
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		us = us*10 + int64(b[i]-'0')
+		if us > 1e12 { // 30000 years
+			return 0, false
+		}
+	}
+	if i == 0 {
+		return 0, false
+	}
+	us *= 1e6
+	if i < len(b) && b[i] == '.' {
+		i++
+		start := i
+		scale := int64(1e5)
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			frac += int64(b[i]-'0') * scale
+			scale /= 10
+		}
+		if i == start {
+			return 0, false
+		}
+	}
+	if i < len(b) {
+		// Exponent notation: rare (JSON encoders of tiny floats); let
+		// strconv do it.
+		if b[i] != 'e' && b[i] != 'E' {
+			return 0, false
+		}
+		f, err := strconv.ParseFloat(string(b), 64)
+		if err != nil || f < 0 || f > 1e12 {
+			return 0, false
+		}
+		return time.Duration(f*1e6) * time.Microsecond, true
+	}
+	return time.Duration(us+frac) * time.Microsecond, true
+}
+
+// SplitRequest splits a request line "METHOD target HTTP/x" (or "METHOD
+// target") into its parts. Anything else is returned whole as the target,
+// as ingest/logformat does for the text formats.
+func SplitRequest(line string) (method, target, protocol string) {
+	sp := -1
+	for i := 0; i < len(line); i++ {
+		if line[i] == ' ' {
+			sp = i
+			break
+		}
+	}
+	if sp <= 0 || sp == len(line)-1 || !isToken(line[:sp]) {
+		return "", line, ""
+	}
+	last := len(line) - 1
+	for last > sp && line[last] != ' ' {
+		last--
+	}
+	if last == sp {
+		return internCommon([]byte(line[:sp])), line[sp+1:], ""
+	}
+	if len(line)-last-1 >= 5 && line[last+1:last+6] == "HTTP/" {
+		return internCommon([]byte(line[:sp])), line[sp+1 : last], internCommon([]byte(line[last+1:]))
+	}
+	return "", line, ""
+}
+
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return len(s) > 0
+}

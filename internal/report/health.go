@@ -1,0 +1,257 @@
+package report
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/vakt-dev/vakt/store"
+)
+
+// Quantile functions of the health report's latency percentiles.
+const (
+	// QuantileExact is ClickHouse's quantileExact: the value at position
+	// floor(level*n) of the sorted request times (0-based, the last for
+	// level 1), with no interpolation, so a percentile is a request time
+	// that really occurred and matches one computed from the log. It keeps
+	// every value of a group in memory (4 bytes a request).
+	QuantileExact = "quantileExact"
+	// QuantileTDigest is ClickHouse's quantileTDigest: bounded memory,
+	// typically within 1% of the exact rank. Used when the range holds more
+	// than ExactQuantileMaxRows requests.
+	QuantileTDigest = "quantileTDigest"
+)
+
+// Sources of a health report's series and totals.
+const (
+	// SourceRequests is the requests table: every figure from the rows.
+	SourceRequests = "requests"
+	// The other source is store.HealthTable, the per-minute rollup, used
+	// when the range holds more than ExactQuantileMaxRows requests or none
+	// (older than the requests' retention): t-digest percentiles, and the
+	// range widened to whole minutes. Failing and slowest paths always come
+	// from the requests table.
+)
+
+// rollupWhere filters the health rollup as where filters requests.
+const rollupWhere = `minute >= {since:DateTime64(3, 'UTC')} AND minute < {until:DateTime64(3, 'UTC')} AND ({site:String} = '' OR site = {site:String})`
+
+// ExactQuantileMaxRows is the number of requests in a health report's range
+// up to which percentiles are exact (about 40 MB of request times at most).
+var ExactQuantileMaxRows uint64 = 10_000_000
+
+// PathsPerList is how many paths the failing and slowest lists keep per
+// site.
+const PathsPerList = 10
+
+// minSlowPathRequests is how many requests with a logged time a path needs
+// to be ranked among the slowest: one slow request is an anecdote.
+const minSlowPathRequests = 5
+
+// HealthReport computes site health over f: per site and time bucket
+// (f.Bucket) the request rate, status classes, error rates, bytes and
+// p50/p95/p99 request time; per site totals; and the failing (most 5xx)
+// and slowest (highest p95) paths, per site and over all sites.
+func HealthReport(ctx context.Context, conn driver.Conn, db string, f Filter) (*Health, error) {
+	f = f.Resolve(time.Now())
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	h := &Health{Filter: f, Series: []HealthPoint{}, Totals: []HealthPoint{}, FailingPaths: []PathStat{}, SlowestPaths: []PathStat{}}
+	ctx0 := ctx
+	ctx = withParams(ctx, f.params())
+
+	// Choose the quantile function from the number of requests.
+	q, err := expand("SELECT count() FROM {db}.requests WHERE "+where, db)
+	if err != nil {
+		return nil, err
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+		return nil, fmt.Errorf("health: %w", chError(err))
+	}
+	h.Quantile, h.Source = QuantileExact, SourceRequests
+	if n > ExactQuantileMaxRows {
+		h.Quantile = QuantileTDigest
+	}
+	// Many requests (approximate percentiles anyway), or none left (the
+	// range is older than the requests' retention): the per-minute health
+	// rollup answers from far fewer rows, and keeps 13 months.
+	if f.Bucket%time.Minute == 0 && (n == 0 || n > ExactQuantileMaxRows) {
+		rf := f
+		rf.Since = f.Since.Truncate(time.Minute)
+		if rf.Until = f.Until.Truncate(time.Minute); rf.Until.Before(f.Until) {
+			rf.Until = rf.Until.Add(time.Minute)
+		}
+		rctx := withParams(ctx0, rf.params())
+		var rn uint64
+		if q, err := expand("SELECT sum(requests) FROM {db}."+store.HealthTable+" WHERE "+rollupWhere, db); err == nil &&
+			conn.QueryRow(rctx, q).Scan(&rn) == nil && rn > 0 {
+			f, h.Filter, ctx = rf, rf, rctx
+			h.Quantile, h.Source = QuantileTDigest, store.HealthTable
+		}
+	}
+	if n == 0 && h.Source == SourceRequests {
+		return h, nil
+	}
+
+	from, cols, tcol := "{db}.requests WHERE "+where, `count() AS requests,
+		countIf(status >= 200 AND status < 300), countIf(status >= 300 AND status < 400),
+		countIf(status >= 400 AND status < 500), countIf(status >= 500 AND status < 600),
+		countIf(status < 200 OR status >= 600), sum(bytes), count(request_time), `, "ts"
+	switch {
+	case h.Source != SourceRequests:
+		from, cols, tcol = "{db}."+store.HealthTable+" WHERE "+rollupWhere, `sum(requests) AS requests,
+			sum(status_2xx), sum(status_3xx), sum(status_4xx), sum(status_5xx), sum(status_other),
+			sum(bytes), sum(latency_known), quantilesTDigestMerge(0.5, 0.95, 0.99)(latency)`, "minute"
+	case h.Quantile == QuantileTDigest:
+		cols += "quantilesTDigest(0.5, 0.95, 0.99)(request_time)"
+	default:
+		cols += "quantilesExact(0.5, 0.95, 0.99)(request_time)"
+	}
+	bucket := strconv.FormatInt(int64(f.Bucket/time.Second), 10)
+	series, err := healthPoints(ctx, conn, db, `SELECT site, toDateTime64(toStartOfInterval(`+tcol+`, INTERVAL `+bucket+` SECOND), 3, 'UTC') AS t, `+cols+`
+		FROM `+from+` GROUP BY site, t ORDER BY site, t`)
+	if err != nil {
+		return nil, err
+	}
+	for i := range series {
+		p := &series[i]
+		start, end := maxTime(p.Time, f.Since), minTime(p.Time.Add(f.Bucket), f.Until)
+		p.RequestsPerSecond = float64(p.Requests) / max(end.Sub(start).Seconds(), 1e-3)
+	}
+	h.Series = series
+
+	totals, err := healthPoints(ctx, conn, db, `SELECT site, {since:DateTime64(3, 'UTC')} AS t, `+cols+`
+		FROM `+from+` GROUP BY site ORDER BY site`)
+	if err != nil {
+		return nil, err
+	}
+	for i := range totals {
+		totals[i].RequestsPerSecond = float64(totals[i].Requests) / f.Until.Sub(f.Since).Seconds()
+	}
+	h.Totals = totals
+
+	pathQ := func(order, having string) string {
+		return `SELECT site, path, count() AS requests, countIf(status >= 500) AS failures,
+			quantileExact(0.95)(request_time) AS p95, count(request_time) AS known
+			FROM {db}.requests WHERE ` + where + `
+			GROUP BY site, path HAVING ` + having + `
+			ORDER BY site, ` + order + ` LIMIT ` + strconv.Itoa(PathsPerList) + ` BY site`
+	}
+	failing, err := pathStats(ctx, conn, db, pathQ("failures DESC, requests DESC, path", "failures > 0"))
+	if err != nil {
+		return nil, err
+	}
+	slowest, err := pathStats(ctx, conn, db, pathQ("p95 DESC, requests DESC, path", "known >= "+strconv.Itoa(minSlowPathRequests)))
+	if err != nil {
+		return nil, err
+	}
+	for i := range h.Totals {
+		t := &h.Totals[i]
+		t.FailingPaths, t.SlowestPaths = []PathStat{}, []PathStat{}
+		for _, p := range failing {
+			if p.Site == t.Site {
+				t.FailingPaths = append(t.FailingPaths, p)
+			}
+		}
+		for _, p := range slowest {
+			if p.Site == t.Site {
+				t.SlowestPaths = append(t.SlowestPaths, p)
+			}
+		}
+	}
+	// Each site's top paths hold the overall top ones.
+	sort.SliceStable(failing, func(i, j int) bool {
+		if failing[i].Failures != failing[j].Failures {
+			return failing[i].Failures > failing[j].Failures
+		}
+		return failing[i].Requests > failing[j].Requests
+	})
+	sort.SliceStable(slowest, func(i, j int) bool { return slowest[i].P95 > slowest[j].P95 })
+	h.FailingPaths = failing[:min(len(failing), PathsPerList)]
+	h.SlowestPaths = slowest[:min(len(slowest), PathsPerList)]
+	return h, nil
+}
+
+func healthPoints(ctx context.Context, conn driver.Conn, db, query string) ([]HealthPoint, error) {
+	q, err := expand(query, db)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("health: %w", chError(err))
+	}
+	defer rows.Close()
+	out := []HealthPoint{}
+	for rows.Next() {
+		var p HealthPoint
+		var qs []float32
+		if err := rows.Scan(&p.Site, &p.Time, &p.Requests, &p.Status2xx, &p.Status3xx, &p.Status4xx, &p.Status5xx,
+			&p.StatusOther, &p.Bytes, &p.LatencyKnown, &qs); err != nil {
+			return nil, fmt.Errorf("health: %w", chError(err))
+		}
+		p.Time = p.Time.UTC()
+		p.P50, p.P95, p.P99 = math.NaN(), math.NaN(), math.NaN()
+		if p.LatencyKnown > 0 && len(qs) == 3 {
+			p.P50, p.P95, p.P99 = f32(qs[0]), f32(qs[1]), f32(qs[2])
+		}
+		p.ErrorRate = ratio(p.Status5xx, p.Requests)
+		p.ClientErrorRate = ratio(p.Status4xx, p.Requests)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("health: %w", chError(err))
+	}
+	return out, nil
+}
+
+func pathStats(ctx context.Context, conn driver.Conn, db, query string) ([]PathStat, error) {
+	q, err := expand(query, db)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("health paths: %w", chError(err))
+	}
+	defer rows.Close()
+	out := []PathStat{}
+	for rows.Next() {
+		var p PathStat
+		var p95 *float32
+		var known uint64
+		if err := rows.Scan(&p.Site, &p.Path, &p.Requests, &p.Failures, &p95, &known); err != nil {
+			return nil, fmt.Errorf("health paths: %w", chError(err))
+		}
+		p.P95 = math.NaN()
+		if p95 != nil && known > 0 {
+			p.P95 = f32(*p95)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("health paths: %w", chError(err))
+	}
+	return out, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,260 @@
+package report
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/rules"
+)
+
+// Scopes of a rule: what its offender id is.
+const (
+	ScopeClient  = "client"  // client_id (per salt epoch)
+	ScopeNetwork = "network" // network_id: the /24 or /48 (per salt epoch)
+	ScopeASN     = "asn"     // autonomous system number
+)
+
+// Rule is one detection: a ClickHouse query over {db}.requests that
+// returns offenders, with its thresholds. Rules are data: see
+// rules/README.md for the file format and the columns a query returns.
+type Rule struct {
+	Name        string
+	Category    string
+	Scope       string // ScopeClient, ScopeNetwork or ScopeASN
+	Severity    int    // 1 (informational) to 5 (critical)
+	Description string
+	// Window is how far back the alert loop looks each time it evaluates
+	// the rule (a report uses its own range).
+	Window time.Duration
+	// Thresholds are passed to the query as server-side parameters: a
+	// threshold t is {t:Type} in the SQL.
+	Thresholds map[string]float64
+	SQL        string
+	// Source is the file the rule came from: "builtin:<file>" for an
+	// embedded rule, else its path.
+	Source string
+}
+
+// RuleError is a problem of one rule file: its source and every problem,
+// on one line.
+type RuleError struct {
+	Source string
+	Err    error
+}
+
+func (e *RuleError) Error() string {
+	return "rule " + e.Source + ": " + strings.ReplaceAll(e.Err.Error(), "\n", "; ")
+}
+
+func (e *RuleError) Unwrap() error { return e.Err }
+
+// ruleFile is the YAML form of a rule.
+type ruleFile struct {
+	Name        string             `yaml:"name"`
+	Category    string             `yaml:"category"`
+	Scope       string             `yaml:"scope"`
+	Severity    int                `yaml:"severity"`
+	Description string             `yaml:"description"`
+	Window      config.Duration    `yaml:"window"`
+	Thresholds  map[string]float64 `yaml:"thresholds"`
+	SQL         string             `yaml:"sql"`
+	// Disabled, in a rules directory, removes the built-in rule of the
+	// same name.
+	Disabled bool `yaml:"disabled"`
+}
+
+var (
+	nameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,63}$`)
+	// paramRE finds ClickHouse query parameters, {name:Type}.
+	paramRE = regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)\s*:`)
+	// builtinParams are the parameters every rule gets.
+	builtinParams = []string{"since", "until", "site"}
+)
+
+// LoadRules returns the built-in rules (embedded from rules/), overridden
+// and extended by the *.yaml and *.yml files in dirs, in order: a rule
+// with the name of an earlier one replaces it, and one with "disabled:
+// true" removes it. Empty dirs are skipped. Every problem of every file is
+// reported, each naming its file. Rules come back ordered by severity
+// (highest first), then name.
+func LoadRules(dirs ...string) ([]Rule, error) {
+	byName := map[string]Rule{}
+	var errs []error
+	add := func(src string, b []byte) {
+		r, disabled, err := parseRule(src, b)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		if disabled {
+			delete(byName, r.Name)
+			return
+		}
+		byName[r.Name] = r
+	}
+	builtin, err := fs.Glob(rules.FS, "*.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("built-in rules: %w", err)
+	}
+	for _, name := range builtin {
+		b, err := rules.FS.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("built-in rule %s: %w", name, err)
+		}
+		add("builtin:"+name, b)
+	}
+	for _, dir := range dirs {
+		if dir == "" {
+			continue
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rules dir: %w", err))
+			continue
+		}
+		for _, e := range entries {
+			ext := filepath.Ext(e.Name())
+			if e.IsDir() || (ext != ".yaml" && ext != ".yml") {
+				continue
+			}
+			path := filepath.Join(dir, e.Name())
+			b, err := os.ReadFile(path)
+			if err != nil {
+				errs = append(errs, &RuleError{path, err})
+				continue
+			}
+			add(path, b)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := make([]Rule, 0, len(byName))
+	for _, r := range byName {
+		out = append(out, r)
+	}
+	sortRules(out)
+	return out, nil
+}
+
+func sortRules(rs []Rule) {
+	sort.Slice(rs, func(i, j int) bool {
+		if rs[i].Severity != rs[j].Severity {
+			return rs[i].Severity > rs[j].Severity
+		}
+		return rs[i].Name < rs[j].Name
+	})
+}
+
+// ParseRule parses and checks one rule file's content; src names it in
+// errors.
+func ParseRule(src string, b []byte) (Rule, error) {
+	r, disabled, err := parseRule(src, b)
+	if err == nil && disabled {
+		err = &RuleError{src, errors.New("disabled")}
+	}
+	return r, err
+}
+
+func parseRule(src string, b []byte) (Rule, bool, error) {
+	var f ruleFile
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Rule{}, false, &RuleError{src, errors.New("empty file")}
+		}
+		return Rule{}, false, &RuleError{src, err}
+	}
+	if f.Disabled {
+		if !nameRE.MatchString(f.Name) {
+			return Rule{}, false, &RuleError{src, fmt.Errorf("name %q: use lower-case letters, digits, '-' and '_'", f.Name)}
+		}
+		return Rule{Name: f.Name, Source: src}, true, nil
+	}
+	r := Rule{
+		Name: f.Name, Category: f.Category, Scope: f.Scope, Severity: f.Severity,
+		Description: strings.Join(strings.Fields(f.Description), " "), Window: f.Window.D(),
+		Thresholds: f.Thresholds, SQL: strings.TrimRight(strings.TrimSpace(f.SQL), ";"), Source: src,
+	}
+	if r.Thresholds == nil {
+		r.Thresholds = map[string]float64{}
+	}
+	if err := r.Validate(); err != nil {
+		return Rule{}, false, &RuleError{src, err}
+	}
+	return r, false, nil
+}
+
+// Validate checks a rule without running it: its fields, and that its SQL
+// reads {db}.requests, takes {since}, {until} and {site} as parameters and
+// uses exactly its thresholds as the other parameters.
+func (r Rule) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !nameRE.MatchString(r.Name) {
+		bad("name %q: use lower-case letters, digits, '-' and '_' (at most 64)", r.Name)
+	}
+	if !identRE.MatchString(r.Category) {
+		bad("category %q: use a lower-case identifier such as scanning or brute_force", r.Category)
+	}
+	switch r.Scope {
+	case ScopeClient, ScopeNetwork, ScopeASN:
+	default:
+		bad("scope %q: use client, network or asn", r.Scope)
+	}
+	if r.Severity < 1 || r.Severity > 5 {
+		bad("severity %d: use 1 (informational) to 5 (critical)", r.Severity)
+	}
+	if r.Description == "" {
+		bad("description is empty: say what the rule finds and why its thresholds are what they are")
+	}
+	if r.Window <= 0 {
+		bad("window: set how far back the alert loop looks, e.g. 1h")
+	}
+	if r.SQL == "" {
+		bad("sql is empty")
+	} else {
+		if !strings.Contains(r.SQL, "{db}.") {
+			bad("sql: read the table as {db}.requests, so the rule follows the configured database")
+		}
+		used := map[string]bool{}
+		for _, m := range paramRE.FindAllStringSubmatch(r.SQL, -1) {
+			used[m[1]] = true
+		}
+		for _, p := range builtinParams {
+			if !used[p] {
+				bad("sql does not use {%s:...}: filter with ts >= {since:DateTime64(3, 'UTC')} AND ts < {until:DateTime64(3, 'UTC')} AND ({site:String} = '' OR site = {site:String})", p)
+			}
+		}
+		for name := range used {
+			if _, ok := r.Thresholds[name]; !ok && !slices.Contains(builtinParams, name) {
+				bad("sql uses parameter {%s:...}, which is not a threshold", name)
+			}
+		}
+		for name := range r.Thresholds {
+			if slices.Contains(builtinParams, name) {
+				bad("threshold %q: the name is reserved", name)
+			} else if !identRE.MatchString(name) {
+				bad("threshold %q: use a lower-case identifier", name)
+			} else if !used[name] {
+				bad("threshold %q is not used in the sql as {%s:Type}", name, name)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

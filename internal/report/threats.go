@@ -1,0 +1,202 @@
+package report
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Columns every rule query returns; every other column is evidence and
+// must be numeric.
+var (
+	requiredColumns = []string{"site", "id", "requests", "first_seen", "last_seen"}
+	optionalColumns = []string{"epoch", "country", "asn"}
+)
+
+// ThreatReport runs rules over f and returns their offenders, ordered by
+// severity (highest first), then requests. When some rules fail, it returns
+// the offenders of the others and an error naming each failed rule.
+func ThreatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule, f Filter) (*Threats, error) {
+	f = f.Resolve(time.Now())
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	t := &Threats{Filter: f, Offenders: []Offender{}}
+	var errs []error
+	for _, r := range rules {
+		offs, err := r.Offenders(ctx, conn, db, f)
+		if err != nil {
+			if ctx.Err() != nil {
+				return t, ctx.Err()
+			}
+			errs = append(errs, err)
+			continue
+		}
+		t.Offenders = append(t.Offenders, offs...)
+	}
+	SortOffenders(t.Offenders)
+	return t, errors.Join(errs...)
+}
+
+// SortOffenders orders offenders by severity (highest first), then
+// requests (most first), then rule, site and id.
+func SortOffenders(o []Offender) {
+	sort.SliceStable(o, func(i, j int) bool {
+		a, b := &o[i], &o[j]
+		switch {
+		case a.Severity != b.Severity:
+			return a.Severity > b.Severity
+		case a.Requests != b.Requests:
+			return a.Requests > b.Requests
+		case a.Rule != b.Rule:
+			return a.Rule < b.Rule
+		case a.Site != b.Site:
+			return a.Site < b.Site
+		}
+		return a.ID < b.ID
+	})
+}
+
+// Offenders runs the rule over f (which should be resolved; see
+// Filter.Resolve) and returns what it caught.
+func (r Rule) Offenders(ctx context.Context, conn driver.Conn, db string, f Filter) ([]Offender, error) {
+	f = f.Resolve(time.Now())
+	query, err := expand(r.SQL, db)
+	if err != nil {
+		return nil, err
+	}
+	p := f.params()
+	for k, v := range r.Thresholds {
+		p[k] = strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	rows, err := conn.Query(withParams(ctx, p), query)
+	if err != nil {
+		return nil, fmt.Errorf("rule %s: %w", r.Name, chError(err))
+	}
+	defer rows.Close()
+	names := rows.Columns()
+	types := rows.ColumnTypes()
+	index := map[string]int{}
+	for i, n := range names {
+		index[n] = i
+	}
+	dest := make([]any, len(types))
+	for i, ct := range types {
+		dest[i] = reflect.New(ct.ScanType()).Interface()
+	}
+	var out []Offender
+	for rows.Next() {
+		// Over HTTP an empty result carries no columns: check them with
+		// the first row.
+		if out == nil {
+			for _, c := range requiredColumns {
+				if _, ok := index[c]; !ok {
+					return nil, fmt.Errorf("rule %s: the query returns no column %q (it must return %v, and may return %v and numeric evidence)", r.Name, c, requiredColumns, optionalColumns)
+				}
+			}
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("rule %s: %w", r.Name, chError(err))
+		}
+		o := Offender{Rule: r.Name, Category: r.Category, Scope: r.Scope, Severity: r.Severity, Evidence: map[string]float64{}}
+		for i, name := range names {
+			v := reflect.ValueOf(dest[i]).Elem()
+			for v.Kind() == reflect.Pointer {
+				if v.IsNil() {
+					break
+				}
+				v = v.Elem()
+			}
+			var err error
+			switch name {
+			case "site":
+				o.Site, err = asString(v)
+			case "id":
+				o.ID, err = asString(v)
+			case "country":
+				o.Country, err = asString(v)
+			case "first_seen":
+				o.FirstSeen, err = asTime(v)
+			case "last_seen":
+				o.LastSeen, err = asTime(v)
+			case "requests", "epoch", "asn":
+				var x float64
+				if x, err = asNumber(v); err == nil {
+					switch name {
+					case "requests":
+						o.Requests = uint64(x)
+					case "epoch":
+						o.Epoch = uint32(x)
+					default:
+						o.ASN = uint32(x)
+					}
+				}
+			default:
+				var x float64
+				if x, err = asNumber(v); err == nil {
+					o.Evidence[name] = x
+				}
+			}
+			if err != nil {
+				return nil, fmt.Errorf("rule %s: column %s (%s): %w", r.Name, name, types[i].DatabaseTypeName(), err)
+			}
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("rule %s: %w", r.Name, chError(err))
+	}
+	return out, nil
+}
+
+func asString(v reflect.Value) (string, error) {
+	switch v.Kind() {
+	case reflect.String:
+		return v.String(), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(v.Int(), 10), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return strconv.FormatUint(v.Uint(), 10), nil
+	case reflect.Pointer:
+		return "", nil // NULL
+	}
+	return "", errors.New("want a String or an integer")
+}
+
+func asTime(v reflect.Value) (time.Time, error) {
+	if t, ok := v.Interface().(time.Time); ok {
+		return t.UTC(), nil
+	}
+	if v.Kind() == reflect.Pointer {
+		return time.Time{}, nil
+	}
+	return time.Time{}, errors.New("want a DateTime or DateTime64")
+}
+
+func asNumber(v reflect.Value) (float64, error) {
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return float64(v.Int()), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return float64(v.Uint()), nil
+	case reflect.Float32:
+		return f32(float32(v.Float())), nil
+	case reflect.Float64:
+		return v.Float(), nil
+	case reflect.Bool:
+		if v.Bool() {
+			return 1, nil
+		}
+		return 0, nil
+	case reflect.Pointer:
+		return math.NaN(), nil // NULL
+	}
+	return 0, errors.New("evidence must be numeric: return a count, a ratio or another number")
+}

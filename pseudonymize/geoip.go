@@ -1,0 +1,235 @@
+package pseudonymize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oschwald/geoip2-golang/v2"
+
+	"github.com/vakt-dev/vakt/internal/event"
+)
+
+// DefaultGeoIPReload is how often the databases' files are checked for a
+// new version (geoipupdate replaces them weekly).
+const DefaultGeoIPReload = time.Minute
+
+// GeoIPConfig locates MaxMind-format databases for enrichment. Either may be
+// empty; with both empty enrichment is off.
+type GeoIPConfig struct {
+	// CountryDB is a GeoLite2-Country or GeoLite2-City database (or DB-IP's
+	// Country or City Lite, or the commercial GeoIP2 ones).
+	CountryDB string `yaml:"country_db"`
+	// ASNDB is a GeoLite2-ASN database (or DB-IP's ASN Lite).
+	ASNDB string `yaml:"asn_db"`
+	// Reload is how often the files' modification times are checked; a
+	// changed file is loaded and swapped in atomically.
+	Reload time.Duration `yaml:"reload"`
+}
+
+// GeoIP enriches events with the country and autonomous system of the raw
+// IP, from MaxMind-format databases read with geoip2-golang. It keeps no IP:
+// a lookup reads the database and fills the event's Country, ASN and ASOrg.
+// Safe for concurrent use; Run reloads the files when they change.
+type GeoIP struct {
+	country, asn *geoDB
+	reload       time.Duration
+	log          *slog.Logger
+}
+
+// geoDB is one database file and the reader of its last good version.
+type geoDB struct {
+	key, path string // configuration key and file
+	kind      string // "country" or "asn"
+	r         atomic.Pointer[geoip2.Reader]
+
+	mu         sync.Mutex // guards the fields below (Reload may run concurrently)
+	mtime      time.Time  // of the version last tried
+	size       int64
+	missingLog bool // "not found" already logged
+}
+
+// NewGeoIP opens the configured databases. A configured file that exists
+// but is not a database of the right kind is an error naming the key; one
+// that does not exist yet is logged and picked up by Run when it appears.
+func NewGeoIP(cfg GeoIPConfig, log *slog.Logger) (*GeoIP, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	g := &GeoIP{reload: cfg.Reload, log: log}
+	if g.reload <= 0 {
+		g.reload = DefaultGeoIPReload
+	}
+	if cfg.CountryDB != "" {
+		g.country = &geoDB{key: "pseudonymize.geoip.country_db", path: cfg.CountryDB, kind: "country"}
+	}
+	if cfg.ASNDB != "" {
+		g.asn = &geoDB{key: "pseudonymize.geoip.asn_db", path: cfg.ASNDB, kind: "asn"}
+	}
+	var errs []error
+	for _, db := range g.dbs() {
+		if _, err := db.load(log, true); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return g, errors.Join(errs...)
+}
+
+func (g *GeoIP) dbs() []*geoDB {
+	var out []*geoDB
+	for _, db := range []*geoDB{g.country, g.asn} {
+		if db != nil {
+			out = append(out, db)
+		}
+	}
+	return out
+}
+
+// Configured reports whether any database is configured.
+func (g *GeoIP) Configured() bool { return g != nil && (g.country != nil || g.asn != nil) }
+
+// Describe is the one line that says what enrichment does.
+func (g *GeoIP) Describe() string {
+	if !g.Configured() {
+		return "GeoIP enrichment off: no database configured (set pseudonymize.geoip.country_db and/or pseudonymize.geoip.asn_db to MaxMind-format files)"
+	}
+	part := func(db *geoDB, what string) string {
+		switch {
+		case db == nil:
+			return what + " off (not configured)"
+		case db.r.Load() == nil:
+			return what + " waiting for " + db.path
+		default:
+			return what + " from " + db.path
+		}
+	}
+	return "GeoIP enrichment: " + part(g.country, "country") + ", " + part(g.asn, "ASN") +
+		"; files checked for updates every " + g.reload.String()
+}
+
+// Enrich sets e.Country (ISO 3166 code of the located country, else of the
+// registered one) and e.ASN and e.ASOrg from ip. Addresses a database does
+// not know leave the fields empty.
+func (g *GeoIP) Enrich(ip netip.Addr, e *event.Event) {
+	if g.country != nil {
+		if r := g.country.r.Load(); r != nil {
+			if c, err := r.Country(ip); err == nil {
+				e.Country = c.Country.ISOCode
+				if e.Country == "" {
+					e.Country = c.RegisteredCountry.ISOCode
+				}
+			}
+		}
+	}
+	if g.asn != nil {
+		if r := g.asn.r.Load(); r != nil {
+			if a, err := r.ASN(ip); err == nil && a.AutonomousSystemNumber <= 1<<32-1 {
+				e.ASN = uint32(a.AutonomousSystemNumber)
+				e.ASOrg = a.AutonomousSystemOrganization
+			}
+		}
+	}
+}
+
+// Run checks the files every reload interval until ctx ends and swaps in
+// any that changed.
+func (g *GeoIP) Run(ctx context.Context) {
+	if !g.Configured() {
+		return
+	}
+	t := time.NewTicker(g.reload)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			g.Reload()
+		}
+	}
+}
+
+// Reload loads every database file whose modification time or size changed
+// since it was last tried, and reports whether any was swapped in. A file
+// that fails to load leaves the previous version in use.
+func (g *GeoIP) Reload() bool {
+	changed := false
+	for _, db := range g.dbs() {
+		ok, err := db.load(g.log, false)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			g.log.Warn("GeoIP database not reloaded; the previous version stays in use", "key", db.key, "err", err)
+		}
+		changed = changed || ok
+	}
+	return changed
+}
+
+// load reads the file if it changed since the last attempt and swaps it in
+// when it is a database of the right kind. The whole file is read into
+// memory (not mapped), so a reader still in use by a lookup stays valid
+// after the swap; the garbage collector frees it.
+func (db *geoDB) load(log *slog.Logger, initial bool) (bool, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	fi, err := os.Stat(db.path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && !db.missingLog {
+			db.missingLog = true
+			state := "off until it appears"
+			if db.r.Load() != nil {
+				state = "the loaded version stays in use"
+			}
+			log.Warn("GeoIP database file not found; "+db.kind+" enrichment "+state, "key", db.key, "path", db.path)
+		}
+		return false, fmt.Errorf("%s: %w", db.key, err)
+	}
+	db.missingLog = false
+	if fi.ModTime().Equal(db.mtime) && fi.Size() == db.size {
+		return false, nil
+	}
+	db.mtime, db.size = fi.ModTime(), fi.Size()
+	b, err := os.ReadFile(db.path)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", db.key, err)
+	}
+	r, err := geoip2.OpenBytes(b)
+	if err != nil {
+		return false, fmt.Errorf("%s: %s is not a MaxMind-format database (%w); use a GeoLite2 or DB-IP Lite .mmdb file", db.key, db.path, err)
+	}
+	// Probe with any address: a database of the wrong kind fails with
+	// InvalidMethodError whatever the address.
+	probe := netip.IPv4Unspecified()
+	if db.kind == "country" {
+		_, err = r.Country(probe)
+	} else {
+		_, err = r.ASN(probe)
+	}
+	var wrong geoip2.InvalidMethodError
+	if errors.As(err, &wrong) {
+		want := "GeoLite2-Country or GeoLite2-City (or DB-IP Country/City Lite)"
+		if db.kind == "asn" {
+			want = "GeoLite2-ASN (or DB-IP ASN Lite)"
+		}
+		return false, fmt.Errorf("%s: %s is a %s database, without %s data; use a %s database",
+			db.key, db.path, r.Metadata().DatabaseType, db.kind, want)
+	}
+	prev := db.r.Swap(r)
+	md := r.Metadata()
+	attrs := []any{"key", db.key, "path", db.path, "type", md.DatabaseType,
+		"built", time.Unix(int64(md.BuildEpoch), 0).UTC().Format(time.DateOnly)}
+	switch {
+	case initial: // Describe's line at start says it
+		log.Debug("GeoIP database loaded", attrs...)
+	case prev == nil:
+		log.Info("GeoIP database appeared; "+db.kind+" enrichment on", attrs...)
+	default:
+		log.Info("GeoIP database reloaded", attrs...)
+	}
+	return true, nil
+}

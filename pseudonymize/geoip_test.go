@@ -1,0 +1,186 @@
+package pseudonymize
+
+import (
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+
+	"github.com/vakt-dev/vakt/internal/event"
+	"github.com/vakt-dev/vakt/internal/testenv"
+)
+
+var testGeo = map[netip.Prefix]testenv.GeoRecord{
+	netip.MustParsePrefix("198.51.100.0/24"): {Country: "SE", ASN: 64500, ASOrg: "Example Telecom AB"},
+	netip.MustParsePrefix("203.0.113.0/24"):  {Country: "DE", ASN: 64501, ASOrg: "Beispiel GmbH"},
+	netip.MustParsePrefix("2001:db8::/32"):   {Country: "JP", ASN: 64502, ASOrg: "Rei KK"},
+}
+
+func lookup(g *GeoIP, ip string) event.Event {
+	var e event.Event
+	g.Enrich(netip.MustParseAddr(ip), &e)
+	return e
+}
+
+func TestGeoIPEnrich(t *testing.T) {
+	dir := t.TempDir()
+	country, asn := testenv.WriteGeoIPDBs(t, dir, "", testGeo)
+	var logs syncBuffer
+	g, err := NewGeoIP(GeoIPConfig{CountryDB: country, ASNDB: asn}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		ip, country, org string
+		asn              uint32
+	}{
+		{"198.51.100.7", "SE", "Example Telecom AB", 64500},
+		{"::ffff:198.51.100.7", "SE", "Example Telecom AB", 64500}, // unmapped by the caller normally; the reader copes too
+		{"203.0.113.250", "DE", "Beispiel GmbH", 64501},
+		{"2001:db8:1234::1", "JP", "Rei KK", 64502},
+		{"192.0.2.1", "", "", 0}, // not in the databases
+		{"2a01::1", "", "", 0},
+	}
+	for _, tt := range tests {
+		e := lookup(g, tt.ip)
+		if e.Country != tt.country || e.ASN != tt.asn || e.ASOrg != tt.org {
+			t.Errorf("%s: country %q asn %d org %q; want %q %d %q", tt.ip, e.Country, e.ASN, e.ASOrg, tt.country, tt.asn, tt.org)
+		}
+	}
+	if d := g.Describe(); !strings.Contains(d, "country from "+country) || !strings.Contains(d, "ASN from "+asn) {
+		t.Errorf("Describe() = %q", d)
+	}
+}
+
+func TestGeoIPOffWithoutDatabase(t *testing.T) {
+	g, err := NewGeoIP(GeoIPConfig{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Configured() || !strings.Contains(g.Describe(), "GeoIP enrichment off") || !strings.Contains(g.Describe(), "pseudonymize.geoip.country_db") {
+		t.Errorf("no database: configured %v, %q", g.Configured(), g.Describe())
+	}
+	if e := lookup(g, "198.51.100.7"); e.Country != "" || e.ASN != 0 {
+		t.Errorf("enriched without a database: %+v", e)
+	}
+
+	// Through the stage: one clear line at start, and no enricher.
+	n := startNATS(t)
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r := startPseudonymizer(t, n.connect(t, "p"), Config{}, log, nil)
+	if r.p.builder.enricher != nil {
+		t.Error("enricher set without a database")
+	}
+	waitFor(t, 5*time.Second, "the start log line", func() bool { return strings.Contains(logs.String(), "GeoIP enrichment off") })
+	r.stop(t)
+	if c := strings.Count(logs.String(), "GeoIP"); c != 1 {
+		t.Errorf("%d GeoIP log lines, want 1:\n%s", c, logs.String())
+	}
+}
+
+// TestGeoIPReload: a database replaced on disk is swapped in on the next
+// check; a broken replacement keeps the previous one; a file that appears
+// later turns enrichment on.
+func TestGeoIPReload(t *testing.T) {
+	dir := t.TempDir()
+	country, _ := testenv.WriteGeoIPDBs(t, dir, "", testGeo)
+	asn := filepath.Join(dir, "later-ASN.mmdb")
+	var logs syncBuffer
+	g, err := NewGeoIP(GeoIPConfig{CountryDB: country, ASNDB: asn, Reload: 20 * time.Millisecond},
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "GeoIP database file not found") || !strings.Contains(g.Describe(), "ASN waiting for") {
+		t.Errorf("missing ASN file not reported:\n%s\n%s", logs.String(), g.Describe())
+	}
+	if e := lookup(g, "198.51.100.7"); e.Country != "SE" || e.ASN != 0 {
+		t.Fatalf("before reload: %+v", e)
+	}
+	if g.Reload() {
+		t.Fatal("Reload with nothing changed reported a change")
+	}
+
+	// geoipupdate's way: a new file renamed over the old one.
+	moved := map[netip.Prefix]testenv.GeoRecord{netip.MustParsePrefix("198.51.100.0/24"): {Country: "NO", ASN: 64999, ASOrg: "Moved AS"}}
+	newCountry, newASN := testenv.WriteGeoIPDBs(t, dir, "v2-", moved)
+	if err := os.Rename(newCountry, country); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(newASN, asn); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	go g.Run(ctx)
+	waitFor(t, 5*time.Second, "the reloaded databases", func() bool {
+		e := lookup(g, "198.51.100.7")
+		return e.Country == "NO" && e.ASN == 64999
+	})
+	if e := lookup(g, "203.0.113.1"); e.Country != "" {
+		t.Errorf("old data after reload: %+v", e)
+	}
+	if !strings.Contains(logs.String(), "GeoIP database reloaded") || !strings.Contains(logs.String(), "GeoIP database appeared") {
+		t.Errorf("reloads not logged:\n%s", logs.String())
+	}
+
+	// A truncated copy (a download cut short) must not replace a good one.
+	if err := os.WriteFile(country, []byte("not a database"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if g.Reload() {
+		t.Fatal("a broken file was swapped in")
+	}
+	if e := lookup(g, "198.51.100.7"); e.Country != "NO" {
+		t.Fatalf("after a broken replacement: %+v", e)
+	}
+	if !strings.Contains(logs.String(), "previous version stays in use") {
+		t.Errorf("broken replacement not logged:\n%s", logs.String())
+	}
+}
+
+func TestGeoIPWrongDatabase(t *testing.T) {
+	dir := t.TempDir()
+	country, asn := testenv.WriteGeoIPDBs(t, dir, "", testGeo)
+	// Swapped: an ASN database where the country one belongs, and back.
+	_, err := NewGeoIP(GeoIPConfig{CountryDB: asn, ASNDB: country}, nil)
+	if err == nil {
+		t.Fatal("swapped databases accepted")
+	}
+	for _, want := range []string{"pseudonymize.geoip.country_db", "GeoLite2-ASN database", "pseudonymize.geoip.asn_db", "use a GeoLite2-ASN"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	other := filepath.Join(dir, "other.mmdb")
+	testenv.WriteMMDB(t, other, "Vendor-Blocklist", map[netip.Prefix]mmdbtype.Map{netip.MustParsePrefix("192.0.2.0/24"): {"x": mmdbtype.Bool(true)}})
+	if _, err := NewGeoIP(GeoIPConfig{CountryDB: other}, nil); err == nil || !strings.Contains(err.Error(), "pseudonymize.geoip.country_db") {
+		t.Errorf("unknown database type: %v", err)
+	}
+	garbage := filepath.Join(dir, "garbage.mmdb")
+	os.WriteFile(garbage, []byte("nope"), 0o600)
+	if _, err := NewGeoIP(GeoIPConfig{ASNDB: garbage}, nil); err == nil || !strings.Contains(err.Error(), "not a MaxMind-format database") {
+		t.Errorf("garbage file: %v", err)
+	}
+	if _, err := New(Config{GeoIP: GeoIPConfig{ASNDB: garbage}}, startNATS(t).js, nil, nil); err == nil || !strings.Contains(err.Error(), "pseudonymize.geoip.asn_db") {
+		t.Errorf("New with a garbage database: %v", err)
+	}
+}
+
+func BenchmarkGeoIPEnrich(b *testing.B) {
+	country, asn := testenv.WriteGeoIPDBs(b, b.TempDir(), "", testGeo)
+	g, err := NewGeoIP(GeoIPConfig{CountryDB: country, ASNDB: asn}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ip := netip.MustParseAddr("198.51.100.7")
+	var e event.Event
+	for b.Loop() {
+		g.Enrich(ip, &e)
+	}
+}

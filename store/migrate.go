@@ -1,0 +1,341 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// migration is one step of the schema's history. Steps are applied in
+// order, once, and recorded in MigrationsTable. Every statement is
+// idempotent (IF NOT EXISTS), so a step interrupted half way, or run by two
+// replicas at once, completes when run again.
+type migration struct {
+	version int
+	name    string
+	up      func(s schema) []string
+}
+
+// migrations is the schema's history. Append only: a released step never
+// changes, since databases that applied it will not run it again.
+var migrations = []migration{
+	{1, "requests table", schema.requestsDDL},
+	{2, "site health per minute (rollup, no client ids)", schema.healthDDL},
+	{3, "client activity per hour (rollup)", schema.clientsDDL},
+}
+
+// SchemaVersion is the version Migrate brings a database to.
+func SchemaVersion() int { return migrations[len(migrations)-1].version }
+
+// MigrationReport says what Migrate did.
+type MigrationReport struct {
+	Database string
+	// Version is the schema version after Migrate.
+	Version int
+	// Applied lists the migrations applied by this call, in order.
+	Applied []AppliedMigration
+	// TTLChanges lists the tables whose TTL was changed to the configured
+	// one.
+	TTLChanges []TTLChange
+	// Warnings are problems that did not stop the migration.
+	Warnings []string
+}
+
+// AppliedMigration is one applied step.
+type AppliedMigration struct {
+	Version int
+	Name    string
+}
+
+// TTLChange is a table's TTL brought to the configuration.
+type TTLChange struct {
+	Table    string
+	From, To time.Duration // From is 0 when the old TTL was not vakt's
+}
+
+// Migrate brings the schema to SchemaVersion and each table's TTL to the
+// configured retention. It is idempotent and safe for several replicas to
+// run at once; when everything is current it changes nothing and issues no
+// DDL.
+func Migrate(ctx context.Context, conn driver.Conn, cfg SchemaConfig) error {
+	_, err := MigrateReport(ctx, conn, cfg)
+	return err
+}
+
+// MigrateReport is Migrate, saying what it did.
+func MigrateReport(ctx context.Context, conn driver.Conn, cfg SchemaConfig) (*MigrationReport, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := newSchema(cfg)
+	db := s.c.Database
+	rep := &MigrationReport{Database: db}
+
+	// Existence is checked first so that an up-to-date cluster sees no
+	// ON CLUSTER DDL at every start.
+	exists, err := queryUint(ctx, conn, "EXISTS DATABASE "+quoteIdent(db))
+	if err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	}
+	if exists == 0 {
+		if err := exec(ctx, conn, s.createDatabase()); err != nil {
+			return nil, err
+		}
+	}
+	hadHistory, err := queryUint(ctx, conn, "EXISTS TABLE "+s.name(MigrationsTable))
+	if err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	}
+	if hadHistory == 0 {
+		if err := exec(ctx, conn, s.createMigrations()); err != nil {
+			return nil, err
+		}
+		if w, err := legacyRequests(ctx, conn, s); err != nil {
+			return nil, err
+		} else if w != "" {
+			rep.Warnings = append(rep.Warnings, w)
+		}
+	}
+	applied, err := appliedVersions(ctx, conn, s)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range migrations {
+		if slices.Contains(applied, m.version) {
+			continue
+		}
+		for _, stmt := range m.up(s) {
+			if err := exec(ctx, conn, stmt); err != nil {
+				return rep, fmt.Errorf("schema migration %d (%s): %w", m.version, m.name, err)
+			}
+		}
+		rec := fmt.Sprintf("INSERT INTO %s (version, name, applied_at) SETTINGS async_insert = 0 VALUES (%d, '%s', now64(3))",
+			s.name(MigrationsTable), m.version, strings.ReplaceAll(m.name, "'", ""))
+		if err := exec(ctx, conn, rec); err != nil {
+			return rep, fmt.Errorf("schema migration %d (%s): record it: %w", m.version, m.name, err)
+		}
+		applied = append(applied, m.version)
+		rep.Applied = append(rep.Applied, AppliedMigration{m.version, m.name})
+	}
+	rep.Version = slices.Max(applied)
+	if rep.Version > SchemaVersion() {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("database %s is at schema version %d, newer than this vakt's %d: upgrade vakt", db, rep.Version, SchemaVersion()))
+	}
+
+	// The tables may predate this configuration: align their TTLs, so that
+	// changing retention in the configuration changes the tables.
+	for _, t := range ttlTables {
+		want := t.ttl(s.c)
+		create, err := showCreate(ctx, conn, db, s.storage(t.name))
+		if err != nil {
+			return rep, err
+		}
+		cur, ok := parseTTL(create, t.expr)
+		if ok && cur == want {
+			continue
+		}
+		if err := exec(ctx, conn, s.modifyTTL(t, want)); err != nil {
+			return rep, fmt.Errorf("set the TTL of %s.%s to %d days (%s): %w", db, t.name, want/day, t.key, err)
+		}
+		if !ok {
+			cur = 0
+		}
+		rep.TTLChanges = append(rep.TTLChanges, TTLChange{Table: t.name, From: cur, To: want})
+	}
+	return rep, nil
+}
+
+// legacyRequests warns about a requests table made before migrations were
+// recorded, whose sort order cannot be altered in place.
+func legacyRequests(ctx context.Context, conn driver.Conn, s schema) (string, error) {
+	rows, err := conn.Query(ctx, "SELECT primary_key FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+		clickhouse.Named("db", s.c.Database), clickhouse.Named("t", s.storage(RequestsTable)))
+	if err != nil {
+		return "", fmt.Errorf("schema: inspect %s: %w", RequestsTable, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return "", rows.Err()
+	}
+	var pk string
+	if err := rows.Scan(&pk); err != nil {
+		return "", err
+	}
+	const want = "site, toStartOfHour(ts), client_id"
+	if pk == want {
+		return "", nil
+	}
+	return fmt.Sprintf("%s.%s was created by an earlier vakt with primary key (%s), not (%s): time-range queries on it read whole days. "+
+		"Its rows expire as configured; to get the new layout sooner, rename it away and restart vakt", s.c.Database, RequestsTable, pk, want), nil
+}
+
+func appliedVersions(ctx context.Context, conn driver.Conn, s schema) ([]int, error) {
+	rows, err := conn.Query(ctx, "SELECT DISTINCT version FROM "+s.name(MigrationsTable)+" ORDER BY version")
+	if err != nil {
+		return nil, fmt.Errorf("schema: read %s: %w", MigrationsTable, err)
+	}
+	defer rows.Close()
+	var vs []int
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		vs = append(vs, int(v))
+	}
+	return vs, rows.Err()
+}
+
+func exec(ctx context.Context, conn driver.Conn, stmt string) error {
+	if err := conn.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("%s: %w", firstLine(stmt), err)
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func queryUint(ctx context.Context, conn driver.Conn, q string) (uint64, error) {
+	var v uint8
+	if err := conn.QueryRow(ctx, q).Scan(&v); err != nil {
+		return 0, fmt.Errorf("%s: %w", q, err)
+	}
+	return uint64(v), nil
+}
+
+// SchemaSQL is every statement a fresh installation runs for cfg, in
+// order, with comments naming the migrations: for review, and for
+// applying by hand.
+func SchemaSQL(cfg SchemaConfig) (string, error) {
+	if err := cfg.Validate(); err != nil {
+		return "", err
+	}
+	s := newSchema(cfg)
+	var b strings.Builder
+	b.WriteString(s.createDatabase() + ";\n\n")
+	b.WriteString(s.createMigrations() + ";\n")
+	for _, m := range migrations {
+		fmt.Fprintf(&b, "\n-- migration %d: %s\n\n", m.version, m.name)
+		for _, stmt := range m.up(s) {
+			b.WriteString(stmt + ";\n\n")
+		}
+		fmt.Fprintf(&b, "INSERT INTO %s (version, name, applied_at) VALUES (%d, '%s', now64(3));\n", s.name(MigrationsTable), m.version, m.name)
+	}
+	return b.String(), nil
+}
+
+// ttlPattern finds a table TTL in SHOW CREATE TABLE output, where
+// ClickHouse writes INTERVAL n DAY as toIntervalDay(n). %s is the TTL's
+// base expression.
+const ttlPattern = `\bTTL\s+%s\s*\+\s*(?:toInterval(Day|Hour|Week|Month)\((\d+)\)|INTERVAL\s+(\d+)\s+(DAY|HOUR|WEEK|MONTH))\s*(?:SETTINGS\b|$)`
+
+// parseTTL extracts a table's TTL counting from expr from its CREATE
+// statement. ok is false when the table has no such TTL, or one of a shape
+// vakt did not write.
+func parseTTL(createQuery, expr string) (ttl time.Duration, ok bool) {
+	re, err := regexp.Compile(fmt.Sprintf(ttlPattern, regexp.QuoteMeta(expr)))
+	if err != nil {
+		return 0, false
+	}
+	m := re.FindStringSubmatch(createQuery)
+	if m == nil {
+		return 0, false
+	}
+	unit, num := m[1], m[2]
+	if unit == "" {
+		unit, num = m[4], m[3]
+	}
+	n, err := strconv.ParseInt(num, 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	switch strings.ToLower(unit) {
+	case "hour":
+		return time.Duration(n) * time.Hour, true
+	case "day":
+		return time.Duration(n) * day, true
+	case "week":
+		return time.Duration(n) * 7 * day, true
+	}
+	// Months have no fixed length: never equal to a configured duration.
+	return 0, false
+}
+
+// showCreate returns the CREATE statement of db.table as the server
+// normalised it.
+func showCreate(ctx context.Context, conn driver.Conn, db, table string) (string, error) {
+	var create string
+	row := conn.QueryRow(ctx, "SHOW CREATE TABLE "+tableName(db, table))
+	if err := row.Scan(&create); err != nil {
+		return "", fmt.Errorf("show create table %s.%s: %w", db, table, err)
+	}
+	return create, nil
+}
+
+// TableRetention is how long one table keeps its rows.
+type TableRetention struct {
+	Table string // as clients name it, e.g. "requests"
+	// ConfigKey is the configuration key that sets it.
+	ConfigKey string
+	// TTL is the retention; 0 when the table has no TTL vakt recognises.
+	TTL time.Duration
+	// Create is the table's SHOW CREATE TABLE (its local table in a
+	// cluster), when read from the server.
+	Create string
+}
+
+// ConfiguredRetention is the retention cfg sets for each table.
+func ConfiguredRetention(cfg SchemaConfig) []TableRetention {
+	c := cfg.withDefaults()
+	out := make([]TableRetention, len(ttlTables))
+	for i, t := range ttlTables {
+		out[i] = TableRetention{Table: t.name, ConfigKey: t.key, TTL: t.ttl(c)}
+	}
+	return out
+}
+
+// ErrNoSchema is returned by ReadRetention when the tables do not exist
+// yet.
+var ErrNoSchema = errors.New("vakt's tables do not exist yet (run vakt migrate)")
+
+// ReadRetention reads each table's TTL from the server, as SHOW CREATE
+// TABLE states it.
+func ReadRetention(ctx context.Context, conn driver.Conn, cfg SchemaConfig) ([]TableRetention, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := newSchema(cfg)
+	out := ConfiguredRetention(cfg)
+	for i, t := range ttlTables {
+		n, err := queryUint(ctx, conn, "EXISTS TABLE "+s.name(s.storage(t.name)))
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("%s.%s: %w", s.c.Database, s.storage(t.name), ErrNoSchema)
+		}
+		create, err := showCreate(ctx, conn, s.c.Database, s.storage(t.name))
+		if err != nil {
+			return nil, err
+		}
+		ttl, ok := parseTTL(create, t.expr)
+		if !ok {
+			ttl = 0
+		}
+		out[i].TTL, out[i].Create = ttl, create
+	}
+	return out, nil
+}

@@ -1,0 +1,155 @@
+CREATE DATABASE IF NOT EXISTS `vakt` ON CLUSTER `vakt_cluster`;
+
+CREATE TABLE IF NOT EXISTS `vakt`.`schema_migrations` ON CLUSTER `vakt_cluster`
+(
+    `version` UInt32,
+    `name` String,
+    `applied_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}', '{shard}-{replica}')
+ORDER BY version;
+
+-- migration 1: requests table
+
+CREATE TABLE IF NOT EXISTS `vakt`.`requests_local` ON CLUSTER `vakt_cluster`
+(
+    `ts` DateTime64(3, 'UTC') COMMENT 'request time, UTC' CODEC(T64, ZSTD(1)),
+    `site` LowCardinality(String) COMMENT 'site the request was logged for',
+    `client_id` UInt64 COMMENT 'keyed PRF of the client IP under the epoch salt' CODEC(Delta(8), ZSTD(1)),
+    `network_id` UInt64 COMMENT 'keyed PRF of the /24 or /48 prefix under the epoch salt',
+    `ip_version` UInt8 COMMENT '4 or 6',
+    `epoch` UInt32 COMMENT 'salt epoch client_id and network_id belong to',
+    `country` LowCardinality(String) COMMENT 'ISO 3166 code, empty when unknown',
+    `asn` UInt32,
+    `as_org` LowCardinality(String),
+    `method` LowCardinality(String),
+    `path` String CODEC(ZSTD(1)),
+    `query` String COMMENT 'query string, scrubbed by policy' CODEC(ZSTD(1)),
+    `protocol` LowCardinality(String),
+    `status` UInt16 CODEC(ZSTD(1)),
+    `bytes` UInt64 COMMENT 'response bytes' CODEC(T64, ZSTD(1)),
+    `referrer` String COMMENT 'scrubbed by policy' CODEC(ZSTD(1)),
+    `user_agent` String CODEC(ZSTD(1)),
+    `host` LowCardinality(String),
+    `request_time` Nullable(Float32) COMMENT 'seconds; NULL when not logged' CODEC(ZSTD(1)),
+    `upstream_time` Nullable(Float32) COMMENT 'seconds; NULL when not logged' CODEC(ZSTD(1)),
+    `flags` UInt32 COMMENT 'threat signal bits (event.Flags)',
+    INDEX `client_id_bloom` client_id TYPE bloom_filter(0.01) GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(ts)
+PRIMARY KEY (site, toStartOfHour(ts), client_id)
+ORDER BY (site, toStartOfHour(ts), client_id, ts)
+TTL toDateTime(ts) + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1;
+
+CREATE TABLE IF NOT EXISTS `vakt`.`requests` ON CLUSTER `vakt_cluster` AS `vakt`.`requests_local`
+ENGINE = Distributed(`vakt_cluster`, `vakt`, `requests_local`, cityHash64(client_id));
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (1, 'requests table', now64(3));
+
+-- migration 2: site health per minute (rollup, no client ids)
+
+CREATE TABLE IF NOT EXISTS `vakt`.`site_health_1m_local` ON CLUSTER `vakt_cluster`
+(
+    `site` LowCardinality(String),
+    `minute` DateTime('UTC') COMMENT 'start of the minute',
+    `requests` SimpleAggregateFunction(sum, UInt64),
+    `status_2xx` SimpleAggregateFunction(sum, UInt64),
+    `status_3xx` SimpleAggregateFunction(sum, UInt64),
+    `status_4xx` SimpleAggregateFunction(sum, UInt64),
+    `status_5xx` SimpleAggregateFunction(sum, UInt64),
+    `status_other` SimpleAggregateFunction(sum, UInt64) COMMENT 'status outside 200-599',
+    `bytes` SimpleAggregateFunction(sum, UInt64) COMMENT 'response bytes',
+    `flagged` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests with a threat signal',
+    `latency_known` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests that logged a request time',
+    `latency` AggregateFunction(quantilesTDigest(0.5, 0.9, 0.95, 0.99), Float32) COMMENT 'request time in seconds; read with quantilesTDigestMerge(levels)(latency)'
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(minute)
+ORDER BY (site, minute)
+TTL minute + INTERVAL 396 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`site_health_1m_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`site_health_1m_local`
+AS SELECT
+    site,
+    toStartOfMinute(ts) AS minute,
+    count() AS requests,
+    countIf(status >= 200 AND status < 300) AS status_2xx,
+    countIf(status >= 300 AND status < 400) AS status_3xx,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status >= 500 AND status < 600) AS status_5xx,
+    countIf(status < 200 OR status >= 600) AS status_other,
+    sum(bytes) AS bytes,
+    countIf(flags != 0) AS flagged,
+    count(request_time) AS latency_known,
+    quantilesTDigestStateIf(0.5, 0.9, 0.95, 0.99)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests_local`
+GROUP BY site, minute;
+
+CREATE TABLE IF NOT EXISTS `vakt`.`site_health_1m` ON CLUSTER `vakt_cluster` AS `vakt`.`site_health_1m_local`
+ENGINE = Distributed(`vakt_cluster`, `vakt`, `site_health_1m_local`);
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (2, 'site health per minute (rollup, no client ids)', now64(3));
+
+-- migration 3: client activity per hour (rollup)
+
+CREATE TABLE IF NOT EXISTS `vakt`.`client_activity_1h_local` ON CLUSTER `vakt_cluster`
+(
+    `site` LowCardinality(String),
+    `hour` DateTime('UTC') COMMENT 'start of the hour',
+    `client_id` UInt64 COMMENT 'keyed PRF of the client IP under the epoch salt',
+    `epoch` UInt32 COMMENT 'salt epoch client_id belongs to',
+    `network_id` UInt64,
+    `requests` SimpleAggregateFunction(sum, UInt64),
+    `errors` SimpleAggregateFunction(sum, UInt64) COMMENT 'responses with status 400 or more',
+    `not_found` SimpleAggregateFunction(sum, UInt64) COMMENT '404 responses',
+    `bytes` SimpleAggregateFunction(sum, UInt64) COMMENT 'response bytes',
+    `paths` AggregateFunction(uniq, String) COMMENT 'distinct paths; read with uniqMerge(paths)',
+    `methods` SimpleAggregateFunction(groupUniqArrayArray, Array(String)),
+    `flags` SimpleAggregateFunction(groupBitOr, UInt32) COMMENT 'threat signals seen (event.Flags bits)',
+    `flagged` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests with a threat signal',
+    `first_seen` SimpleAggregateFunction(min, DateTime('UTC')),
+    `last_seen` SimpleAggregateFunction(max, DateTime('UTC')) COMMENT 'the row expires retention.client_rollups after this',
+    `country` SimpleAggregateFunction(anyLast, LowCardinality(String)),
+    `asn` SimpleAggregateFunction(anyLast, UInt32)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(hour)
+ORDER BY (site, hour, client_id, epoch, network_id)
+TTL last_seen + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`client_activity_1h_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`client_activity_1h_local`
+AS SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn
+FROM `vakt`.`requests_local` AS r
+GROUP BY site, hour, client_id, epoch, network_id;
+
+CREATE TABLE IF NOT EXISTS `vakt`.`client_activity_1h` ON CLUSTER `vakt_cluster` AS `vakt`.`client_activity_1h_local`
+ENGINE = Distributed(`vakt_cluster`, `vakt`, `client_activity_1h_local`);
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (3, 'client activity per hour (rollup)', now64(3));
+
+-- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
+
+ALTER TABLE `vakt`.`requests_local` ON CLUSTER `vakt_cluster` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
+ALTER TABLE `vakt`.`client_activity_1h_local` ON CLUSTER `vakt_cluster` MODIFY TTL last_seen + INTERVAL 7 DAY;
+ALTER TABLE `vakt`.`site_health_1m_local` ON CLUSTER `vakt_cluster` MODIFY TTL minute + INTERVAL 90 DAY;
