@@ -46,6 +46,8 @@ func TestMain(m *testing.M) {
 func vakt(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	cmd := exec.Command(vaktBin, args...)
+	// A default ./data must never land in the repository.
+	cmd.Dir = t.TempDir()
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	cmd.Env = append(os.Environ(), "VAKT_LOG_LEVEL=debug")
