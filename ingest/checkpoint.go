@@ -31,7 +31,9 @@ package ingest
 //     at the recorded Ends, at no other line, until the last of them is
 //     passed (sink.forced). Only then does ordinary batching (full batch,
 //     flush interval, end of data) resume. A shutdown in the middle of
-//     that replay publishes no partial batch.
+//     that replay publishes no partial batch, and the Ends not yet passed
+//     stay in every checkpoint written meanwhile (tracker.replay), so a
+//     crash during the replay leaves them for the next one.
 //
 // Why no line is lost: a line is skipped at a restart only if it lies
 // before Offset, and then it is in an acknowledged batch (rule 2). Lines
@@ -296,6 +298,10 @@ type tracker struct {
 	base checkpoint // Path, FPBytes, Dev, Ino, Done of the entry
 
 	queue []batch // recorded-to-be and reserved, not yet published
+	// replay are the ends recorded by an earlier run that this run has not
+	// reached yet: they stay in the checkpoint until passed, or a second
+	// crash would forget batches the first run published.
+	replay []int64
 
 	mu        sync.Mutex
 	committed int64
@@ -383,12 +389,20 @@ func (t *tracker) put(ctx context.Context) error {
 	cp := t.base
 	t.mu.Lock()
 	cp.Offset = t.committed
-	cp.Ends = make([]int64, 0, len(t.pending))
+	cp.Ends = make([]int64, 0, len(t.pending)+len(t.replay))
+	last := t.committed
 	for _, r := range t.pending {
 		cp.Ends = append(cp.Ends, r.end)
+		last = r.end
 	}
 	t.dirty = false
 	t.mu.Unlock()
+	k := 0
+	for k < len(t.replay) && t.replay[k] <= last {
+		k++
+	}
+	t.replay = t.replay[k:]
+	cp.Ends = append(cp.Ends, t.replay...)
 	if err := t.cps.put(ctx, t.g, cp); err != nil {
 		t.mu.Lock()
 		t.dirty = true

@@ -44,6 +44,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -197,6 +198,8 @@ type tailSource struct {
 	cps      *checkpoints
 	log      *slog.Logger
 
+	scans int // scans done, by the source's goroutine
+
 	mu    sync.Mutex
 	files map[fileKey]*tailFile // being read
 	skip  map[fileKey]skipEntry // matched, not to be read unless changed
@@ -301,7 +304,7 @@ func (s *tailSource) scan(ctx, pubCtx context.Context, initial bool) {
 			}
 			n++
 			if otherCompressed(p) {
-				if initial {
+				if s.scans == 0 {
 					s.log.Warn("not reading a file compressed other than with gzip", slog.String("file", p))
 				}
 				continue
@@ -310,10 +313,11 @@ func (s *tailSource) scan(ctx, pubCtx context.Context, initial bool) {
 				matched[k] = match{p, fi}
 			}
 		}
-		if n == 0 && initial {
+		if n == 0 && s.scans == 0 {
 			s.log.Warn("pattern matches no file yet; watching for files to appear", slog.String("pattern", pat))
 		}
 	}
+	s.scans++
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, tf := range s.files {
@@ -659,6 +663,7 @@ func (tf *tailFile) startGen(ctx context.Context) (genStart, *skipEntry) {
 			tf.sink.forced = append(tf.sink.forced, e)
 		}
 	}
+	tf.tr.replay = slices.Clone(tf.sink.forced)
 	tf.quietSince = time.Time{}
 	if !has {
 		// Remember the position at once, so that a restart does not read
@@ -887,6 +892,7 @@ func (tf *tailFile) importGzip(ctx, pubCtx context.Context) *skipEntry {
 			sk.forced = append(sk.forced, e)
 		}
 	}
+	tr.replay = slices.Clone(sk.forced)
 	i.log.Info("importing compressed log file", slog.String("file", tf.path), slog.Int64("offset", off))
 	lr := newLineReader(zr, logformat.MaxLineBytes, off)
 	done, pubErr := false, error(nil)

@@ -160,6 +160,7 @@ type seqCounter struct {
 	t      *testing.T
 	cons   jetstream.Consumer
 	counts map[int]int
+	idOf   map[int][]string // message ids a line came in, for failure reports
 	ids    map[string]bool
 	sites  map[string]int
 	total  int
@@ -170,7 +171,7 @@ func newSeqCounter(t *testing.T, js jetstream.JetStream) *seqCounter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &seqCounter{t: t, cons: cons, counts: map[int]int{}, ids: map[string]bool{}, sites: map[string]int{}}
+	return &seqCounter{t: t, cons: cons, counts: map[int]int{}, idOf: map[int][]string{}, ids: map[string]bool{}, sites: map[string]int{}}
 }
 
 func (c *seqCounter) fetch(wait time.Duration) int {
@@ -192,6 +193,7 @@ func (c *seqCounter) fetch(wait time.Duration) int {
 				return fmt.Errorf("unexpected target %q", r.Target)
 			}
 			c.counts[n]++
+			c.idOf[n] = append(c.idOf[n], id)
 			c.sites[r.Site]++
 			c.total++
 			got++
@@ -221,6 +223,7 @@ func (c *seqCounter) until(what string, timeout time.Duration, cond func() bool)
 func (c *seqCounter) exactlyOnce(n int) {
 	c.t.Helper()
 	missing, dup := 0, 0
+	var example []string
 	for k := range n {
 		switch c.counts[k] {
 		case 0:
@@ -228,7 +231,13 @@ func (c *seqCounter) exactlyOnce(n int) {
 		case 1:
 		default:
 			dup++
+			if len(example) < 5 {
+				example = append(example, fmt.Sprintf("line %d in %v", k, c.idOf[k]))
+			}
 		}
+	}
+	if dup > 0 {
+		c.t.Logf("stored more than once: %s", strings.Join(example, "; "))
 	}
 	if missing > 0 || dup > 0 || c.total != n {
 		c.t.Fatalf("%d lines written: %d missing, %d stored more than once, %d records in all", n, missing, dup, c.total)
@@ -922,5 +931,27 @@ func TestValidateSources(t *testing.T) {
 	srcs := (Config{Files: []string{"a"}, Site: "main", Format: "combined", Sources: []Source{{Files: []string{"b"}}, {Files: []string{"c"}, Site: "c"}}}).sources()
 	if len(srcs) != 3 || srcs[0].Site != "main" || srcs[1].Site != "main" || srcs[1].Format != "combined" || srcs[2].Site != "c" {
 		t.Fatalf("sources %+v", srcs)
+	}
+}
+
+// TestFingerprintCarriesNoIP: the generation id, kept at rest in
+// checkpoints and message ids, does not depend on the client address.
+func TestFingerprintCarriesNoIP(t *testing.T) {
+	line := func(ip string) []byte {
+		return []byte(ip + ` - - [10/Oct/2025:13:55:36 +0000] "GET /a HTTP/1.1" 200 1 "-" "curl"` + "\n")
+	}
+	g1, n1, ok1 := fingerprintOf(line("192.0.2.1"))
+	g2, _, ok2 := fingerprintOf(line("198.51.100.77"))
+	g3, _, _ := fingerprintOf(line("2001:db8::5"))
+	g4, _, _ := fingerprintOf(line("2a01:4f8:c0c:1234::1"))
+	if !ok1 || !ok2 || g1 != g2 || g3 != g4 || n1 != len(line("192.0.2.1")) {
+		t.Fatalf("ids %s %s %s %s", g1, g2, g3, g4)
+	}
+	other, _, _ := fingerprintOf([]byte(`192.0.2.1 - - [10/Oct/2025:13:55:37 +0000] "GET /a HTTP/1.1" 200 1 "-" "curl"` + "\n"))
+	if other == g1 {
+		t.Fatal("different lines, same id")
+	}
+	if _, _, ok := fingerprintOf([]byte("short line\n")); ok {
+		t.Fatal("a short first line names the file")
 	}
 }

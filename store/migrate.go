@@ -98,11 +98,11 @@ func MigrateReport(ctx context.Context, conn driver.Conn, cfg SchemaConfig) (*Mi
 		if err := exec(ctx, conn, s.createMigrations()); err != nil {
 			return nil, err
 		}
-		if w, err := legacyRequests(ctx, conn, s); err != nil {
+		notes, err := rebuildLegacyRequests(ctx, conn, s)
+		if err != nil {
 			return nil, err
-		} else if w != "" {
-			rep.Warnings = append(rep.Warnings, w)
 		}
+		rep.Warnings = append(rep.Warnings, notes...)
 	}
 	applied, err := appliedVersions(ctx, conn, s)
 	if err != nil {
@@ -153,28 +153,79 @@ func MigrateReport(ctx context.Context, conn driver.Conn, cfg SchemaConfig) (*Mi
 	return rep, nil
 }
 
-// legacyRequests warns about a requests table made before migrations were
-// recorded, whose sort order cannot be altered in place.
-func legacyRequests(ctx context.Context, conn driver.Conn, s schema) (string, error) {
+// rebuildLegacyRequests gives a requests table made before migrations were
+// recorded (so before any rollup existed) the current layout: its sort
+// order cannot be altered in place. The rows are copied into a new table
+// that then takes the old one's place (EXCHANGE TABLES). A writer of an
+// older vakt still running meanwhile may store rows in the old table after
+// the copy: then the old table is kept, under requests_rebuild, and a note
+// says so.
+func rebuildLegacyRequests(ctx context.Context, conn driver.Conn, s schema) ([]string, error) {
+	const want = "site, toStartOfHour(ts), client_id"
 	rows, err := conn.Query(ctx, "SELECT primary_key FROM system.tables WHERE database = {db:String} AND name = {t:String}",
 		clickhouse.Named("db", s.c.Database), clickhouse.Named("t", s.storage(RequestsTable)))
 	if err != nil {
-		return "", fmt.Errorf("schema: inspect %s: %w", RequestsTable, err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return "", rows.Err()
+		return nil, fmt.Errorf("schema: inspect %s: %w", RequestsTable, err)
 	}
 	var pk string
-	if err := rows.Scan(&pk); err != nil {
-		return "", err
+	found := rows.Next()
+	if found {
+		err = rows.Scan(&pk)
 	}
-	const want = "site, toStartOfHour(ts), client_id"
-	if pk == want {
-		return "", nil
+	if err == nil {
+		err = rows.Err()
 	}
-	return fmt.Sprintf("%s.%s was created by an earlier vakt with primary key (%s), not (%s): time-range queries on it read whole days. "+
-		"Its rows expire as configured; to get the new layout sooner, rename it away and restart vakt", s.c.Database, RequestsTable, pk, want), nil
+	rows.Close()
+	if err != nil {
+		return nil, fmt.Errorf("schema: inspect %s: %w", RequestsTable, err)
+	}
+	if !found || pk == want {
+		return nil, nil
+	}
+	if s.c.Cluster != "" {
+		return []string{fmt.Sprintf("%s.%s predates vakt's migrations (primary key %s, not %s); rebuild it by hand on a cluster", s.c.Database, s.storage(RequestsTable), pk, want)}, nil
+	}
+	old, tmp := s.name(RequestsTable), s.name(RequestsTable+"_rebuild")
+	ddl := strings.Replace(s.requestsDDL()[0], old, tmp, 1)
+	cols := make([]string, len(requestColumns))
+	for i, c := range requestColumns {
+		cols[i] = quoteIdent(c.name)
+	}
+	list := strings.Join(cols, ", ")
+	// A copy left by an interrupted rebuild is incomplete: start afresh.
+	for _, stmt := range []string{"DROP TABLE IF EXISTS " + tmp, ddl, "INSERT INTO " + tmp + " (" + list + ") SELECT " + list + " FROM " + old} {
+		if err := exec(ctx, conn, stmt); err != nil {
+			return nil, fmt.Errorf("schema: rebuild %s with the current layout: %w", RequestsTable, err)
+		}
+	}
+	copied, err := queryCount(ctx, conn, "SELECT count() FROM "+tmp)
+	if err != nil {
+		return nil, err
+	}
+	if err := exec(ctx, conn, "EXCHANGE TABLES "+old+" AND "+tmp); err != nil {
+		return nil, fmt.Errorf("schema: rebuild %s with the current layout: %w", RequestsTable, err)
+	}
+	had, err := queryCount(ctx, conn, "SELECT count() FROM "+tmp)
+	if err != nil {
+		return nil, err
+	}
+	if had != copied {
+		return []string{fmt.Sprintf("%s was rebuilt with the current layout, but %d rows arrived in the old table during the copy: it is kept as %s; copy what is missing and drop it",
+			old, had-copied, tmp)}, nil
+	}
+	if err := exec(ctx, conn, "DROP TABLE "+tmp); err != nil {
+		return nil, err
+	}
+	return []string{fmt.Sprintf("%s.%s predated vakt's migrations (primary key %s): rebuilt with the current layout, %d rows copied; the rollups start with the rows stored from now on",
+		s.c.Database, RequestsTable, pk, copied)}, nil
+}
+
+func queryCount(ctx context.Context, conn driver.Conn, q string) (uint64, error) {
+	var n uint64
+	if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+		return 0, fmt.Errorf("%s: %w", q, err)
+	}
+	return n, nil
 }
 
 func appliedVersions(ctx context.Context, conn driver.Conn, s schema) ([]int, error) {

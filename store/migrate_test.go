@@ -186,8 +186,9 @@ const foundationRequestsSQL = "CREATE TABLE %s (`ts` DateTime64(3, 'UTC') CODEC(
 	"SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000"
 
 // TestMigrateFoundationTable: a database made before migrations were
-// recorded keeps its rows, gets the rollups, and a warning says its
-// sort order is the old one.
+// recorded gets its requests table rebuilt with the current layout (the
+// sort order cannot be altered in place), keeps its rows, and gets the
+// rollups, which count the rows stored from then on.
 func TestMigrateFoundationTable(t *testing.T) {
 	conn := openCH(t, needEngine(t))
 	db := freshDB(t, conn)
@@ -210,8 +211,15 @@ func TestMigrateFoundationTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "earlier vakt") || len(rep.Applied) != len(migrations) {
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "rebuilt with the current layout, 100 rows copied") || len(rep.Applied) != len(migrations) {
 		t.Fatalf("report %+v", rep)
+	}
+	var pk string
+	if err := conn.QueryRow(t.Context(), "SELECT primary_key FROM system.tables WHERE database = {db:String} AND name = 'requests'", clickhouse.Named("db", db)).Scan(&pk); err != nil || pk != "site, toStartOfHour(ts), client_id" {
+		t.Errorf("primary key %q after the rebuild (%v)", pk, err)
+	}
+	if n, err := queryUint(t.Context(), conn, "EXISTS TABLE "+tableName(db, RequestsTable+"_rebuild")); err != nil || n != 0 {
+		t.Errorf("the old table was left behind (%v)", err)
 	}
 	if n := count(t, conn, db); n != 100 {
 		t.Errorf("%d rows after migrating, want 100", n)
@@ -220,9 +228,12 @@ func TestMigrateFoundationTable(t *testing.T) {
 	if err := ins.insert(t.Context(), "after", &r); err != nil {
 		t.Fatal(err)
 	}
-	var n uint64
-	if err := conn.QueryRow(t.Context(), "SELECT sum(requests) FROM "+tableName(db, HealthTable)).Scan(&n); err != nil || n != 100 {
-		t.Errorf("health rollup counts %d (%v), want the 100 rows stored after the migration", n, err)
+	if got := tableTotals(t, conn, db); got != (totals{200, 100, 100}) {
+		t.Errorf("totals %+v: want 200 rows, the 100 stored after the migration in each rollup", got)
+	}
+	// Idempotent: nothing more to do.
+	if rep, err := MigrateReport(t.Context(), conn, SchemaConfig{Database: db}); err != nil || len(rep.Warnings)+len(rep.Applied)+len(rep.TTLChanges) != 0 {
+		t.Errorf("second run: %+v %v", rep, err)
 	}
 }
 

@@ -414,6 +414,19 @@ func TestImportEnrichesAndScrubs(t *testing.T) {
 	f.WriteString(probes)
 	f.Close()
 
+	// nginx "main" lines, which log X-Forwarded-For, behind a trusted proxy.
+	proxyLog := filepath.Join(work, "proxy.log")
+	var pl strings.Builder
+	for _, l := range []struct{ remote, path, xff string }{
+		{"203.0.113.50", "/direct", "-"},
+		{"10.0.0.5", "/via-proxy", "6.6.6.6, 203.0.113.50"}, // the right-most untrusted entry is the client
+		{"198.51.100.99", "/spoofed", "203.0.113.50"},        // not a trusted proxy: the header is ignored
+		{"6.6.6.6", "/claimed", "-"},
+	} {
+		fmt.Fprintf(&pl, "%s - - [%s] \"GET %s HTTP/1.1\" 200 5 \"-\" \"Mozilla/5.0\" \"%s\"\n", l.remote, ts, l.path, l.xff)
+	}
+	os.WriteFile(proxyLog, []byte(pl.String()), 0o600)
+
 	keepLog := filepath.Join(work, "keep.log")
 	os.WriteFile(keepLog, []byte(fmt.Sprintf("%s - - [%s] \"GET /search?q=shoes&page=2 HTTP/1.1\" 200 5 \"-\" \"Mozilla/5.0\"\n", probeIP, ts)), 0o600)
 
@@ -423,6 +436,7 @@ func TestImportEnrichesAndScrubs(t *testing.T) {
     asn_db: %s
   sites:
     keep.example: {query_policy: keep}
+  trusted_proxies: [10.0.0.0/8]
 `, countryDB, asnDB))
 	common := []string{"--config", cfgFile, "--data-dir", dataDir}
 	stdout, stderr, err := vakt(t, append(append([]string{"import", "--site", "shop.example"}, common...), tl.path)...)
@@ -434,6 +448,9 @@ func TestImportEnrichesAndScrubs(t *testing.T) {
 	}
 	if _, stderr, err := vakt(t, append(append([]string{"import", "--site", "keep.example"}, common...), keepLog)...); err != nil {
 		t.Fatalf("import keep: %v\n%s", err, stderr)
+	}
+	if _, stderr, err := vakt(t, append(append([]string{"import", "--site", "proxy.example"}, common...), proxyLog)...); err != nil {
+		t.Fatalf("import proxy: %v\n%s", err, stderr)
 	}
 
 	ctx := context.Background()
@@ -487,6 +504,25 @@ func TestImportEnrichesAndScrubs(t *testing.T) {
 			t.Errorf("%q stored in %d rows", secret, n)
 		}
 	}
+	// Client IP selection: the proxied request is the direct client's.
+	ids := map[string]uint64{}
+	rows, err = conn.Query(ctx, "SELECT path, client_id FROM vakt.requests WHERE site = 'proxy.example'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var path string
+		var id uint64
+		if err := rows.Scan(&path, &id); err != nil {
+			t.Fatal(err)
+		}
+		ids[path] = id
+	}
+	rows.Close()
+	if len(ids) != 4 || ids["/via-proxy"] != ids["/direct"] || ids["/spoofed"] == ids["/direct"] || ids["/via-proxy"] == ids["/claimed"] {
+		t.Errorf("client ids behind the proxy: %v; want /via-proxy = /direct, and /spoofed and /claimed different", ids)
+	}
+
 	var keptQuery string
 	if err := conn.QueryRow(ctx, "SELECT query FROM vakt.requests WHERE site = 'keep.example'").Scan(&keptQuery); err != nil || keptQuery != "q=shoes&page=2" {
 		t.Errorf("keep.example query %q (%v), want it kept by the site's policy", keptQuery, err)
@@ -629,6 +665,29 @@ func assertNoSalt(t *testing.T, text string, salt []byte) {
 	for _, f := range forbidden {
 		if strings.Contains(text, f) {
 			t.Fatalf("output shows a salt (%s)", f)
+		}
+	}
+}
+
+// TestCheckReportsGeoIPProblems: `vakt check` names each GeoIP key whose
+// file is missing or of the wrong kind, with a fix.
+func TestCheckReportsGeoIPProblems(t *testing.T) {
+	dir := t.TempDir()
+	_, asnDB := testenv.WriteGeoIPDBs(t, dir, "", map[netip.Prefix]testenv.GeoRecord{
+		netip.MustParsePrefix("198.51.100.0/24"): {Country: "SE", ASN: 64500, ASOrg: "x"},
+	})
+	cfg := filepath.Join(dir, "vakt.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("pseudonymize:\n  geoip:\n    country_db: %s\n    asn_db: %s\n", asnDB, filepath.Join(dir, "missing.mmdb"))), 0o600)
+	stdout, _, err := vakt(t, "check", "--config", cfg, "--data-dir", filepath.Join(dir, "data"))
+	if err == nil {
+		t.Fatalf("check accepted a swapped and a missing database:\n%s", stdout)
+	}
+	for _, want := range []string{
+		"pseudonymize.geoip.country_db: " + asnDB + " is a GeoLite2-ASN database, without country data; use a GeoLite2-Country",
+		"pseudonymize.geoip.asn_db: " + filepath.Join(dir, "missing.mmdb") + " does not exist; download it",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("check output lacks %q:\n%s", want, stdout)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -218,6 +219,14 @@ store: {flush_interval: 200ms}
 	rows, paths := count()
 	ing.stop(t)
 	pipeline.stop(t)
+
+	// Nothing at rest holds a client IP: not the checkpoints, not the
+	// message ids, not the stores.
+	var ips []netip.Addr
+	for seq := 0; seq < n && seq < 1<<16; seq++ {
+		ips = append(ips, netip.AddrFrom4([4]byte{10, 1, byte(seq >> 8), byte(seq)}))
+	}
+	scanDataDir(t, dataDir, append(ips, netip.MustParseAddr("10.2.0.1")))
 
 	conn := openStore(t, dataDir)
 	var total, distinct, inRange uint64

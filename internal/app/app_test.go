@@ -47,6 +47,9 @@ func testConfig(dataDir string) config.Config {
 	cfg.DataDir = dataDir
 	cfg.NATS.Listen = "127.0.0.1:0"
 	cfg.ClickHouse.Listen = "127.0.0.1:0"
+	// A read-only account on the embedded endpoint (TestReadonlyUser);
+	// vakt's own user stays "default" without a password.
+	cfg.ClickHouse.ReadonlyUser, cfg.ClickHouse.ReadonlyPassword = testReadonlyUser, testReadonlyPassword
 	cfg.HTTP.Listen = ""
 	return cfg
 }

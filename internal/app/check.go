@@ -38,14 +38,24 @@ func Check(ctx context.Context, cfg config.Config, loadErr error, connect bool, 
 	readable("nats.cert_file", cfg.NATS.CertFile)
 	readable("nats.key_file", cfg.NATS.KeyFile)
 	readable("clickhouse.password_file", cfg.ClickHouse.PasswordFile)
+	readable("clickhouse.readonly_password_file", cfg.ClickHouse.ReadonlyPasswordFile)
 	if (cfg.NATS.CertFile == "") != (cfg.NATS.KeyFile == "") {
 		add("nats.cert_file", "cert_file and key_file must be set together", "set both for TLS client authentication, or neither")
 	}
 	if cfg.NATS.User != "" && cfg.NATS.Password == "" && cfg.NATS.PasswordFile == "" {
 		add("nats.password", "user is set without a password", "set nats.password, nats.password_file or VAKT_NATS_PASSWORD")
 	}
+	var globs [][2]string // key, pattern
 	for i, glob := range cfg.Ingest.Files {
-		key := fmt.Sprintf("ingest.files[%d]", i)
+		globs = append(globs, [2]string{fmt.Sprintf("ingest.files[%d]", i), glob})
+	}
+	for k, src := range cfg.Ingest.Sources {
+		for i, glob := range src.Files {
+			globs = append(globs, [2]string{fmt.Sprintf("ingest.sources[%d].files[%d]", k, i), glob})
+		}
+	}
+	for _, kg := range globs {
+		key, glob := kg[0], kg[1]
 		if _, err := filepath.Match(glob, ""); err != nil {
 			add(key, fmt.Sprintf("%q is not a valid glob: %v", glob, err), "fix the pattern")
 			continue
@@ -63,6 +73,7 @@ func Check(ctx context.Context, cfg config.Config, loadErr error, connect bool, 
 			add("rules.dir", e.Error(), "fix or remove the rule file (format: rules/README.md)")
 		}
 	}
+	geoIPProblems(cfg, add)
 	if cfg.EmbeddedClickHouse() {
 		if _, err := chdb.FindLib(cfg.ClickHouse.LibPath); err != nil {
 			add("clickhouse.lib_path", err.Error(), "or set clickhouse.addr to use a ClickHouse server")

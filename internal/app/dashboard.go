@@ -1,15 +1,20 @@
 package app
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/dashboard"
 	"github.com/vakt-dev/vakt/pseudonymize"
+	"github.com/vakt-dev/vakt/store"
 )
 
 // dashboardRoutes builds the web dashboard `vakt run` serves at / next to
@@ -19,10 +24,11 @@ func dashboardRoutes(ctx context.Context, cfg config.Config, eng *Engines, log *
 	o := dashboard.Options{
 		CH:          eng.CH,
 		Database:    cfg.ClickHouse.Database,
+		RuleDirs:    []string{cfg.Rules.Dir},
 		EpochLength: pc.EpochLength,
 		Grace:       pc.Grace,
-		Retention: func(context.Context) ([]dashboard.Retention, error) {
-			return dashboardRetention(cfg), nil
+		Retention: func(ctx context.Context) ([]dashboard.Retention, error) {
+			return dashboardRetention(ctx, cfg, eng.CH)
 		},
 		Pipeline: func(ctx context.Context) any { return eng.ready(ctx) },
 		Log:      log,
@@ -43,19 +49,40 @@ func dashboardRoutes(ctx context.Context, cfg config.Config, eng *Engines, log *
 	return dashboard.New(o).Register
 }
 
-// dashboardRetention lists what vakt keeps and for how long, from the
-// configuration.
-func dashboardRetention(cfg config.Config) []dashboard.Retention {
+// dashboardRetention lists what vakt keeps and for how long: the stages'
+// lifetimes from the configuration, and each table's TTL as the table
+// states it (as `vakt retention` reads it), or as configured when the
+// tables cannot be read, with the reason.
+func dashboardRetention(ctx context.Context, cfg config.Config, ch driver.Conn) ([]dashboard.Retention, error) {
 	pc := pseudonymizeConfig(cfg).WithDefaults()
 	db := cfg.ClickHouse.Database
-	return []dashboard.Retention{
+	out := []dashboard.Retention{
 		{Data: "Raw events (with IPs)", Where: "NATS stream " + bus.RawStream + ", memory only", Keep: cfg.Streams.RawMaxAge.D(),
 			Note: "deleted once pseudonymised; at most this old"},
 		{Data: "Salts", Where: "NATS KV bucket " + bus.SaltBucket, Keep: pc.EpochLength + pc.Grace,
-			Note: "one per epoch of " + config.Duration(pc.EpochLength).String() + ", destroyed " + config.Duration(pc.Grace).String() + " after the epoch ends"},
+			Note: "one per epoch of " + durationWords(pc.EpochLength) + ", destroyed " + durationWords(pc.Grace) + " after the epoch ends"},
 		{Data: "Pseudonymised events in transit", Where: "NATS stream " + bus.EventsStream, Keep: cfg.Streams.EventsMaxAge.D(),
 			Note: "deleted once stored; at most this old while the store is down"},
-		{Data: "Pseudonymised requests", Where: "ClickHouse " + db + ".requests", Keep: cfg.Retention.Requests.D(),
-			Note: "TTL by day partition: rows live between this and one day more"},
 	}
+	sc := schemaConfig(cfg)
+	configured := store.ConfiguredRetention(sc)
+	read, err := store.ReadRetention(ctx, ch, sc)
+	if err != nil {
+		err = fmt.Errorf("table retention from the configuration: %w", err)
+	}
+	labels := map[string]string{
+		store.RequestsTable: "Pseudonymised requests",
+		store.ClientsTable:  "Hourly activity per pseudonymous client",
+		store.HealthTable:   "Per-minute site health (no client ids)",
+	}
+	for i, c := range configured {
+		r := dashboard.Retention{Data: cmp.Or(labels[c.Table], c.Table), Where: "ClickHouse " + db + "." + c.Table, Keep: c.TTL,
+			Note: "TTL by whole days (" + c.ConfigKey + "): rows live up to one day longer"}
+		if err == nil && i < len(read) && read[i].TTL != c.TTL {
+			r.Keep = read[i].TTL
+			r.Note = fmt.Sprintf("%s asks for %s; the table changes at the next start or with vakt migrate", c.ConfigKey, days(c.TTL))
+		}
+		out = append(out, r)
+	}
+	return out, err
 }

@@ -30,10 +30,22 @@ type RetentionPolicy struct {
 	Database string `json:"database"`
 	// Tables in the order requests, client rollups, health rollups.
 	Tables []TableRetention `json:"tables"`
-	// The stages' own lifetimes, from the configuration.
-	RawIPMaxAge  time.Duration `json:"raw_ip_max_age_ns"`
-	SaltEpoch    time.Duration `json:"salt_epoch_ns"`
-	SaltDestroys time.Duration `json:"salt_destroyed_after_epoch_ns"`
+	// The stages' own lifetimes, from the configuration (in JSON, whole
+	// seconds).
+	RawIPMaxAge  time.Duration `json:"-"`
+	SaltEpoch    time.Duration `json:"-"`
+	SaltDestroys time.Duration `json:"-"`
+}
+
+// MarshalJSON writes the durations in seconds.
+func (p RetentionPolicy) MarshalJSON() ([]byte, error) {
+	type plain RetentionPolicy
+	return json.Marshal(struct {
+		plain
+		RawIPMaxAge  int64 `json:"raw_ip_max_age_seconds"`
+		SaltEpoch    int64 `json:"salt_epoch_seconds"`
+		SaltDestroys int64 `json:"salt_destroyed_after_epoch_seconds"`
+	}{plain(p), int64(p.RawIPMaxAge / time.Second), int64(p.SaltEpoch / time.Second), int64(p.SaltDestroys / time.Second)})
 }
 
 // TableRetention is one table's retention.

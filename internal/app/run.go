@@ -59,8 +59,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if !eng.Owner && (cfg.EmbeddedNATS() || cfg.EmbeddedClickHouse()) {
 		return fmt.Errorf("another vakt already runs on data dir %s; stop it first, or use another --data-dir", cfg.DataDir)
 	}
-	if err := store.Migrate(ctx, eng.CH, schemaConfig(cfg)); err != nil {
-		return fmt.Errorf("schema: %w", err)
+	if err := migrateOnStart(ctx, eng.CH, cfg, log); err != nil {
+		return err
 	}
 	stages, err := pipelineStages(cfg, eng, log, m)
 	if err != nil {

@@ -33,8 +33,8 @@ func RunStage(ctx context.Context, cfg config.Config, name string, log *slog.Log
 	case "pseudonymize":
 		stage, err = pseudonymize.New(pseudonymizeConfig(cfg), eng.JS, log, m)
 	case "store":
-		if err := store.Migrate(ctx, eng.CH, schemaConfig(cfg)); err != nil {
-			return fmt.Errorf("schema: %w", err)
+		if err := migrateOnStart(ctx, eng.CH, cfg, log); err != nil {
+			return err
 		}
 		stage, err = store.New(storeConfig(cfg, eng.CHConfig), eng.JS, eng.CH, log, m)
 	default:

@@ -32,7 +32,7 @@ type Config struct {
 	Pseudonymize Pseudonymize `yaml:"pseudonymize"`
 	Store        Store        `yaml:"store"`
 	Retention    Retention    `yaml:"retention"`
-	// HTTP serves /metrics, /healthz and /readyz.
+	// HTTP serves the dashboard (/, /api/), /metrics, /healthz and /readyz.
 	HTTP HTTP `yaml:"http"`
 	// Rules are the threat detections of reports and alerts.
 	Rules Rules `yaml:"rules"`

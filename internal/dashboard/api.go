@@ -112,15 +112,15 @@ func rangeFilter(q url.Values, now time.Time, def time.Duration) (report.Filter,
 	return report.Filter{Since: now.Add(-since), Until: now, Site: site}, nil
 }
 
-// bucketFor picks the health series' bucket for a range: 60 to 120 points,
-// on round sizes.
+// bucketFor picks the health series' bucket for a range: at most 90
+// points, on round sizes (15m: 10s, 1h: 1m, 24h: 15m, 7d: 2h).
 func bucketFor(r time.Duration) time.Duration {
 	for _, b := range []time.Duration{
 		10 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute,
 		10 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour,
 		6 * time.Hour, 12 * time.Hour,
 	} {
-		if r/b <= 120 {
+		if r/b <= 90 {
 			return b
 		}
 	}

@@ -74,7 +74,12 @@ func runMain(m *testing.M) int {
 	go func() { done <- app.Run(ctx, cfg, quiet, out) }()
 	defer func() {
 		cancel()
-		<-done
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			fmt.Fprintln(os.Stderr, "vakt run did not stop within 30s of its context ending")
+			os.Exit(1)
+		}
 	}()
 	dashRE := regexp.MustCompile(`dashboard:\s+(http://\S+)/`)
 	deadline := time.Now().Add(90 * time.Second)

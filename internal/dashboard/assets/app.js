@@ -92,6 +92,11 @@
     while (dec < 6 && Math.abs(Math.round(step * Math.pow(10, dec)) - step * Math.pow(10, dec)) > 1e-6) dec++;
     return v.toFixed(dec);
   }
+  function fmtLatencyAxis(v, step) {
+    if (v === 0) return "0";
+    if (step < 1) return fmtAxis(v * 1000, step * 1000) + " ms";
+    return fmtAxis(v, step) + " s";
+  }
   function fmtPct(v) {
     if (v === null || v === undefined) return "—";
     const p = v * 100;
@@ -129,6 +134,14 @@
   }
   function fmtClock(t) { const d = new Date(t); return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()); }
   function fmtUTC(t) { const d = new Date(t); return d.toISOString().slice(0, 16).replace("T", " "); }
+  // fmtPeriod writes a UTC period compactly: "2026-11-25 00:00 – 24:00".
+  function fmtPeriod(start, end) {
+    const s = fmtUTC(start), e = fmtUTC(end);
+    const endMs = new Date(end).getTime();
+    if (e.slice(0, 10) === s.slice(0, 10)) return s + " – " + e.slice(11);
+    if (e.slice(11) === "00:00" && fmtUTC(endMs - 1).slice(0, 10) === s.slice(0, 10)) return s + " – 24:00";
+    return s + " – " + e.slice(5);
+  }
   function isoTitle(t) { return new Date(t).toISOString().replace(".000Z", "Z"); }
 
   // ---- API
@@ -364,12 +377,14 @@
         { name: "p99", color: "#9333ea", values: pts.map((p) => [p.t, p.p99]) },
       ];
     } else {
-      lat = series.slice(0, 6).map((s, i) => ({ name: s.site + " p95", color: PALETTE[i], values: s.points.map((p) => [p.t, p.p95]) }));
+      // Sites that log no request time have no line (and no legend entry).
+      lat = series.slice(0, 6).map((s, i) => ({ name: s.site + " p95", color: PALETTE[i], values: s.points.map((p) => [p.t, p.p95]) }))
+        .filter((s) => s.values.some((v) => v[1] !== null && v[1] !== undefined));
     }
     const known = series.some((s) => s.points.some((p) => p.latency_known > 0));
     const latEmpty = noData ? emptyText : !known ? "No request times logged. Log nginx's $request_time (or Caddy's duration) to see latency." : "";
     drawChart("chart-latency", { label: "Latency percentiles", legend: "legend-latency", series: lat.length ? lat : [{ name: "p95", color: PALETTE[0], values: [] }],
-      x0, x1, yFmt: fmtLatency, bucketText, empty: latEmpty, minMax: 0.1 });
+      x0, x1, yFmt: fmtLatency, axisFmt: fmtLatencyAxis, bucketText, empty: latEmpty, minMax: 0.1 });
 
     // key figures
     const last = base.length ? base.length - 1 : -1;
@@ -484,7 +499,11 @@
       if (info) rule.title = info.description;
       tr.appendChild(rule);
       const id = el("td");
-      id.appendChild(el("span", "offender-id", o.id));
+      const idb = el("button", "offender-id", o.id);
+      idb.type = "button";
+      idb.title = "Show every detection of this " + o.scope;
+      idb.addEventListener("click", () => { state.threatQuery = o.id; $("threat-search").value = o.id; drawThreatRows(); });
+      id.appendChild(idb);
       id.appendChild(el("span", "scope", o.scope + (o.scope !== "asn" && o.epoch ? " · epoch " + o.epoch : "")));
       tr.appendChild(id);
       tr.appendChild(el("td", "nowrap", o.site));
@@ -538,8 +557,12 @@
       const card = el("div", "top" + (ids ? " ids" : ""));
       card.dataset.list = key;
       card.appendChild(el("h3", null, title));
+      const geo = key === "countries" || key === "asns";
+      const unknown = (e) => (key === "countries" && e.key === "") || (key === "asns" && e.key === "0");
       if (!list.length) {
-        card.appendChild(el("p", "empty", key === "countries" || key === "asns" ? "No data (no GeoIP database configured, or no requests)." : "No requests."));
+        card.appendChild(el("p", "empty", "No requests."));
+      } else if (geo && list.every(unknown)) {
+        card.appendChild(el("p", "empty", "Unknown for every request: GeoIP enrichment is off (set pseudonymize.geoip.country_db and asn_db)."));
       } else {
         const ol = el("ol");
         const maxN = Math.max(...list.map((e) => e.requests), 1);
@@ -548,7 +571,7 @@
           const bar = el("span", "bar");
           bar.style.width = ((e.requests / maxN) * 100).toFixed(1) + "%";
           li.appendChild(bar);
-          let text = e.key === "" ? "(none)" : key === "asns" && /^\d+$/.test(e.key) ? "AS" + e.key : e.key;
+          let text = unknown(e) ? "unknown" : e.key === "" ? "(none)" : key === "asns" && /^\d+$/.test(e.key) ? "AS" + e.key : e.key;
           if (e.label) text += " " + e.label;
           const k = el("span", "key", text);
           k.title = text;
@@ -593,7 +616,7 @@
     for (const e of epochs.slice().reverse()) {
       const tr = el("tr");
       tr.appendChild(el("td", "num", e.epoch));
-      tr.appendChild(el("td", "nowrap", fmtUTC(e.start) + " – " + fmtUTC(e.end).slice(11)));
+      tr.appendChild(el("td", "nowrap", fmtPeriod(e.start, e.end)));
       const st = el("td");
       st.appendChild(el("span", "state " + (e.current ? "in-use" : "retired"), e.current ? "in use" : "retired"));
       tr.appendChild(st);
