@@ -248,6 +248,7 @@ func (fl *follower) follow(ctx, pubCtx context.Context, src Source) {
 	s.scan(ctx, pubCtx, !started)
 	if !started {
 		if err := cps.markStarted(pubCtx); err != nil {
+			s.wg.Wait() // only at shutdown: retried until then
 			return
 		}
 	}
@@ -263,7 +264,8 @@ func (fl *follower) follow(ctx, pubCtx context.Context, src Source) {
 		case <-t.C:
 		}
 		if cps.lost.Load() {
-			s.log.Error("stopped following these files: "+errNotOwner.Error()+"; run one ingest per set of files",
+			s.log.Error("stopped following these files: "+errNotOwner.Error()+
+				"; run one ingest per set of files (if none other runs, a crashed one wrote late: restart vakt)",
 				slog.Any("patterns", s.patterns))
 			s.wg.Wait()
 			return
@@ -751,8 +753,9 @@ func (tf *tailFile) run(ctx, pubCtx context.Context) *skipEntry {
 			if tf.finished() {
 				if tf.drainOnly || tf.missing.Load() {
 					// Rotated: its last line is complete even without a
-					// newline.
-					if line, off, long, ok := tf.lr.rest(); ok && len(tf.sink.forced) == 0 {
+					// newline (and may complete a batch an earlier run
+					// recorded).
+					if line, off, long, ok := tf.lr.rest(); ok {
 						if err := tf.sink.take(pubCtx, line, off, tf.lr.pos, long); err != nil {
 							_ = tf.endGen(pubCtx)
 							return nil

@@ -322,3 +322,38 @@ func TestRevalidateDropsRemovedSalt(t *testing.T) {
 		t.Fatal("the removed salt is still in use")
 	}
 }
+
+// TestDestroyErasesLastMessage: a salt that is the last message written to
+// the bucket is erased too, and stays erased after the server writes its
+// state on shutdown.
+func TestDestroyErasesLastMessage(t *testing.T) {
+	n := startNATS(t)
+	ctx := context.Background()
+	s, err := NewSaltStore(ctx, n.js, Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const k = 20000
+	start, _, destroyAt := s.Bounds(k)
+	now := start.Add(time.Hour)
+	s.now = func() time.Time { return now }
+	if _, err := s.Current(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := n.js.KeyValue(ctx, bus.SaltBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(ctx, epochKey(k))
+	if err != nil {
+		t.Fatal(err)
+	}
+	salt := bytes.Clone(e.Value())
+	now = destroyAt
+	if got, err := s.Destroy(ctx); err != nil || len(got) != 1 {
+		t.Fatalf("Destroy = %v, %v", got, err)
+	}
+	assertNotOnDisk(t, n.storeDir, salt)
+	n.srv.Shutdown()
+	assertNotOnDisk(t, n.storeDir, salt)
+}

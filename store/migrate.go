@@ -98,15 +98,19 @@ func MigrateReport(ctx context.Context, conn driver.Conn, cfg SchemaConfig) (*Mi
 		if err := exec(ctx, conn, s.createMigrations()); err != nil {
 			return nil, err
 		}
+	}
+	applied, err := appliedVersions(ctx, conn, s)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(applied, 1) {
+		// Before the first migration, a requests table can only be one
+		// made before migrations were recorded.
 		notes, err := rebuildLegacyRequests(ctx, conn, s)
 		if err != nil {
 			return nil, err
 		}
 		rep.Warnings = append(rep.Warnings, notes...)
-	}
-	applied, err := appliedVersions(ctx, conn, s)
-	if err != nil {
-		return nil, err
 	}
 	for _, m := range migrations {
 		if slices.Contains(applied, m.version) {

@@ -420,7 +420,7 @@ func TestImportEnrichesAndScrubs(t *testing.T) {
 	for _, l := range []struct{ remote, path, xff string }{
 		{"203.0.113.50", "/direct", "-"},
 		{"10.0.0.5", "/via-proxy", "6.6.6.6, 203.0.113.50"}, // the right-most untrusted entry is the client
-		{"198.51.100.99", "/spoofed", "203.0.113.50"},        // not a trusted proxy: the header is ignored
+		{"198.51.100.99", "/spoofed", "203.0.113.50"},       // not a trusted proxy: the header is ignored
 		{"6.6.6.6", "/claimed", "-"},
 	} {
 		fmt.Fprintf(&pl, "%s - - [%s] \"GET %s HTTP/1.1\" 200 5 \"-\" \"Mozilla/5.0\" \"%s\"\n", l.remote, ts, l.path, l.xff)
