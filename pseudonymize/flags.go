@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -124,16 +125,43 @@ func Flags(target, userAgent string) event.Flags {
 	if target != "" {
 		f |= targetFlags(target)
 	}
-	if userAgent != "" {
-		ua := strings.ToLower(userAgent)
-		for _, s := range badUserAgent {
-			if strings.Contains(ua, s) {
-				f |= event.FlagBadUserAgent
-				break
-			}
-		}
+	if userAgent != "" && badAgent(userAgent) {
+		f |= event.FlagBadUserAgent
 	}
 	return f
+}
+
+// agentVerdicts caches badAgent per user agent: a site sees few distinct
+// agents, and checking one costs about a microsecond. Cleared when full, so
+// a flood of unique agents costs memory no more than maxAgentVerdicts.
+var agentVerdicts struct {
+	sync.RWMutex
+	m map[string]bool
+}
+
+const maxAgentVerdicts = 8192
+
+func badAgent(userAgent string) bool {
+	agentVerdicts.RLock()
+	bad, ok := agentVerdicts.m[userAgent]
+	agentVerdicts.RUnlock()
+	if ok {
+		return bad
+	}
+	ua := strings.ToLower(userAgent)
+	for _, s := range badUserAgent {
+		if strings.Contains(ua, s) {
+			bad = true
+			break
+		}
+	}
+	agentVerdicts.Lock()
+	if agentVerdicts.m == nil || len(agentVerdicts.m) >= maxAgentVerdicts {
+		agentVerdicts.m = make(map[string]bool, 1024)
+	}
+	agentVerdicts.m[userAgent] = bad
+	agentVerdicts.Unlock()
+	return bad
 }
 
 func targetFlags(target string) event.Flags {
@@ -186,14 +214,52 @@ func signals(s string) event.Flags {
 	if sensitiveFile(s) {
 		f |= event.FlagSensitiveFile
 	}
-	if matchAny(sqlInjection, normalizeSQL(s)) {
+	// Nearly every target is plain (letters, digits, / . - _ = & %): those
+	// can only match the few rules that need none of injectionBytes, so the
+	// rest are skipped. FuzzSignalsPrefilter checks this equals running all.
+	sqlRules, xssRules := sqlInjection, xss
+	if !hasInjectionByte(s) {
+		sqlRules, xssRules = sqlPlain, xssPlain
+	}
+	if matchAny(sqlRules, normalizeSQL(s)) {
 		f |= event.FlagSQLInjection
 	}
-	if matchAny(xss, s) {
+	if matchAny(xssRules, s) {
 		f |= event.FlagXSS
 	}
 	return f
 }
+
+// injectionBytes are the characters of which every SQL-injection and XSS
+// rule needs at least one, except the rules in sqlPlain and xssPlain. White
+// space and '*' count: normalizeSQL turns white space and /* comments */
+// into spaces.
+const injectionBytes = "'\"`(;<:* \t\n\r\v\f"
+
+// injectionSet is injectionBytes as a table: strings.ContainsAny would
+// build it again on every call.
+var injectionSet = func() (t [256]bool) {
+	for i := 0; i < len(injectionBytes); i++ {
+		t[injectionBytes[i]] = true
+	}
+	return t
+}()
+
+func hasInjectionByte(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if injectionSet[s[i]] {
+			return true
+		}
+	}
+	return false
+}
+
+// sqlPlain and xssPlain are the rules that can match text without any of
+// injectionBytes.
+var (
+	sqlPlain = []rule{sqlInjection[5]}        // information_schema, xp_cmdshell, sysobjects
+	xssPlain = []rule{xss[2], xss[3], xss[6]} // "/onerror=", "document.cookie", "srcdoc="
+)
 
 // normalizeSQL turns comments (UNION/**/SELECT) and any white space into
 // single spaces, so that the literals of the rules find them.
