@@ -402,16 +402,18 @@ func TestTailRestartExactlyOnce(t *testing.T) {
 		}
 	}()
 
-	crashes, inFlight := 0, int64(0)
+	crashes, inFlight, replayed := 0, int64(0), int64(0)
+	// Some kills come early, in the middle of replaying the boundaries the
+	// previous crash left (a second crash must not forget them), others
+	// late, with many batches stored but not yet checkpointed.
+	killAt := []int64{2500, 1200, 6000, 1500}
 	for round := range 4 {
 		// While no follower runs, lines pile up; the next one starts
 		// behind and is killed while catching up, with batches in flight.
 		time.Sleep(150 * time.Millisecond)
 		closeConn, js1 := connect()
 		ing, stop := startFollow(t, cfg, js1, nil)
-		// Early kills land in the middle of replaying the boundaries the
-		// previous crash left: a second crash must not forget them.
-		for ing.Stats().LinesRead < int64(300+700*round) {
+		for ing.Stats().LinesRead < killAt[round] {
 			time.Sleep(100 * time.Microsecond)
 		}
 		closeConn()
@@ -422,6 +424,7 @@ func TestTailRestartExactlyOnce(t *testing.T) {
 		}
 		crashes++
 		inFlight += st.LinesRead - st.Published - st.Duplicates
+		replayed += st.Duplicates
 		t.Logf("round %d: at the crash %+v", round, st)
 	}
 	if inFlight == 0 {
@@ -444,8 +447,13 @@ func TestTailRestartExactlyOnce(t *testing.T) {
 	}
 	c.fetch(300 * time.Millisecond)
 	st := ing.Stats()
-	t.Logf("%d lines, %d rotations, %d crashes; last run %+v (duplicates dropped by JetStream: %d)", n, w.rots, crashes, st, st.Duplicates)
+	replayed += st.Duplicates
+	t.Logf("%d lines, %d rotations, %d crashes; last run %+v; records of replayed batches JetStream dropped as stored already: %d",
+		n, w.rots, crashes, st, replayed)
 	c.exactlyOnce(n)
+	if replayed == 0 {
+		t.Fatal("no restart replayed a batch stored before the crash: the test tests nothing")
+	}
 }
 
 // TestTailGzipAndNewFiles: files appearing later are picked up, a .gz of
@@ -1062,5 +1070,74 @@ func TestTailBadInput(t *testing.T) {
 	st := ing.Stats()
 	if st.LinesRead != 23 || st.Rejected["too_long"] != 1 || st.Rejected["invalid_utf8"]+st.Rejected["bad_format"]+st.Rejected["bad_ip"] != 2 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestReplayCutsAtRecordedEnds: after a restart, batches end exactly at
+// the boundaries the crashed run recorded, so they get the ids they had,
+// and a batch the crashed run stored is dropped by JetStream.
+func TestReplayCutsAtRecordedEnds(t *testing.T) {
+	js := startNATS(t, bus.DefaultStreamConfig())
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "access.log")
+	var data []byte
+	var lineEnds []int64
+	for seq := range 30 {
+		data = appendSeqLine(data, seq, time.Now())
+		lineEnds = append(lineEnds, int64(len(data)))
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, n, _ := fingerprintOf(data[:fpBytes])
+	ends := []int64{lineEnds[2], lineEnds[6], lineEnds[11], lineEnds[19]}
+	cps, _, err := openCheckpoints(ctx, js, sourceKey([]string{path}), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cps.put(ctx, g, checkpoint{Offset: 0, Ends: ends, FPBytes: n, Path: path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cps.markStarted(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The crashed run had stored its second batch (lines 3 to 6).
+	stored := fmt.Sprintf("%s:%d-%d", g, ends[0], ends[1])
+	if _, err := js.Publish(ctx, bus.RawSubject("default"), event.AppendRaw(nil, &event.Raw{Time: time.Now(), Target: "/t/3"}),
+		jetstream.WithMsgID(stored)); err != nil {
+		t.Fatal(err)
+	}
+
+	ing, stop := startFollow(t, Config{Files: []string{path}, BatchLines: 1000}, js, nil)
+	waitFor(t, "every line", func() bool { return ing.Stats().Published+ing.Stats().Duplicates == 30 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := ing.Stats(); st.Duplicates != 4 {
+		t.Fatalf("stats %+v: the stored batch (4 lines) was not recognised", st)
+	}
+	cons, err := js.Consumer(ctx, bus.RawStream, bus.PseudonymizeConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(100, jetstream.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for msg := range batch.Messages() {
+		ids = append(ids, msg.Headers().Get(jetstream.MsgIDHeader))
+	}
+	want := []string{
+		stored,
+		fmt.Sprintf("%s:%d-%d", g, 0, ends[0]),
+		fmt.Sprintf("%s:%d-%d", g, ends[1], ends[2]),
+		fmt.Sprintf("%s:%d-%d", g, ends[2], ends[3]),
+		fmt.Sprintf("%s:%d-%d", g, ends[3], lineEnds[29]), // after the replay: ordinary batching
+	}
+	slices.Sort(ids) // published asynchronously: in any order
+	slices.Sort(want)
+	if !slices.Equal(ids, want) {
+		t.Fatalf("message ids\n got %v\nwant %v", ids, want)
 	}
 }
