@@ -30,7 +30,7 @@ func lookup(g *GeoIP, ip string) event.Event {
 func TestGeoIPEnrich(t *testing.T) {
 	dir := t.TempDir()
 	country, asn := testenv.WriteGeoIPDBs(t, dir, "", testGeo)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	g, err := NewGeoIP(GeoIPConfig{CountryDB: country, ASNDB: asn}, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestGeoIPOffWithoutDatabase(t *testing.T) {
 
 	// Through the stage: one clear line at start, and no enricher.
 	n := startNATS(t)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	r := startPseudonymizer(t, n.connect(t, "p"), Config{}, log, nil)
 	if r.p.builder.enricher != nil {
@@ -91,7 +91,7 @@ func TestGeoIPReload(t *testing.T) {
 	dir := t.TempDir()
 	country, _ := testenv.WriteGeoIPDBs(t, dir, "", testGeo)
 	asn := filepath.Join(dir, "later-ASN.mmdb")
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	g, err := NewGeoIP(GeoIPConfig{CountryDB: country, ASNDB: asn, Reload: 20 * time.Millisecond},
 		slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vakt-dev/vakt/internal/testenv"
+
 	"github.com/nats-io/nats.go/jetstream"
 	dto "github.com/prometheus/client_model/go"
 
@@ -439,7 +441,7 @@ func TestEpochRotation(t *testing.T) {
 // that nothing secret reached the logs.
 func TestRejects(t *testing.T) {
 	n := startNATS(t)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := metrics.New()
 	r := startPseudonymizer(t, n.connect(t, "pseudonymize"), Config{}, log, m)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vakt-dev/vakt/internal/testenv"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -33,7 +35,7 @@ import (
 // rejected alone with the logformat reason.
 func TestJSONContract(t *testing.T) {
 	n := startNATS(t)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := metrics.New()
 	r := startPseudonymizer(t, n.connect(t, "pseudonymize"), Config{}, log, m)

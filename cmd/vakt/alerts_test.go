@@ -22,24 +22,8 @@ import (
 	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
-// syncBuffer is a bytes.Buffer safe for a subprocess to write while the
+// testenv.SyncBuffer is a bytes.Buffer safe for a subprocess to write while the
 // test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type receivedAlert struct {
 	at      time.Time
@@ -76,7 +60,7 @@ alerts: {interval: %s}
 		t.Fatal(err)
 	}
 	cmd := exec.Command(vaktBin, "run", "--config", cfgPath)
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -241,7 +225,7 @@ alerts: {interval: %s}
 }
 
 // waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool, out *syncBuffer) {
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool, out *testenv.SyncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
