@@ -19,14 +19,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vakt-dev/vakt/internal/testenv"
-
 	"github.com/nats-io/nats.go/jetstream"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
 	"github.com/vakt-dev/vakt/internal/metrics"
+	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
 const testSite = "shop.example"

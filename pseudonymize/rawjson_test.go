@@ -9,14 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vakt-dev/vakt/internal/testenv"
-
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vakt-dev/vakt/ingest/logformat"
 	"github.com/vakt-dev/vakt/internal/event"
 	"github.com/vakt-dev/vakt/internal/metrics"
+	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
 // TestJSONContract publishes on the RAW stream exactly what the shippers of
