@@ -87,6 +87,7 @@ type stageMetrics struct {
 	duplicates    prometheus.Counter
 	batchRecords  prometheus.Observer
 	publishErrors prometheus.Counter
+	fullWaits     prometheus.Counter
 }
 
 // New validates cfg and prepares an Ingest that publishes through js. A nil
@@ -141,6 +142,7 @@ func New(cfg Config, js jetstream.JetStream, log *slog.Logger, m *metrics.Pipeli
 		duplicates:    m.Duplicates.WithLabelValues(stage),
 		batchRecords:  m.BatchRecords.WithLabelValues(stage),
 		publishErrors: m.PublishErrors.WithLabelValues(stage),
+		fullWaits:     m.BackpressureWaits.WithLabelValues(stage),
 	}
 	for _, r := range reasons {
 		i.rejected[r] = new(atomic.Int64)

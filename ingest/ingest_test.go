@@ -333,7 +333,7 @@ func TestBackpressure(t *testing.T) {
 	if st.Published != n {
 		t.Fatalf("stats %+v", st)
 	}
-	if got := counterValue(ing.met.publishErrors); got <= 0 {
+	if got := counterValue(ing.met.fullWaits); got <= 0 {
 		t.Error("no publish was rejected: the stream never filled")
 	}
 }

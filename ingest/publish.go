@@ -2,9 +2,11 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,19 +134,42 @@ func (p *publisher) deliver(ctx context.Context, msg *nats.Msg, id string, n int
 			p.lostRecords.Add(int64(n))
 			return
 		}
-		p.ing.met.publishErrors.Inc()
-		p.warn(err, msg.Subject, attempt)
 		// Jitter keeps many stalled publishers from retrying in step.
 		d := backoff/2 + rand.N(backoff)
+		if streamFull(err) {
+			// Flow control, not a failure: the RAW stream is at its bound
+			// until the pseudonymisers catch up, which takes milliseconds.
+			// Retry soon, so the pipeline never idles behind a long backoff.
+			d = fullStreamRetry/2 + rand.N(fullStreamRetry)
+			p.ing.met.fullWaits.Inc()
+		} else {
+			p.ing.met.publishErrors.Inc()
+			p.warn(err, msg.Subject, attempt)
+			backoff = min(2*backoff, p.maxBackoff)
+		}
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():
 			p.lostRecords.Add(int64(n))
 			return
 		}
-		backoff = min(2*backoff, p.maxBackoff)
 	}
 }
+
+// fullStreamRetry is the mean wait before retrying a batch the RAW stream
+// refused for being full.
+const fullStreamRetry = 20 * time.Millisecond
+
+// streamFull reports JetStream refusing a message because a DiscardNew
+// stream reached its byte or message limit.
+func streamFull(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jsStreamStoreFailed &&
+		strings.Contains(apiErr.Description, "maximum")
+}
+
+// jsStreamStoreFailed is nats-server's JSStreamStoreFailedF error code.
+const jsStreamStoreFailed jetstream.ErrorCode = 10077
 
 func (p *publisher) attempt(ctx context.Context, msg *nats.Msg, id string) (*jetstream.PubAck, error) {
 	f, err := p.js.PublishMsgAsync(msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(bus.RawStream))

@@ -699,15 +699,15 @@ func TestTailBackpressureBoundedMemory(t *testing.T) {
 	ing, stop := startFollow(t, Config{Files: []string{path}, FromStart: true, BatchLines: 100, MaxInFlight: 8}, js, nil)
 	read := waitStalled(t, ing)
 	grown := int64(heapAlloc()) - int64(base)
-	t.Logf("file %d MB; stalled after %d lines; heap grew by %.1f MB; publish errors %.0f",
-		size>>20, read, float64(grown)/(1<<20), counterValue(ing.met.publishErrors))
+	t.Logf("file %d MB; stalled after %d lines; heap grew by %.1f MB; backpressure waits %.0f",
+		size>>20, read, float64(grown)/(1<<20), counterValue(ing.met.fullWaits))
 	if read > n/4 {
 		t.Fatalf("read %d of %d lines with a full stream: reading does not wait", read, n)
 	}
 	if grown > 24<<20 {
 		t.Fatalf("heap grew by %d MB while stalled", grown>>20)
 	}
-	if counterValue(ing.met.publishErrors) == 0 {
+	if counterValue(ing.met.fullWaits) == 0 {
 		t.Fatal("the stream never refused a batch")
 	}
 	c := newSeqCounter(t, js)

@@ -40,9 +40,13 @@ const (
 	minFetchWait = 10 * time.Millisecond
 	// maxFetchMessages bounds how far one pull can overshoot a batch limit.
 	maxFetchMessages = 256
-	ackConcurrency   = 32
-	ackAttempts      = 3
-	ackTimeout       = 5 * time.Second
+	// initialRowsPerMsg is ingest's default batch size: guessing low made
+	// the first pulls overshoot the batch limit several times over (and
+	// peak memory with it) before the running average caught up.
+	initialRowsPerMsg = 1000
+	ackConcurrency    = 32
+	ackAttempts       = 3
+	ackTimeout        = 5 * time.Second
 )
 
 // Config configures the store stage.
@@ -214,7 +218,7 @@ func (s *Store) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, s.cfg.Workers)
 	for i := range s.cfg.Workers {
-		w := &worker{s: s, id: i, cons: cons, keepAlive: keepAlive, avgRowsPerMsg: 100, avgBytesPerRow: 300}
+		w := &worker{s: s, id: i, cons: cons, keepAlive: keepAlive, avgRowsPerMsg: initialRowsPerMsg, avgBytesPerRow: 300}
 		wg.Go(func() {
 			if err := w.run(ctx); err != nil {
 				errs[i] = err

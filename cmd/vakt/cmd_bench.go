@@ -19,6 +19,7 @@ func init() {
 			fs.StringVar(&bc.WorkDir, "work-dir", "", "directory for the log and data (default: a temporary one)")
 			fs.BoolVar(&bc.Keep, "keep", false, "keep the work dir")
 			fs.StringVar(&bc.CPUProfile, "cpuprofile", "", "write a CPU profile of the import to this file")
+			fs.StringVar(&bc.MemProfile, "memprofile", "", "write a heap profile at the import's memory peak to this file")
 		},
 		run: func(ctx context.Context, e *env) error {
 			res, err := app.Bench(ctx, e.cfg, bc, e.log, e.stdout)

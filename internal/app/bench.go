@@ -37,6 +37,7 @@ type BenchConfig struct {
 	Keep        bool          // keep WorkDir afterwards
 	SampleEvery time.Duration // metrics sampling interval
 	CPUProfile  string        // if set, a pprof CPU profile of the import
+	MemProfile  string        // if set, a heap profile taken at the Go memory peak
 }
 
 // DefaultBenchConfig runs in well under five minutes on a 2-core machine.
@@ -140,7 +141,7 @@ func Bench(ctx context.Context, base config.Config, bc BenchConfig, log *slog.Lo
 			return res, err
 		}
 	}
-	sampler := startSampler(m, bc.SampleEvery)
+	sampler := startSampler(m, bc.SampleEvery, bc.MemProfile)
 	cpu0 := cpuTime()
 	start = time.Now()
 	if err := in.Run(ctx); err != nil {
@@ -199,11 +200,13 @@ func (r BenchResult) Print(w io.Writer) {
 
 // sampler records the stages' event counters and the Go runtime's memory.
 type sampler struct {
-	m       *metrics.Pipeline
-	stopc   chan struct{}
-	done    chan struct{}
-	samples []sample
-	peakGo  int64
+	m          *metrics.Pipeline
+	memProfile string    // heap profile path, rewritten at each new peak
+	lastDump   time.Time // heap dumps are rate-limited
+	stopc      chan struct{}
+	done       chan struct{}
+	samples    []sample
+	peakGo     int64
 }
 
 type sample struct {
@@ -211,8 +214,8 @@ type sample struct {
 	counts map[string]float64 // events out by stage
 }
 
-func startSampler(m *metrics.Pipeline, every time.Duration) *sampler {
-	s := &sampler{m: m, stopc: make(chan struct{}), done: make(chan struct{})}
+func startSampler(m *metrics.Pipeline, every time.Duration, memProfile string) *sampler {
+	s := &sampler{m: m, memProfile: memProfile, stopc: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(every)
@@ -233,7 +236,16 @@ func startSampler(m *metrics.Pipeline, every time.Duration) *sampler {
 func (s *sampler) take() {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	s.peakGo = max(s.peakGo, int64(ms.Sys-ms.HeapReleased))
+	if held := int64(ms.Sys - ms.HeapReleased); held > s.peakGo {
+		s.peakGo = held
+		if s.memProfile != "" && time.Since(s.lastDump) > 500*time.Millisecond {
+			if f, err := os.Create(s.memProfile); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+			s.lastDump = time.Now()
+		}
+	}
 	counts := map[string]float64{}
 	families, _ := s.m.Registry.Gather()
 	for _, f := range families {

@@ -116,7 +116,7 @@ type StreamConfig struct {
 func DefaultStreamConfig() StreamConfig {
 	return StreamConfig{
 		RawMaxAge:       15 * time.Minute,
-		RawMaxBytes:     512 << 20,
+		RawMaxBytes:     64 << 20,
 		EventsMaxAge:    7 * 24 * time.Hour,
 		EventsMaxBytes:  4 << 30,
 		DuplicateWindow: 10 * time.Minute,

@@ -38,6 +38,9 @@ type Config struct {
 	Rules Rules `yaml:"rules"`
 	// Alerts: `vakt run` evaluates the rules and publishes new offenders.
 	Alerts Alerts `yaml:"alerts"`
+	// ShutdownTimeout bounds how long a stopping vakt (SIGTERM, Ctrl-C)
+	// keeps publishing and storing the batches it holds.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 }
 
 // Log configures vakt's own logs.
@@ -96,6 +99,10 @@ type Streams struct {
 	EventsMaxBytes  int64    `yaml:"events_max_bytes"`
 	DuplicateWindow Duration `yaml:"duplicate_window"`
 	Replicas        int      `yaml:"replicas"`
+	// AckWait is how long a pseudonymiser or store replica may hold a
+	// message before JetStream gives it to another: after a replica dies,
+	// its messages move on after at most this long.
+	AckWait Duration `yaml:"ack_wait"`
 }
 
 // Ingest configures the log sources of `vakt run` and `vakt ingest`.
@@ -214,18 +221,20 @@ func Defaults() Config {
 		ClickHouse: ClickHouse{Database: "vakt", Listen: "127.0.0.1:8123"},
 		Streams: Streams{
 			RawMaxAge:       Duration(15 * time.Minute),
-			RawMaxBytes:     512 << 20,
+			RawMaxBytes:     64 << 20,
 			EventsMaxAge:    Duration(7 * 24 * time.Hour),
 			EventsMaxBytes:  4 << 30,
 			DuplicateWindow: Duration(10 * time.Minute),
 			Replicas:        1,
+			AckWait:         Duration(time.Minute),
 		},
-		Ingest:       Ingest{Site: "default", DemoRate: 50},
-		Pseudonymize: Pseudonymize{Epoch: Duration(24 * time.Hour), Grace: Duration(48 * time.Hour), Workers: 2, QueryPolicy: "redact", Sites: map[string]PseudonymizeSite{}, TrustedProxies: []string{}, GeoIP: GeoIP{Reload: Duration(time.Minute)}},
-		Store:        Store{BatchRows: 50_000, BatchBytes: 32 << 20, FlushInterval: Duration(time.Second), Workers: 1},
-		Retention:    Retention{Requests: Duration(30 * 24 * time.Hour), HealthRollups: Duration(396 * 24 * time.Hour)},
-		HTTP:         HTTP{Listen: "127.0.0.1:9464"},
-		Alerts:       Alerts{Enabled: true, Interval: Duration(10 * time.Second), WebhookTimeout: Duration(5 * time.Second), WebhookRetries: 3},
+		Ingest:          Ingest{Site: "default", DemoRate: 50},
+		Pseudonymize:    Pseudonymize{Epoch: Duration(24 * time.Hour), Grace: Duration(48 * time.Hour), Workers: 2, QueryPolicy: "redact", Sites: map[string]PseudonymizeSite{}, TrustedProxies: []string{}, GeoIP: GeoIP{Reload: Duration(time.Minute)}},
+		Store:           Store{BatchRows: 50_000, BatchBytes: 32 << 20, FlushInterval: Duration(time.Second), Workers: 1},
+		Retention:       Retention{Requests: Duration(30 * 24 * time.Hour), HealthRollups: Duration(396 * 24 * time.Hour)},
+		HTTP:            HTTP{Listen: "127.0.0.1:9464"},
+		Alerts:          Alerts{Enabled: true, Interval: Duration(10 * time.Second), WebhookTimeout: Duration(5 * time.Second), WebhookRetries: 3},
+		ShutdownTimeout: Duration(10 * time.Second),
 	}
 }
 
@@ -362,6 +371,8 @@ func (c *Config) Problems() []Problem {
 	positive("streams.raw_max_age", c.Streams.RawMaxAge, "use a few minutes, e.g. 15m: raw IPs must not linger")
 	positive("streams.events_max_age", c.Streams.EventsMaxAge, "use e.g. 7d")
 	positive("streams.duplicate_window", c.Streams.DuplicateWindow, "use e.g. 10m")
+	positive("streams.ack_wait", c.Streams.AckWait, "use e.g. 1m: longer than the slowest store insert")
+	positive("shutdown_timeout", c.ShutdownTimeout, "use e.g. 10s")
 	positive("pseudonymize.epoch", c.Pseudonymize.Epoch, "use e.g. 24h")
 	if c.Pseudonymize.Grace < 0 {
 		add("pseudonymize.grace", "must not be negative", "use e.g. 48h")

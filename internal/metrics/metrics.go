@@ -21,6 +21,9 @@ type Pipeline struct {
 	InsertErrors   prometheus.Counter
 	SaltEpoch      prometheus.Gauge // current salt epoch number
 	PublishErrors  *prometheus.CounterVec
+	// BackpressureWaits counts publishes refused because the next stream
+	// was full: the stage waited for the one downstream to catch up.
+	BackpressureWaits *prometheus.CounterVec
 
 	// ConsumerPending and ConsumerAckPending are the lag of the pipeline's
 	// durable consumers (messages not yet delivered, delivered but not yet
@@ -74,6 +77,9 @@ func New() *Pipeline {
 		SaltEpoch: f(prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "vakt", Name: "salt_epoch", Help: "Current pseudonymisation epoch number.",
 		})).(prometheus.Gauge),
+		BackpressureWaits: f(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vakt", Name: "backpressure_waits_total", Help: "Publishes refused by a full stream and retried (flow control, not errors).",
+		}, []string{"stage"})).(*prometheus.CounterVec),
 		PublishErrors: f(prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "vakt", Name: "publish_errors_total", Help: "Failed JetStream publishes (retried).",
 		}, []string{"stage"})).(*prometheus.CounterVec),
