@@ -134,6 +134,8 @@ func ingestConfig(c config.Config, follow bool) ingest.Config {
 		Format:    c.Ingest.Format,
 		SiteFrom:  c.Ingest.SiteFrom,
 		Syslog:    ingestSyslog(c, follow),
+		// Publishing the batches read before a stop.
+		DrainTimeout: c.ShutdownTimeout.D(),
 	}
 }
 

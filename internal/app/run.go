@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vakt-dev/vakt/ingest"
+	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/pseudonymize"
@@ -100,7 +101,73 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		fmt.Fprintln(out, "  no log source configured: set ingest.files, use --demo, or publish to vakt.raw.<site>")
 	}
 	go reportProgress(ctx, eng, out)
-	return runStages(ctx, stages)
+	front := map[string]Stage{}
+	for _, name := range []string{"ingest", "alerts"} {
+		if s, ok := stages[name]; ok {
+			front[name] = s
+			delete(stages, name)
+		}
+	}
+	drain := func(ctx context.Context) error { return bus.WaitDrained(ctx, eng.JS, 100*time.Millisecond) }
+	return runStagesInOrder(ctx, front, stages, drain, cfg.ShutdownTimeout.D(), log)
+}
+
+// runStagesInOrder runs the front stages (the sources) and the back stages
+// (pseudonymise, store) until ctx ends or one fails. At a stop it ends the
+// front stages first (ingest publishes what it has read), then lets the back
+// stages work until drain returns or timeout passes, and only then stops
+// them: what ingest acknowledged is stored before the process exits, and
+// nothing stays behind in the in-memory RAW stream of an embedded NATS
+// that is about to go away. A failure stops everything at once.
+func runStagesInOrder(ctx context.Context, front, back map[string]Stage, drain func(context.Context) error, timeout time.Duration, log *slog.Logger) error {
+	failed := make(chan struct{})
+	var failOnce sync.Once
+	errs := make(chan error, len(front)+len(back))
+	frontCtx, cancelFront := context.WithCancel(ctx)
+	defer cancelFront()
+	backCtx, cancelBack := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBack()
+	start := func(wg *sync.WaitGroup, sctx context.Context, stages map[string]Stage) {
+		for name, s := range stages {
+			wg.Go(func() {
+				if err := s.Run(sctx); err != nil && !errors.Is(err, context.Canceled) {
+					errs <- fmt.Errorf("%s: %w", name, err)
+					failOnce.Do(func() {
+						close(failed)
+						cancelFront()
+						cancelBack()
+					})
+				}
+			})
+		}
+	}
+	var fwg, bwg sync.WaitGroup
+	start(&bwg, backCtx, back)
+	start(&fwg, frontCtx, front)
+	select {
+	case <-ctx.Done():
+	case <-failed:
+	}
+	fwg.Wait()
+	select {
+	case <-failed:
+	default:
+		if len(back) > 0 && timeout > 0 {
+			begin := time.Now()
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+			if err := drain(dctx); err != nil {
+				log.Warn("stopping before the pipeline drained; what is left is read again at the next start",
+					"shutdown_timeout", timeout, "err", err)
+			} else {
+				log.Info("pipeline drained", "took", time.Since(begin).Round(time.Millisecond))
+			}
+			cancel()
+		}
+	}
+	cancelBack()
+	bwg.Wait()
+	close(errs)
+	return <-errs
 }
 
 // pipelineStages builds the pseudonymise and store stages.

@@ -18,6 +18,9 @@ func streamConfig(c config.Config) bus.StreamConfig {
 	s.EventsMaxBytes = c.Streams.EventsMaxBytes
 	s.DuplicateWindow = c.Streams.DuplicateWindow.D()
 	s.Replicas = c.Streams.Replicas
+	if c.Streams.AckWait > 0 {
+		s.AckWait = c.Streams.AckWait.D()
+	}
 	return s
 }
 
@@ -54,6 +57,8 @@ func storeConfig(c config.Config, ch store.ClickHouseConfig) store.Config {
 		BatchBytes:    c.Store.BatchBytes,
 		FlushInterval: c.Store.FlushInterval.D(),
 		Workers:       c.Store.Workers,
+		// The final flush of a stopping vakt.
+		ShutdownTimeout: c.ShutdownTimeout.D(),
 	}
 }
 
