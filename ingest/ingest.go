@@ -348,7 +348,7 @@ func (s *sink) line(ctx context.Context, line []byte, off, end int64) error {
 		return s.taken(ctx, end)
 	}
 	s.rec.Site = s.site
-	if s.siteFromHost && s.rec.Host != "" {
+	if s.siteFromHost && s.rec.Host != "" && !bus.AddressLike(s.rec.Host) {
 		s.rec.Site = s.rec.Host
 	}
 

@@ -312,6 +312,9 @@ func (s *syslogServer) handle(b []byte) {
 			site = string(m.hostname)
 		}
 	}
+	if bus.AddressLike(site) {
+		site = s.cfg.Site
+	}
 	s.msgs <- syslogLine{site: site, line: append([]byte(nil), m.msg...)}
 }
 

@@ -251,12 +251,19 @@ func TestSyslogSiteFrom(t *testing.T) {
 		return fmt.Sprintf(`%s 203.0.113.5 [%s] "GET %s HTTP/1.1" 200 0.004`, host, now, path)
 	}
 	for _, tc := range []struct {
-		siteFrom string
-		want     string
+		siteFrom, hostname, host string
+		want                     string
 	}{
-		{SiteFromHostname, "web-7"}, {SiteFromHost, "shop.example"}, {SiteFromConfig, "fallback"}, {SiteFromTag, "tagged"},
+		{SiteFromHostname, "web-7", "shop.example", "web-7"},
+		{SiteFromHost, "web-7", "shop.example", "shop.example"},
+		{SiteFromConfig, "web-7", "shop.example", "fallback"},
+		{SiteFromTag, "web-7", "shop.example", "tagged"},
+		// An address never names a site: it may be a client's own IP.
+		{SiteFromHostname, "198.51.100.7", "shop.example", "fallback"},
+		{SiteFromHost, "web-7", "[2001:db8::1]:443", "fallback"},
+		{SiteFromHost, "web-7", "203.0.113.9:8080", "fallback"},
 	} {
-		t.Run(tc.siteFrom, func(t *testing.T) {
+		t.Run(tc.siteFrom+"/"+tc.hostname+"/"+tc.host, func(t *testing.T) {
 			port := testenv.FreePort(t)
 			addr := "127.0.0.1:" + strconv.Itoa(port)
 			js := startNATS(t, bus.DefaultStreamConfig())
@@ -270,7 +277,7 @@ func TestSyslogSiteFrom(t *testing.T) {
 			go func() { done <- ing.Run(ctx) }()
 			var c net.Conn
 			waitFor(t, "listener", func() bool { c, err = net.Dial("tcp", addr); return err == nil })
-			msg := "<134>1 2024-01-01T00:00:00Z web-7 tagged - - - " + body("shop.example", "/p")
+			msg := "<134>1 2024-01-01T00:00:00Z " + tc.hostname + " tagged - - - " + body(tc.host, "/p")
 			fmt.Fprintf(c, "%d %s", len(msg), msg)
 			c.Close()
 			recs := readRaw(t, js, 1)
@@ -279,7 +286,7 @@ func TestSyslogSiteFrom(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := recs[0]
-			if r.Site != tc.want || r.Host != "shop.example" || r.RequestTime != 4*time.Millisecond || r.Target != "/p" {
+			if r.Site != tc.want || r.Host != tc.host || r.RequestTime != 4*time.Millisecond || r.Target != "/p" {
 				t.Errorf("record %+v, want site %q", r, tc.want)
 			}
 		})

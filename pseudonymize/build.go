@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
 )
 
@@ -72,7 +73,7 @@ func (b *builder) build(keys *Keys, r *event.Raw, site string, e *event.Event) e
 		return errInvalidIP
 	}
 	ip := b.proxies.ClientIP(r.ClientIP, r.ForwardedFor)
-	if r.Site != "" {
+	if r.Site != "" && !bus.AddressLike(r.Site) {
 		site = r.Site
 	}
 	policy, sp := b.policy, b.sites[site]

@@ -199,6 +199,21 @@ func TestSitePolicyAndReferrers(t *testing.T) {
 	}
 }
 
+func TestBuildNeverLabelsBySiteAddress(t *testing.T) {
+	keys := mustKeys(t, 1, 1)
+	b := builder{policy: QueryRedact}
+	var e event.Event
+	for _, site := range []string{"198.51.100.7", "[2001:db8::1]:443"} {
+		r := event.Raw{ClientIP: netip.MustParseAddr("198.51.100.7"), Site: site, Target: "/", RequestTime: event.Unknown, UpstreamTime: event.Unknown}
+		if err := b.build(keys, &r, "shop.example", &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Site != "shop.example" {
+			t.Errorf("record site %q stored as %q, want the subject's site", site, e.Site)
+		}
+	}
+}
+
 func TestBuildUsesForwardedClient(t *testing.T) {
 	keys := mustKeys(t, 12, 3)
 	b, err := newBuilder(Config{TrustedProxies: []string{"10.0.0.0/8"}}, nil)

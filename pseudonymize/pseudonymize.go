@@ -245,6 +245,9 @@ func (p *Pseudonymizer) handle(ctx context.Context, msg jetstream.Msg, salts *Sa
 	}
 	seq := md.Sequence.Stream
 	site := bus.SiteFromSubject(msg.Subject())
+	if bus.AddressLike(site) {
+		site = bus.UnnamedSite // a shipper named the site by an address
+	}
 
 	keys, err := salts.Current(work)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -91,6 +93,27 @@ func SubjectToken(site string) string {
 		}
 		return r
 	}, site)
+}
+
+// UnnamedSite labels events whose site name was address-like.
+const UnnamedSite = "unnamed"
+
+// AddressLike reports whether a site name is a network address: an IP, with
+// or without brackets and port, also in subject-token form ('_' for '.').
+// Site names can come from a request's Host header or a syslog hostname,
+// which a client can make its own IP; such a name must not label events,
+// subjects or logs.
+func AddressLike(site string) bool {
+	s := strings.TrimSpace(site)
+	if host, _, err := net.SplitHostPort(s); err == nil {
+		s = host
+	}
+	s = strings.Trim(s, "[]")
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddr(strings.ReplaceAll(s, "_", "."))
+	return err == nil
 }
 
 // StreamConfig sets the limits of the pipeline's streams.

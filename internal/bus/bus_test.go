@@ -30,6 +30,21 @@ func TestSubjects(t *testing.T) {
 	}
 }
 
+func TestAddressLike(t *testing.T) {
+	for _, tc := range []struct {
+		site string
+		want bool
+	}{
+		{"www.example.org", false}, {"shop", false}, {"web-7", false}, {"", false}, {"10.example", false},
+		{"203.0.113.9", true}, {"203.0.113.9:8080", true}, {"203_0_113_9", true},
+		{"2001:db8::1", true}, {"[2001:db8::1]:443", true}, {"[2001:db8::1]", true}, {"::ffff:192.0.2.1", true},
+	} {
+		if got := AddressLike(tc.site); got != tc.want {
+			t.Errorf("AddressLike(%q) = %v, want %v", tc.site, got, tc.want)
+		}
+	}
+}
+
 func TestEnsureAndDrained(t *testing.T) {
 	ctx := context.Background()
 	srv, err := StartEmbedded(EmbeddedConfig{StoreDir: t.TempDir()})
