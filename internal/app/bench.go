@@ -20,11 +20,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vakt-dev/vakt/ingest"
-	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/loggen"
 	"github.com/vakt-dev/vakt/internal/metrics"
-	"github.com/vakt-dev/vakt/store"
 )
 
 // BenchConfig sizes `vakt bench`.
@@ -112,25 +110,14 @@ func Bench(ctx context.Context, base config.Config, bc BenchConfig, log *slog.Lo
 		return res, err
 	}
 	defer eng.Close()
-	if err := store.Migrate(ctx, eng.CH, schemaConfig(cfg)); err != nil {
-		return res, fmt.Errorf("schema: %w", err)
-	}
-	stages, err := pipelineStages(cfg, eng, log, m)
+	im, err := startImport(ctx, cfg, eng, []string{logPath}, m, log)
 	if err != nil {
 		return res, err
 	}
-	stageCtx, stopStages := context.WithCancel(ctx)
-	stagesDone := make(chan error, 1)
-	go func() { stagesDone <- runStages(stageCtx, stages) }()
-	defer func() { stopStages(); <-stagesDone }()
+	// The stages keep running after the import, for live mode.
+	defer im.close()
 
 	fmt.Fprintln(out, "importing ...")
-	icfg := ingestConfig(cfg, false)
-	icfg.Files = []string{logPath}
-	in, err := ingest.New(icfg, eng.JS, log, m)
-	if err != nil {
-		return res, err
-	}
 	if bc.CPUProfile != "" {
 		pf, err := os.Create(bc.CPUProfile)
 		if err != nil {
@@ -144,10 +131,7 @@ func Bench(ctx context.Context, base config.Config, bc BenchConfig, log *slog.Lo
 	sampler := startSampler(m, bc.SampleEvery, bc.MemProfile)
 	cpu0 := cpuTime()
 	start = time.Now()
-	if err := in.Run(ctx); err != nil {
-		return res, fmt.Errorf("ingest: %w", err)
-	}
-	if err := bus.WaitDrained(ctx, eng.JS, 20*time.Millisecond); err != nil {
+	if err := im.run(ctx); err != nil {
 		return res, err
 	}
 	res.Import = time.Since(start)
@@ -156,7 +140,7 @@ func Bench(ctx context.Context, base config.Config, bc BenchConfig, log *slog.Lo
 		pprof.StopCPUProfile()
 	}
 	samples := sampler.stop()
-	stats := in.Stats()
+	stats := im.in.Stats()
 	res.Lines = stats.LinesRead
 	if err := eng.CH.QueryRow(ctx, "SELECT toInt64(count()) FROM vakt.requests").Scan(&res.Stored); err != nil {
 		return res, err

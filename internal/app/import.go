@@ -60,54 +60,77 @@ func (s ImportSummary) Print(w io.Writer) {
 // the store acknowledges an event only after ClickHouse committed it.
 func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Logger) (ImportSummary, error) {
 	start := time.Now()
-	m := metrics.New()
 	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, ClickHouse: true}, "import", log)
 	if err != nil {
 		return ImportSummary{}, err
 	}
 	defer eng.Close()
+	im, err := startImport(ctx, cfg, eng, files, metrics.New(), log)
+	if err != nil {
+		return ImportSummary{}, err
+	}
+	defer im.close()
+	err = im.run(ctx)
+	return summary(im.in, start), err
+}
+
+// importer pushes whole files through the pipeline: the pseudonymise and
+// store stages run on eng while ingest reads the files. `vakt import` and
+// `vakt bench` share it.
+type importer struct {
+	eng        *Engines
+	in         *ingest.Ingest
+	stagesDone chan error
+	stopStages context.CancelFunc
+}
+
+// startImport migrates the schema, starts the stages and prepares ingest.
+func startImport(ctx context.Context, cfg config.Config, eng *Engines, files []string, m *metrics.Pipeline, log *slog.Logger) (*importer, error) {
 	if err := store.Migrate(ctx, eng.CH, schemaConfig(cfg)); err != nil {
-		return ImportSummary{}, fmt.Errorf("schema: %w", err)
+		return nil, fmt.Errorf("schema: %w", err)
 	}
 	stages, err := pipelineStages(cfg, eng, log, m)
 	if err != nil {
-		return ImportSummary{}, err
+		return nil, err
 	}
 	icfg := ingestConfig(cfg, false)
 	icfg.Files, icfg.Sources = files, nil // the files named, not the followed ones
 	in, err := ingest.New(icfg, eng.JS, log, m)
 	if err != nil {
-		return ImportSummary{}, err
+		return nil, err
 	}
+	stageCtx, stop := context.WithCancel(ctx)
+	im := &importer{eng: eng, in: in, stagesDone: make(chan error, 1), stopStages: stop}
+	go func() { im.stagesDone <- runStages(stageCtx, stages) }()
+	return im, nil
+}
 
-	stageCtx, stopStages := context.WithCancel(ctx)
-	stagesDone := make(chan error, 1)
-	go func() { stagesDone <- runStages(stageCtx, stages) }()
-	defer func() {
-		stopStages()
-		<-stagesDone
-	}()
-
-	if err := in.Run(ctx); err != nil {
-		return summary(in, start), fmt.Errorf("ingest: %w", err)
+// run reads the files and returns once every line is stored or rejected,
+// or a stage failed.
+func (im *importer) run(ctx context.Context) error {
+	if err := im.in.Run(ctx); err != nil {
+		return fmt.Errorf("ingest: %w", err)
 	}
 	// Every batch is in the RAW stream; wait until the pseudonymisers and
 	// stores have acknowledged everything, or a stage fails.
 	drained := make(chan error, 1)
-	go func() { drained <- bus.WaitDrained(ctx, eng.JS, 50*time.Millisecond) }()
+	go func() { drained <- bus.WaitDrained(ctx, im.eng.JS, 20*time.Millisecond) }()
 	select {
 	case err := <-drained:
-		if err != nil {
-			return summary(in, start), err
-		}
-	case err := <-stagesDone:
-		stagesDone <- err
+		return err
+	case err := <-im.stagesDone:
+		im.stagesDone <- err
 		if err == nil {
 			err = errors.New("stages stopped before the import was stored")
 		}
-		return summary(in, start), err
+		return err
 	}
-	return summary(in, start), nil
+}
+
+// close stops the stages.
+func (im *importer) close() {
+	im.stopStages()
+	<-im.stagesDone
 }
 
 func summary(in *ingest.Ingest, start time.Time) ImportSummary {
