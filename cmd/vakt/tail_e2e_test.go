@@ -5,14 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -130,22 +127,7 @@ store: {flush_interval: 200ms}
 
 	pipeline := startVakt(t, "run", "--config", runCfg)
 	chAddr := pipeline.waitOutput(t, regexp.MustCompile(`ClickHouse endpoint:\s+http://(\S+)`))[1]
-	count := func() (rows, paths int) {
-		q := "SELECT count(), uniqExact(path) FROM vakt.requests"
-		resp, err := http.Get("http://" + chAddr + "/?query=" + url.QueryEscape(q))
-		if err != nil {
-			return -1, -1
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		f := strings.Fields(string(b))
-		if len(f) != 2 {
-			return -1, -1
-		}
-		rows, _ = strconv.Atoi(f[0])
-		paths, _ = strconv.Atoi(f[1])
-		return rows, paths
-	}
+	count := func() (rows, paths int) { return chCount(chAddr) }
 
 	// The writer: a busy server, rotated every 250ms.
 	path := filepath.Join(logDir, "access.log")
