@@ -14,7 +14,6 @@ import (
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/metrics"
-	"github.com/vakt-dev/vakt/store"
 )
 
 // ImportSummary is what `vakt import` reports.
@@ -86,8 +85,8 @@ type importer struct {
 
 // startImport migrates the schema, starts the stages and prepares ingest.
 func startImport(ctx context.Context, cfg config.Config, eng *Engines, files []string, m *metrics.Pipeline, log *slog.Logger) (*importer, error) {
-	if err := store.Migrate(ctx, eng.CH, schemaConfig(cfg)); err != nil {
-		return nil, fmt.Errorf("schema: %w", err)
+	if err := migrateOnStart(ctx, eng.CH, cfg, log); err != nil {
+		return nil, err
 	}
 	stages, err := pipelineStages(cfg, eng, log, m)
 	if err != nil {
