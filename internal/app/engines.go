@@ -87,35 +87,13 @@ func OpenEngines(ctx context.Context, cfg config.Config, need Need, name string,
 			e.Close()
 			return nil, err
 		}
-		nc, js, err := bus.Connect(bus.ConnConfig{URL: url, Name: "vakt " + name, Options: opts}, log)
+		sc := streamConfig(cfg)
+		nc, js, err := bus.Connect(bus.ConnConfig{URL: url, Name: "vakt " + name, Options: opts, Ensure: &sc}, log)
 		if err != nil {
 			e.Close()
 			return nil, withNATSHint(err)
 		}
 		e.NC, e.JS = nc, js
-		if err := bus.Ensure(ctx, js, streamConfig(cfg)); err != nil {
-			e.Close()
-			return nil, fmt.Errorf("set up JetStream: %w", err)
-		}
-		// A restarted single nats-server comes back without the in-memory
-		// RAW stream and its consumer: set them up again at every reconnect,
-		// or ingest and the pseudonymisers would retry forever.
-		sc := streamConfig(cfg)
-		nc.SetReconnectHandler(func(nc *nats.Conn) {
-			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
-			go func() {
-				for attempt := range 10 {
-					ectx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					err := bus.Ensure(ectx, js, sc)
-					cancel()
-					if err == nil || nc.IsClosed() {
-						return
-					}
-					log.Warn("set up JetStream after reconnect", "attempt", attempt+1, "err", err)
-					time.Sleep(time.Second)
-				}
-			}()
-		})
 	}
 	if need.ClickHouse {
 		chCfg, err := clickHouseConfig(cfg)

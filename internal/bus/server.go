@@ -84,6 +84,11 @@ type ConnConfig struct {
 	Name string // client name shown in NATS monitoring
 	// Options are extra options such as credentials and TLS.
 	Options []nats.Option
+	// Ensure, when set, is applied with Ensure after connecting and again
+	// after every reconnect: a restarted single nats-server comes back
+	// without the memory-only RAW stream and its consumer, and ingest and
+	// the pseudonymisers would otherwise retry forever.
+	Ensure *StreamConfig
 }
 
 // Connect connects to NATS with reconnects that never give up, so a NATS
@@ -101,6 +106,9 @@ func Connect(c ConnConfig, log *slog.Logger) (*nats.Conn, jetstream.JetStream, e
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+			if c.Ensure != nil {
+				go reensure(nc, *c.Ensure, log)
+			}
 		}),
 	}
 	opts = append(opts, c.Options...)
@@ -113,7 +121,34 @@ func Connect(c ConnConfig, log *slog.Logger) (*nats.Conn, jetstream.JetStream, e
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
+	if c.Ensure != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := Ensure(ctx, js, *c.Ensure); err != nil {
+			nc.Close()
+			return nil, nil, fmt.Errorf("set up JetStream: %w", err)
+		}
+	}
 	return nc, js, nil
+}
+
+// reensure sets the streams up again after a reconnect, retrying while the
+// server is still starting.
+func reensure(nc *nats.Conn, sc StreamConfig, log *slog.Logger) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return
+	}
+	for attempt := range 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := Ensure(ctx, js, sc)
+		cancel()
+		if err == nil || nc.IsClosed() {
+			return
+		}
+		log.Warn("set up JetStream after reconnect", "attempt", attempt+1, "err", err)
+		time.Sleep(time.Second)
+	}
 }
 
 // WaitDrained polls Drained until it is true or ctx ends.
