@@ -246,6 +246,16 @@ func Drained(ctx context.Context, js jetstream.JetStream) (bool, error) {
 		if info.NumPending > 0 || info.NumAckPending > 0 {
 			return false, nil
 		}
+		// NumPending can lag a publish JetStream has just acknowledged; the
+		// stream's last sequence cannot. Every message up to it must be
+		// acknowledged by the consumer.
+		st, err := js.Stream(ctx, sc[0])
+		if err != nil {
+			return false, fmt.Errorf("stream %s: %w", sc[0], err)
+		}
+		if info.AckFloor.Stream < st.CachedInfo().State.LastSeq {
+			return false, nil
+		}
 	}
 	return true, nil
 }
