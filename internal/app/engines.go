@@ -64,6 +64,9 @@ type Engines struct {
 // Need says which engines a command uses.
 type Need struct {
 	NATS, ClickHouse bool
+	// Stage is what of JetStream the command sets up on connecting: a
+	// stage's NATS user may touch only what its stage uses.
+	Stage bus.Stage
 }
 
 // OpenEngines connects to the configured engines. For the embedded ones it
@@ -88,7 +91,7 @@ func OpenEngines(ctx context.Context, cfg config.Config, need Need, name string,
 			return nil, err
 		}
 		sc := streamConfig(cfg)
-		nc, js, err := bus.Connect(bus.ConnConfig{URL: url, Name: "vakt " + name, Options: opts, Ensure: &sc}, log)
+		nc, js, err := bus.Connect(bus.ConnConfig{URL: url, Name: "vakt " + name, Options: opts, Ensure: &sc, Stage: need.Stage}, log)
 		if err != nil {
 			e.Close()
 			return nil, withNATSHint(err)

@@ -1,11 +1,15 @@
 package app
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/nats-io/nats.go"
 
@@ -58,6 +62,9 @@ func natsOptions(c config.NATS) ([]nats.Option, error) {
 		}
 		opts = append(opts, o)
 	}
+	if c.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(c.InboxPrefix))
+	}
 	if c.CAFile != "" {
 		opts = append(opts, nats.RootCAs(c.CAFile))
 	}
@@ -77,4 +84,25 @@ func secret(value, file, key string) (string, error) {
 		return "", fmt.Errorf("%s: %w", key, err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// NATSSetup is `vakt nats setup`: it looks up the pipeline's streams,
+// durable consumers and buckets, creates what is missing and updates what
+// differs from the configuration, and prints what it found and did. Run it
+// as the NATS administrator when each stage has its own user
+// (configs/nats-accounts.conf), who may not create these. The salt bucket is
+// left to the pseudonymiser's user, the only one that may touch it.
+func NATSSetup(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
+	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, Stage: bus.StageNone}, "nats setup", log)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	changes, err := bus.EnsureFor(ctx, eng.JS, streamConfig(cfg), bus.StageSetup, nil)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, c := range changes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.What, c.Action, c.Detail)
+	}
+	tw.Flush()
+	return err
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vakt-dev/vakt/ingest"
+	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 )
 
@@ -21,7 +22,7 @@ func Quarantine(ctx context.Context, cfg config.Config, f ingest.QuarantineFilte
 	if format != FormatTable && format != FormatJSON {
 		return fmt.Errorf("quarantine: format %q: use table or json", format)
 	}
-	eng, err := OpenEngines(ctx, cfg, Need{NATS: true}, "quarantine", log)
+	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, Stage: bus.StageQuarantine}, "quarantine", log)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/pseudonymize"
 )
@@ -38,7 +39,7 @@ type SaltEpoch struct {
 // openSalts connects to NATS (a running vakt's, or the embedded one) and
 // binds the salt bucket.
 func openSalts(ctx context.Context, cfg config.Config, log *slog.Logger) (*Engines, *pseudonymize.SaltStore, error) {
-	eng, err := OpenEngines(ctx, cfg, Need{NATS: true}, "salts", log)
+	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, Stage: bus.StageSalts}, "salts", log)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/vakt-dev/vakt/ingest"
+	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/pseudonymize"
@@ -17,7 +18,7 @@ import (
 // NATS and ClickHouse.
 func RunStage(ctx context.Context, cfg config.Config, name string, log *slog.Logger) error {
 	m := metrics.New()
-	need := Need{NATS: true, ClickHouse: name == "store"}
+	need := Need{NATS: true, ClickHouse: name == "store", Stage: bus.Stage(name)}
 	eng, err := OpenEngines(ctx, cfg, need, name, log)
 	if err != nil {
 		return err

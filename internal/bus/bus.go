@@ -5,7 +5,6 @@ package bus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -57,6 +56,19 @@ const (
 	// HeaderRecords is the number of records in a batch message, so that
 	// progress can be counted without decoding.
 	HeaderRecords = "Vakt-Records"
+	// HeaderBatch names the lines a batch holds, independent of when and
+	// how often it is published: ingest sets it to the message id of a
+	// batch read from a file (the file's identity and the byte range), the
+	// pseudonymiser copies it to the events (or, for other sources, names
+	// them by the raw message's id), and the store keeps it with every
+	// row, so that a batch published or delivered again after a crash can
+	// be recognised as already stored (see HeaderReplay).
+	HeaderBatch = "Vakt-Batch"
+	// HeaderReplay marks a batch that may have been published before: read
+	// again after a crash or a restart of NATS, imported again, or
+	// redelivered. The store looks such a batch up by HeaderBatch before
+	// inserting it; other batches skip that cost.
+	HeaderReplay = "Vakt-Replay"
 )
 
 // RawSubject is the subject raw events of site are published on.
@@ -148,10 +160,17 @@ func DefaultStreamConfig() StreamConfig {
 	}
 }
 
-// Ensure creates or updates the streams, durable consumers and salt bucket.
-// It is idempotent and safe for several processes to run at once.
+// Ensure creates or updates every stream, durable consumer and bucket of the
+// pipeline (EnsureFor with StageAll). It is idempotent and safe for several
+// processes to run at once.
 func Ensure(ctx context.Context, js jetstream.JetStream, c StreamConfig) error {
-	raw := jetstream.StreamConfig{
+	_, err := EnsureFor(ctx, js, c, StageAll, nil)
+	return err
+}
+
+// streamConfigs returns the pipeline's streams with the limits of c.
+func streamConfigs(c StreamConfig) (raw, events, quarantine jetstream.StreamConfig) {
+	raw = jetstream.StreamConfig{
 		Name:        RawStream,
 		Description: "raw access-log events with client IPs; memory only, removed once pseudonymised",
 		Subjects:    []string{RawSubjectRoot + ".>"},
@@ -164,7 +183,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c StreamConfig) error {
 		Duplicates: c.DuplicateWindow,
 		Replicas:   c.Replicas,
 	}
-	events := jetstream.StreamConfig{
+	events = jetstream.StreamConfig{
 		Name:        EventsStream,
 		Description: "pseudonymised access-log events waiting for the store",
 		Subjects:    []string{EventsSubjectRoot + ".>"},
@@ -176,7 +195,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c StreamConfig) error {
 		Duplicates:  c.DuplicateWindow,
 		Replicas:    c.Replicas,
 	}
-	quarantine := jetstream.StreamConfig{
+	quarantine = jetstream.StreamConfig{
 		Name:        QuarantineStream,
 		Description: "masked samples of rejected log lines (IPs and e-mail addresses masked), kept a day",
 		Subjects:    []string{QuarantineSubjectRoot + ".>"},
@@ -188,47 +207,30 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c StreamConfig) error {
 		MaxMsgSize:  8 << 10,
 		Replicas:    c.Replicas,
 	}
-	for _, sc := range []jetstream.StreamConfig{raw, events, quarantine} {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("stream %s: %w", sc.Name, err)
-		}
+	return raw, events, quarantine
+}
+
+// consumerConfig is the durable pull consumer that a stage's replicas share.
+func consumerConfig(c StreamConfig, name, desc string) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       name,
+		Description:   desc,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.AckWait,
+		MaxAckPending: 1024,
+		MaxDeliver:    -1,
+		Replicas:      c.Replicas,
 	}
-	consumers := []struct {
-		stream, name, desc string
-	}{
-		{RawStream, PseudonymizeConsumer, "pseudonymiser replicas"},
-		{EventsStream, StoreConsumer, "store replicas"},
-	}
-	for _, cc := range consumers {
-		_, err := js.CreateOrUpdateConsumer(ctx, cc.stream, jetstream.ConsumerConfig{
-			Durable:       cc.name,
-			Description:   cc.desc,
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       c.AckWait,
-			MaxAckPending: 1024,
-			MaxDeliver:    -1,
-			Replicas:      c.Replicas,
-		})
-		if err != nil {
-			return fmt.Errorf("consumer %s on %s: %w", cc.name, cc.stream, err)
-		}
-	}
-	// The salt bucket allows message deletes, so that destruction can erase
-	// a salt's bytes on disk (saltbucket.go).
-	if err := ensureSaltBucket(ctx, js, c.Replicas); err != nil {
-		return err
-	}
-	_, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+}
+
+func checkpointBucketConfig(c StreamConfig) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
 		Bucket:      CheckpointBucket,
 		Description: "ingest: per log file, the offset every line before which JetStream has acknowledged",
 		History:     1,
 		Storage:     jetstream.FileStorage,
 		Replicas:    c.Replicas,
-	})
-	if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
-		return fmt.Errorf("kv bucket %s: %w", CheckpointBucket, err)
 	}
-	return nil
 }
 
 // Drained reports whether both pipeline consumers have nothing pending and

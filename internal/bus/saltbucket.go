@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -47,22 +48,47 @@ func saltBucketConfig(replicas int) jetstream.StreamConfig {
 // the keys are written back. Replicas keep their in-memory salts meanwhile;
 // one that finds a salt missing in the gap creates a new one, and the
 // write-back then keeps that one: ids change mid-epoch, nothing leaks.
-func ensureSaltBucket(ctx context.Context, js jetstream.JetStream, replicas int) error {
+func ensureSaltBucket(ctx context.Context, e *ensurer, replicas int) (Change, error) {
+	js := e.js
 	cfg := saltBucketConfig(replicas)
-	st, err := js.Stream(ctx, cfg.Name)
+	ch := Change{What: "kv bucket " + SaltBucket}
+	var st jetstream.Stream
+	err := e.do(ctx, e.subject("STREAM.INFO."+cfg.Name), func(ctx context.Context) error {
+		var err error
+		st, err = js.Stream(ctx, cfg.Name)
+		return err
+	})
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
-		_, err = js.CreateStream(ctx, cfg)
-		if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return fmt.Errorf("kv bucket %s: %w", SaltBucket, err)
-		}
-		return nil
+		err = e.do(ctx, e.subject("STREAM.CREATE."+cfg.Name), func(ctx context.Context) error {
+			_, err := js.CreateStream(ctx, cfg)
+			return err
+		})
+		return e.created(ch, err, jetstream.ErrStreamNameAlreadyInUse, hintSalts)
 	case err != nil:
-		return fmt.Errorf("kv bucket %s: %w", SaltBucket, err)
+		return ch, e.cannotRead(ch.What, err)
 	case !st.CachedInfo().Config.DenyDelete:
-		return nil
+		ch.Action = ActionUnchanged
+		return ch, nil
 	}
+	// Every request of the migration concerns the bucket.
+	ours := func(s string) bool {
+		return strings.Contains(s, cfg.Name) || strings.HasPrefix(s, "$KV."+SaltBucket+".")
+	}
+	err = e.do(ctx, ours, func(ctx context.Context) error { return migrateSaltBucket(ctx, js, cfg) })
+	var pe *PermissionError
+	if errors.As(err, &pe) {
+		return ch, fmt.Errorf("kv bucket %s: migrate: %s may not: %s: %w", SaltBucket, e.who(), hintSalts, err)
+	}
+	if err != nil {
+		return ch, err
+	}
+	ch.Action, ch.Detail = ActionMigrated, "now allows erasure"
+	e.log.Info("JetStream set up", "migrated", ch.What)
+	return ch, nil
+}
 
+func migrateSaltBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
 	old, err := js.KeyValue(ctx, SaltBucket)
 	if err != nil {
 		return fmt.Errorf("kv bucket %s: migrate: %w", SaltBucket, err)

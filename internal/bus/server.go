@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -89,6 +90,9 @@ type ConnConfig struct {
 	// without the memory-only RAW stream and its consumer, and ingest and
 	// the pseudonymisers would otherwise retry forever.
 	Ensure *StreamConfig
+	// Stage says what Ensure sets up: with a NATS user per stage, only
+	// what the stage uses (EnsureFor).
+	Stage Stage
 }
 
 // Connect connects to NATS with reconnects that never give up, so a NATS
@@ -107,8 +111,21 @@ func Connect(c ConnConfig, log *slog.Logger) (*nats.Conn, jetstream.JetStream, e
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
 			if c.Ensure != nil {
-				go reensure(nc, *c.Ensure, log)
+				go reensure(nc, *c.Ensure, c.Stage, log)
 			}
+		}),
+		// Instead of nats.go's default, which prints to stderr. A refused
+		// request otherwise shows only as its timeout.
+		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			args := []any{"err", err}
+			if sub != nil {
+				args = append(args, "subject", sub.Subject)
+			}
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				log.Error("NATS refused an operation: the user lacks the permission", append(args, "user", nc.Opts.User)...)
+				return
+			}
+			log.Warn("nats", args...)
 		}),
 	}
 	opts = append(opts, c.Options...)
@@ -124,7 +141,7 @@ func Connect(c ConnConfig, log *slog.Logger) (*nats.Conn, jetstream.JetStream, e
 	if c.Ensure != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := Ensure(ctx, js, *c.Ensure); err != nil {
+		if _, err := EnsureFor(ctx, js, *c.Ensure, c.Stage, log); err != nil {
 			nc.Close()
 			return nil, nil, fmt.Errorf("set up JetStream: %w", err)
 		}
@@ -134,14 +151,14 @@ func Connect(c ConnConfig, log *slog.Logger) (*nats.Conn, jetstream.JetStream, e
 
 // reensure sets the streams up again after a reconnect, retrying while the
 // server is still starting.
-func reensure(nc *nats.Conn, sc StreamConfig, log *slog.Logger) {
+func reensure(nc *nats.Conn, sc StreamConfig, stage Stage, log *slog.Logger) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return
 	}
 	for attempt := range 10 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := Ensure(ctx, js, sc)
+		_, err := EnsureFor(ctx, js, sc, stage, log)
 		cancel()
 		if err == nil || nc.IsClosed() {
 			return

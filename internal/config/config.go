@@ -65,6 +65,10 @@ type NATS struct {
 	CAFile          string `yaml:"ca_file"`
 	CertFile        string `yaml:"cert_file"`
 	KeyFile         string `yaml:"key_file"`
+	// InboxPrefix replaces _INBOX in reply subjects. Replies carry what a
+	// request fetched (raw events, salts), so with per-stage users each
+	// needs inboxes only it may subscribe to (configs/nats-accounts.conf).
+	InboxPrefix string `yaml:"inbox_prefix"`
 }
 
 // ClickHouse says where events are stored. With no address, vakt embeds the
@@ -272,6 +276,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	str("VAKT_NATS_PASSWORD", &c.NATS.Password)
 	str("VAKT_NATS_TOKEN", &c.NATS.Token)
 	str("VAKT_NATS_CREDENTIALS_FILE", &c.NATS.CredentialsFile)
+	str("VAKT_NATS_INBOX_PREFIX", &c.NATS.InboxPrefix)
 	str("VAKT_CLICKHOUSE_PROTOCOL", &c.ClickHouse.Protocol)
 	str("VAKT_CLICKHOUSE_USER", &c.ClickHouse.User)
 	str("VAKT_CLICKHOUSE_PASSWORD", &c.ClickHouse.Password)
@@ -339,6 +344,9 @@ func (c *Config) Problems() []Problem {
 	}
 	if !c.EmbeddedNATS() && !strings.Contains(c.NATS.URL, "://") {
 		add("nats.url", fmt.Sprintf("%q has no scheme", c.NATS.URL), "use nats://host:4222 (or tls://), or leave it empty for the embedded server")
+	}
+	if p := c.NATS.InboxPrefix; p != "" && (strings.ContainsAny(p, "*> \t\r\n") || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") || strings.Contains(p, "..")) {
+		add("nats.inbox_prefix", fmt.Sprintf("%q is not a subject prefix", p), "use subject tokens without wildcards, e.g. _INBOX_ingest")
 	}
 	checkListen := func(key, v string) {
 		if _, _, err := net.SplitHostPort(v); err != nil {
