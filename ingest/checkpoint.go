@@ -25,8 +25,11 @@ package ingest
 //     written in groups: one KV put for all batches read in one poll (at
 //     most groupBatches), then they are published asynchronously.
 //  2. Offset moves to the end of a batch only when that batch and every
-//     batch before it are acknowledged by JetStream (PubAck: stored, or
-//     dropped as a duplicate of a stored one).
+//     batch before it are handed over: acknowledged by JetStream (PubAck:
+//     stored, or dropped as a duplicate of a stored one) and then taken
+//     from the RAW stream by a pseudonymiser (handover.go). The RAW
+//     stream is in memory, so a PubAck alone does not survive a restart
+//     of NATS; a batch the stream loses is published again.
 //  3. After a restart, reading resumes at Offset, and batches end exactly
 //     at the recorded Ends, at no other line, until the last of them is
 //     passed (sink.forced). Only then does ordinary batching (full batch,
@@ -36,28 +39,27 @@ package ingest
 //     crash during the replay leaves them for the next one.
 //
 // Why no line is lost: a line is skipped at a restart only if it lies
-// before Offset, and then it is in an acknowledged batch (rule 2). Lines
-// after Offset are read again.
+// before Offset, and then its batch reached a pseudonymiser, which acks a
+// batch only once its events are in the (file-backed) events stream (rule
+// 2). Lines after Offset are read again.
 //
 // Why no line is stored twice: every batch published before the crash that
 // covers lines after Offset has its range in the checkpoint (rule 1: its
 // end is recorded, and its start is Offset or the end before it). The
 // replay (rule 3) rebuilds exactly those ranges from the same bytes, hence
-// the same message ids, and JetStream drops each one it already stored.
-// Ranges beyond the last recorded end were never published. The records in
-// a replayed batch may differ from the original (a line rejected as too
-// far in the future may be accepted now); that does not matter, because a
-// batch is either dropped as a whole, the original having been stored, or
-// stored for the first time.
+// the same message ids, and marks them (bus.HeaderReplay). Each is then
+// dropped by whichever stage still knows it: the RAW stream's duplicate
+// window while its NATS server lives, the events stream's (rebuilt from
+// its file store after a restart) while the events wait there, and the
+// store, which looks a replayed batch's id (bus.HeaderBatch) up among the
+// stored rows. Ranges beyond the last recorded end were never published.
+// The records in a replayed batch may differ from the original (a line
+// rejected as too far in the future may be accepted now); that does not
+// matter, because a batch is either dropped as a whole, the original
+// having been stored, or stored for the first time.
 //
-// Limits: JetStream remembers message ids for its duplicate window
-// (streams.duplicate_window, 10 minutes by default), so the guarantee
-// holds for a restart within that window; after a longer outage at most
-// the batches in flight at the crash (MaxInFlight) may be stored twice.
-// The RAW stream is in memory: batches acknowledged by a NATS server that
-// then restarts before the pseudonymiser took them are lost there, not
-// here. Lines written to a file after a copytruncate copied it and before
-// it truncated it are lost by logrotate itself.
+// Limits: lines written to a file after a copytruncate copied it and
+// before it truncated it are lost by logrotate itself.
 
 import (
 	"bytes"
@@ -312,7 +314,8 @@ type tracker struct {
 
 type pendingRange struct {
 	start, end int64
-	acked      bool
+	acked      bool // handed over: Offset may pass it
+	settled    bool // acked, or published and no longer waited for
 }
 
 func newTracker(ing *Ingest, cps *checkpoints, g string, base checkpoint) *tracker {
@@ -335,7 +338,7 @@ func (t *tracker) emit(ctx context.Context, b batch) error {
 		}
 	}
 	t.mu.Lock()
-	t.pending = append(t.pending, pendingRange{start: b.start, end: b.end, acked: b.n == 0})
+	t.pending = append(t.pending, pendingRange{start: b.start, end: b.end, acked: b.n == 0, settled: b.n == 0})
 	if b.n == 0 {
 		t.advance()
 	}
@@ -365,7 +368,7 @@ func (t *tracker) send(ctx context.Context) error {
 	}
 	for _, b := range t.queue {
 		start := b.start
-		t.ing.pub.send(ctx, b.subject, b.id, b.data, b.n, func() { t.acked(start) })
+		t.ing.pub.send(ctx, b, func(handedOver bool) { t.acked(start, handedOver) })
 	}
 	clear(t.queue)
 	t.queue = t.queue[:0]
@@ -412,12 +415,15 @@ func (t *tracker) put(ctx context.Context) error {
 	return nil
 }
 
-// acked marks the batch starting at start as acknowledged.
-func (t *tracker) acked(start int64) {
+// acked marks the batch starting at start as settled, and as handed over
+// if it was.
+func (t *tracker) acked(start int64, handedOver bool) {
 	t.mu.Lock()
 	for k := range t.pending {
-		if t.pending[k].start == start && !t.pending[k].acked {
-			t.pending[k].acked = true
+		r := &t.pending[k]
+		if r.start == start && !r.acked && (handedOver || !r.settled) {
+			r.settled = true
+			r.acked = handedOver
 			break
 		}
 	}
@@ -442,11 +448,16 @@ func (t *tracker) advance() {
 	}
 }
 
-// wait returns when every emitted batch is acknowledged, or ctx ended.
+// wait returns when every emitted batch is settled, or ctx ended.
 func (t *tracker) wait(ctx context.Context) error {
 	for {
 		t.mu.Lock()
-		n := len(t.pending)
+		n := 0
+		for _, r := range t.pending {
+			if !r.settled {
+				n++
+			}
+		}
 		t.mu.Unlock()
 		if n == 0 {
 			return nil
@@ -462,7 +473,10 @@ func (t *tracker) wait(ctx context.Context) error {
 // finish publishes what is queued, waits for the acknowledgements (until
 // ctx ends) and writes the final checkpoint under commitCtx, with done as
 // its Done mark. The final state is written even when publishing gave up:
-// what was acknowledged is kept.
+// what was acknowledged is kept. It does not wait for the handovers (the
+// pseudonymisers may be down for longer than a reader should stall):
+// batches not yet taken stay in Ends, to be read again, and recognised, at
+// the next start.
 func (t *tracker) finish(ctx, commitCtx context.Context, done bool) error {
 	err := t.send(ctx)
 	if err == nil {

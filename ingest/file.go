@@ -13,8 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vakt-dev/vakt/ingest/logformat"
+	"github.com/vakt-dev/vakt/internal/bus"
 )
 
 // expand resolves patterns to absolute paths of regular files, without
@@ -139,7 +143,25 @@ func (i *Ingest) importFile(ctx, pubCtx context.Context, it importItem) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("ingest: %s is not a regular file", path)
 	}
-	s := i.fileSink(it.src, path, fileID(path, fi), false)
+	id := fileID(path, fi)
+	s := i.fileSink(it.src, path, id, false)
+	again, err := i.markImported(ctx, id)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("ingest: import of %s interrupted at byte 0: %w", path, context.Cause(ctx))
+		}
+		// Without the mark, a repeated import could not be recognised:
+		// let the stages check every batch instead.
+		i.log.Warn("cannot record the import in the checkpoint bucket; every batch is checked against what is stored",
+			slog.String("file", path), slog.Any("err", err))
+		again = true
+	}
+	if again {
+		// Every batch gets the same id as then; the stages drop those
+		// already stored.
+		s.replayAll = true
+		i.log.Info("file was imported before, or partly: lines already stored are skipped", slog.String("file", path))
+	}
 	var r io.Reader = f
 	if isGzip(path) {
 		zr, err := gzip.NewReader(f)
@@ -187,4 +209,27 @@ func (s *sink) take(ctx context.Context, line []byte, off, end int64, tooLong bo
 		return s.tooLong(ctx, off, end)
 	}
 	return s.line(ctx, line, off, end)
+}
+
+// importedKeyPrefix prefixes the marks of imported files in
+// bus.CheckpointBucket; checkpoint keys start with a host name instead.
+const importedKeyPrefix = "_imported."
+
+// markImported records in the checkpoint bucket that the file generation
+// id is being imported, and reports whether an earlier import began it:
+// its batches are then marked as replays (bus.HeaderReplay), which the
+// store checks against what it has stored. A first import costs nothing
+// downstream.
+func (i *Ingest) markImported(ctx context.Context, id string) (again bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	kv, err := i.js.KeyValue(ctx, bus.CheckpointBucket)
+	if err != nil {
+		return false, fmt.Errorf("kv bucket %s: %w", bus.CheckpointBucket, err)
+	}
+	_, err = kv.Create(ctx, importedKeyPrefix+id, []byte(time.Now().UTC().Format(time.RFC3339)))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return true, nil
+	}
+	return false, err
 }

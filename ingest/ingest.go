@@ -68,6 +68,10 @@ type Ingest struct {
 	log *slog.Logger
 	met stageMetrics
 	pub *publisher
+	// handover tells when a followed file's batches are taken from the RAW
+	// stream; waits end with handoverCtx (see Run).
+	handover    *handover
+	handoverCtx context.Context
 	// quarantine keeps masked samples of rejected lines.
 	quarantine *quarantine
 	// maxBatchBytes is BatchBytes capped by the server's max_payload.
@@ -88,6 +92,7 @@ type stageMetrics struct {
 	batchRecords  prometheus.Observer
 	publishErrors prometheus.Counter
 	fullWaits     prometheus.Counter
+	republished   prometheus.Counter
 }
 
 // New validates cfg and prepares an Ingest that publishes through js. A nil
@@ -143,12 +148,15 @@ func New(cfg Config, js jetstream.JetStream, log *slog.Logger, m *metrics.Pipeli
 		batchRecords:  m.BatchRecords.WithLabelValues(stage),
 		publishErrors: m.PublishErrors.WithLabelValues(stage),
 		fullWaits:     m.BackpressureWaits.WithLabelValues(stage),
+		republished:   m.Republished.WithLabelValues(stage),
 	}
 	for _, r := range reasons {
 		i.rejected[r] = new(atomic.Int64)
 		i.met.rejected[r] = m.Rejected.WithLabelValues(stage, r) // exported at 0 from the start
 	}
 	i.pub = newPublisher(i.js, cfg.MaxInFlight, i)
+	i.handover = newHandover(i.js, i.log)
+	i.handoverCtx = context.Background()
 	i.quarantine = newQuarantine(js.Conn())
 	return i, nil
 }
@@ -190,6 +198,16 @@ func (i *Ingest) Run(ctx context.Context) error {
 	defer cancelPub()
 	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(i.cfg.DrainTimeout, cancelPub) })
 	defer stopDrain()
+	// A followed file's checkpoint moves once a pseudonymiser took its
+	// batches (handover.go). At shutdown that is waited for briefly: the
+	// pseudonymisers usually still run; batches not seen taken stay in
+	// the checkpoint and are read again, and recognised, at the next start.
+	hctx, cancelHandover := context.WithCancel(pubCtx)
+	defer cancelHandover()
+	stopHandover := context.AfterFunc(ctx, func() { time.AfterFunc(min(handoverGrace, i.cfg.DrainTimeout), cancelHandover) })
+	defer stopHandover()
+	i.handoverCtx = hctx
+	go i.handover.run(hctx)
 
 	var (
 		imports []importItem
@@ -307,6 +325,12 @@ type sink struct {
 	// siteFromHost labels each record with the request's host ($host,
 	// %v, JSON host) when the line has one, instead of site.
 	siteFromHost bool
+	// keyed: the source's ids name its content (files), see batch.keyed.
+	keyed bool
+	// Batches ending at or before replayUntil, or every batch with
+	// replayAll, may have been published by an earlier run.
+	replayUntil int64
+	replayAll   bool
 }
 
 // batch is a range of lines [start, end) of a source and the records
@@ -317,6 +341,11 @@ type batch struct {
 	id         string // Nats-Msg-Id
 	data       []byte
 	n          int
+	// keyed: id names the lines themselves (a file's identity and byte
+	// range), so it goes in bus.HeaderBatch and the store keeps it.
+	keyed bool
+	// replay: the batch may have been published before (bus.HeaderReplay).
+	replay bool
 }
 
 func (i *Ingest) newSink(kind, name, site, id string, ageFlush bool) *sink {
@@ -445,8 +474,9 @@ func (s *sink) flush(ctx context.Context) error {
 	if !s.open {
 		return nil
 	}
-	b := batch{start: s.first, end: s.end, subject: s.subject, data: s.buf, n: s.n}
+	b := batch{start: s.first, end: s.end, subject: s.subject, data: s.buf, n: s.n, keyed: s.keyed}
 	b.id = fmt.Sprintf("%s:%d-%d", s.id, b.start, b.end)
+	b.replay = s.replayAll || b.end <= s.replayUntil
 	s.buf, s.n, s.open = nil, 0, false
 	if s.emit != nil {
 		return s.emit(ctx, b)
@@ -454,5 +484,5 @@ func (s *sink) flush(ctx context.Context) error {
 	if b.n == 0 {
 		return nil
 	}
-	return s.ing.pub.publish(ctx, b.subject, b.id, b.data, b.n)
+	return s.ing.pub.publish(ctx, b)
 }

@@ -63,15 +63,15 @@ func (p *publisher) release(b []byte) {
 	}
 }
 
-// publish hands a batch of n records over for delivery. It blocks while
-// MaxInFlight batches are unacknowledged, which is what slows reading down
-// when JetStream cannot keep up. It fails only when ctx ends first.
-func (p *publisher) publish(ctx context.Context, subject, id string, data []byte, n int) error {
+// publish hands a batch over for delivery. It blocks while MaxInFlight
+// batches are unacknowledged, which is what slows reading down when
+// JetStream cannot keep up. It fails only when ctx ends first.
+func (p *publisher) publish(ctx context.Context, b batch) error {
 	if err := p.reserve(ctx); err != nil {
-		p.lostRecords.Add(int64(n))
+		p.lostRecords.Add(int64(b.n))
 		return err
 	}
-	p.send(ctx, subject, id, data, n, nil)
+	p.send(ctx, b, nil)
 	return nil
 }
 
@@ -99,40 +99,81 @@ func (p *publisher) tryReserve() bool {
 
 func (p *publisher) unreserve() { <-p.slots }
 
-// send delivers a batch of n records in a reserved slot, retrying until
-// JetStream acknowledges it or ctx ends; then done, if not nil, is called
-// (only on success) and the slot is freed.
-func (p *publisher) send(ctx context.Context, subject, id string, data []byte, n int, done func()) {
-	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
-	msg.Header.Set(bus.HeaderRecords, strconv.Itoa(n))
-	p.ing.met.batchRecords.Observe(float64(n))
+// send delivers a batch in a reserved slot, retrying until JetStream
+// acknowledges it or ctx ends, and frees the slot. With done set, done(false)
+// reports the acknowledgement; the batch is then kept until a pseudonymiser
+// has taken it from the RAW stream (handover), published again if the
+// stream lost it, and done(true) reports the handover. A run that stops
+// first does not wait for the handover.
+func (p *publisher) send(ctx context.Context, b batch, done func(handedOver bool)) {
+	msg := &nats.Msg{Subject: b.subject, Data: b.data, Header: nats.Header{}}
+	msg.Header.Set(bus.HeaderRecords, strconv.Itoa(b.n))
+	if b.keyed {
+		msg.Header.Set(bus.HeaderBatch, b.id)
+	}
+	if b.replay {
+		msg.Header.Set(bus.HeaderReplay, "1")
+	}
+	p.ing.met.batchRecords.Observe(float64(b.n))
 	p.wg.Add(1)
-	go p.deliver(ctx, msg, id, n, done)
+	go p.deliver(ctx, msg, b.id, b.n, done)
 }
 
 // wait returns when every batch handed to publish is acknowledged or has
 // been given up on because its context ended.
 func (p *publisher) wait() { p.wg.Wait() }
 
-func (p *publisher) deliver(ctx context.Context, msg *nats.Msg, id string, n int, done func()) {
+func (p *publisher) deliver(ctx context.Context, msg *nats.Msg, id string, n int, done func(bool)) {
 	defer p.wg.Done()
-	defer func() { <-p.slots }()
+	for counted := false; ; {
+		ack, ok := p.store(ctx, msg, id, n)
+		<-p.slots
+		if !ok {
+			return
+		}
+		if !counted {
+			p.ing.acked(n, ack.Duplicate)
+			counted = true
+		}
+		if done == nil {
+			p.release(msg.Data)
+			return
+		}
+		done(false)
+		err := p.ing.handover.wait(p.ing.handoverCtx, ack.Sequence)
+		if !errors.Is(err, errRawReset) {
+			// Handed over, or the run is stopping: then the batch stays
+			// in the checkpoint's ends and is read again at the next
+			// start.
+			p.release(msg.Data)
+			if err == nil {
+				done(true)
+			}
+			return
+		}
+		p.ing.met.republished.Inc()
+		p.ing.log.Warn("the RAW stream lost a batch before a pseudonymiser took it (NATS restarted); publishing it again",
+			slog.String("subject", msg.Subject))
+		msg.Header.Set(bus.HeaderReplay, "1")
+		if p.reserve(ctx) != nil {
+			return
+		}
+	}
+}
+
+// store publishes msg until JetStream acknowledges it (ok) or ctx ends.
+func (p *publisher) store(ctx context.Context, msg *nats.Msg, id string, n int) (ack *jetstream.PubAck, ok bool) {
 	backoff := p.minBackoff
 	for attempt := 1; ; attempt++ {
 		ack, err := p.attempt(ctx, msg, id)
 		if err == nil {
-			p.ing.acked(n, ack.Duplicate)
-			p.release(msg.Data)
-			if done != nil {
-				done()
-			}
-			return
+			return ack, true
 		}
 		if ctx.Err() != nil {
 			// The library may still hold msg for a retry of its own, so
 			// its buffer is not reused.
 			p.lostRecords.Add(int64(n))
-			return
+			return nil, false
 		}
 		// Jitter keeps many stalled publishers from retrying in step.
 		d := backoff/2 + rand.N(backoff)
@@ -151,7 +192,7 @@ func (p *publisher) deliver(ctx context.Context, msg *nats.Msg, id string, n int
 		case <-time.After(d):
 		case <-ctx.Done():
 			p.lostRecords.Add(int64(n))
-			return
+			return nil, false
 		}
 	}
 }

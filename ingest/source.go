@@ -74,6 +74,7 @@ func (i *Ingest) fileSink(src Source, path, id string, ageFlush bool) *sink {
 	s := i.newSink(sourceFile, path, src.Site, id, ageFlush)
 	s.parse = i.parserFor(src.Format, path)
 	s.siteFromHost = i.cfg.SiteFrom == SiteFromHost
+	s.keyed = true
 	return s
 }
 

@@ -666,6 +666,9 @@ func (tf *tailFile) startGen(ctx context.Context) (genStart, *skipEntry) {
 		}
 	}
 	tf.tr.replay = slices.Clone(tf.sink.forced)
+	if n := len(tf.sink.forced); n > 0 {
+		tf.sink.replayUntil = tf.sink.forced[n-1]
+	}
 	tf.quietSince = time.Time{}
 	if !has {
 		// Remember the position at once, so that a restart does not read
@@ -896,6 +899,9 @@ func (tf *tailFile) importGzip(ctx, pubCtx context.Context) *skipEntry {
 		}
 	}
 	tr.replay = slices.Clone(sk.forced)
+	if n := len(sk.forced); n > 0 {
+		sk.replayUntil = sk.forced[n-1]
+	}
 	i.log.Info("importing compressed log file", slog.String("file", tf.path), slog.Int64("offset", off))
 	lr := newLineReader(zr, logformat.MaxLineBytes, off)
 	done, pubErr := false, error(nil)

@@ -315,6 +315,19 @@ func (p *Pseudonymizer) handle(ctx context.Context, msg jetstream.Msg, salts *Sa
 		Header:  nats.Header{bus.HeaderRecords: []string{strconv.Itoa(published)}},
 	}
 	id := msgID(msg, md)
+	// A batch read from a file is named by ingest (file and byte range);
+	// any other is named by its raw message, which a redelivery keeps, so
+	// that a store replica that dies between insert and ack leaves nothing
+	// the survivor cannot recognise.
+	key := msg.Headers().Get(bus.HeaderBatch)
+	if key == "" {
+		key = id
+	}
+	out.Header.Set(bus.HeaderBatch, key)
+	if msg.Headers().Get(bus.HeaderReplay) != "" || md.NumDelivered > 1 {
+		// The events may be in the events stream, or stored, already.
+		out.Header.Set(bus.HeaderReplay, "1")
+	}
 	for attempt := 1; ; attempt++ {
 		pctx, cancel := context.WithTimeout(work, publishTimeout)
 		ack, err := p.js.PublishMsg(pctx, out, jetstream.WithMsgID(id), jetstream.WithExpectStream(bus.EventsStream))

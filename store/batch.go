@@ -6,13 +6,17 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
 )
 
@@ -23,25 +27,86 @@ type batch struct {
 	msgs  []jetstream.Msg
 	rows  rows
 	first time.Time // when the first message arrived
+	// keys are the ingest batch keys (bus.HeaderBatch) of the messages
+	// held, so that a batch published twice is stored once even when both
+	// copies arrive in one insert.
+	keys map[uint64]struct{}
 }
 
-// add decodes msg into the batch and keeps msg for acknowledgement. A
-// message that does not decode leaves the batch unchanged.
-func (b *batch) add(msg jetstream.Msg, now time.Time) (rows int, err error) {
+// add decodes msg into the batch and keeps msg for acknowledgement. Events
+// of a day in storedDays (the batch's rows of that day are stored already)
+// are skipped and counted. A message that does not decode leaves the
+// batch unchanged.
+func (b *batch) add(msg jetstream.Msg, now time.Time, key uint64, storedDays map[int64]bool) (rows, skipped int, err error) {
 	before := b.rows.len()
 	err = event.RangeEvents(msg.Data(), func(e *event.Event) error {
-		b.rows.add(e)
+		if storedDays != nil && storedDays[unixDay(e.Time)] {
+			skipped++
+			return nil
+		}
+		b.rows.add(e, key)
 		return nil
 	})
 	if err != nil {
 		b.rows.truncate(before)
-		return 0, err
+		return 0, 0, err
 	}
+	b.hold(msg, now, key)
+	return b.rows.len() - before, skipped, nil
+}
+
+// hold keeps msg for acknowledgement with the batch.
+func (b *batch) hold(msg jetstream.Msg, now time.Time, key uint64) {
 	if len(b.msgs) == 0 {
 		b.first = now
 	}
 	b.msgs = append(b.msgs, msg)
-	return b.rows.len() - before, nil
+	if key != 0 {
+		if b.keys == nil {
+			b.keys = map[uint64]struct{}{}
+		}
+		b.keys[key] = struct{}{}
+	}
+}
+
+// holds reports whether a message of the ingest batch key is held.
+func (b *batch) holds(key uint64) bool {
+	_, ok := b.keys[key]
+	return key != 0 && ok
+}
+
+// batchKeyOf is the key rows of msg are stored under (batch_key): a hash
+// of its bus.HeaderBatch, or 0 when it has none.
+func batchKeyOf(msg jetstream.Msg) uint64 {
+	id := msg.Headers().Get(bus.HeaderBatch)
+	if id == "" {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return max(h.Sum64(), 1) // 0 means none
+}
+
+// replayed reports whether msg may be stored already: marked by ingest or
+// the pseudonymiser, or delivered before (a store that inserted it may have
+// died before its ack).
+func replayed(msg jetstream.Msg) bool {
+	if msg.Headers().Get(bus.HeaderReplay) != "" {
+		return true
+	}
+	md, err := msg.Metadata()
+	return err == nil && md.NumDelivered > 1
+}
+
+// unixDay is the UTC day of t, as ClickHouse's toDate of a UTC timestamp
+// counts it; the requests table is partitioned by it.
+func unixDay(t time.Time) int64 {
+	ms := t.UnixMilli()
+	d := ms / 86_400_000
+	if ms < 0 && ms%86_400_000 != 0 {
+		d--
+	}
+	return d
 }
 
 // due reports whether the batch must be flushed: it is full by rows or
@@ -58,6 +123,7 @@ func (b *batch) due(now time.Time, cfg *Config) bool {
 func (b *batch) reset() {
 	clear(b.msgs) // let the messages' payloads be collected
 	b.msgs = b.msgs[:0]
+	clear(b.keys)
 	b.rows.reset()
 	b.first = time.Time{}
 }
@@ -91,20 +157,25 @@ func jitter(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// inserter writes a batch's rows to ClickHouse under a deduplication token.
+// inserter writes a batch's rows to ClickHouse under a deduplication token
+// and finds which rows of an ingest batch are stored.
 type inserter interface {
 	insert(ctx context.Context, token string, r *rows) error
+	// storedDays returns the UTC days (unixDay) with rows of the ingest
+	// batch key among sites between the Unix milliseconds lo and hi.
+	storedDays(ctx context.Context, key uint64, sites []string, lo, hi int64) (map[int64]bool, error)
 }
 
 type chInserter struct {
 	conn    driver.Conn
 	query   string
+	lookup  string
 	types   []clickhouse.ColumnNameAndType
 	cluster bool
 }
 
 func newCHInserter(conn driver.Conn, db string, cluster bool) *chInserter {
-	return &chInserter{conn: conn, query: insertSQL(db), types: columnTypes(), cluster: cluster}
+	return &chInserter{conn: conn, query: insertSQL(db), lookup: lookupSQL(db), types: columnTypes(), cluster: cluster}
 }
 
 // insertSettings make a retried batch land once, in the rows and in the
@@ -131,6 +202,52 @@ func (c *chInserter) insertSettings(token string) clickhouse.Settings {
 		set["distributed_foreground_insert"] = 1
 	}
 	return set
+}
+
+func (c *chInserter) storedDays(ctx context.Context, key uint64, sites []string, lo, hi int64) (map[int64]bool, error) {
+	ctx = clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
+		"key": strconv.FormatUint(key, 10), "sites": arrayParam(sites),
+		"lo": strconv.FormatInt(lo, 10), "hi": strconv.FormatInt(hi, 10),
+	}))
+	rs, err := c.conn.Query(ctx, c.lookup)
+	if err != nil {
+		return nil, fmt.Errorf("look up batch: %w", err)
+	}
+	defer rs.Close()
+	days := map[int64]bool{}
+	for rs.Next() {
+		var d uint32
+		if err := rs.Scan(&d); err != nil {
+			return nil, fmt.Errorf("look up batch: %w", err)
+		}
+		days[int64(d)] = true
+	}
+	return days, rs.Err()
+}
+
+// lookupSQL finds the days an ingest batch has rows in. Site and time
+// bound the read to the granules the batch can be in.
+func lookupSQL(db string) string {
+	return "SELECT DISTINCT toUInt32(toDate(ts)) FROM " + tableName(db, RequestsTable) +
+		" WHERE site IN {sites:Array(String)}" +
+		" AND ts >= fromUnixTimestamp64Milli({lo:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Milli({hi:Int64}, 'UTC')" +
+		" AND batch_key = {key:UInt64}"
+}
+
+// arrayParam formats strings as a ClickHouse Array(String) literal.
+func arrayParam(ss []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\'')
+		b.WriteString(strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s))
+		b.WriteByte('\'')
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 func (c *chInserter) insert(ctx context.Context, token string, r *rows) error {

@@ -12,15 +12,20 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
 	"github.com/vakt-dev/vakt/internal/metrics"
 )
 
 // fakeMsg is a jetstream.Msg that records what was done to it.
 type fakeMsg struct {
-	id   string
-	data []byte
-	seq  uint64
+	id        string
+	data      []byte
+	seq       uint64
+	batch     string // bus.HeaderBatch
+	replay    bool   // bus.HeaderReplay
+	delivered uint64 // NumDelivered, 1 when 0
+	records   int    // bus.HeaderRecords, when not 0
 
 	mu                          sync.Mutex
 	acks, naks, terms, progress int
@@ -30,13 +35,22 @@ type fakeMsg struct {
 var _ jetstream.Msg = (*fakeMsg)(nil)
 
 func (m *fakeMsg) Metadata() (*jetstream.MsgMetadata, error) {
-	return &jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Stream: m.seq}}, nil
+	return &jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Stream: m.seq}, NumDelivered: max(m.delivered, 1)}, nil
 }
 func (m *fakeMsg) Data() []byte { return m.data }
 func (m *fakeMsg) Headers() nats.Header {
 	h := nats.Header{}
 	if m.id != "" {
 		h.Set(jetstream.MsgIDHeader, m.id)
+	}
+	if m.batch != "" {
+		h.Set(bus.HeaderBatch, m.batch)
+	}
+	if m.replay {
+		h.Set(bus.HeaderReplay, "1")
+	}
+	if m.records != 0 {
+		h.Set(bus.HeaderRecords, strconv.Itoa(m.records))
 	}
 	return h
 }
@@ -165,7 +179,7 @@ func TestBatchDue(t *testing.T) {
 			var b batch
 			from := 0
 			for _, n := range tt.msgs {
-				if _, err := b.add(&fakeMsg{data: batchMsg(from, n)}, t0); err != nil {
+				if _, _, err := b.add(&fakeMsg{data: batchMsg(from, n)}, t0, 0, nil); err != nil {
 					t.Fatal(err)
 				}
 				from += n
@@ -183,13 +197,13 @@ func TestBatchDue(t *testing.T) {
 func TestBatchAddCorruptLeavesBatchUnchanged(t *testing.T) {
 	var b batch
 	now := time.Now()
-	if _, err := b.add(&fakeMsg{data: batchMsg(0, 3)}, now); err != nil {
+	if _, _, err := b.add(&fakeMsg{data: batchMsg(0, 3)}, now, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	size := b.rows.size
 	// Two good records, then garbage: the good ones must not stay behind.
 	bad := append(batchMsg(3, 2), 0xff, 0xff, 0xff)
-	n, err := b.add(&fakeMsg{data: bad}, now)
+	n, _, err := b.add(&fakeMsg{data: bad}, now, 0, nil)
 	if !errors.Is(err, event.ErrCorrupt) {
 		t.Fatalf("add(corrupt) = %d, %v; want ErrCorrupt", n, err)
 	}
@@ -198,7 +212,7 @@ func TestBatchAddCorruptLeavesBatchUnchanged(t *testing.T) {
 	}
 	for i, col := range b.rows.columns() {
 		if l := colLen(col); l != 3 {
-			t.Errorf("column %s has %d values, want 3", requestColumns[i].name, l)
+			t.Errorf("column %s has %d values, want 3", insertColumns[i].name, l)
 		}
 	}
 }
@@ -227,11 +241,11 @@ func TestRowsValues(t *testing.T) {
 	var r rows
 	for i := range 3 {
 		e := testEvent(i)
-		r.add(&e)
+		r.add(&e, 0)
 	}
 	cols := r.columns()
-	if len(cols) != len(requestColumns) {
-		t.Fatalf("%d columns, want %d", len(cols), len(requestColumns))
+	if len(cols) != len(insertColumns) {
+		t.Fatalf("%d columns, want %d", len(cols), len(insertColumns))
 	}
 	rt := cols[18].([]*float32)
 	if rt[0] != nil || rt[1] == nil || *rt[1] != 0 || rt[2] == nil || *rt[2] != 0.0015 {
@@ -292,6 +306,16 @@ type flakyInserter struct {
 	tokens   []string
 	rows     int
 	unacked  bool
+	// stored are the days stored per batch key, for storedDays.
+	stored  map[uint64]map[int64]bool
+	lookups int
+}
+
+func (f *flakyInserter) storedDays(_ context.Context, key uint64, _ []string, _, _ int64) (map[int64]bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lookups++
+	return f.stored[key], nil
 }
 
 func (f *flakyInserter) insert(_ context.Context, token string, r *rows) error {
@@ -323,7 +347,7 @@ func TestCommitRetriesThenAcks(t *testing.T) {
 	s := &Store{cfg: cfg, ins: ins, log: discardLogger(), m: metrics.New()}
 	w := &worker{s: s, keepAlive: 20 * time.Millisecond, avgRowsPerMsg: 1, avgBytesPerRow: 1}
 	for _, m := range msgs {
-		w.add(m)
+		w.add(context.Background(), m)
 	}
 	start := time.Now()
 	if err := w.commit(context.Background()); err != nil {
@@ -364,7 +388,7 @@ func TestShutdownNaksWhatCannotBeStored(t *testing.T) {
 	s := &Store{cfg: cfg, ins: ins, log: discardLogger(), m: metrics.New()}
 	w := &worker{s: s, keepAlive: time.Second, avgRowsPerMsg: 1, avgBytesPerRow: 1}
 	for _, m := range msgs {
-		w.add(m)
+		w.add(context.Background(), m)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -387,7 +411,7 @@ func TestCorruptMessageTerminated(t *testing.T) {
 	s := &Store{cfg: Config{}.withDefaults(), log: discardLogger(), m: metrics.New()}
 	w := &worker{s: s, avgRowsPerMsg: 1, avgBytesPerRow: 1}
 	bad := &fakeMsg{data: []byte{0x0a, 0xff}}
-	w.add(bad)
+	w.add(context.Background(), bad)
 	if _, _, terms, _ := bad.counts(); terms != 1 {
 		t.Errorf("corrupt message terms = %d, want 1", terms)
 	}
@@ -450,7 +474,7 @@ func BenchmarkBatchAdd(b *testing.B) {
 	msg := &fakeMsg{data: batchMsg(0, 500)}
 	var bt batch
 	for b.Loop() {
-		if _, err := bt.add(msg, time.Now()); err != nil {
+		if _, _, err := bt.add(msg, time.Now(), 1, nil); err != nil {
 			b.Fatal(err)
 		}
 		if bt.rows.len() >= 50_000 {
@@ -458,4 +482,48 @@ func BenchmarkBatchAdd(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)*500/b.Elapsed().Seconds(), "rows/s")
+}
+
+// TestReplayedBatchesStoredOnce: a batch marked as a replay, or delivered
+// again, is looked up by its key and only its days not stored yet are
+// inserted; two copies of one batch in hand are stored once; batches
+// without the mark, or without a key, cost no lookup.
+func TestReplayedBatchesStoredOnce(t *testing.T) {
+	day := unixDay(testBase) // of batchMsg's records
+	key := func(id string) uint64 { return batchKeyOf(&fakeMsg{batch: id}) }
+	ins := &flakyInserter{stored: map[uint64]map[int64]bool{
+		key("g:0-100"): {day: true},
+	}}
+	cfg := Config{ClickHouse: ClickHouseConfig{Addr: []string{"x:1"}}}.withDefaults()
+	s := &Store{cfg: cfg, ins: ins, log: discardLogger(), m: metrics.New()}
+	w := &worker{s: s, keepAlive: time.Second, avgRowsPerMsg: 1, avgBytesPerRow: 1}
+	msgs := []*fakeMsg{
+		{id: "1", batch: "g:0-100", replay: true, data: batchMsg(0, 5)},             // stored: skipped
+		{id: "2", batch: "g:100-200", replay: true, data: batchMsg(5, 4)},           // looked up, not stored
+		{id: "3", batch: "g:100-200", records: 4, data: batchMsg(5, 4)},             // second copy in hand
+		{id: "4", batch: "g:0-100", delivered: 2, records: 5, data: batchMsg(0, 5)}, // redelivered: a copy of 1, in hand
+		{id: "5", batch: "g:200-300", data: batchMsg(9, 3)},                         // ordinary
+		{id: "6", replay: true, data: batchMsg(12, 2)},
+		{id: "7", batch: "g:300-400", delivered: 3, data: batchMsg(14, 2)}, // redelivered, not stored                              // no key: cannot be looked up
+	}
+	for _, m := range msgs {
+		w.add(context.Background(), m)
+	}
+	if err := w.commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ins.rows != 4+3+2+2 {
+		t.Errorf("inserted %d rows, want 11 (batches 2, 5, 6 and 7)", ins.rows)
+	}
+	if ins.lookups != 3 {
+		t.Errorf("%d lookups, want 3 (messages 1, 2 and 7)", ins.lookups)
+	}
+	if st := s.Stats(); st.Duplicates != 5+4+5 {
+		t.Errorf("Stats().Duplicates = %d, want 14", st.Duplicates)
+	}
+	for _, m := range msgs {
+		if a, _, _, _ := m.counts(); a != 1 {
+			t.Errorf("message %s acked %d times, want 1", m.id, a)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -376,7 +377,7 @@ func TestInsertDeduplicationToken(t *testing.T) {
 	var r rows
 	for i := range 1000 {
 		e := testEvent(i)
-		r.add(&e)
+		r.add(&e, 0)
 	}
 	for i, step := range []struct {
 		token string
@@ -392,6 +393,53 @@ func TestInsertDeduplicationToken(t *testing.T) {
 		}
 		if n := count(t, conn, db); n != step.want {
 			t.Fatalf("after insert %d (token %s): %d rows, want %d", i, step.token, n, step.want)
+		}
+	}
+}
+
+// TestStoredDaysFindsBatchByDay: the engine finds the days an ingest
+// batch's rows are stored in, by its key, and nothing for another key,
+// another site or outside the batch's time span.
+func TestStoredDaysFindsBatchByDay(t *testing.T) {
+	addr := needEngine(t)
+	conn := openCH(t, addr)
+	db := testDB(t, conn)
+	ins := newCHInserter(conn, db, false)
+	midnight := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	const key = 0xfeedface
+	var r rows
+	for i := range 10 {
+		e := testEvent(i)
+		e.Time = midnight.Add(time.Duration(i-5) * time.Minute) // 5 rows each day
+		r.add(&e, key)
+	}
+	// Only the first day's rows stored: as if an insert split by day had
+	// committed one partition.
+	r.truncate(5)
+	if err := ins.insert(t.Context(), "vakt-days", &r); err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := midnight.Add(-5*time.Minute).UnixMilli(), midnight.Add(4*time.Minute).UnixMilli()
+	day := unixDay(midnight)
+	for _, c := range []struct {
+		name   string
+		key    uint64
+		sites  []string
+		lo, hi int64
+		want   map[int64]bool
+	}{
+		{"stored batch", key, []string{"example.org"}, lo, hi, map[int64]bool{day - 1: true}},
+		{"quoted sites", key, []string{"o'ther", `back\slash`, "example.org"}, lo, hi, map[int64]bool{day - 1: true}},
+		{"other key", key + 1, []string{"example.org"}, lo, hi, map[int64]bool{}},
+		{"other site", key, []string{"example.com"}, lo, hi, map[int64]bool{}},
+		{"later span", key, []string{"example.org"}, midnight.UnixMilli(), hi, map[int64]bool{}},
+	} {
+		got, err := ins.storedDays(t.Context(), c.key, c.sites, c.lo, c.hi)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !maps.Equal(got, c.want) {
+			t.Errorf("%s: stored days %v, want %v", c.name, got, c.want)
 		}
 	}
 }
@@ -551,7 +599,7 @@ func BenchmarkInsert200k(b *testing.B) {
 	var r rows
 	for i := range 200_000 {
 		e := testEvent(i)
-		r.add(&e)
+		r.add(&e, 0)
 	}
 	ins := newCHInserter(conn, db, false)
 	b.Run("columnar", func(b *testing.B) {

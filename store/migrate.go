@@ -30,6 +30,7 @@ var migrations = []migration{
 	{1, "requests table", schema.requestsDDL},
 	{2, "site health per minute (rollup, no client ids)", schema.healthDDL},
 	{3, "client activity per hour (rollup)", schema.clientsDDL},
+	{4, "requests remember their ingest batch (exactly once across restarts)", schema.batchKeyDDL},
 }
 
 // SchemaVersion is the version Migrate brings a database to.

@@ -198,13 +198,9 @@ func TestMigrateFoundationTable(t *testing.T) {
 	if err := conn.Exec(t.Context(), strings.Replace(foundationRequestsSQL, "%s", tableName(db, RequestsTable), 1)); err != nil {
 		t.Fatal(err)
 	}
-	ins := newCHInserter(conn, db, false)
-	var r rows
-	for i := range 100 {
-		e := testEvent(i)
-		r.add(&e)
-	}
-	if err := ins.insert(t.Context(), "legacy", &r); err != nil {
+	// Rows as vakt stored them then (no batch_key column yet).
+	if err := conn.Exec(t.Context(), "INSERT INTO "+tableName(db, RequestsTable)+" (ts, site, client_id, status) "+
+		"SELECT now64(3) - number, 'example.org', number, 200 FROM numbers(100)"); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := MigrateReport(t.Context(), conn, SchemaConfig{Database: db})
@@ -225,6 +221,12 @@ func TestMigrateFoundationTable(t *testing.T) {
 		t.Errorf("%d rows after migrating, want 100", n)
 	}
 	// New rows reach the rollups.
+	ins := newCHInserter(conn, db, false)
+	var r rows
+	for i := range 100 {
+		e := testEvent(i)
+		r.add(&e, 0)
+	}
 	if err := ins.insert(t.Context(), "after", &r); err != nil {
 		t.Fatal(err)
 	}

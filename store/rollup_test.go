@@ -230,7 +230,7 @@ func TestRetriedBatchStoredOnce(t *testing.T) {
 	var r rows
 	evs := varied(1, 2000, time.Now().Add(-2*time.Hour), time.Hour)
 	for i := range evs {
-		r.add(&evs[i])
+		r.add(&evs[i], 0)
 	}
 
 	proxy.loseInserts.Store(1)

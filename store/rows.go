@@ -12,9 +12,9 @@ import (
 
 // rowFixedBytes approximates a row's fixed-width columns as sent to
 // ClickHouse; strings are added by length.
-const rowFixedBytes = 8 + 8 + 8 + 1 + 4 + 4 + 2 + 8 + 2*5 + 4
+const rowFixedBytes = 8 + 8 + 8 + 1 + 4 + 4 + 2 + 8 + 2*5 + 4 + 8
 
-// rows holds a batch column by column, in requestColumns order, so the
+// rows holds a batch column by column, in insertColumns order, so the
 // insert appends whole slices instead of boxing every value.
 type rows struct {
 	ts                                []int64 // Unix milliseconds
@@ -31,14 +31,15 @@ type rows struct {
 	requestTime, upstreamTime         []float32
 	requestTimeNull, upstreamTimeNull []bool
 	flags                             []uint32
+	batchKey                          []uint64
 	size                              int // approximate bytes of the batch
 	n                                 int
 }
 
 func (r *rows) len() int { return r.n }
 
-// add appends one event.
-func (r *rows) add(e *event.Event) {
+// add appends one event of the ingest batch with the given key.
+func (r *rows) add(e *event.Event, batchKey uint64) {
 	r.ts = append(r.ts, e.Time.UnixMilli())
 	r.site = append(r.site, e.Site)
 	r.clientID = append(r.clientID, e.ClientID)
@@ -64,6 +65,7 @@ func (r *rows) add(e *event.Event) {
 	r.upstreamTime = append(r.upstreamTime, ut)
 	r.upstreamTimeNull = append(r.upstreamTimeNull, utNull)
 	r.flags = append(r.flags, uint32(e.Flags))
+	r.batchKey = append(r.batchKey, batchKey)
 	r.size += rowFixedBytes + len(e.Site) + len(e.Country) + len(e.ASOrg) + len(e.Method) +
 		len(e.Path) + len(e.Query) + len(e.Protocol) + len(e.Referrer) + len(e.UserAgent) + len(e.Host)
 	r.n++
@@ -107,6 +109,7 @@ func (r *rows) truncate(n int) {
 	r.upstreamTime = r.upstreamTime[:n]
 	r.upstreamTimeNull = r.upstreamTimeNull[:n]
 	r.flags = r.flags[:n]
+	r.batchKey = r.batchKey[:n]
 	r.n = n
 	r.size = 0 // recomputed below; truncation is rare (corrupt messages)
 	for i := range n {
@@ -127,14 +130,14 @@ func (r *rows) reset() {
 	r.truncate(0)
 }
 
-// columns returns the batch's column slices in requestColumns order, in the
+// columns returns the batch's column slices in insertColumns order, in the
 // types clickhouse-go's columnar Append accepts.
 func (r *rows) columns() []any {
 	return []any{
 		r.ts, r.site, r.clientID, r.networkID, r.ipVersion, r.epoch, r.country, r.asn, r.asOrg,
 		r.method, r.path, r.query, r.proto, r.status, r.bytes, r.referrer, r.userAgent, r.host,
 		nullable(r.requestTime, r.requestTimeNull), nullable(r.upstreamTime, r.upstreamTimeNull),
-		r.flags,
+		r.flags, r.batchKey,
 	}
 }
 
@@ -154,7 +157,7 @@ func nullable(v []float32, null []bool) []*float32 {
 // that columns added to the table later (with defaults) do not break it.
 func insertSQL(db string) string {
 	s := "INSERT INTO " + tableName(db, RequestsTable) + " ("
-	for i, c := range requestColumns {
+	for i, c := range insertColumns {
 		if i > 0 {
 			s += ", "
 		}
@@ -166,8 +169,8 @@ func insertSQL(db string) string {
 // columnTypes tells clickhouse-go's HTTP batch the column types, which
 // saves it a DESCRIBE TABLE round trip per insert.
 func columnTypes() []clickhouse.ColumnNameAndType {
-	ct := make([]clickhouse.ColumnNameAndType, len(requestColumns))
-	for i, c := range requestColumns {
+	ct := make([]clickhouse.ColumnNameAndType, len(insertColumns))
+	for i, c := range insertColumns {
 		ct[i] = clickhouse.ColumnNameAndType{Name: c.name, Type: c.typ}
 	}
 	return ct
@@ -177,7 +180,7 @@ func columnTypes() []clickhouse.ColumnNameAndType {
 func appendColumns(b driver.Batch, r *rows) error {
 	for i, v := range r.columns() {
 		if err := b.Column(i).Append(v); err != nil {
-			return fmt.Errorf("column %s: %w", requestColumns[i].name, err)
+			return fmt.Errorf("column %s: %w", insertColumns[i].name, err)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -167,6 +168,14 @@ var requestColumns = []column{
 	{"upstream_time", "Nullable(Float32)", "ZSTD(1)", "seconds; NULL when not logged"},
 	{"flags", "UInt32", "", "threat signal bits (event.Flags)"},
 }
+
+// batchKeyColumn came with migration 4, after requestColumns (which
+// migration 1 created and which never change).
+var batchKeyColumn = column{"batch_key", "UInt64", "ZSTD(1)",
+	"hash of the ingest batch the row came from (file and byte range), 0 when none; lets a batch published again be recognised as stored"}
+
+// insertColumns are the requests columns every insert writes.
+var insertColumns = append(slices.Clone(requestColumns), batchKeyColumn)
 
 var healthColumns = []column{
 	{"site", "LowCardinality(String)", "", ""},
@@ -391,6 +400,20 @@ func (s schema) requestsDDL() []string {
 	})}
 	if s.c.Cluster != "" {
 		ddl = append(ddl, s.distributed(RequestsTable, "cityHash64(client_id)"))
+	}
+	return ddl
+}
+
+// batchKeyDDL adds batchKeyColumn to the requests table (and, in a
+// cluster, to its distributed table, which does not follow by itself).
+func (s schema) batchKeyDDL() []string {
+	c := batchKeyColumn
+	add := " ADD COLUMN IF NOT EXISTS " + quoteIdent(c.name) + " " + c.typ +
+		" COMMENT '" + c.comment + "' CODEC(" + c.codec + ")"
+	ddl := []string{"ALTER TABLE " + s.name(s.storage(RequestsTable)) + s.onCluster() + add}
+	if s.c.Cluster != "" {
+		ddl = append(ddl, "ALTER TABLE "+s.name(RequestsTable)+s.onCluster()+" ADD COLUMN IF NOT EXISTS "+
+			quoteIdent(c.name)+" "+c.typ)
 	}
 	return ddl
 }

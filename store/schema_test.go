@@ -147,7 +147,7 @@ func TestRequestsDDLShape(t *testing.T) {
 	// Every column of the DDL is in the INSERT, in the same order.
 	ins := insertSQL("other_db")
 	last := -1
-	for _, c := range requestColumns {
+	for _, c := range insertColumns {
 		i := strings.Index(ins, "`"+c.name+"`")
 		if i <= last {
 			t.Errorf("column %s missing or out of order in %s", c.name, ins)

@@ -4,7 +4,12 @@
 // that holds it has committed.
 //
 // Every insert carries an insert_deduplication_token derived from the
-// messages it holds, so a retry after a lost response is stored once.
+// messages it holds, so a retry after a lost response is stored once. A
+// batch that may have been stored before (bus.HeaderReplay, or
+// redelivered: a store replica died between its insert and its acks, or
+// ingest read it again after a crash) is first looked up by its ingest
+// batch key, which every row keeps (batch_key), and only its rows not yet
+// stored are inserted.
 // While an insert is being retried the stage pulls nothing more (that is the
 // backpressure) and keeps the held messages from being redelivered.
 package store
@@ -14,6 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +31,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/event"
 	"github.com/vakt-dev/vakt/internal/metrics"
 )
 
@@ -144,6 +153,9 @@ type Stats struct {
 	InsertErrors uint64 // failed insert attempts (each retried)
 	Rejected     uint64 // corrupt messages terminated
 	AckErrors    uint64 // committed messages whose ack failed (they will be redelivered)
+	// Duplicates are events found stored already (batches published or
+	// delivered again) and skipped.
+	Duplicates uint64
 }
 
 // Store is the store stage.
@@ -154,7 +166,7 @@ type Store struct {
 	log *slog.Logger
 	m   *metrics.Pipeline
 
-	rows, batches, insertErrors, rejected, ackErrors atomic.Uint64
+	rows, batches, insertErrors, rejected, ackErrors, duplicates atomic.Uint64
 }
 
 // New creates the stage. Migrate must have created the table; Run needs
@@ -190,6 +202,7 @@ func (s *Store) Stats() Stats {
 		InsertErrors: s.insertErrors.Load(),
 		Rejected:     s.rejected.Load(),
 		AckErrors:    s.ackErrors.Load(),
+		Duplicates:   s.duplicates.Load(),
 	}
 }
 
@@ -284,7 +297,7 @@ func (w *worker) pull(ctx context.Context) error {
 	// Drained even after cancellation: these messages are ours now and are
 	// stored by the final flush rather than left to time out.
 	for msg := range mb.Messages() {
-		w.add(msg)
+		w.add(ctx, msg)
 	}
 	if err := mb.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
 		if errors.Is(err, nats.ErrConnectionClosed) {
@@ -306,8 +319,28 @@ func (w *worker) fetchSize() int {
 	return min(max(n, 1), maxFetchMessages)
 }
 
-func (w *worker) add(msg jetstream.Msg) {
-	rows, err := w.b.add(msg, time.Now())
+func (w *worker) add(ctx context.Context, msg jetstream.Msg) {
+	key := batchKeyOf(msg)
+	if w.b.holds(key) {
+		// Published twice and both copies in hand: the first is stored.
+		w.b.hold(msg, time.Now(), key)
+		w.duplicate(msg, -1)
+		return
+	}
+	var stored map[int64]bool
+	if key != 0 && replayed(msg) {
+		var err error
+		if stored, err = w.storedDays(ctx, key, msg); err != nil {
+			// Not knowing, storing could duplicate: try again later.
+			w.s.log.Warn("cannot check whether a batch delivered again is stored; it is retried", "worker", w.id, "err", err)
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+	}
+	rows, skipped, err := w.b.add(msg, time.Now(), key, stored)
+	if skipped > 0 {
+		w.duplicate(msg, skipped)
+	}
 	if err != nil {
 		w.s.rejected.Add(1)
 		w.s.m.Rejected.WithLabelValues(stage, "corrupt_batch").Inc()
@@ -326,6 +359,46 @@ func (w *worker) add(msg jetstream.Msg) {
 	if rows > 0 {
 		w.avgBytesPerRow = 0.8*w.avgBytesPerRow + 0.2*float64(w.b.rows.size)/float64(w.b.rows.len())
 	}
+}
+
+// duplicate counts events of msg found stored already (-1: all of them,
+// by its record count).
+func (w *worker) duplicate(msg jetstream.Msg, events int) {
+	if events < 0 {
+		events, _ = strconv.Atoi(msg.Headers().Get(bus.HeaderRecords))
+	}
+	w.s.duplicates.Add(uint64(max(events, 0)))
+	w.s.m.Duplicates.WithLabelValues(stage).Inc()
+	w.s.log.Debug("batch found stored already; skipped", "worker", w.id, "events", events)
+}
+
+// storedDays looks up which days of msg's ingest batch (key) are stored
+// already. Each day is a partition, written atomically by an insert, so a
+// batch is stored per day either wholly or not at all.
+func (w *worker) storedDays(ctx context.Context, key uint64, msg jetstream.Msg) (map[int64]bool, error) {
+	var (
+		lo, hi int64
+		sites  = map[string]bool{}
+		n      int
+	)
+	err := event.RangeEvents(msg.Data(), func(e *event.Event) error {
+		ms := e.Time.UnixMilli()
+		if n == 0 || ms < lo {
+			lo = ms
+		}
+		if n == 0 || ms > hi {
+			hi = ms
+		}
+		sites[e.Site] = true
+		n++
+		return nil
+	})
+	if err != nil || n == 0 {
+		return nil, nil // add reports a corrupt message
+	}
+	qctx, cancel := context.WithTimeout(ctx, w.s.cfg.InsertTimeout)
+	defer cancel()
+	return w.s.ins.storedDays(qctx, key, slices.Collect(maps.Keys(sites)), lo, hi)
 }
 
 // commit inserts the batch, retrying until it succeeds or ctx ends, then

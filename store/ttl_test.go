@@ -33,7 +33,7 @@ func insertOldAndRecent(t *testing.T, conn driver.Conn, db string) {
 		var r rows
 		evs := varied(uint64(i), 500, base, 10*time.Minute)
 		for j := range evs {
-			r.add(&evs[j])
+			r.add(&evs[j], 0)
 		}
 		if err := ins.insert(t.Context(), fmt.Sprintf("ttl-%d", i), &r); err != nil {
 			t.Fatal(err)

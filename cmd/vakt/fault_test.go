@@ -120,13 +120,16 @@ func checkExactlyOnce(t *testing.T, dataDir string, n int) {
 }
 
 // faultConfig writes a configuration for a test pipeline and returns its
-// path. Lines of extra for the top-level keys nats and store replace the
-// defaults; the rest is appended as is.
+// path. Lines of extra for the top-level keys nats, store, clickhouse and
+// http replace the defaults; the rest is appended as is.
 func faultConfig(t *testing.T, dir, name, dataDir, extra string) string {
 	t.Helper()
 	f := filepath.Join(dir, name)
-	c := fmt.Sprintf("data_dir: %s\nclickhouse: {listen: \"127.0.0.1:0\"}\nhttp: {listen: \"\"}\nalerts: {enabled: false}\n", dataDir)
-	for key, def := range map[string]string{"nats": `{listen: "127.0.0.1:0"}`, "store": "{flush_interval: 200ms}"} {
+	c := fmt.Sprintf("data_dir: %s\nalerts: {enabled: false}\n", dataDir)
+	for key, def := range map[string]string{
+		"nats": `{listen: "127.0.0.1:0"}`, "store": "{flush_interval: 200ms}",
+		"clickhouse": `{listen: "127.0.0.1:0"}`, "http": `{listen: ""}`,
+	} {
 		if !strings.Contains(extra, key+": ") {
 			c += key + ": " + def + "\n"
 		}
@@ -140,32 +143,21 @@ func faultConfig(t *testing.T, dir, name, dataDir, extra string) string {
 
 var chEndpointRe = regexp.MustCompile(`ClickHouse endpoint:\s+http://(\S+)`)
 
-// knownDuplicates skips a fault test that shows duplicates vakt does not
-// prevent yet, unless VAKT_KNOWN_FAULTS=1. The cause: an embedded NATS dies
-// with the process, and with it the deduplication memory of the RAW stream
-// (in memory) and of EVENTS for the events already stored (interest
-// retention removed them, and a restarted server rebuilds its duplicate
-// window from the messages it still holds). Batches published again after
-// the restart, with the same message ids, are then stored a second time.
-func knownDuplicates(t *testing.T) {
-	t.Helper()
-	if os.Getenv("VAKT_KNOWN_FAULTS") != "1" {
-		t.Skip("known duplicates after a restart of the embedded NATS (see knownDuplicates); VAKT_KNOWN_FAULTS=1 runs it")
-	}
-}
-
 // TestRunSIGKILLWhileTailing kills `vakt run` (every stage and the embedded
 // engines in one process) with SIGKILL twice while it follows a busy log,
 // and starts it again on the same data dir each time. Every line is stored
-// exactly once: reading resumes from the KV checkpoints, and batches
-// published again carry the same message ids.
+// exactly once: reading resumes from the KV checkpoints, batches read
+// again are marked as replays, and the store finds those it stored before
+// the kill by their ingest batch key. (The embedded NATS dies too, and
+// with it the RAW stream and the duplicate windows.) A short ack wait
+// brings back sooner what the dead store held.
 func TestRunSIGKILLWhileTailing(t *testing.T) {
 	testenv.CHDBLib(t)
-	knownDuplicates(t)
 	work := t.TempDir()
 	dataDir := filepath.Join(work, "data")
 	logFile := filepath.Join(work, "access.log")
-	cfg := faultConfig(t, work, "run.yaml", dataDir, fmt.Sprintf(`ingest:
+	cfg := faultConfig(t, work, "run.yaml", dataDir, fmt.Sprintf(`streams: {ack_wait: 5s}
+ingest:
   from_start: true
   files: [%s]
   site: fault.example
@@ -193,36 +185,44 @@ func TestRunSIGKILLWhileTailing(t *testing.T) {
 }
 
 // TestImportSIGKILLThenAgain kills `vakt import` in the middle of a large
-// file and runs the import again: the file is stored exactly once.
+// file, once its first batch is stored, and runs the import again: the file
+// is stored exactly once. A third import finds every line stored already.
 func TestImportSIGKILLThenAgain(t *testing.T) {
 	testenv.CHDBLib(t)
-	knownDuplicates(t)
 	work := t.TempDir()
 	dataDir := filepath.Join(work, "data")
 	logFile := filepath.Join(work, "access.log")
 	w := startLogWriter(t, logFile, 1000, 0)
-	for w.written.Load() < 200_000 {
+	for w.written.Load() < 400_000 {
 		time.Sleep(time.Millisecond)
 	}
 	w.stop()
 	n := int(w.written.Load())
-	cfg := faultConfig(t, work, "import.yaml", dataDir, "")
+	// A RAW stream far smaller than the file holds ingest back, so that it
+	// is still reading when the first batch is stored.
+	cfg := faultConfig(t, work, "import.yaml", dataDir, "streams: {raw_max_bytes: 4000000}\n")
 
-	p := startVakt(t, "import", "--config", cfg, "--site", "fault.example", logFile)
-	// Kill it in the middle: the engines take about a second to start, the
-	// import of the file about two.
-	select {
-	case <-p.done:
-		t.Fatalf("import ended before the kill:\n%s", p.output())
-	case <-time.After(1800 * time.Millisecond):
-	}
+	p := startVakt(t, "import", "--config", cfg, "--log-level", "debug", "--site", "fault.example", logFile)
+	p.waitOutput(t, regexp.MustCompile(`msg="batch stored"`))
 	p.kill()
+	if strings.Contains(p.output(), `msg="ingest finished"`) {
+		t.Log("killed after ingest had read the whole file (while the store was busy)")
+	} else {
+		t.Log("killed while ingest was still reading")
+	}
 	stdout, stderr, err := vakt(t, "import", "--config", cfg, "--site", "fault.example", logFile)
 	if err != nil {
 		t.Fatalf("import again: %v\n%s\n%s", err, stdout, stderr)
 	}
 	t.Logf("second import:\n%s", stdout)
-	checkExactlyOnce(t, dataDir, n)
+	stdout, stderr, err = vakt(t, "import", "--config", cfg, "--site", "fault.example", logFile)
+	if err != nil {
+		t.Fatalf("third import: %v\n%s\n%s", err, stdout, stderr)
+	}
+	if !regexp.MustCompile(`(?m)^\s*stored:\s+0$`).MatchString(stdout) {
+		t.Errorf("third import of the same file stored lines again:\n%s", stdout)
+	}
+	checkExactlyOnce(t, dataDir, n) // the engine is this process's from here on
 }
 
 // natsServer is an external nats-server with JetStream on file storage
@@ -324,7 +324,7 @@ func lastLines(s string, n int) string {
 
 // TestReplicaSIGKILL runs two more pseudonymiser replicas and one more
 // store replica next to `vakt run` and kills one of each with SIGKILL in the
-// middle of the stream (the store replica only with VAKT_KNOWN_FAULTS=1);
+// middle of the stream;
 // the others keep running and take over what the dead ones held once the
 // ack wait (2s here) has passed. Every line is stored exactly once.
 func TestReplicaSIGKILL(t *testing.T) {
@@ -356,16 +356,11 @@ func TestReplicaSIGKILL(t *testing.T) {
 	ps1.kill()
 	t.Logf("pseudonymiser SIGKILL at %d lines written", w.written.Load())
 	time.Sleep(1000 * time.Millisecond)
-	// Killing a store replica between its insert and its acks can store a
-	// batch twice: the survivor batches the redelivered messages otherwise,
-	// so the insert's deduplication token differs (about 1 run in 5 here).
-	// Known, like the faults of knownDuplicates; VAKT_KNOWN_FAULTS=1 kills it.
-	if os.Getenv("VAKT_KNOWN_FAULTS") == "1" {
-		st.kill()
-		t.Logf("store replica SIGKILL at %d lines written", w.written.Load())
-	} else {
-		t.Log("store replica kept alive: a kill between insert and ack can duplicate a batch (VAKT_KNOWN_FAULTS=1 kills it)")
-	}
+	// A store replica killed between its insert and its acks leaves
+	// messages the survivor batches otherwise (another deduplication
+	// token): it finds them stored by their ingest batch key.
+	st.kill()
+	t.Logf("store replica SIGKILL at %d lines written", w.written.Load())
 	time.Sleep(1500 * time.Millisecond)
 	w.stop()
 	n := int(w.written.Load())

@@ -14,6 +14,7 @@ import (
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/metrics"
+	"github.com/vakt-dev/vakt/store"
 )
 
 // ImportSummary is what `vakt import` reports.
@@ -70,7 +71,7 @@ func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Lo
 	}
 	defer im.close()
 	err = im.run(ctx)
-	return summary(im.in, start), err
+	return im.summary(start), err
 }
 
 // importer pushes whole files through the pipeline: the pseudonymise and
@@ -79,6 +80,7 @@ func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Lo
 type importer struct {
 	eng        *Engines
 	in         *ingest.Ingest
+	store      *store.Store
 	stagesDone chan error
 	stopStages context.CancelFunc
 }
@@ -99,7 +101,8 @@ func startImport(ctx context.Context, cfg config.Config, eng *Engines, files []s
 		return nil, err
 	}
 	stageCtx, stop := context.WithCancel(ctx)
-	im := &importer{eng: eng, in: in, stagesDone: make(chan error, 1), stopStages: stop}
+	st, _ := stages["store"].(*store.Store)
+	im := &importer{eng: eng, in: in, store: st, stagesDone: make(chan error, 1), stopStages: stop}
 	go func() { im.stagesDone <- runStages(stageCtx, stages) }()
 	return im, nil
 }
@@ -132,12 +135,19 @@ func (im *importer) close() {
 	<-im.stagesDone
 }
 
-func summary(in *ingest.Ingest, start time.Time) ImportSummary {
-	st := in.Stats()
+// summary counts the import. Lines of a repeated import are dropped as
+// duplicates by JetStream (ingest's count) or found stored by this
+// import's store stage (other replicas' finds are not counted here).
+func (im *importer) summary(start time.Time) ImportSummary {
+	st := im.in.Stats()
+	var found int64
+	if im.store != nil {
+		found = int64(im.store.Stats().Duplicates)
+	}
 	return ImportSummary{
 		Read:       st.LinesRead,
-		Stored:     st.Published,
-		Duplicates: st.Duplicates,
+		Stored:     st.Published - found,
+		Duplicates: st.Duplicates + found,
 		Rejected:   st.Rejected,
 		Elapsed:    time.Since(start),
 	}

@@ -11,11 +11,14 @@ import (
 type Pipeline struct {
 	Registry *prometheus.Registry
 
-	LinesRead      *prometheus.CounterVec   // stage=ingest, by source kind
-	Rejected       *prometheus.CounterVec   // by stage and reason
-	EventsIn       *prometheus.CounterVec   // by stage
-	EventsOut      *prometheus.CounterVec   // by stage
-	Duplicates     *prometheus.CounterVec   // publishes JetStream dropped as duplicates, by stage
+	LinesRead  *prometheus.CounterVec // stage=ingest, by source kind
+	Rejected   *prometheus.CounterVec // by stage and reason
+	EventsIn   *prometheus.CounterVec // by stage
+	EventsOut  *prometheus.CounterVec // by stage
+	Duplicates *prometheus.CounterVec // batches dropped as already published (JetStream) or stored (store), by stage
+	// Republished counts batches published again because the stream lost
+	// them (NATS restarted) before the next stage took them.
+	Republished    *prometheus.CounterVec
 	BatchRecords   *prometheus.HistogramVec // records per batch, by stage
 	InsertDuration prometheus.Histogram     // seconds per ClickHouse insert
 	InsertErrors   prometheus.Counter
@@ -61,7 +64,10 @@ func New() *Pipeline {
 			Namespace: "vakt", Name: "events_out_total", Help: "Events a stage passed on (published, or committed by store).",
 		}, []string{"stage"})).(*prometheus.CounterVec),
 		Duplicates: f(prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "vakt", Name: "duplicates_total", Help: "Batches JetStream recognised as already published.",
+			Namespace: "vakt", Name: "duplicates_total", Help: "Batches recognised as already published (by JetStream) or already stored (by store), by stage.",
+		}, []string{"stage"})).(*prometheus.CounterVec),
+		Republished: f(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vakt", Name: "republished_total", Help: "Batches published again because a NATS restart lost them before the next stage took them.",
 		}, []string{"stage"})).(*prometheus.CounterVec),
 		BatchRecords: f(prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "vakt", Name: "batch_records", Help: "Records per batch.",

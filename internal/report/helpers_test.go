@@ -102,7 +102,7 @@ func insert(t testing.TB, conn driver.Conn, db string, rows []row) {
 		}
 		err := batch.Append(r.ts, r.site, r.client, r.net, ipv, epoch, r.country, r.asn, "",
 			r.method, path, pseudonymize.ScrubQuery(query, pseudonymize.QueryRedact), "HTTP/1.1",
-			r.status, r.bytes, "", r.ua, r.site, r.rt, (*float32)(nil), uint32(pseudonymize.Flags(r.target, r.ua)))
+			r.status, r.bytes, "", r.ua, r.site, r.rt, (*float32)(nil), uint32(pseudonymize.Flags(r.target, r.ua)), uint64(0))
 		if err != nil {
 			t.Fatal(err)
 		}

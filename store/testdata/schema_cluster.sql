@@ -148,6 +148,14 @@ ENGINE = Distributed(`vakt_cluster`, `vakt`, `client_activity_1h_local`);
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (3, 'client activity per hour (rollup)', now64(3));
 
+-- migration 4: requests remember their ingest batch (exactly once across restarts)
+
+ALTER TABLE `vakt`.`requests_local` ON CLUSTER `vakt_cluster` ADD COLUMN IF NOT EXISTS `batch_key` UInt64 COMMENT 'hash of the ingest batch the row came from (file and byte range), 0 when none; lets a batch published again be recognised as stored' CODEC(ZSTD(1));
+
+ALTER TABLE `vakt`.`requests` ON CLUSTER `vakt_cluster` ADD COLUMN IF NOT EXISTS `batch_key` UInt64;
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (4, 'requests remember their ingest batch (exactly once across restarts)', now64(3));
+
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 
 ALTER TABLE `vakt`.`requests_local` ON CLUSTER `vakt_cluster` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;

@@ -139,6 +139,12 @@ GROUP BY site, hour, client_id, epoch, network_id;
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (3, 'client activity per hour (rollup)', now64(3));
 
+-- migration 4: requests remember their ingest batch (exactly once across restarts)
+
+ALTER TABLE `vakt`.`requests` ADD COLUMN IF NOT EXISTS `batch_key` UInt64 COMMENT 'hash of the ingest batch the row came from (file and byte range), 0 when none; lets a batch published again be recognised as stored' CODEC(ZSTD(1));
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (4, 'requests remember their ingest batch (exactly once across restarts)', now64(3));
+
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 
 ALTER TABLE `vakt`.`requests` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
