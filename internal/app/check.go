@@ -38,6 +38,12 @@ func Check(ctx context.Context, cfg config.Config, loadErr error, connect bool, 
 	readable("nats.cert_file", cfg.NATS.CertFile)
 	readable("nats.key_file", cfg.NATS.KeyFile)
 	readable("clickhouse.password_file", cfg.ClickHouse.PasswordFile)
+	readable("clickhouse.ca_file", cfg.ClickHouse.CAFile)
+	readable("clickhouse.cert_file", cfg.ClickHouse.CertFile)
+	readable("clickhouse.key_file", cfg.ClickHouse.KeyFile)
+	if (cfg.ClickHouse.CertFile == "") != (cfg.ClickHouse.KeyFile == "") {
+		add("clickhouse.cert_file", "cert_file and key_file must be set together", "set both for TLS client authentication, or neither")
+	}
 	readable("clickhouse.readonly_password_file", cfg.ClickHouse.ReadonlyPasswordFile)
 	if (cfg.NATS.CertFile == "") != (cfg.NATS.KeyFile == "") {
 		add("nats.cert_file", "cert_file and key_file must be set together", "set both for TLS client authentication, or neither")

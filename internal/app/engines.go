@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -111,7 +112,7 @@ func OpenEngines(ctx context.Context, cfg config.Config, need Need, name string,
 		conn, err := store.Open(ctx, chCfg)
 		if err != nil {
 			e.Close()
-			return nil, err
+			return nil, withClickHouseHint(err)
 		}
 		e.CH, e.CHAddr, e.CHConfig = conn, chCfg.Addr[0], chCfg
 	}
@@ -231,6 +232,21 @@ func withNATSHint(err error) error {
 		return fmt.Errorf("%w (set nats.ca_file to the CA that signed the server's certificate)", err)
 	case errors.Is(err, nats.ErrNoServers):
 		return fmt.Errorf("%w (is nats-server running at nats.url? leave nats.url empty for the embedded server)", err)
+	}
+	return err
+}
+
+// withClickHouseHint adds the fix for the usual connection failures.
+func withClickHouseHint(err error) error {
+	var ex *clickhouse.Exception
+	switch {
+	case errors.As(err, &ex) && ex.Code == 516, strings.Contains(err.Error(), "AUTHENTICATION_FAILED"):
+		return fmt.Errorf("%w (check clickhouse.user and clickhouse.password(_file))", err)
+	case strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "certificate"):
+		return fmt.Errorf("%w (set clickhouse.ca_file to the CA that signed the server's certificate)", err)
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"),
+		strings.Contains(err.Error(), "first record does not look like a TLS handshake"):
+		return fmt.Errorf("%w (the server does not speak TLS there: unset clickhouse.tls and clickhouse.ca_file, or use its TLS port)", err)
 	}
 	return err
 }

@@ -36,6 +36,9 @@ func clickHouseConfig(c config.Config) (store.ClickHouseConfig, error) {
 		Username: c.ClickHouse.User,
 		Password: password,
 		TLS:      c.ClickHouse.TLS,
+		CAFile:   c.ClickHouse.CAFile,
+		CertFile: c.ClickHouse.CertFile,
+		KeyFile:  c.ClickHouse.KeyFile,
 	}, nil
 }
 

@@ -81,6 +81,11 @@ type ClickHouse struct {
 	Password     string   `yaml:"password"`
 	PasswordFile string   `yaml:"password_file"`
 	TLS          bool     `yaml:"tls"`
+	// CAFile verifies the server's certificate (and turns TLS on);
+	// CertFile and KeyFile are a client certificate.
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 	// Listen is the embedded engine's HTTP endpoint (loopback by default).
 	Listen string `yaml:"listen"`
 	// LibPath locates libchdb.so for the embedded engine.
@@ -280,6 +285,8 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	str("VAKT_CLICKHOUSE_PROTOCOL", &c.ClickHouse.Protocol)
 	str("VAKT_CLICKHOUSE_USER", &c.ClickHouse.User)
 	str("VAKT_CLICKHOUSE_PASSWORD", &c.ClickHouse.Password)
+	str("VAKT_CLICKHOUSE_PASSWORD_FILE", &c.ClickHouse.PasswordFile)
+	str("VAKT_CLICKHOUSE_CA_FILE", &c.ClickHouse.CAFile)
 	str("VAKT_ALERTS_WEBHOOK_URL", &c.Alerts.WebhookURL)
 	if v, ok := lookup("VAKT_CLICKHOUSE_ADDR"); ok {
 		c.ClickHouse.Addr = splitList(v)
