@@ -55,6 +55,12 @@ type Config struct {
 	// (default 64). When it is reached, reading waits: that, with retrying
 	// rejected publishes, is the backpressure from a full RAW stream.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// WhenFull is what a batch the full RAW stream refuses gets: WhenFullWait
+	// (the default) retries it, so reading slows down and the log is the
+	// buffer; WhenFullDrop drops it at once, counted in Stats.Dropped and
+	// vakt_dropped_total, for sources whose latency matters more than
+	// completeness (a syslog sender cannot be slowed down).
+	WhenFull string `yaml:"when_full"`
 	// FlushInterval is how often Follow polls the files and the longest a
 	// partial batch waits before it is published (default 200ms).
 	FlushInterval time.Duration `yaml:"flush_interval"`
@@ -91,6 +97,12 @@ type Config struct {
 	DemoClients int `yaml:"demo_clients"`
 }
 
+// WhenFull policies.
+const (
+	WhenFullWait = "wait"
+	WhenFullDrop = "drop"
+)
+
 // Validate checks c without touching the file system. Zero values are
 // valid (they select defaults); errors name the key and say what to do.
 func (c Config) Validate() error {
@@ -105,6 +117,11 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Syslog.validate()...)
 	if err := checkFormat(c.Format); err != nil {
 		bad("format", "%v", err)
+	}
+	switch c.WhenFull {
+	case "", WhenFullWait, WhenFullDrop:
+	default:
+		bad("when_full", "%q: use wait (slow down; nothing is lost) or drop (drop and count what a full RAW stream refuses)", c.WhenFull)
 	}
 	switch c.SiteFrom {
 	case "", SiteFromConfig, SiteFromHost:

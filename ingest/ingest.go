@@ -38,6 +38,8 @@ import (
 const (
 	ReasonPastRetention   = "past_retention"   // older than Config.MaxAge
 	ReasonFutureTimestamp = "future_timestamp" // later than now + Config.MaxFuture
+	// ReasonRawStreamFull labels records dropped by WhenFullDrop.
+	ReasonRawStreamFull = "raw_stream_full"
 )
 
 // stage is the metrics label of this stage.
@@ -50,11 +52,14 @@ const (
 )
 
 // Stats counts lines by outcome. Once an import has returned without error,
-// LinesRead == Published + Duplicates + the sum of Rejected.
+// LinesRead == Published + Duplicates + Dropped + the sum of Rejected.
 type Stats struct {
 	LinesRead  int64
 	Published  int64 // records JetStream stored as new
 	Duplicates int64 // records in batches JetStream had already stored
+	// Dropped are records in batches a full RAW stream refused, dropped
+	// by ingest.when_full: drop.
+	Dropped int64
 	// Rejected counts lines by reason: the logformat reasons plus
 	// past_retention and future_timestamp. Only reasons seen are present.
 	Rejected map[string]int64
@@ -78,8 +83,8 @@ type Ingest struct {
 	maxBatchBytes int
 	started       atomic.Bool
 
-	linesRead, published, duplicates atomic.Int64
-	rejected                         map[string]*atomic.Int64 // fixed key set, read-only map
+	linesRead, published, duplicates, dropped atomic.Int64
+	rejected                                  map[string]*atomic.Int64 // fixed key set, read-only map
 }
 
 // stageMetrics are the label children of metrics.Pipeline this stage uses,
@@ -93,6 +98,7 @@ type stageMetrics struct {
 	publishErrors prometheus.Counter
 	fullWaits     prometheus.Counter
 	republished   prometheus.Counter
+	dropped       prometheus.Counter
 }
 
 // New validates cfg and prepares an Ingest that publishes through js. A nil
@@ -149,6 +155,7 @@ func New(cfg Config, js jetstream.JetStream, log *slog.Logger, m *metrics.Pipeli
 		publishErrors: m.PublishErrors.WithLabelValues(stage),
 		fullWaits:     m.BackpressureWaits.WithLabelValues(stage),
 		republished:   m.Republished.WithLabelValues(stage),
+		dropped:       m.Dropped.WithLabelValues(stage, ReasonRawStreamFull),
 	}
 	for _, r := range reasons {
 		i.rejected[r] = new(atomic.Int64)
@@ -167,6 +174,7 @@ func (i *Ingest) Stats() Stats {
 		LinesRead:  i.linesRead.Load(),
 		Published:  i.published.Load(),
 		Duplicates: i.duplicates.Load(),
+		Dropped:    i.dropped.Load(),
 		Rejected:   map[string]int64{},
 	}
 	for r, n := range i.rejected {
@@ -255,7 +263,7 @@ func (i *Ingest) Run(ctx context.Context) error {
 	lost := i.pub.lostRecords.Load()
 	i.log.Info("ingest finished", slog.String("mode", mode), slog.Duration("took", time.Since(begin)),
 		slog.Int64("lines", st.LinesRead), slog.Int64("published", st.Published),
-		slog.Int64("duplicates", st.Duplicates), slog.Any("rejected", st.Rejected), slog.Int64("unpublished", lost))
+		slog.Int64("duplicates", st.Duplicates), slog.Int64("dropped", st.Dropped), slog.Any("rejected", st.Rejected), slog.Int64("unpublished", lost))
 
 	var errs []error
 	if readErr != nil {
@@ -276,6 +284,12 @@ func (i *Ingest) acked(n int, duplicate bool) {
 	}
 	i.published.Add(int64(n))
 	i.met.eventsOut.Add(float64(n))
+}
+
+// drop counts the n records of a batch dropped by WhenFullDrop.
+func (i *Ingest) drop(n int) {
+	i.dropped.Add(int64(n))
+	i.met.dropped.Add(float64(n))
 }
 
 func (i *Ingest) reject(reason string) {

@@ -338,6 +338,40 @@ func TestBackpressure(t *testing.T) {
 	}
 }
 
+// TestWhenFullDrop: with ingest.when_full: drop and nobody draining a
+// small RAW stream, an import does not wait: the batches the full stream
+// refuses are dropped and counted, and every line is accounted for as
+// published or dropped. What was published is in the stream, once.
+func TestWhenFullDrop(t *testing.T) {
+	sc := bus.DefaultStreamConfig()
+	sc.RawMaxBytes = 256 << 10
+	js := startNATS(t, sc)
+	path := filepath.Join(t.TempDir(), "access.log")
+	const n = 20_000 // about 4 MB of records: most cannot fit
+	if _, err := loggen.New(loggen.Config{Seed: 5, Clients: 1000, Start: time.Now().Add(-time.Hour)}).WriteFile(path, n); err != nil {
+		t.Fatal(err)
+	}
+	var logs logBuf
+	start := time.Now()
+	ing := run(t, Config{Files: []string{path}, BatchLines: 100, MaxInFlight: 8, WhenFull: WhenFullDrop}, js, logs.logger())
+	took := time.Since(start)
+	st := ing.Stats()
+	t.Logf("%+v in %s", st, took.Round(time.Millisecond))
+	if st.Dropped == 0 || st.Published == 0 || st.Published+st.Dropped != n {
+		t.Fatalf("published %d + dropped %d, want both > 0 and %d in all", st.Published, st.Dropped, n)
+	}
+	if got := counterValue(ing.met.dropped); got != float64(st.Dropped) {
+		t.Errorf("vakt_dropped_total = %v, want %d", got, st.Dropped)
+	}
+	if got := counterValue(ing.met.fullWaits); got != 0 {
+		t.Errorf("%v backpressure waits with the drop policy", got)
+	}
+	if !strings.Contains(logs.String(), "ingest.when_full: drop") {
+		t.Error("the drops were not logged")
+	}
+	readRaw(t, js, int(st.Published))
+}
+
 func counterValue(c prometheus.Counter) float64 {
 	var m dto.Metric
 	if err := c.Write(&m); err != nil {

@@ -40,9 +40,10 @@ type publisher struct {
 
 	minBackoff, maxBackoff time.Duration
 
-	lostRecords atomic.Int64 // records given up on when the drain timeout hit
-	lastWarn    atomic.Int64 // unix nanos of the last retry warning
-	failures    atomic.Int64 // failed attempts since the last warning
+	lostRecords  atomic.Int64 // records given up on when the drain timeout hit
+	lastWarn     atomic.Int64 // unix nanos of the last retry warning
+	lastDropWarn atomic.Int64 // unix nanos of the last drop warning
+	failures     atomic.Int64 // failed attempts since the last warning
 }
 
 func newPublisher(js jetstream.JetStream, maxInFlight int, ing *Ingest) *publisher {
@@ -131,6 +132,15 @@ func (p *publisher) deliver(ctx context.Context, msg *nats.Msg, id string, n int
 		if !ok {
 			return
 		}
+		if ack == nil {
+			// Dropped by policy (ingest.when_full: drop): counted, and
+			// settled for good, so a file's checkpoint passes it.
+			p.release(msg.Data)
+			if done != nil {
+				done(true)
+			}
+			return
+		}
 		if !counted {
 			p.ing.acked(n, ack.Duplicate)
 			counted = true
@@ -162,6 +172,8 @@ func (p *publisher) deliver(ctx context.Context, msg *nats.Msg, id string, n int
 }
 
 // store publishes msg until JetStream acknowledges it (ok) or ctx ends.
+// With ingest.when_full: drop, a batch the full RAW stream refuses is
+// dropped and counted instead: ok with a nil ack.
 func (p *publisher) store(ctx context.Context, msg *nats.Msg, id string, n int) (ack *jetstream.PubAck, ok bool) {
 	backoff := p.minBackoff
 	for attempt := 1; ; attempt++ {
@@ -177,6 +189,11 @@ func (p *publisher) store(ctx context.Context, msg *nats.Msg, id string, n int) 
 		}
 		// Jitter keeps many stalled publishers from retrying in step.
 		d := backoff/2 + rand.N(backoff)
+		if streamFull(err) && p.ing.cfg.WhenFull == WhenFullDrop {
+			p.ing.drop(n)
+			p.warnDrop(msg.Subject)
+			return nil, true
+		}
 		if streamFull(err) {
 			// Flow control, not a failure: the RAW stream is at its bound
 			// until the pseudonymisers catch up, which takes milliseconds.
@@ -225,6 +242,18 @@ func (p *publisher) attempt(ctx context.Context, msg *nats.Msg, id string) (*jet
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// warnDrop logs drops at most every five seconds; vakt_dropped_total
+// counts every record.
+func (p *publisher) warnDrop(subject string) {
+	now := time.Now().UnixNano()
+	last := p.lastDropWarn.Load()
+	if now-last < int64(5*time.Second) || !p.lastDropWarn.CompareAndSwap(last, now) {
+		return
+	}
+	p.ing.log.Warn("RAW stream full: dropping batches (ingest.when_full: drop)",
+		slog.String("subject", subject), slog.Int64("dropped_records", p.ing.dropped.Load()))
 }
 
 // warn logs failed publishes at most every five seconds: a full stream or a

@@ -22,6 +22,7 @@ type ImportSummary struct {
 	Read       int64            `json:"lines_read"`
 	Stored     int64            `json:"stored"`
 	Duplicates int64            `json:"duplicates"`
+	Dropped    int64            `json:"dropped"`
 	Rejected   map[string]int64 `json:"rejected"`
 	Elapsed    time.Duration    `json:"elapsed_ns"`
 }
@@ -42,6 +43,9 @@ func (s ImportSummary) Print(w io.Writer) {
 	fmt.Fprintf(w, "stored:      %d\n", s.Stored)
 	if s.Duplicates > 0 {
 		fmt.Fprintf(w, "duplicates:  %d (already imported, skipped)\n", s.Duplicates)
+	}
+	if s.Dropped > 0 {
+		fmt.Fprintf(w, "dropped:     %d (RAW stream full, ingest.when_full: drop)\n", s.Dropped)
 	}
 	fmt.Fprintf(w, "rejected:    %d\n", s.RejectedTotal())
 	for _, reason := range slices.Sorted(maps.Keys(s.Rejected)) {
@@ -148,6 +152,7 @@ func (im *importer) summary(start time.Time) ImportSummary {
 		Read:       st.LinesRead,
 		Stored:     st.Published - found,
 		Duplicates: st.Duplicates + found,
+		Dropped:    st.Dropped,
 		Rejected:   st.Rejected,
 		Elapsed:    time.Since(start),
 	}
@@ -165,6 +170,7 @@ func ingestConfig(c config.Config, follow bool) ingest.Config {
 		MaxAge:    c.Retention.Requests.D(),
 		Format:    c.Ingest.Format,
 		SiteFrom:  c.Ingest.SiteFrom,
+		WhenFull:  c.Ingest.WhenFull,
 		Syslog:    ingestSyslog(c, follow),
 		// Publishing the batches read before a stop.
 		DrainTimeout: c.ShutdownTimeout.D(),

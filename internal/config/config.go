@@ -128,6 +128,9 @@ type Ingest struct {
 	// SiteFrom is config (every line gets site) or host (a line's request
 	// host, $host / %v / JSON host, names its site); empty is config.
 	SiteFrom string `yaml:"site_from"`
+	// WhenFull is wait (a full RAW stream slows reading down; nothing is
+	// lost) or drop (batches it refuses are dropped and counted).
+	WhenFull string `yaml:"when_full"`
 	// Syslog receives access logs over syslog (nginx: access_log
 	// syslog:server=127.0.0.1:5514,tag=mysite combined).
 	Syslog IngestSyslog `yaml:"syslog"`
@@ -436,6 +439,11 @@ func (c *Config) Problems() []Problem {
 	ps = append(ps, c.pseudonymizeProblems()...)
 	if c.Ingest.Demo && c.Ingest.DemoRate <= 0 {
 		add("ingest.demo_rate", "must be positive", "use lines per second, e.g. 50")
+	}
+	switch c.Ingest.WhenFull {
+	case "", "wait", "drop":
+	default:
+		add("ingest.when_full", fmt.Sprintf("%q is not a policy", c.Ingest.WhenFull), "use wait (slow down; the log is the buffer) or drop (drop and count, as vakt_dropped_total, what a full RAW stream refuses)")
 	}
 	for k, src := range c.Ingest.Sources {
 		if len(src.Files) == 0 {

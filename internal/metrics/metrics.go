@@ -18,7 +18,10 @@ type Pipeline struct {
 	Duplicates *prometheus.CounterVec // batches dropped as already published (JetStream) or stored (store), by stage
 	// Republished counts batches published again because the stream lost
 	// them (NATS restarted) before the next stage took them.
-	Republished    *prometheus.CounterVec
+	Republished *prometheus.CounterVec
+	// Dropped counts records dropped by a configured policy
+	// (ingest.when_full: drop), by stage and reason.
+	Dropped        *prometheus.CounterVec
 	BatchRecords   *prometheus.HistogramVec // records per batch, by stage
 	InsertDuration prometheus.Histogram     // seconds per ClickHouse insert
 	InsertErrors   prometheus.Counter
@@ -69,6 +72,9 @@ func New() *Pipeline {
 		Republished: f(prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "vakt", Name: "republished_total", Help: "Batches published again because a NATS restart lost them before the next stage took them.",
 		}, []string{"stage"})).(*prometheus.CounterVec),
+		Dropped: f(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vakt", Name: "dropped_total", Help: "Records dropped by a configured policy (ingest.when_full: drop), by stage and reason.",
+		}, []string{"stage", "reason"})).(*prometheus.CounterVec),
 		BatchRecords: f(prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "vakt", Name: "batch_records", Help: "Records per batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 10),
