@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/vakt-dev/vakt/internal/app"
 )
@@ -23,6 +24,14 @@ func init() {
 			fs.StringVar(&o.Section, "section", "", "only this section (health: totals, series, failing_paths, slowest_paths; top: clients, networks, paths, countries, asns, user_agents)")
 			fs.DurationVar(&o.Bucket, "bucket", 0, "health: time bucket of the series, e.g. 1m or 1h (default chosen from the range)")
 			fs.IntVar(&o.N, "n", 10, "top: entries per list")
+			fs.Func("rule", "threats: run only this rule (repeat, or comma-separate, for several)", func(s string) error {
+				for _, n := range strings.Split(s, ",") {
+					if n = strings.TrimSpace(n); n != "" {
+						o.Rules = append(o.Rules, n)
+					}
+				}
+				return nil
+			})
 			fs.StringVar(&o.RulesDir, "rules", "", "threats: a directory of rule files adding to or overriding the built-in rules (after rules.dir)")
 		},
 		run: func(ctx context.Context, e *env) error {

@@ -39,6 +39,8 @@ type ReportOptions struct {
 	N       int           // top list length
 	// RulesDir adds to or overrides rules, after rules.dir.
 	RulesDir string
+	// Rules, when not empty, are the only rules threats runs (by name).
+	Rules []string
 }
 
 // ParseReportTime reads a --since or --until value: a duration back from
@@ -101,6 +103,9 @@ func ReportCommand(ctx context.Context, cfg config.Config, name string, o Report
 		if rules, err = report.LoadRules(cfg.Rules.Dir, o.RulesDir); err != nil {
 			return err
 		}
+		if rules, err = selectRules(rules, o.Rules); err != nil {
+			return err
+		}
 	}
 	eng, err := OpenEngines(ctx, cfg, Need{ClickHouse: true}, "report", log)
 	if err != nil {
@@ -121,6 +126,9 @@ func ReportCommand(ctx context.Context, cfg config.Config, name string, o Report
 		th, err := report.ThreatReport(ctx, eng.CH, db, rules, f)
 		if th == nil {
 			return err
+		}
+		for _, rt := range th.Took {
+			log.Debug("rule evaluated", "rule", rt.Rule, "took", rt.Took.Round(time.Millisecond))
 		}
 		runErr = err
 		secs = ThreatSections(th, o.Format)
@@ -342,6 +350,29 @@ func TopSections(t *report.Top) []section {
 
 // errNoReport is returned for a missing report name.
 var errNoReport = errors.New("name a report: health, threats or top")
+
+// selectRules keeps the rules named in names, all of them when names is
+// empty; an unknown name is an error that lists the known ones.
+func selectRules(rules []report.Rule, names []string) ([]report.Rule, error) {
+	if len(names) == 0 {
+		return rules, nil
+	}
+	byName := map[string]report.Rule{}
+	var known []string
+	for _, r := range rules {
+		byName[r.Name] = r
+		known = append(known, r.Name)
+	}
+	var out []report.Rule
+	for _, n := range names {
+		r, ok := byName[n]
+		if !ok {
+			return nil, fmt.Errorf("report threats: --rule %q: no such rule; the rules are %s", n, strings.Join(known, ", "))
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
 
 // ReportName checks the report name argument.
 func ReportName(args []string) (string, error) {

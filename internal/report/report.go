@@ -83,6 +83,15 @@ type Offender struct {
 type Threats struct {
 	Filter    Filter
 	Offenders []Offender // ordered by rule severity, then requests
+	// Took is how long each rule's query ran, in the order run, to find
+	// the rules that are slow on an installation's data.
+	Took []RuleTime
+}
+
+// RuleTime is how long one rule took.
+type RuleTime struct {
+	Rule string
+	Took time.Duration
 }
 
 // TopEntry is one row of a top list.

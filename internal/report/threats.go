@@ -31,7 +31,9 @@ func ThreatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 	t := &Threats{Filter: f, Offenders: []Offender{}}
 	var errs []error
 	for _, r := range rules {
+		start := time.Now()
 		offs, err := r.Offenders(ctx, conn, db, f)
+		t.Took = append(t.Took, RuleTime{Rule: r.Name, Took: time.Since(start)})
 		if err != nil {
 			if ctx.Err() != nil {
 				return t, ctx.Err()
