@@ -137,18 +137,7 @@ func HealthReport(ctx context.Context, conn driver.Conn, db string, f Filter) (*
 	}
 	h.Totals = totals
 
-	pathQ := func(order, having string) string {
-		return `SELECT site, path, count() AS requests, countIf(status >= 500) AS failures,
-			quantileExact(0.95)(request_time) AS p95, count(request_time) AS known
-			FROM {db}.requests WHERE ` + where + `
-			GROUP BY site, path HAVING ` + having + `
-			ORDER BY site, ` + order + ` LIMIT ` + strconv.Itoa(PathsPerList) + ` BY site`
-	}
-	failing, err := pathStats(ctx, conn, db, pathQ("failures DESC, requests DESC, path", "failures > 0"))
-	if err != nil {
-		return nil, err
-	}
-	slowest, err := pathStats(ctx, conn, db, pathQ("p95 DESC, requests DESC, path", "known >= "+strconv.Itoa(minSlowPathRequests)))
+	failing, slowest, err := pathLists(ctx, conn, db, h.Quantile)
 	if err != nil {
 		return nil, err
 	}
@@ -212,34 +201,85 @@ func healthPoints(ctx context.Context, conn driver.Conn, db, query string) ([]He
 	return out, nil
 }
 
-func pathStats(ctx context.Context, conn driver.Conn, db, query string) ([]PathStat, error) {
-	q, err := expand(query, db)
+// pathLists finds each site's failing paths (most 5xx first) and slowest
+// paths (highest p95 of those with minSlowPathRequests timed requests) in
+// one pass over the rows: the per-path aggregation is the report's
+// costliest step, so it is done once and ranked twice.
+func pathLists(ctx context.Context, conn driver.Conn, db, quantile string) (failing, slowest []PathStat, err error) {
+	p95 := "quantileExact(0.95)(request_time)"
+	if quantile == QuantileTDigest {
+		p95 = "quantileTDigest(0.95)(request_time)"
+	}
+	n, minKnown := strconv.Itoa(PathsPerList), strconv.Itoa(minSlowPathRequests)
+	q, err := expand(`SELECT site, path, requests, failures, p95, known, fr <= `+n+` AND failures > 0, sr <= `+n+` AND known >= `+minKnown+`
+		FROM
+		(
+			SELECT site, path, count() AS requests, countIf(status >= 500) AS failures,
+				`+p95+` AS p95, count(request_time) AS known,
+				row_number() OVER (PARTITION BY site ORDER BY failures DESC, requests DESC, path) AS fr,
+				row_number() OVER (PARTITION BY site ORDER BY known >= `+minKnown+` DESC, p95 DESC, requests DESC, path) AS sr
+			FROM {db}.requests WHERE `+where+`
+			GROUP BY site, path
+		)
+		WHERE (fr <= `+n+` AND failures > 0) OR (sr <= `+n+` AND known >= `+minKnown+`)`, db)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rows, err := conn.Query(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("health paths: %w", chError(err))
+		return nil, nil, fmt.Errorf("health paths: %w", chError(err))
 	}
 	defer rows.Close()
-	out := []PathStat{}
+	failing, slowest = []PathStat{}, []PathStat{}
 	for rows.Next() {
-		var p PathStat
-		var p95 *float32
-		var known uint64
-		if err := rows.Scan(&p.Site, &p.Path, &p.Requests, &p.Failures, &p95, &known); err != nil {
-			return nil, fmt.Errorf("health paths: %w", chError(err))
+		var (
+			p            PathStat
+			p95          *float32
+			known        uint64
+			fails, slows bool
+		)
+		if err := rows.Scan(&p.Site, &p.Path, &p.Requests, &p.Failures, &p95, &known, &fails, &slows); err != nil {
+			return nil, nil, fmt.Errorf("health paths: %w", chError(err))
 		}
 		p.P95 = math.NaN()
 		if p95 != nil && known > 0 {
 			p.P95 = f32(*p95)
 		}
-		out = append(out, p)
+		if fails {
+			failing = append(failing, p)
+		}
+		if slows {
+			slowest = append(slowest, p)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("health paths: %w", chError(err))
+		return nil, nil, fmt.Errorf("health paths: %w", chError(err))
 	}
-	return out, nil
+	sort.Slice(failing, func(i, j int) bool {
+		a, b := failing[i], failing[j]
+		switch {
+		case a.Site != b.Site:
+			return a.Site < b.Site
+		case a.Failures != b.Failures:
+			return a.Failures > b.Failures
+		case a.Requests != b.Requests:
+			return a.Requests > b.Requests
+		}
+		return a.Path < b.Path
+	})
+	sort.Slice(slowest, func(i, j int) bool {
+		a, b := slowest[i], slowest[j]
+		switch {
+		case a.Site != b.Site:
+			return a.Site < b.Site
+		case a.P95 != b.P95:
+			return a.P95 > b.P95
+		case a.Requests != b.Requests:
+			return a.Requests > b.Requests
+		}
+		return a.Path < b.Path
+	})
+	return failing, slowest, nil
 }
 
 func maxTime(a, b time.Time) time.Time {
