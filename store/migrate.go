@@ -31,6 +31,7 @@ var migrations = []migration{
 	{2, "site health per minute (rollup, no client ids)", schema.healthDDL},
 	{3, "client activity per hour (rollup)", schema.clientsDDL},
 	{4, "requests remember their ingest batch (exactly once across restarts)", schema.batchKeyDDL},
+	{5, "user agents dictionary-encoded (faster user-agent rules)", schema.userAgentDDL},
 }
 
 // SchemaVersion is the version Migrate brings a database to.
