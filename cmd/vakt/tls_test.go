@@ -64,16 +64,8 @@ func startSecureNATS(t *testing.T, password string) (url, caFile string) {
 		TLS: true, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		Users: []*server.User{{Username: "vakt", Password: password}},
 	}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(srv.Shutdown)
-	return fmt.Sprintf("tls://127.0.0.1:%d", srv.Addr().(*net.TCPAddr).Port), caFile
+	ns := startNATSServer(t, opts)
+	return fmt.Sprintf("tls://127.0.0.1:%d", ns.opts.Port), caFile
 }
 
 func TestStagesOverTLSWithCredentials(t *testing.T) {

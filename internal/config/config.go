@@ -240,7 +240,7 @@ func Defaults() Config {
 			Replicas:        1,
 			AckWait:         Duration(time.Minute),
 		},
-		Ingest:          Ingest{Site: "default", DemoRate: 50},
+		Ingest:          Ingest{Site: "default", DemoRate: 50, WhenFull: "wait"},
 		Pseudonymize:    Pseudonymize{Epoch: Duration(24 * time.Hour), Grace: Duration(48 * time.Hour), Workers: 2, QueryPolicy: "redact", Sites: map[string]PseudonymizeSite{}, TrustedProxies: []string{}, GeoIP: GeoIP{Reload: Duration(time.Minute)}},
 		Store:           Store{BatchRows: 50_000, BatchBytes: 32 << 20, FlushInterval: Duration(time.Second), Workers: 1},
 		Retention:       Retention{Requests: Duration(30 * 24 * time.Hour), HealthRollups: Duration(396 * 24 * time.Hour)},

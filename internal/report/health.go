@@ -255,31 +255,26 @@ func pathLists(ctx context.Context, conn driver.Conn, db, quantile string) (fail
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("health paths: %w", chError(err))
 	}
-	sort.Slice(failing, func(i, j int) bool {
-		a, b := failing[i], failing[j]
-		switch {
-		case a.Site != b.Site:
-			return a.Site < b.Site
-		case a.Failures != b.Failures:
-			return a.Failures > b.Failures
-		case a.Requests != b.Requests:
-			return a.Requests > b.Requests
-		}
-		return a.Path < b.Path
-	})
-	sort.Slice(slowest, func(i, j int) bool {
-		a, b := slowest[i], slowest[j]
-		switch {
-		case a.Site != b.Site:
-			return a.Site < b.Site
-		case a.P95 != b.P95:
-			return a.P95 > b.P95
-		case a.Requests != b.Requests:
-			return a.Requests > b.Requests
-		}
-		return a.Path < b.Path
-	})
+	sortPaths(failing, func(p PathStat) float64 { return float64(p.Failures) })
+	sortPaths(slowest, func(p PathStat) float64 { return p.P95 })
 	return failing, slowest, nil
+}
+
+// sortPaths orders paths by site, then by key (highest first), requests
+// (most first) and path.
+func sortPaths(ps []PathStat, key func(PathStat) float64) {
+	sort.Slice(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		switch {
+		case a.Site != b.Site:
+			return a.Site < b.Site
+		case key(a) != key(b):
+			return key(a) > key(b)
+		case a.Requests != b.Requests:
+			return a.Requests > b.Requests
+		}
+		return a.Path < b.Path
+	})
 }
 
 func maxTime(a, b time.Time) time.Time {
