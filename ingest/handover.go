@@ -40,7 +40,6 @@ type handover struct {
 	waiters map[*handoverWaiter]struct{}
 	created time.Time // of the RAW stream as last seen
 	kick    chan struct{}
-	once    sync.Once
 }
 
 type handoverWaiter struct {

@@ -139,12 +139,11 @@ func EnsureFor(ctx context.Context, js jetstream.JetStream, c StreamConfig, stag
 
 // ensurer makes the JetStream API requests of EnsureFor.
 type ensurer struct {
-	js     jetstream.JetStream
-	log    *slog.Logger
-	user   string
-	api    string // API subject prefix, "$JS.API."
-	perms  *permWatch
-	inboxP string
+	js    jetstream.JetStream
+	log   *slog.Logger
+	user  string
+	api   string // API subject prefix, "$JS.API."
+	perms *permWatch
 }
 
 func newEnsurer(js jetstream.JetStream, log *slog.Logger) *ensurer {
