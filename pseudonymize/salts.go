@@ -334,11 +334,20 @@ func (s *SaltStore) erase(ctx context.Context, subject string) error {
 			return err
 		}
 		clear(m.Data)
-		if err := s.stream.SecureDeleteMsg(ctx, m.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		if err := s.stream.SecureDeleteMsg(ctx, m.Sequence); err != nil && !s.gone(ctx, m.Sequence) {
 			return err
 		}
 		seq = m.Sequence + 1
 	}
+}
+
+// gone reports whether the message at seq no longer exists: a delete that
+// failed because another replica (or `vakt salts rotate` while the
+// pseudonymisers run) erased it first. nats.go flattens the server's
+// "sequence not found" into a string, so the stream is asked instead.
+func (s *SaltStore) gone(ctx context.Context, seq uint64) bool {
+	_, err := s.stream.GetMsg(ctx, seq)
+	return errors.Is(err, jetstream.ErrMsgNotFound)
 }
 
 func (s *SaltStore) dropCurrentIfDue(now time.Time) {

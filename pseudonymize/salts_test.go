@@ -357,3 +357,53 @@ func TestDestroyErasesLastMessage(t *testing.T) {
 	n.srv.Shutdown()
 	assertNotOnDisk(t, n.storeDir, salt)
 }
+
+// TestConcurrentDestroy: replicas destroying the same due salt at once
+// (each janitor, or `vakt salts rotate --destroy-now` while pseudonymisers
+// run) all succeed; whoever erases a message first, the others find it gone.
+func TestConcurrentDestroy(t *testing.T) {
+	n := startNATS(t)
+	ctx := context.Background()
+	const replicas, k = 4, 20000
+	stores := make([]*SaltStore, replicas)
+	for i := range stores {
+		s, err := NewSaltStore(ctx, n.connect(t, "replica"), Config{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores[i] = s
+	}
+	start, _, destroyAt := stores[0].Bounds(k)
+	for _, s := range stores {
+		s.now = func() time.Time { return start.Add(time.Hour) }
+	}
+	if _, err := stores[0].Current(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 20 {
+		// A salt per round, overwritten so that its key has several
+		// messages to erase: the window for a lost race is wide.
+		kv, err := n.js.KeyValue(ctx, bus.SaltBucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := kv.Put(ctx, epochKey(k), bytes.Repeat([]byte{byte(round)}, SaltSize)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		for _, s := range stores {
+			s.now = func() time.Time { return destroyAt }
+			wg.Go(func() {
+				if _, err := s.Destroy(ctx); err != nil {
+					t.Errorf("round %d: Destroy: %v", round, err)
+				}
+			})
+		}
+		wg.Wait()
+		if _, err := kv.Get(ctx, epochKey(k)); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			t.Fatalf("round %d: salt still readable after destruction: %v", round, err)
+		}
+	}
+}
