@@ -454,23 +454,29 @@ func TestRejects(t *testing.T) {
 		rawRecord(good, "/ok"),
 	})
 	publishRaw(t, n.js, testSite, "all-invalid", []event.Raw{rawRecord(netip.Addr{}, "/no-ip-2")})
+	// A shipper that names the site by a client's address: the rejection
+	// and corruption warnings, which name the site, must not repeat it. The
+	// corrupt JSON holds an address too, which no error may quote.
+	const addrSite = "203.0.113.9"
+	publishRaw(t, n.js, addrSite, "addr-invalid", []event.Raw{rawRecord(netip.Addr{}, "/no-ip-3")})
+	publishRawBytes(t, n.js, addrSite, "addr-corrupt-json", []byte(`{"ip":"198.51.100.77","ts":`), 1)
 
 	b := reader.next(1, 5*time.Second)[0]
 	if len(b.Events) != 2 || b.MsgID != "mixed" || b.Records != "2" {
 		t.Fatalf("stored batch %q with %d events (header %s), want the 2 valid of \"mixed\"", b.MsgID, len(b.Events), b.Records)
 	}
 	waitFor(t, 5*time.Second, "all raw messages finished", func() bool {
-		return r.p.Stats().EventsIn == 5
+		return r.p.Stats().EventsIn == 7
 	})
 	reader.none(200 * time.Millisecond)
-	if st := r.p.Stats(); st.EventsOut != 2 || st.Rejected != 3 {
-		t.Errorf("stats %+v, want 5 in, 2 out, 3 rejected", st)
+	if st := r.p.Stats(); st.EventsOut != 2 || st.Rejected != 5 {
+		t.Errorf("stats %+v, want 7 in, 2 out, 5 rejected", st)
 	}
 	if got := counter(t, m.Rejected.WithLabelValues(stage, ReasonCorruptBatch)); got != 1 {
 		t.Errorf("corrupt_batch rejected %v, want 1", got)
 	}
-	if got := counter(t, m.Rejected.WithLabelValues(stage, ReasonInvalidIP)); got != 2 {
-		t.Errorf("invalid_ip rejected %v, want 2", got)
+	if got := counter(t, m.Rejected.WithLabelValues(stage, ReasonInvalidIP)); got != 3 {
+		t.Errorf("invalid_ip rejected %v, want 3", got)
 	}
 	waitFor(t, 5*time.Second, "raw consumer drained", func() bool {
 		c, err := n.js.Consumer(context.Background(), bus.RawStream, bus.PseudonymizeConsumer)
@@ -491,7 +497,7 @@ func TestRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.stop(t)
-	forbidden := []string{good.String(), "OR 1=1", "a@b.se", "XYZ", "/login", "/no-ip",
+	forbidden := []string{good.String(), addrSite, bus.SubjectToken(addrSite), "198.51.100.77", "OR 1=1", "a@b.se", "XYZ", "/login", "/no-ip",
 		hex.EncodeToString(salt.Value()), base64.StdEncoding.EncodeToString(salt.Value())}
 	for _, half := range [][]byte{salt.Value()[:8], salt.Value()[16:24]} {
 		forbidden = append(forbidden, strconv.FormatUint(binary.LittleEndian.Uint64(half), 10))
@@ -503,6 +509,9 @@ func TestRejects(t *testing.T) {
 	out := logs.String()
 	if !strings.Contains(out, "corrupt raw batch dropped") {
 		t.Errorf("corrupt batch not logged:\n%s", out)
+	}
+	if !regexp.MustCompile(`records without a valid client ip rejected.* site=` + bus.UnnamedSite + ` `).MatchString(out) {
+		t.Errorf("rejection on an address-named subject not logged under site %s:\n%s", bus.UnnamedSite, out)
 	}
 	for _, f := range forbidden {
 		if strings.Contains(out, f) {
