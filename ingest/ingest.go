@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -360,6 +361,16 @@ type batch struct {
 	keyed bool
 	// replay: the batch may have been published before (bus.HeaderReplay).
 	replay bool
+}
+
+// replayForced marks the batches up to the last recorded end (forced) as
+// possibly published before, and returns a copy of those ends for the
+// tracker's replay.
+func (s *sink) replayForced() []int64 {
+	if n := len(s.forced); n > 0 {
+		s.replayUntil = s.forced[n-1]
+	}
+	return slices.Clone(s.forced)
 }
 
 func (i *Ingest) newSink(kind, name, site, id string, ageFlush bool) *sink {

@@ -127,14 +127,14 @@ func (p *publisher) wait() { p.wg.Wait() }
 func (p *publisher) deliver(ctx context.Context, msg *nats.Msg, id string, n int, done func(bool)) {
 	defer p.wg.Done()
 	for counted := false; ; {
-		ack, ok := p.store(ctx, msg, id, n)
+		ack, outcome := p.store(ctx, msg, id, n)
 		<-p.slots
-		if !ok {
+		switch outcome {
+		case gaveUp:
 			return
-		}
-		if ack == nil {
-			// Dropped by policy (ingest.when_full: drop): counted, and
-			// settled for good, so a file's checkpoint passes it.
+		case dropped:
+			// By policy (ingest.when_full: drop): counted, and settled
+			// for good, so a file's checkpoint passes it.
 			p.release(msg.Data)
 			if done != nil {
 				done(true)
@@ -171,28 +171,37 @@ func (p *publisher) deliver(ctx context.Context, msg *nats.Msg, id string, n int
 	}
 }
 
-// store publishes msg until JetStream acknowledges it (ok) or ctx ends.
-// With ingest.when_full: drop, a batch the full RAW stream refuses is
-// dropped and counted instead: ok with a nil ack.
-func (p *publisher) store(ctx context.Context, msg *nats.Msg, id string, n int) (ack *jetstream.PubAck, ok bool) {
+// What store did with a batch.
+type storeOutcome int
+
+const (
+	acknowledged storeOutcome = iota // JetStream stored it
+	dropped                          // a full RAW stream refused it, and ingest.when_full is drop
+	gaveUp                           // ctx ended first
+)
+
+// store publishes msg until JetStream acknowledges it or ctx ends. With
+// ingest.when_full: drop, a batch the full RAW stream refuses is dropped
+// and counted instead.
+func (p *publisher) store(ctx context.Context, msg *nats.Msg, id string, n int) (*jetstream.PubAck, storeOutcome) {
 	backoff := p.minBackoff
 	for attempt := 1; ; attempt++ {
 		ack, err := p.attempt(ctx, msg, id)
 		if err == nil {
-			return ack, true
+			return ack, acknowledged
 		}
 		if ctx.Err() != nil {
 			// The library may still hold msg for a retry of its own, so
 			// its buffer is not reused.
 			p.lostRecords.Add(int64(n))
-			return nil, false
+			return nil, gaveUp
 		}
 		// Jitter keeps many stalled publishers from retrying in step.
 		d := backoff/2 + rand.N(backoff)
 		if streamFull(err) && p.ing.cfg.WhenFull == WhenFullDrop {
 			p.ing.drop(n)
 			p.warnDrop(msg.Subject)
-			return nil, true
+			return nil, dropped
 		}
 		if streamFull(err) {
 			// Flow control, not a failure: the RAW stream is at its bound
@@ -209,7 +218,7 @@ func (p *publisher) store(ctx context.Context, msg *nats.Msg, id string, n int) 
 		case <-time.After(d):
 		case <-ctx.Done():
 			p.lostRecords.Add(int64(n))
-			return nil, false
+			return nil, gaveUp
 		}
 	}
 }
@@ -247,9 +256,7 @@ func (p *publisher) attempt(ctx context.Context, msg *nats.Msg, id string) (*jet
 // warnDrop logs drops at most every five seconds; vakt_dropped_total
 // counts every record.
 func (p *publisher) warnDrop(subject string) {
-	now := time.Now().UnixNano()
-	last := p.lastDropWarn.Load()
-	if now-last < int64(5*time.Second) || !p.lastDropWarn.CompareAndSwap(last, now) {
+	if !due(&p.lastDropWarn) {
 		return
 	}
 	p.ing.log.Warn("RAW stream full: dropping batches (ingest.when_full: drop)",
@@ -260,12 +267,18 @@ func (p *publisher) warnDrop(subject string) {
 // NATS outage fails every batch, and the metric counts them all.
 func (p *publisher) warn(err error, subject string, attempt int) {
 	p.failures.Add(1)
-	now := time.Now().UnixNano()
-	last := p.lastWarn.Load()
-	if now-last < int64(5*time.Second) || !p.lastWarn.CompareAndSwap(last, now) {
+	if !due(&p.lastWarn) {
 		return
 	}
 	p.ing.log.Warn("publish failed, retrying; ingest slows down until JetStream accepts batches again",
 		slog.String("subject", subject), slog.Int("attempt", attempt),
 		slog.Int64("failures", p.failures.Swap(0)), slog.Any("err", err))
+}
+
+// due reports whether five seconds have passed since the time in last
+// (unix nanos), and if so sets it to now; one caller of many wins.
+func due(last *atomic.Int64) bool {
+	now := time.Now().UnixNano()
+	prev := last.Load()
+	return now-prev >= int64(5*time.Second) && last.CompareAndSwap(prev, now)
 }

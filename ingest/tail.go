@@ -44,7 +44,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -665,10 +664,7 @@ func (tf *tailFile) startGen(ctx context.Context) (genStart, *skipEntry) {
 			tf.sink.forced = append(tf.sink.forced, e)
 		}
 	}
-	tf.tr.replay = slices.Clone(tf.sink.forced)
-	if n := len(tf.sink.forced); n > 0 {
-		tf.sink.replayUntil = tf.sink.forced[n-1]
-	}
+	tf.tr.replay = tf.sink.replayForced()
 	tf.quietSince = time.Time{}
 	if !has {
 		// Remember the position at once, so that a restart does not read
@@ -898,10 +894,7 @@ func (tf *tailFile) importGzip(ctx, pubCtx context.Context) *skipEntry {
 			sk.forced = append(sk.forced, e)
 		}
 	}
-	tr.replay = slices.Clone(sk.forced)
-	if n := len(sk.forced); n > 0 {
-		sk.replayUntil = sk.forced[n-1]
-	}
+	tr.replay = sk.replayForced()
 	i.log.Info("importing compressed log file", slog.String("file", tf.path), slog.Int64("offset", off))
 	lr := newLineReader(zr, logformat.MaxLineBytes, off)
 	done, pubErr := false, error(nil)

@@ -234,7 +234,12 @@ func lookupSQL(db string) string {
 		" AND batch_key = {key:UInt64}"
 }
 
-// arrayParam formats strings as a ClickHouse Array(String) literal.
+// quoteEscaper escapes a string for a single-quoted ClickHouse literal.
+var quoteEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+
+// arrayParam formats strings as a ClickHouse Array(String) literal, the
+// text form server-side query parameters take (clickhouse-go passes
+// parameters as strings and has no encoder for arrays).
 func arrayParam(ss []string) string {
 	var b strings.Builder
 	b.WriteByte('[')
@@ -243,7 +248,7 @@ func arrayParam(ss []string) string {
 			b.WriteByte(',')
 		}
 		b.WriteByte('\'')
-		b.WriteString(strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s))
+		b.WriteString(quoteEscaper.Replace(s))
 		b.WriteByte('\'')
 	}
 	b.WriteByte(']')

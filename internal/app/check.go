@@ -41,13 +41,14 @@ func Check(ctx context.Context, cfg config.Config, loadErr error, connect bool, 
 	readable("clickhouse.ca_file", cfg.ClickHouse.CAFile)
 	readable("clickhouse.cert_file", cfg.ClickHouse.CertFile)
 	readable("clickhouse.key_file", cfg.ClickHouse.KeyFile)
-	if (cfg.ClickHouse.CertFile == "") != (cfg.ClickHouse.KeyFile == "") {
-		add("clickhouse.cert_file", "cert_file and key_file must be set together", "set both for TLS client authentication, or neither")
-	}
 	readable("clickhouse.readonly_password_file", cfg.ClickHouse.ReadonlyPasswordFile)
-	if (cfg.NATS.CertFile == "") != (cfg.NATS.KeyFile == "") {
-		add("nats.cert_file", "cert_file and key_file must be set together", "set both for TLS client authentication, or neither")
+	clientCert := func(section, cert, key string) {
+		if (cert == "") != (key == "") {
+			add(section+".cert_file", "cert_file and key_file must be set together", "set both for TLS client authentication, or neither")
+		}
 	}
+	clientCert("nats", cfg.NATS.CertFile, cfg.NATS.KeyFile)
+	clientCert("clickhouse", cfg.ClickHouse.CertFile, cfg.ClickHouse.KeyFile)
 	if cfg.NATS.User != "" && cfg.NATS.Password == "" && cfg.NATS.PasswordFile == "" {
 		add("nats.password", "user is set without a password", "set nats.password, nats.password_file or VAKT_NATS_PASSWORD")
 	}
