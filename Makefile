@@ -72,7 +72,7 @@ FUZZTIME ?= 60s
 FUZZ_TARGETS := ingest/logformat:FuzzParseCombined ingest/logformat:FuzzMain ingest/logformat:FuzzVhostCombined \
 	ingest/logformat:FuzzNginxJSON ingest/logformat:FuzzCaddy ingest/logformat:FuzzCustom \
 	ingest/logformat:FuzzCompileNginx ingest/logformat:FuzzAuto internal/event:FuzzRangeJSON \
-	internal/jsonscan:FuzzScan ingest:FuzzSyslog ingest:FuzzSyslogFrames
+	internal/jsonscan:FuzzScan ingest:FuzzSyslog ingest:FuzzSyslogFrames pseudonymize:FuzzRedactAddrs
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "== $$fn ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg; done

@@ -100,6 +100,10 @@ type stageMetrics struct {
 	fullWaits     prometheus.Counter
 	republished   prometheus.Counter
 	dropped       prometheus.Counter
+	// syslogOpen and syslogClosed (by reason) count the syslog receiver's
+	// TCP connections.
+	syslogOpen   prometheus.Gauge
+	syslogClosed *prometheus.CounterVec
 }
 
 // New validates cfg and prepares an Ingest that publishes through js. A nil
@@ -157,6 +161,8 @@ func New(cfg Config, js jetstream.JetStream, log *slog.Logger, m *metrics.Pipeli
 		fullWaits:     m.BackpressureWaits.WithLabelValues(stage),
 		republished:   m.Republished.WithLabelValues(stage),
 		dropped:       m.Dropped.WithLabelValues(stage, ReasonRawStreamFull),
+		syslogOpen:    m.ListenerConnections.WithLabelValues(listenerSyslogTCP),
+		syslogClosed:  m.ListenerClosed.MustCurryWith(prometheus.Labels{"listener": listenerSyslogTCP}),
 	}
 	for _, r := range reasons {
 		i.rejected[r] = new(atomic.Int64)

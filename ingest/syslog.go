@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -36,8 +35,6 @@ const (
 	// sender inventing tags cannot make memory grow. Further sites are
 	// published under the configured site.
 	maxSyslogSites = 1000
-	// maxSyslogConns bounds concurrent TCP connections.
-	maxSyslogConns = 256
 	// syslogQueue is the number of messages between the receivers and the
 	// batching goroutine. When it is full, TCP senders wait and UDP
 	// datagrams wait in (and then overflow) the kernel's buffer.
@@ -69,7 +66,27 @@ type SyslogConfig struct {
 	SiteFrom string `yaml:"site_from"`
 	// Site is the fallback site (default: the ingest site).
 	Site string `yaml:"site"`
+
+	// IdleTimeout closes a TCP connection that delivers no whole frame
+	// for this long (default 2m); senders such as rsyslog reconnect. It
+	// also bounds how long one frame may take to arrive, so a half-sent
+	// frame cannot hold a connection forever.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConnections caps open TCP connections (default 512). At the cap
+	// one is closed to admit a new one: the oldest that never delivered a
+	// message, else the one idle the longest, so idle connections cannot
+	// lock senders out.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerAddress caps one remote address's connections
+	// (0: no cap); at it, that address's longest-idle one is closed.
+	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
 }
+
+// Defaults of SyslogConfig.
+const (
+	DefaultSyslogIdleTimeout    = 2 * time.Minute
+	DefaultSyslogMaxConnections = 512
+)
 
 // Enabled reports whether a transport is configured.
 func (c SyslogConfig) Enabled() bool { return c.UDP != "" || c.TCP != "" }
@@ -94,6 +111,12 @@ func (c SyslogConfig) validate() []error {
 	}
 	if err := checkFormat(c.Format); err != nil {
 		bad("format", "%v", err)
+	}
+	if c.IdleTimeout < 0 {
+		bad("idle_timeout", "must not be negative; use e.g. 2m")
+	}
+	if c.MaxConnections < 0 || c.MaxConnectionsPerAddress < 0 {
+		bad("max_connections", "must not be negative; use e.g. 512")
 	}
 	return errs
 }
@@ -129,8 +152,11 @@ type syslogServer struct {
 	run  string // random id of this run: message ids never collide with an earlier run's
 	msgs chan syslogLine
 
-	mu    sync.Mutex
-	conns map[net.Conn]bool
+	mu     sync.Mutex
+	conns  map[*syslogConn]struct{}
+	byAddr map[string]int // open connections per remote address (not logged)
+	warned time.Time      // last eviction warning: one a minute in a flood
+	evicts int            // evictions since that warning
 }
 
 // syslogLine is one received message for the batching goroutine.
@@ -150,10 +176,16 @@ func (i *Ingest) listenSyslog() (*syslogServer, error) {
 	if cfg.SiteFrom == "" {
 		cfg.SiteFrom = SiteFromTag
 	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultSyslogIdleTimeout
+	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = DefaultSyslogMaxConnections
+	}
 	var id [6]byte
 	_, _ = rand.Read(id[:])
 	s := &syslogServer{ing: i, cfg: cfg, run: hex.EncodeToString(id[:]), msgs: make(chan syslogLine, syslogQueue),
-		conns: map[net.Conn]bool{}}
+		conns: map[*syslogConn]struct{}{}, byAddr: map[string]int{}}
 	var err error
 	if cfg.UDP != "" {
 		if s.udp, err = net.ListenPacket("udp", cfg.UDP); err != nil {
@@ -206,11 +238,7 @@ func (s *syslogServer) serve(ctx, pubCtx context.Context) {
 		if s.tcp != nil {
 			s.tcp.Close()
 		}
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
+		s.closeAll()
 	})
 	defer stop()
 	batched := make(chan struct{})
@@ -237,60 +265,6 @@ func (s *syslogServer) readUDP(ctx context.Context) {
 			return
 		}
 		s.handle(buf[:n])
-	}
-}
-
-func (s *syslogServer) acceptTCP(ctx context.Context, wg *sync.WaitGroup) {
-	for {
-		c, err := s.tcp.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			s.ing.log.Error("syslog tcp receiver stopped", slog.Any("err", err))
-			return
-		}
-		s.mu.Lock()
-		if len(s.conns) >= maxSyslogConns {
-			s.mu.Unlock()
-			s.ing.log.Warn("syslog tcp connection refused: too many connections", slog.Int("max", maxSyslogConns))
-			c.Close()
-			continue
-		}
-		s.conns[c] = true
-		s.mu.Unlock()
-		wg.Go(func() {
-			defer func() {
-				s.mu.Lock()
-				delete(s.conns, c)
-				s.mu.Unlock()
-				c.Close()
-			}()
-			s.readTCP(c)
-		})
-	}
-}
-
-func (s *syslogServer) readTCP(c net.Conn) {
-	fr := newFrameReader(c, logformat.MaxLineBytes+4096)
-	for {
-		frame, err := fr.next()
-		switch {
-		case err == nil:
-			s.handle(frame)
-		case errors.Is(err, errFrameTooLong):
-			s.msgs <- syslogLine{site: s.cfg.Site, bad: true}
-		case errors.Is(err, errFraming):
-			s.msgs <- syslogLine{site: s.cfg.Site, bad: true}
-			s.ing.log.Warn("syslog tcp framing broken; connection closed", slog.String("transport", "tcp"))
-			return
-		default:
-			return // closed by the peer or at shutdown
-		}
 	}
 }
 

@@ -214,6 +214,9 @@ type frameReader struct {
 	r   *bufio.Reader
 	max int
 	buf []byte
+	// partial is set while a frame has begun but not ended: a read error
+	// then cut a message in half.
+	partial bool
 }
 
 func newFrameReader(r io.Reader, max int) *frameReader {
@@ -228,15 +231,21 @@ func (f *frameReader) next() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case c == '\n' || c == '\r' || c == 0:
+		if c == '\n' || c == '\r' || c == 0 {
 			continue // empty frames between messages
-		case isDigitByte(c):
-			return f.counted(c)
-		default:
-			_ = f.r.UnreadByte()
-			return f.line()
 		}
+		f.partial = true
+		var frame []byte
+		if isDigitByte(c) {
+			frame, err = f.counted(c)
+		} else {
+			_ = f.r.UnreadByte()
+			frame, err = f.line()
+		}
+		if err == nil || errors.Is(err, errFrameTooLong) {
+			f.partial = false
+		}
+		return frame, err
 	}
 }
 

@@ -67,7 +67,8 @@ func newBuilder(cfg Config, enricher Enricher) (builder, error) {
 // build fills e from r under keys; site labels records that carry none.
 // The client is r.ClientIP, or for a trusted proxy the address it forwarded
 // for. Flags are computed from the raw target before it is scrubbed. The
-// user name, X-Forwarded-For and the IP itself are dropped.
+// user name, X-Forwarded-For and the IP itself are dropped, and addresses in
+// the path, query, referrer and user agent become pseudonyms (freetext.go).
 func (b *builder) build(keys *Keys, r *event.Raw, site string, e *event.Event) error {
 	if !r.ClientIP.IsValid() {
 		return errInvalidIP
@@ -92,13 +93,13 @@ func (b *builder) build(keys *Keys, r *event.Raw, site string, e *event.Event) e
 		IPVersion:    6,
 		Epoch:        keys.Epoch(),
 		Method:       r.Method,
-		Path:         path,
-		Query:        ScrubQuery(query, policy),
+		Path:         keys.RedactAddrs(path),
+		Query:        keys.RedactAddrs(ScrubQuery(query, policy)),
 		Protocol:     r.Protocol,
 		Status:       r.Status,
 		Bytes:        r.Bytes,
-		Referrer:     scrubReferrer(r.Referrer, internal, policy),
-		UserAgent:    r.UserAgent,
+		Referrer:     keys.RedactAddrs(scrubReferrer(r.Referrer, internal, policy)),
+		UserAgent:    keys.RedactAddrs(r.UserAgent),
 		Host:         r.Host,
 		RequestTime:  r.RequestTime,
 		UpstreamTime: r.UpstreamTime,

@@ -46,6 +46,7 @@ const (
 type Keys struct {
 	epoch  uint32
 	rev    uint64 // KV revision the salt was read at, to notice replacement
+	seal   string // saltSeal of the salt, to tell a replacement from a rewrite
 	c0, c1 uint64 // client id key, salt[0:16]
 	n0, n1 uint64 // network id key, salt[16:32]
 }
@@ -58,6 +59,7 @@ func newKeys(epoch uint32, salt []byte) (*Keys, error) {
 	}
 	return &Keys{
 		epoch: epoch,
+		seal:  saltSeal(salt),
 		c0:    binary.LittleEndian.Uint64(salt[0:8]),
 		c1:    binary.LittleEndian.Uint64(salt[8:16]),
 		n0:    binary.LittleEndian.Uint64(salt[16:24]),

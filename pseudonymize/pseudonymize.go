@@ -150,9 +150,15 @@ func (p *Pseudonymizer) Run(ctx context.Context) error {
 		return fmt.Errorf("pseudonymize: %w", err)
 	}
 	salts.onEpoch = func(k uint32) { p.m.SaltEpoch.Set(float64(k)) }
+	salts.onConflict = p.saltAlarm
 	p.saltsMu.Lock()
 	p.salts = salts
 	p.saltsMu.Unlock()
+	// Load (or create) the current salt now, so that one replaced while no
+	// replica ran is refused, and alarmed, before any traffic.
+	if _, err := salts.Current(ctx); err != nil && !errors.Is(err, ErrSaltConflict) {
+		p.log.Warn("salt not loaded at start; retried per message", "err", err)
+	}
 
 	cons, err := p.js.Consumer(ctx, bus.RawStream, bus.PseudonymizeConsumer)
 	if err != nil {
@@ -181,6 +187,12 @@ func (p *Pseudonymizer) Run(ctx context.Context) error {
 func (p *Pseudonymizer) worker(ctx context.Context, cons jetstream.Consumer, salts *SaltStore) {
 	w := &workerState{backoff: p.backoffMin}
 	for ctx.Err() == nil {
+		if salts.Blocked() {
+			// A refused epoch: leave the raw messages in the stream until
+			// a rotation starts a new one.
+			p.pause(ctx, w)
+			continue
+		}
 		batch, err := cons.Fetch(p.cfg.FetchBatch, jetstream.FetchMaxWait(fetchWait))
 		if err != nil {
 			p.log.Warn("fetch raw messages", "err", err)
@@ -250,6 +262,11 @@ func (p *Pseudonymizer) handle(ctx context.Context, msg jetstream.Msg, salts *Sa
 	}
 
 	keys, err := salts.Current(work)
+	if errors.Is(err, ErrSaltConflict) {
+		// Alarmed once by the salt store; the message waits.
+		_ = msg.NakWithDelay(w.backoff)
+		return false
+	}
 	if err != nil {
 		p.log.Error("salt unavailable; message will be redelivered", "seq", seq, "err", err)
 		_ = msg.NakWithDelay(w.backoff)

@@ -80,6 +80,13 @@ type SaltStore struct {
 	now    func() time.Time
 	// onEpoch is told about each new current epoch (the metrics gauge).
 	onEpoch func(uint32)
+	// onConflict raises the alarm for an epoch whose salt changed (the
+	// metric and the alert); nil in tools.
+	onConflict func(k uint32, what string)
+	conflicts  conflictSet
+	// sealsSince is when this bucket started getting seals: a salt
+	// written since then must have one (saltseal.go).
+	sealsSince time.Time
 	// purgeOnly is set for a bucket stream that denies message deletes, where
 	// destruction can only purge.
 	purgeOnly bool
@@ -134,6 +141,9 @@ func NewSaltStore(ctx context.Context, js jetstream.JetStream, cfg Config, log *
 		onEpoch: func(uint32) {},
 	}
 	if err := s.checkEpochLength(ctx); err != nil {
+		return nil, err
+	}
+	if s.sealsSince, err = s.readSealsSince(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.refreshSchedule(ctx); err != nil {
@@ -214,6 +224,9 @@ func (s *SaltStore) Current(ctx context.Context) (*Keys, error) {
 		if keys != nil && keys.epoch == k {
 			return keys, nil // another worker loaded it meanwhile
 		}
+		if s.inConflict(k) {
+			return nil, fmt.Errorf("epoch %d: %w", k, ErrSaltConflict)
+		}
 		keys, err = s.loadOrCreate(ctx, k, now)
 		if errors.Is(err, errScheduleChanged) && attempt == 0 {
 			if k, err = s.EpochOf(now); err != nil {
@@ -227,6 +240,10 @@ func (s *SaltStore) Current(ctx context.Context) (*Keys, error) {
 		break
 	}
 	s.current.Lock()
+	if s.inConflict(k) { // found by the watch meanwhile
+		s.current.Unlock()
+		return nil, fmt.Errorf("epoch %d: %w", k, ErrSaltConflict)
+	}
 	s.current.keys = keys // the previous epoch's keys become garbage
 	s.current.Unlock()
 	s.log.Info("salt epoch in use", "epoch", k)
@@ -247,6 +264,13 @@ func (s *SaltStore) Lookup(ctx context.Context, k uint32) (*Keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoch %d: read salt: %w", k, err)
 	}
+	if s.inConflict(k) {
+		return nil, fmt.Errorf("epoch %d: %w", k, ErrSaltConflict)
+	}
+	if err := s.verify(ctx, k, e.Value(), e.Created()); err != nil {
+		clear(e.Value())
+		return nil, err
+	}
 	return keysFrom(k, e.Revision(), e.Value())
 }
 
@@ -259,10 +283,18 @@ func (s *SaltStore) loadOrCreate(ctx context.Context, k uint32, now time.Time) (
 	key := epochKey(k)
 	e, err := s.kv.Get(ctx, key)
 	if err == nil {
-		return keysFrom(k, e.Revision(), e.Value())
+		return s.verified(ctx, k, e.Revision(), e.Value(), e.Created())
 	}
 	if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, fmt.Errorf("epoch %d: read salt: %w", k, err)
+	}
+	// A sealed epoch had a salt: making another would be a second salt
+	// under its number.
+	if sealed, err := s.sealed(ctx, k); err != nil {
+		return nil, fmt.Errorf("epoch %d: read salt seal: %w", k, err)
+	} else if sealed {
+		s.conflict(ctx, k, ConflictRemoved)
+		return nil, fmt.Errorf("epoch %d: %w", k, ErrSaltConflict)
 	}
 	// Before creating a salt, make sure no rotation has ended this epoch
 	// (the watch may not have delivered it yet): a salt created for an
@@ -280,7 +312,7 @@ func (s *SaltStore) loadOrCreate(ctx context.Context, k uint32, now time.Time) (
 	rev, err := s.kv.Create(ctx, key, salt)
 	if err == nil {
 		s.log.Info("salt created", "epoch", k)
-		return keysFrom(k, rev, salt)
+		return s.verified(ctx, k, rev, salt, time.Time{}) // ours: sealed now
 	}
 	if !errors.Is(err, jetstream.ErrKeyExists) {
 		return nil, fmt.Errorf("epoch %d: create salt: %w", k, err)
@@ -290,7 +322,17 @@ func (s *SaltStore) loadOrCreate(ctx context.Context, k uint32, now time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("epoch %d: read salt after losing creation race: %w", k, err)
 	}
-	return keysFrom(k, e.Revision(), e.Value())
+	return s.verified(ctx, k, e.Revision(), e.Value(), e.Created())
+}
+
+// verified checks salt against the epoch's seal (sealing it if none) and
+// derives its keys; the salt buffer is wiped either way.
+func (s *SaltStore) verified(ctx context.Context, k uint32, rev uint64, salt []byte, created time.Time) (*Keys, error) {
+	if err := s.verify(ctx, k, salt, created); err != nil {
+		clear(salt)
+		return nil, err
+	}
+	return keysFrom(k, rev, salt)
 }
 
 // Destroy destroys every stored salt whose epoch end + grace has passed and
@@ -310,10 +352,20 @@ func (s *SaltStore) Destroy(ctx context.Context) ([]uint32, error) {
 		if _, _, destroyAt := s.Bounds(k); now.Before(destroyAt) {
 			continue
 		}
-		if err := s.erase(ctx, s.subj+epochKey(k)); err != nil {
+		// The salt first; the seal and any conflict record go with it.
+		var err error
+		for _, key := range []string{epochKey(k), sealKey(k), conflictKey(k)} {
+			if err = s.erase(ctx, s.subj+key); err != nil {
+				break
+			}
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("destroy salt of epoch %d: %w", k, err))
 			continue
 		}
+		s.conflicts.Lock()
+		delete(s.conflicts.epochs, k)
+		s.conflicts.Unlock()
 		destroyed = append(destroyed, k)
 	}
 	return destroyed, errors.Join(errs...)
@@ -361,30 +413,41 @@ func (s *SaltStore) dropCurrentIfDue(now time.Time) {
 	}
 }
 
-// storedEpochs lists the epochs with anything stored under their key: values
-// and also any delete or purge markers a person may have left.
+// storedEpochs lists the epochs with anything stored under their salt,
+// seal or conflict key: values and also any delete or purge markers a person
+// may have left.
 func (s *SaltStore) storedEpochs(ctx context.Context) ([]uint32, error) {
-	info, err := s.stream.Info(ctx, jetstream.WithSubjectFilter(s.subj+epochKeyPrefix+">"))
+	info, err := s.stream.Info(ctx, jetstream.WithSubjectFilter(s.subj+">"))
 	if err != nil {
 		return nil, fmt.Errorf("list salts in %s: %w", bus.SaltBucket, err)
 	}
 	epochs := make([]uint32, 0, len(info.State.Subjects))
 	for subj := range info.State.Subjects {
-		k, ok := parseEpochKey(strings.TrimPrefix(subj, s.subj))
+		key := strings.TrimPrefix(subj, s.subj)
+		if strings.HasPrefix(key, "meta.") {
+			continue
+		}
+		for _, p := range []string{sealKeyPrefix, conflictKeyPrefix} {
+			if n, ok := strings.CutPrefix(key, p); ok {
+				key = epochKeyPrefix + n
+			}
+		}
+		k, ok := parseEpochKey(key)
 		if !ok {
 			s.log.Warn("unexpected key in salt bucket", "bucket", bus.SaltBucket, "subject", subj)
 			continue
 		}
-		epochs = append(epochs, k)
+		if !slices.Contains(epochs, k) {
+			epochs = append(epochs, k)
+		}
 	}
 	slices.Sort(epochs)
 	return epochs, nil
 }
 
-// Revalidate drops the in-memory salt if its key was deleted or replaced in
-// the bucket out of schedule (an operator's emergency rotation, or another
-// replica's destruction), so that no replica keeps using a salt the bucket no
-// longer holds. The next Current call loads or creates the bucket's salt.
+// Revalidate refuses the current epoch if its salt was removed or replaced
+// in the bucket out of schedule (saltseal.go): the watch normally notices at
+// once; this read covers a watch that broke.
 func (s *SaltStore) Revalidate(ctx context.Context) error {
 	// The watch normally delivers rotations at once; this read covers a
 	// watch that broke.
@@ -399,20 +462,7 @@ func (s *SaltStore) Revalidate(ctx context.Context) error {
 		return nil
 	}
 	e, err := s.kv.Get(ctx, epochKey(keys.epoch))
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-	case err != nil:
-		return fmt.Errorf("epoch %d: check salt: %w", keys.epoch, err)
-	case e.Revision() == keys.rev:
-		return nil
-	}
-	s.current.Lock()
-	if s.current.keys == keys {
-		s.current.keys = nil
-	}
-	s.current.Unlock()
-	s.log.Warn("salt of the current epoch was removed or replaced in the bucket; dropped from memory", "epoch", keys.epoch)
-	return nil
+	return s.checkHeld(ctx, keys, e, err)
 }
 
 // RunJanitor destroys due salts until ctx ends. It wakes at the next
@@ -424,6 +474,7 @@ func (s *SaltStore) RunJanitor(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { s.watchSchedule(ctx, wake) })
+	wg.Go(func() { s.watchSalts(ctx) })
 	for {
 		destroyed, err := s.Destroy(ctx)
 		for _, k := range destroyed {

@@ -284,45 +284,6 @@ func TestEpochs(t *testing.T) {
 	}
 }
 
-func TestRevalidateDropsRemovedSalt(t *testing.T) {
-	n := startNATS(t)
-	ctx := context.Background()
-	s, err := NewSaltStore(ctx, n.js, Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, err := s.Current(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Revalidate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if k, _ := s.Current(ctx); k != before {
-		t.Fatal("Revalidate dropped a salt that is still in the bucket")
-	}
-
-	// An operator deletes the current salt: an emergency rotation.
-	kv, err := n.js.KeyValue(ctx, bus.SaltBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kv.Delete(ctx, epochKey(before.Epoch())); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Revalidate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	after, err := s.Current(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ip := netip.MustParseAddr("192.0.2.9")
-	if after.Epoch() != before.Epoch() || after.ClientID(ip) == before.ClientID(ip) {
-		t.Fatal("the removed salt is still in use")
-	}
-}
-
 // TestDestroyErasesLastMessage: a salt that is the last message written to
 // the bucket is erased too, and stays erased after the server writes its
 // state on shutdown.

@@ -57,7 +57,8 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	chSrv, err = chserver.Start(context.Background(), chserver.Config{DataDir: dir, Listen: "127.0.0.1:0", LibPath: lib})
+	chSrv, err = chserver.Start(context.Background(), chserver.Config{DataDir: dir, Listen: "127.0.0.1:0", LibPath: lib,
+		Users: map[string]chserver.User{testCHUser: {Password: testCHPassword}}})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "start the embedded ClickHouse endpoint: %v\n", err)
 		return 1
@@ -65,6 +66,9 @@ func testMain(m *testing.M) int {
 	defer chSrv.Close()
 	return m.Run()
 }
+
+// The embedded endpoint's account in these tests.
+const testCHUser, testCHPassword = "vakt", "store-test-password"
 
 // needEngine returns the endpoint's address, or skips (fails in CI) when
 // the engine library is missing.
@@ -81,7 +85,7 @@ func needEngine(t testing.TB) string {
 
 func openCH(t testing.TB, addr string) driver.Conn {
 	t.Helper()
-	conn, err := Open(t.Context(), ClickHouseConfig{Addr: []string{addr}, Protocol: ProtocolHTTP, DialTimeout: 5 * time.Second})
+	conn, err := Open(t.Context(), ClickHouseConfig{Addr: []string{addr}, Protocol: ProtocolHTTP, DialTimeout: 5 * time.Second, Username: testCHUser, Password: testCHPassword})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +206,7 @@ func count(t testing.TB, conn driver.Conn, db string) uint64 {
 
 func storeConfig(addr, db string) Config {
 	return Config{
-		ClickHouse:    ClickHouseConfig{Addr: []string{addr}, Protocol: ProtocolHTTP, Database: db},
+		ClickHouse:    ClickHouseConfig{Addr: []string{addr}, Protocol: ProtocolHTTP, Database: db, Username: testCHUser, Password: testCHPassword},
 		FlushInterval: 100 * time.Millisecond,
 	}
 }
@@ -573,7 +577,7 @@ func TestOpen(t *testing.T) {
 		cfg     ClickHouseConfig
 		wantErr string
 	}{
-		{"http", ClickHouseConfig{Addr: []string{addr}, Protocol: ProtocolHTTP}, ""},
+		{"http", ClickHouseConfig{Addr: []string{addr}, Protocol: ProtocolHTTP, Username: testCHUser, Password: testCHPassword}, ""},
 		{"invalid", ClickHouseConfig{Protocol: ProtocolHTTP}, "clickhouse.addr"},
 		{"unreachable", ClickHouseConfig{Addr: []string{"127.0.0.1:1"}, Protocol: ProtocolHTTP, DialTimeout: 2 * time.Second}, "ping"},
 	}

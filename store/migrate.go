@@ -123,7 +123,9 @@ func MigrateReport(ctx context.Context, conn driver.Conn, cfg SchemaConfig) (*Mi
 				return rep, fmt.Errorf("schema migration %d (%s): %w", m.version, m.name, err)
 			}
 		}
-		rec := fmt.Sprintf("INSERT INTO %s (version, name, applied_at) SETTINGS async_insert = 0 VALUES (%d, '%s', now64(3))",
+		// INSERT ... SELECT, not VALUES: endpoints may read inline VALUES
+		// as literals only (vakt's embedded one does), so now64 is a query.
+		rec := fmt.Sprintf("INSERT INTO %s (version, name, applied_at) SETTINGS async_insert = 0 SELECT %d, '%s', now64(3)",
 			s.name(MigrationsTable), m.version, strings.ReplaceAll(m.name, "'", ""))
 		if err := exec(ctx, conn, rec); err != nil {
 			return rep, fmt.Errorf("schema migration %d (%s): record it: %w", m.version, m.name, err)

@@ -167,6 +167,7 @@ type Store struct {
 	m   *metrics.Pipeline
 
 	rows, batches, insertErrors, rejected, ackErrors, duplicates atomic.Uint64
+	health                                                       insertHealth
 }
 
 // New creates the stage. Migrate must have created the table; Run needs
@@ -442,6 +443,10 @@ func (w *worker) insert(ctx context.Context, b *batch) error {
 		err := w.s.ins.insert(actx, token, &b.rows)
 		cancel()
 		w.s.m.InsertDuration.Observe(time.Since(start).Seconds())
+		if err == nil || ctx.Err() == nil {
+			// An attempt cut short by shutdown says nothing of the store.
+			w.s.health.record(time.Now(), err)
+		}
 		if err == nil {
 			if attempt > 1 {
 				w.s.log.Info("insert succeeded after retries", "worker", w.id, "rows", b.rows.len(), "attempts", attempt)

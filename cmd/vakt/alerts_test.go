@@ -17,8 +17,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/vakt-dev/vakt/internal/app"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/loggen"
+	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
@@ -99,7 +101,12 @@ alerts: {interval: %s}
 		}
 		return natsURL != ""
 	}, &out)
-	nc, err := nats.Connect(natsURL)
+	// Alerts are for vakt_ops: no anonymous client may connect.
+	pw, err := secrets.Read(dataDir, bus.PasswordFile(bus.UserOps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(natsURL, bus.UserOptions(bus.UserOps, pw)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +204,16 @@ alerts: {interval: %s}
 	}
 
 	// /metrics counts it, shows consumer lag, and holds no IP.
-	res, err := http.Get("http://" + metricsAddr + "/metrics")
+	req, err := http.NewRequest(http.MethodGet, "http://"+metricsAddr+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := secrets.Read(dataDir, app.HTTPTokenName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

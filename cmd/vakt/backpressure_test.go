@@ -18,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vakt-dev/vakt/internal/app"
 	"github.com/vakt-dev/vakt/internal/chserver"
+	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
@@ -42,7 +44,9 @@ func TestBackpressureBoundedMemory(t *testing.T) {
 	lib := testenv.CHDBLib(t)
 	work := t.TempDir()
 	chDir := filepath.Join(work, "clickhouse")
-	srv, err := chserver.Start(context.Background(), chserver.Config{DataDir: chDir, Listen: "127.0.0.1:0", LibPath: lib})
+	const chPassword = "backpressure-test-password"
+	srv, err := chserver.Start(context.Background(), chserver.Config{DataDir: chDir, Listen: "127.0.0.1:0", LibPath: lib,
+		Users: map[string]chserver.User{"vakt": {Password: chPassword}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +55,7 @@ func TestBackpressureBoundedMemory(t *testing.T) {
 
 	logFile := filepath.Join(work, "access.log")
 	metricsAddr := freeLoopbackAddr(t)
-	cfg := faultConfig(t, work, "run.yaml", filepath.Join(work, "data"), fmt.Sprintf(`clickhouse: {addr: [%s], protocol: http}
+	cfg := faultConfig(t, work, "run.yaml", filepath.Join(work, "data"), fmt.Sprintf(`clickhouse: {addr: [%s], protocol: http, user: vakt, password: `+chPassword+`}
 http: {listen: %q}
 store: {flush_interval: 200ms}
 streams: {events_max_bytes: 8388608}
@@ -65,7 +69,7 @@ ingest:
 	p := startVakt(t, "run", "--config", cfg)
 	p.waitOutput(t, regexp.MustCompile(`following log files`))
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if n, _ := chCount(srv.Addr()); n > 0 {
+		if n, _ := chCountAs(srv.Addr(), "vakt", chPassword); n > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -75,19 +79,24 @@ ingest:
 
 	var peak atomic.Int64
 	stopSampling := sampleRSS(t, p.cmd.Process.Pid, &peak)
-	waitsBefore := metricValue(t, metricsAddr, `vakt_backpressure_waits_total{stage="ingest"}`)
+	waitsBefore := metricValue(t, metricsAddr, filepath.Join(work, "data"), `vakt_backpressure_waits_total{stage="ingest"}`)
 	proxy.setDown(true)
 	t.Logf("ClickHouse down at %d lines written", w.written.Load())
 	time.Sleep(30 * time.Second)
-	waits := metricValue(t, metricsAddr, `vakt_backpressure_waits_total{stage="ingest"}`) - waitsBefore
-	held, _ := chCount(srv.Addr())
+	waits := metricValue(t, metricsAddr, filepath.Join(work, "data"), `vakt_backpressure_waits_total{stage="ingest"}`) - waitsBefore
+	held, _ := chCountAs(srv.Addr(), "vakt", chPassword)
 	proxy.setDown(false)
 	t.Logf("ClickHouse up at %d lines written (%d rows stored); ingest waited on a full RAW stream %.0f times; peak RSS %.0f MiB",
 		w.written.Load(), held, waits, float64(peak.Load())/(1<<20))
 	time.Sleep(2 * time.Second)
 	w.stop()
 	n := int(w.written.Load())
-	waitStored(t, srv.Addr(), n, 90*time.Second)
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if rows, _ := chCountAs(srv.Addr(), "vakt", chPassword); rows >= n {
+			break
+		}
+	}
+	time.Sleep(time.Second) // anything extra (a duplicate) arrives
 	stopSampling()
 	p.stop(t)
 
@@ -97,7 +106,7 @@ ingest:
 	if got := peak.Load(); got > rssBound {
 		t.Errorf("peak RSS %.0f MiB, over the documented bound %d MiB", float64(got)/(1<<20), rssBound>>20)
 	}
-	rows, paths := chCount(srv.Addr())
+	rows, paths := chCountAs(srv.Addr(), "vakt", chPassword)
 	t.Logf("%d lines written; %d rows, %d distinct paths; peak RSS %.0f MiB (bound %d MiB)",
 		n, rows, paths, float64(peak.Load())/(1<<20), rssBound>>20)
 	if rows != n || paths != n {
@@ -146,10 +155,20 @@ func vmRSS(pid int) (int64, error) {
 	return 0, errors.New("no VmRSS")
 }
 
-// metricValue reads one sample of vakt's /metrics, 0 when it is absent.
-func metricValue(t *testing.T, addr, series string) float64 {
+// metricValue reads one sample of vakt's /metrics (with the data dir's
+// token), 0 when it is absent.
+func metricValue(t *testing.T, addr, dataDir, series string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
+	token, err := secrets.Read(dataDir, app.HTTPTokenName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,12 @@ func TestCheckReportsEveryProblemOnce(t *testing.T) {
 		{"missing files", "nats:\n  url: nats://n:4222\n  credentials_file: /nonexistent/x.creds\n  cert_file: /nonexistent/c.pem\nclickhouse:\n  addr: [ch:9000]\n  password_file: /nonexistent/pw\n",
 			[]string{"nats.credentials_file", "nats.cert_file", "nats.cert_file", "clickhouse.password_file"}},
 		{"syntax", "store: [unclosed\n", []string{"(file)"}},
+		// Non-loopback listeners: no TLS (or, for syslog, no authentication)
+		// unless allowed; the dashboard without authentication never.
+		{"remote listeners", "nats:\n  listen: 0.0.0.0:4222\nclickhouse:\n  listen: :8123\nhttp:\n  listen: '[::]:9464'\n  auth: none\ningest:\n  syslog:\n    tcp: 0.0.0.0:5514\n    udp: 192.0.2.1:5514\n",
+			[]string{"nats.listen", "clickhouse.listen", "http.auth", "ingest.syslog.tcp", "ingest.syslog.udp"}},
+		{"remote listeners without tls", "http:\n  listen: 0.0.0.0:9464\n", []string{"http.listen"}},
+		{"remote listeners allowed", "nats:\n  listen: 0.0.0.0:4222\n  allow_plaintext_remote: true\nclickhouse:\n  listen: :8123\n  allow_plaintext_remote: true\nhttp:\n  listen: '[::]:9464'\n  allow_plaintext_remote: true\ningest:\n  syslog:\n    tcp: 0.0.0.0:5514\n    allow_remote: true\n", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

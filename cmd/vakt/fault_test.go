@@ -19,6 +19,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/vakt-dev/vakt/internal/app"
+	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
@@ -71,17 +73,38 @@ func (w *logWriter) stop() {
 }
 
 // chCount asks a running vakt's embedded ClickHouse endpoint for the rows
-// and distinct paths stored; -1 when it cannot tell.
-func chCount(addr string) (rows, paths int) {
-	q := "SELECT count(), uniqExact(path) FROM vakt.requests"
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get("http://" + addr + "/?query=" + url.QueryEscape(q))
+// and distinct paths stored, as vakt's own account of dataDir; -1 when it
+// cannot tell.
+func chCount(addr, dataDir string) (rows, paths int) {
+	password, err := secrets.Read(dataDir, app.ClickHousePasswordFile(app.DefaultClickHouseUser))
 	if err != nil {
 		return -1, -1
 	}
+	return chCountAs(addr, app.DefaultClickHouseUser, password)
+}
+
+// chQuery runs q on the ClickHouse endpoint at addr as user; "" on failure.
+func chQuery(addr, user, password, q string) string {
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/?query="+url.QueryEscape(q), nil)
+	if err != nil {
+		return ""
+	}
+	req.SetBasicAuth(user, password)
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return ""
+	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	f := strings.Fields(string(b))
+	if resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func chCountAs(addr, user, password string) (rows, paths int) {
+	f := strings.Fields(chQuery(addr, user, password, "SELECT count(), uniqExact(path) FROM vakt.requests"))
 	if len(f) != 2 {
 		return -1, -1
 	}
@@ -92,10 +115,10 @@ func chCount(addr string) (rows, paths int) {
 
 // waitStored polls until addr's store holds want rows, then waits a little
 // more for anything extra (a duplicate) to arrive.
-func waitStored(t *testing.T, addr string, want int, within time.Duration) {
+func waitStored(t *testing.T, addr, dataDir string, want int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
-	for rows, _ := chCount(addr); rows < want && time.Now().Before(deadline); rows, _ = chCount(addr) {
+	for rows, _ := chCount(addr, dataDir); rows < want && time.Now().Before(deadline); rows, _ = chCount(addr, dataDir) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	time.Sleep(time.Second)
@@ -179,7 +202,7 @@ ingest:
 	w.stop()
 	n := int(w.written.Load())
 	addr := chEndpointRe.FindStringSubmatch(p.output())[1]
-	waitStored(t, addr, n, 60*time.Second)
+	waitStored(t, addr, dataDir, n, 60*time.Second)
 	p.stop(t)
 	checkExactlyOnce(t, dataDir, n)
 }
@@ -295,7 +318,7 @@ func TestNATSRestartMidStream(t *testing.T) {
 	for i := range 2 {
 		time.Sleep(1500 * time.Millisecond)
 		if i == 0 {
-			t.Logf("stored before the first restart: %v", fmt.Sprint(chCount(addr)))
+			t.Logf("stored before the first restart: %v", fmt.Sprint(chCount(addr, dataDir)))
 		}
 		before := w.written.Load()
 		ns.restart(t, 300*time.Millisecond)
@@ -304,8 +327,8 @@ func TestNATSRestartMidStream(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	w.stop()
 	n := int(w.written.Load())
-	waitStored(t, addr, n, 60*time.Second)
-	if rows, _ := chCount(addr); rows != n {
+	waitStored(t, addr, dataDir, n, 60*time.Second)
+	if rows, _ := chCount(addr, dataDir); rows != n {
 		t.Logf("vakt run:\n%s", lastLines(run.output(), 30))
 		t.Logf("vakt ingest:\n%s", lastLines(ing.output(), 30))
 	}
@@ -364,7 +387,7 @@ func TestReplicaSIGKILL(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	w.stop()
 	n := int(w.written.Load())
-	waitStored(t, addr, n, 60*time.Second)
+	waitStored(t, addr, dataDir, n, 60*time.Second)
 	ing.stop(t)
 	ps2.stop(t)
 	st.stop(t) // returns at once if it was killed
@@ -434,7 +457,7 @@ ingest:
 	// The next start stores the rest, exactly once.
 	p = startVakt(t, "run", "--config", cfg)
 	addr := p.waitOutput(t, chEndpointRe)[1]
-	waitStored(t, addr, n, 60*time.Second)
+	waitStored(t, addr, dataDir, n, 60*time.Second)
 	p.stop(t)
 	checkExactlyOnce(t, dataDir, n)
 }

@@ -100,8 +100,15 @@ func writeTestLog(t *testing.T, dir string, lines, clients int) *testLog {
 			ip = tl.ips[rng.IntN(clients)]
 		}
 		ts := start.Add(time.Duration(i) * 250 * time.Millisecond).Format("02/Jan/2006:15:04:05 -0700")
-		fmt.Fprintf(&b, "%s - - [%s] \"%s /t/%d?email=user%d@example.org&id=%d HTTP/1.1\" %d %d \"https://ref.example/p?q=%s\" \"Mozilla/5.0 (test %d)\"\n",
-			ip, ts, methods[i%len(methods)], i, i, i, statuses[i%len(statuses)], 100+i, ip, i%7)
+		// The client's address is also in the path, the query (as a
+		// parameter name, which scrubbing keeps, and a value), the
+		// referrer's host and the user agent: stored, each is a pseudonym.
+		host := ip.String()
+		if ip.Is6() {
+			host = "[" + host + "]"
+		}
+		fmt.Fprintf(&b, "%s - - [%s] \"%s /t/%d/from/%s?email=user%d@example.org&id=%d&from=%s&%s HTTP/1.1\" %d %d \"http://%s:8080/p?q=%s\" \"Mozilla/5.0 (test %d) via %s\"\n",
+			ip, ts, methods[i%len(methods)], i, ip, i, i, ip, ip, statuses[i%len(statuses)], 100+i, host, ip, i%7, ip)
 		tl.lineIP[i] = ip
 		tl.valid++
 	}
@@ -111,18 +118,26 @@ func writeTestLog(t *testing.T, dir string, lines, clients int) *testLog {
 	return tl
 }
 
+// testLine is the line number of a path written by writeTestLog.
+func testLine(path string) (int, error) {
+	n, _, _ := strings.Cut(strings.TrimPrefix(path, "/t/"), "/")
+	return strconv.Atoi(n)
+}
+
 // openStore starts the embedded engine on a data dir no process owns and
 // returns a clickhouse-go connection to it.
 func openStore(t *testing.T, dataDir string) driver.Conn {
 	t.Helper()
 	srv, err := chserver.Start(context.Background(), chserver.Config{
 		DataDir: filepath.Join(dataDir, "clickhouse"), Listen: "127.0.0.1:0", LibPath: testenv.CHDBLib(t),
+		Users: map[string]chserver.User{"vakt": {Password: "cli-test-password"}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr()}, Protocol: clickhouse.HTTP})
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr()}, Protocol: clickhouse.HTTP,
+		Auth: clickhouse.Auth{Username: "vakt", Password: "cli-test-password"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +208,7 @@ func TestImportEndToEndKeepsIPsOut(t *testing.T) {
 		if err := rs.Scan(&path, &id, &net, &epoch); err != nil {
 			t.Fatal(err)
 		}
-		n, err := strconv.Atoi(strings.TrimPrefix(path, "/t/"))
+		n, err := testLine(path)
 		if err != nil {
 			t.Fatalf("unexpected path %q", path)
 		}
@@ -220,6 +235,7 @@ func TestImportEndToEndKeepsIPsOut(t *testing.T) {
 	if leaked != 0 {
 		t.Fatalf("%d rows keep query values or referrer query strings", leaked)
 	}
+	checkFreeTextPseudonyms(t, ctx, conn)
 }
 
 // checkNoIPInTables checks every column of every table in database vakt, by

@@ -146,6 +146,7 @@ func TestStagesWithLeastPrivilegeNATSUsers(t *testing.T) {
 	work := t.TempDir()
 	tl := writeTestLog(t, work, 2_000, 300)
 	chAddr := freeLoopbackAddr(t)
+	storeData := filepath.Join(work, "store-data") // stageConfig's data dir of the store
 	httpAddr := map[string]string{"ingest": freeLoopbackAddr(t), "pseudonymize": freeLoopbackAddr(t), "store": freeLoopbackAddr(t)}
 	cfg := map[string]string{
 		"admin": stageConfig(t, work, "admin", url, pw["admin"], ""),
@@ -219,8 +220,8 @@ func TestStagesWithLeastPrivilegeNATSUsers(t *testing.T) {
 			}
 		}
 	}()
-	waitStored(t, chAddr, tl.valid, 60*time.Second)
-	if rows, _ := chCount(chAddr); rows != tl.valid {
+	waitStored(t, chAddr, storeData, tl.valid, 60*time.Second)
+	if rows, _ := chCount(chAddr, storeData); rows != tl.valid {
 		for name, p := range procs {
 			t.Logf("vakt %s:\n%s", name, lastLines(p.output(), 20))
 		}
@@ -335,8 +336,8 @@ func TestStagesWithLeastPrivilegeNATSUsers(t *testing.T) {
 	}
 	// It is stored, the store's forged events are not, and no refused
 	// subscriber saw it.
-	waitStored(t, chAddr, tl.valid+1, 30*time.Second)
-	if rows, _ := chCount(chAddr); rows != tl.valid+1 {
+	waitStored(t, chAddr, storeData, tl.valid+1, 30*time.Second)
+	if rows, _ := chCount(chAddr, storeData); rows != tl.valid+1 {
 		t.Errorf("after one more raw event from vakt_ingest and two refused from vakt_store: %d rows, want %d", rows, tl.valid+1)
 	}
 	for _, s := range raw {

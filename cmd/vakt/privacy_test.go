@@ -27,8 +27,11 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/vakt-dev/vakt/internal/app"
 	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/event"
+	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
@@ -152,7 +155,13 @@ func runtimeCH(t *testing.T, dataDir string) driver.Conn {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{strings.TrimPrefix(info.ClickHouse, "http://")}, Protocol: clickhouse.HTTP})
+	// vakt's own account, whose password vakt generated into the data dir.
+	password, err := secrets.Read(dataDir, app.ClickHousePasswordFile(app.DefaultClickHouseUser))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{strings.TrimPrefix(info.ClickHouse, "http://")}, Protocol: clickhouse.HTTP,
+		Auth: clickhouse.Auth{Username: app.DefaultClickHouseUser, Password: password}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,17 +189,27 @@ func countRows(t *testing.T, conn driver.Conn, query string, args ...any) uint64
 	return n
 }
 
-func scrapeMetrics(t *testing.T, addr string) string {
+func scrapeMetrics(t *testing.T, addr, dataDir string) string {
 	t.Helper()
-	body, err := tryScrape(addr)
+	body, err := tryScrape(addr, dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return body
 }
 
-func tryScrape(addr string) (string, error) {
-	resp, err := http.Get("http://" + addr + "/metrics")
+// tryScrape reads /metrics with the data dir's token (http.token).
+func tryScrape(addr, dataDir string) (string, error) {
+	token, err := secrets.Read(dataDir, app.HTTPTokenName)
+	if err != nil {
+		return "", fmt.Errorf("scrape /metrics: %w", err)
+	}
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("scrape /metrics: %w", err)
 	}
@@ -291,7 +310,7 @@ func TestRunDebugMalformedFailingInsertsKeepIPsOut(t *testing.T) {
 
 	run := startBackground(t, append([]string{"run", "--file", tl.path}, common...)...)
 	waitUntil(t, 60*time.Second, "failed inserts", func() bool {
-		body, err := tryScrape(metricsAddr) // refused until vakt listens
+		body, err := tryScrape(metricsAddr, dataDir) // refused until vakt listens
 		return err == nil && metricSum(body, "vakt_insert_errors_total") >= 3
 	})
 	conn := runtimeCH(t, dataDir)
@@ -309,7 +328,7 @@ func TestRunDebugMalformedFailingInsertsKeepIPsOut(t *testing.T) {
 	if n, paths := countRows(t, conn, "SELECT count() FROM vakt.requests"), countRows(t, conn, "SELECT uniqExact(path) FROM vakt.requests"); n != uint64(tl.valid) || paths != n {
 		t.Fatalf("%d rows with %d distinct paths, want %d valid lines stored once each", n, paths, tl.valid)
 	}
-	metrics := scrapeMetrics(t, metricsAddr)
+	metrics := scrapeMetrics(t, metricsAddr, dataDir)
 	assertNoIPText(t, "/metrics", metrics, allIPs)
 	if got := metricSum(metrics, "vakt_rejected_total"); got < float64(tl.malformed) {
 		t.Errorf("metrics count %v rejected lines, want at least the %d malformed", got, tl.malformed)
@@ -468,7 +487,7 @@ func TestImportEnrichesAndScrubs(t *testing.T) {
 		if err := rows.Scan(&path, &country, &asn, &org); err != nil {
 			t.Fatal(err)
 		}
-		line, _ := strconv.Atoi(strings.TrimPrefix(path, "/t/"))
+		line, _ := testLine(path)
 		w, known := want[tl.lineIP[line]]
 		if country != w.Country || asn != w.ASN || org != w.ASOrg {
 			t.Fatalf("line %d: country %q asn %d org %q; want %+v (known %v)", line, country, asn, org, w, known)
@@ -625,18 +644,17 @@ func TestSaltsCommandsWithoutRunningVakt(t *testing.T) {
 	}
 	conn.Close()
 
-	// No salt in any output: read the salts from the bucket itself.
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: filepath.Join(dataDir, "nats")})
+	// No salt in any output: read the salts from the bucket itself, as
+	// vakt_pseudonymize on the data dir's (encrypted) store.
+	cfg := config.Defaults()
+	cfg.DataDir, cfg.NATS.Listen = dataDir, ""
+	cfg.ClickHouse.Addr = []string{"127.0.0.1:1"} // NATS only: this process has its engine open
+	eng, err := app.OpenEngines(ctx, cfg, app.Need{NATS: true, Stage: bus.StageSalts}, "test", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Shutdown()
-	nc, js, err := bus.Connect(bus.ConnConfig{URL: srv.ClientURL(), Name: "test"}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	kv, err := js.KeyValue(ctx, bus.SaltBucket)
+	defer eng.Close()
+	kv, err := eng.JS.KeyValue(ctx, bus.SaltBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -689,5 +707,31 @@ func TestCheckReportsGeoIPProblems(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("check output lacks %q:\n%s", want, stdout)
 		}
+	}
+}
+
+// checkFreeTextPseudonyms checks the rows of writeTestLog's lines: the
+// client's address written in the path, query, referrer host and user agent
+// is stored as "ip-" and the row's client id in 16 hex digits, the
+// pseudonym an analyst can group by.
+func checkFreeTextPseudonyms(t *testing.T, ctx context.Context, conn driver.Conn) {
+	t.Helper()
+	var rows, bad, badPath, badQuery, badRef, badUA uint64
+	err := conn.QueryRow(ctx, `WITH concat('ip-', lower(leftPad(hex(client_id), 16, '0'))) AS p
+		SELECT count(),
+			countIf(NOT (endsWith(path, concat('/from/', p)) AND endsWith(user_agent, concat(' via ', p)))),
+			countIf(NOT endsWith(path, concat('/from/', p))),
+			countIf(ip_version = 4 AND NOT endsWith(query, concat('&from=&', p))),
+			countIf(NOT (startsWith(referrer, concat('http://', p, ':8080/')) OR startsWith(referrer, concat('http://[', p, ']:8080/')))),
+			countIf(NOT endsWith(user_agent, concat(' via ', p)))
+		FROM vakt.requests WHERE path LIKE '/t/%'`).Scan(&rows, &bad, &badPath, &badQuery, &badRef, &badUA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows == 0 || bad+badQuery+badRef > 0 {
+		var path, query, ref, ua string
+		_ = conn.QueryRow(ctx, "SELECT path, query, referrer, user_agent FROM vakt.requests WHERE path LIKE '/t/%' LIMIT 1").Scan(&path, &query, &ref, &ua)
+		t.Fatalf("of %d rows, pseudonyms differ from the client id in %d paths, %d queries, %d referrers, %d user agents; e.g. %q %q %q %q",
+			rows, badPath, badQuery, badRef, badUA, path, query, ref, ua)
 	}
 }

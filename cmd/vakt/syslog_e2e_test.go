@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vakt-dev/vakt/internal/app"
+	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
@@ -75,13 +75,8 @@ ingest:
 	}
 
 	query := func(q string) string {
-		resp, err := http.Get("http://" + chAddr + "/?query=" + url.QueryEscape(q))
-		if err != nil {
-			return ""
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return strings.TrimSpace(string(b))
+		password, _ := secrets.Read(filepath.Join(work, "data"), app.ClickHousePasswordFile(app.DefaultClickHouseUser))
+		return chQuery(chAddr, app.DefaultClickHouseUser, password, q)
 	}
 	want := "blog\t20\t1\nshop\t5\t5"
 	q := "SELECT site, count(), uniqExact(client_id) FROM vakt.requests GROUP BY site ORDER BY site"

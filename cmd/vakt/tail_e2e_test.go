@@ -127,7 +127,7 @@ store: {flush_interval: 200ms}
 
 	pipeline := startVakt(t, "run", "--config", runCfg)
 	chAddr := pipeline.waitOutput(t, regexp.MustCompile(`ClickHouse endpoint:\s+http://(\S+)`))[1]
-	count := func() (rows, paths int) { return chCount(chAddr) }
+	count := func() (rows, paths int) { return chCount(chAddr, dataDir) }
 
 	// The writer: a busy server, rotated every 250ms.
 	path := filepath.Join(logDir, "access.log")

@@ -30,7 +30,8 @@ import (
 // alert them again within the rule's window. Keys are hashes of the alert
 // id's parts (rule, site, scope, pseudonymous offender id, epoch); values
 // are the time of the alert. Entries expire after the longest rule window.
-const AlertsBucket = "vakt_alerts"
+// Its NATS user, vakt_ops, may use it (bus.Users).
+const AlertsBucket = bus.AlertsBucket
 
 // AlertSchema names the version of the alert message format.
 const AlertSchema = "vakt.alert/v1"

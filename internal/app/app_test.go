@@ -77,7 +77,9 @@ func TestOwnerPublishesItsEngines(t *testing.T) {
 // engineTSV asks the engine itself for TabSeparated output.
 func engineTSV(t *testing.T, query string) string {
 	t.Helper()
-	res, err := http.Post("http://"+owner.CHAddr+"/?"+url.Values{"default_format": {"TabSeparated"}}.Encode(), "text/plain", strings.NewReader(query))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+owner.CHAddr+"/?"+url.Values{"default_format": {"TabSeparated"}}.Encode(), strings.NewReader(query))
+	req.SetBasicAuth(owner.CHConfig.Username, owner.CHConfig.Password)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vakt-dev/vakt/ingest"
+	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/loggen"
 	"github.com/vakt-dev/vakt/internal/metrics"
@@ -313,7 +314,11 @@ func liveLatency(ctx context.Context, cfg config.Config, eng *Engines, m *metric
 	defer f.Close()
 	icfg := ingestConfig(cfg, true)
 	icfg.Files, icfg.Site, icfg.Demo, icfg.FromStart = []string{path}, "bench-live", false, true
-	in, err := ingest.New(icfg, eng.JS, log, m)
+	ijs, err := eng.StageJS(bus.StageIngest)
+	if err != nil {
+		return nil, err
+	}
+	in, err := ingest.New(icfg, ijs, log, m)
 	if err != nil {
 		return nil, err
 	}

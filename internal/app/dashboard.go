@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -13,13 +12,14 @@ import (
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/dashboard"
+	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/pseudonymize"
 	"github.com/vakt-dev/vakt/store"
 )
 
 // dashboardRoutes builds the web dashboard `vakt run` serves at / next to
 // /metrics, over this process's engines.
-func dashboardRoutes(ctx context.Context, cfg config.Config, eng *Engines, log *slog.Logger) func(*http.ServeMux) {
+func dashboardRoutes(ctx context.Context, cfg config.Config, eng *Engines, log *slog.Logger, m *metrics.Pipeline) func(*http.ServeMux) {
 	pc := pseudonymizeConfig(cfg).WithDefaults()
 	o := dashboard.Options{
 		CH:          eng.CH,
@@ -31,20 +31,19 @@ func dashboardRoutes(ctx context.Context, cfg config.Config, eng *Engines, log *
 			return dashboardRetention(ctx, cfg, eng.CH)
 		},
 		Pipeline: func(ctx context.Context) any { return eng.ready(ctx) },
+		OnQuery:  func(endpoint string) { m.DashboardQueries.WithLabelValues(endpoint).Inc() },
 		Log:      log,
 	}
 	// A salt store of its own only reads the bucket: the pseudonymiser's
 	// creates and destroys the salts.
-	if salts, err := pseudonymize.NewSaltStore(ctx, eng.JS, pc, log); err != nil {
+	// It reads the salt bucket, which only the pseudonymiser's NATS user
+	// may: the schedule is shown, never a salt.
+	if pjs, err := eng.StageJS(bus.StagePseudonymize); err != nil {
+		o.SaltsErr = err
+	} else if salts, err := pseudonymize.NewSaltStore(ctx, pjs, pc, log); err != nil {
 		o.SaltsErr = err
 	} else {
 		o.Salts = salts
-	}
-	if host, _, err := net.SplitHostPort(cfg.HTTP.Listen); err == nil {
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			log.Warn("the dashboard is served on a non-loopback address with no authentication; put it behind an authenticating proxy",
-				"listen", cfg.HTTP.Listen)
-		}
 	}
 	return dashboard.New(o).Register
 }

@@ -36,6 +36,7 @@ const lockFile = "vakt.lock"
 type runtimeInfo struct {
 	PID           int       `json:"pid"`
 	NATSURL       string    `json:"nats_url,omitempty"`
+	NATSInProcess bool      `json:"nats_in_process_only,omitempty"` // nats.listen: "" (no listener)
 	ClickHouseURL string    `json:"clickhouse_http,omitempty"`
 	Started       time.Time `json:"started"`
 }
@@ -54,12 +55,16 @@ type Engines struct {
 	// Owner is true when this process runs the embedded engines.
 	Owner   bool
 	natsSrv *bus.Embedded
+	nats    *embeddedNATS // per-stage connections to the embedded server
 	chSrv   *chserver.Server
 	natsURL string
 	chAddr  string
 	lock    *os.File
 	dataDir string
 	log     *slog.Logger
+	// insertHealth, set where this process runs the store stage, makes
+	// failing inserts a readiness failure (health.go).
+	insertHealth func() store.InsertHealth
 }
 
 // Need says which engines a command uses.
@@ -82,22 +87,10 @@ func OpenEngines(ctx context.Context, cfg config.Config, need Need, name string,
 		}
 	}
 	if need.NATS {
-		url := cfg.NATS.URL
-		if cfg.EmbeddedNATS() {
-			url = e.natsURL
-		}
-		opts, err := natsOptions(cfg.NATS)
-		if err != nil {
+		if err := e.connectNATS(cfg, need, name); err != nil {
 			e.Close()
 			return nil, err
 		}
-		sc := streamConfig(cfg)
-		nc, js, err := bus.Connect(bus.ConnConfig{URL: url, Name: "vakt " + name, Options: opts, Ensure: &sc, Stage: need.Stage}, log)
-		if err != nil {
-			e.Close()
-			return nil, withNATSHint(err)
-		}
-		e.NC, e.JS = nc, js
 	}
 	if need.ClickHouse {
 		chCfg, err := clickHouseConfig(cfg)
@@ -139,27 +132,30 @@ func (e *Engines) ownOrFind(ctx context.Context, cfg config.Config, need Need, l
 	// The owner runs both embedded engines, so that commands started later
 	// on this data dir find everything they may need.
 	if cfg.EmbeddedNATS() {
-		srv, err := startNATS(cfg)
+		srv, err := startNATS(cfg, log)
 		if err != nil {
 			return err
 		}
 		e.natsSrv, e.natsURL = srv, srv.ClientURL()
-		info.NATSURL = e.natsURL
+		info.NATSURL, info.NATSInProcess = e.natsURL, e.natsURL == ""
 	}
 	if cfg.EmbeddedClickHouse() {
-		users, err := embeddedUsers(cfg)
+		_, _, users, err := EmbeddedClickHouseUsers(cfg)
 		if err != nil {
 			return err
 		}
-		srv, err := chserver.Start(ctx, chserver.Config{
-			DataDir: cfg.ClickHouseDir(), Listen: cfg.ClickHouse.Listen, LibPath: cfg.ClickHouse.LibPath, Log: log, Users: users,
-		})
+		ch := cfg.ClickHouse
+		chCfg := chserver.Config{
+			DataDir: cfg.ClickHouseDir(), Listen: ch.Listen, LibPath: ch.LibPath, Log: log, Users: users,
+			AllowedHosts: ch.AllowedHosts, MaxQueryMemory: ch.MaxQueryMemory, MaxExecutionTime: ch.MaxExecutionTime.D(),
+			MaxConcurrentQueries: ch.MaxConcurrentQueries, MaxConnections: ch.MaxConnections,
+		}
+		srv, err := chserver.Start(ctx, chCfg)
 		if err != nil && isAddrInUse(err) {
 			// Another vakt (on another data dir) has the port: take any.
 			log.Warn("clickhouse endpoint port busy, using a free one", "listen", cfg.ClickHouse.Listen)
-			srv, err = chserver.Start(ctx, chserver.Config{
-				DataDir: cfg.ClickHouseDir(), Listen: "127.0.0.1:0", LibPath: cfg.ClickHouse.LibPath, Log: log, Users: users,
-			})
+			chCfg.Listen = "127.0.0.1:0"
+			srv, err = chserver.Start(ctx, chCfg)
 		}
 		if err != nil {
 			return fmt.Errorf("embedded ClickHouse: %w", err)
@@ -183,7 +179,7 @@ func (e *Engines) find(ctx context.Context, cfg config.Config) error {
 		b, err := os.ReadFile(filepath.Join(cfg.DataDir, runtimeFile))
 		var info runtimeInfo
 		if err == nil && json.Unmarshal(b, &info) == nil && info.PID > 0 && processAlive(info.PID) &&
-			(!cfg.EmbeddedNATS() || info.NATSURL != "") && (!cfg.EmbeddedClickHouse() || info.ClickHouseURL != "") {
+			(!cfg.EmbeddedNATS() || info.NATSURL != "" || info.NATSInProcess) && (!cfg.EmbeddedClickHouse() || info.ClickHouseURL != "") {
 			e.natsURL = info.NATSURL
 			if info.ClickHouseURL != "" {
 				e.chAddr = info.ClickHouseURL[len("http://"):]
@@ -204,6 +200,9 @@ func (e *Engines) find(ctx context.Context, cfg config.Config) error {
 
 // Close closes connections, then stops the embedded engines.
 func (e *Engines) Close() {
+	if e.nats != nil {
+		e.nats.closeAll()
+	}
 	if e.NC != nil {
 		e.NC.Drain()
 		e.NC.Close()

@@ -3,7 +3,13 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -11,11 +17,14 @@ import (
 	"github.com/vakt-dev/vakt/internal/bus"
 )
 
-// readiness is the /readyz answer: each dependency's state.
+// readiness is the /readyz answer: each dependency's state. /readyz is
+// served without authentication, so it holds states and errors with every
+// address taken out (noAddresses), and no credentials.
 type readiness struct {
 	Ready      bool              `json:"ready"`
 	NATS       string            `json:"nats,omitempty"`
 	ClickHouse string            `json:"clickhouse,omitempty"`
+	Store      string            `json:"store,omitempty"`
 	Consumers  map[string]lagMsg `json:"consumers,omitempty"`
 }
 
@@ -26,8 +35,9 @@ type lagMsg struct {
 }
 
 // ready checks the engines this process uses: NATS connected, ClickHouse
-// answering a ping, and the pipeline's consumers reachable (their lag is
-// reported, not judged: a backlog is not unreadiness).
+// answering a ping, the pipeline's consumers reachable (their lag is
+// reported, not judged: a backlog is not unreadiness), and, where this
+// process stores, its latest insert committed.
 func (e *Engines) ready(ctx context.Context) readiness {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -49,23 +59,63 @@ func (e *Engines) ready(ctx context.Context) readiness {
 				}
 			}
 			if err != nil {
-				l.Error, r.Ready = err.Error(), false
+				l.Error, r.Ready = noAddresses(err.Error()), false
 			}
 			r.Consumers[sc[1]] = l
 		}
 	}
 	if e.CH != nil {
 		if err := e.CH.Ping(ctx); err != nil {
-			r.ClickHouse, r.Ready = err.Error(), false
+			r.ClickHouse, r.Ready = noAddresses(err.Error()), false
 		} else {
 			r.ClickHouse = "ok"
+		}
+	}
+	if e.insertHealth != nil {
+		switch h := e.insertHealth(); {
+		case !h.FailingSince.IsZero():
+			r.Store, r.Ready = fmt.Sprintf("inserts failing since %s: %s",
+				h.FailingSince.UTC().Format(time.RFC3339), noAddresses(h.LastError)), false
+		case h.LastSuccess.IsZero():
+			r.Store = "no insert yet"
+		default:
+			r.Store = "ok"
 		}
 	}
 	return r
 }
 
-// healthHandlers serves /healthz (the process is alive) and /readyz (its
-// dependencies answer: 200 or 503, with details as JSON).
+var (
+	urlRE   = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>()]+`)
+	tokenRE = regexp.MustCompile(`[\[\]0-9A-Za-z:._%-]+`)
+)
+
+// maxStateLen bounds one state in the answer.
+const maxStateLen = 300
+
+// noAddresses replaces what may be an address in an error message (the
+// endpoint that failed, an IP ClickHouse quotes from a value) by
+// "<address>", and shortens it: /readyz is open to anyone who can connect.
+func noAddresses(msg string) string {
+	msg = urlRE.ReplaceAllString(msg, "<address>") // URLs, with any credentials in them
+	msg = tokenRE.ReplaceAllStringFunc(msg, func(tok string) string {
+		t := strings.TrimRight(tok, ".:-")
+		if _, err := netip.ParseAddr(strings.Trim(t, "[]")); err == nil {
+			return "<address>" + tok[len(t):]
+		}
+		if host, port, err := net.SplitHostPort(t); err == nil && host != "" {
+			if _, err := strconv.Atoi(port); err == nil {
+				return "<address>" + tok[len(t):]
+			}
+		}
+		return tok
+	})
+	if len(msg) > maxStateLen {
+		msg = strings.ToValidUTF8(msg[:maxStateLen], "") + "…"
+	}
+	return msg
+}
+
 func healthHandlers(mux *http.ServeMux, eng *Engines) {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))

@@ -100,7 +100,11 @@ func startImport(ctx context.Context, cfg config.Config, eng *Engines, files []s
 	}
 	icfg := ingestConfig(cfg, false)
 	icfg.Files, icfg.Sources = files, nil // the files named, not the followed ones
-	in, err := ingest.New(icfg, eng.JS, log, m)
+	ijs, err := eng.StageJS(bus.StageIngest)
+	if err != nil {
+		return nil, err
+	}
+	in, err := ingest.New(icfg, ijs, log, m)
 	if err != nil {
 		return nil, err
 	}
@@ -118,9 +122,10 @@ func (im *importer) run(ctx context.Context) error {
 		return fmt.Errorf("ingest: %w", err)
 	}
 	// Every batch is in the RAW stream; wait until the pseudonymisers and
-	// stores have acknowledged everything, or a stage fails.
+	// stores have acknowledged all of it (not what other sources publish
+	// meanwhile), or a stage fails.
 	drained := make(chan error, 1)
-	go func() { drained <- bus.WaitDrained(ctx, im.eng.JS, 20*time.Millisecond) }()
+	go func() { drained <- bus.WaitAcknowledgedUpTo(ctx, im.eng.JS, 20*time.Millisecond) }()
 	select {
 	case err := <-drained:
 		return err
@@ -184,7 +189,8 @@ func ingestSyslog(c config.Config, follow bool) ingest.SyslogConfig {
 	if !follow {
 		return ingest.SyslogConfig{}
 	}
-	return ingest.SyslogConfig{UDP: s.UDP, TCP: s.TCP, Format: s.Format, SiteFrom: s.SiteFrom, Site: s.Site}
+	return ingest.SyslogConfig{UDP: s.UDP, TCP: s.TCP, Format: s.Format, SiteFrom: s.SiteFrom, Site: s.Site,
+		IdleTimeout: s.IdleTimeout.D(), MaxConnections: s.MaxConnections, MaxConnectionsPerAddress: s.MaxConnectionsPerAddress}
 }
 
 func ingestSources(in []config.IngestSource) []ingest.Source {

@@ -18,20 +18,34 @@ import (
 )
 
 // startNATS starts the embedded nats-server on the configured address, or on
-// a free port when that one is taken (commands find it via the runtime file).
-func startNATS(cfg config.Config) (*bus.Embedded, error) {
-	host, portStr, err := net.SplitHostPort(cfg.NATS.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("nats.listen: %w", err)
+// a free port when that one is taken (commands find it via the runtime
+// file), or with no listener when nats.listen is empty. Only the pipeline's
+// users (bus.Users) may connect, with the passwords generated in the data
+// dir, and the store is encrypted at rest (nats.store_encryption).
+func startNATS(cfg config.Config, log *slog.Logger) (*bus.Embedded, error) {
+	ec := bus.EmbeddedConfig{StoreDir: cfg.NATSDir(), NoListen: cfg.NATS.Listen == ""}
+	if !ec.NoListen {
+		host, portStr, err := net.SplitHostPort(cfg.NATS.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("nats.listen: %w", err)
+		}
+		port, _ := strconv.Atoi(portStr)
+		// nats-server treats a failed listen as fatal to the process: probe first.
+		if l, err := net.Listen("tcp", cfg.NATS.Listen); err != nil {
+			port = 0
+		} else {
+			l.Close()
+		}
+		ec.Host, ec.Port = host, port
 	}
-	port, _ := strconv.Atoi(portStr)
-	// nats-server treats a failed listen as fatal to the process: probe first.
-	if l, err := net.Listen("tcp", cfg.NATS.Listen); err != nil {
-		port = 0
-	} else {
-		l.Close()
+	var err error
+	if ec.Passwords, err = natsPasswords(cfg.DataDir); err != nil {
+		return nil, err
 	}
-	return bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: cfg.NATSDir(), Host: host, Port: port})
+	if ec.StoreKey, err = natsStoreKey(cfg, log); err != nil {
+		return nil, err
+	}
+	return bus.StartEmbedded(ec)
 }
 
 // natsOptions turns the credentials and TLS settings into connect options.

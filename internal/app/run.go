@@ -6,17 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/metrics"
+	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/pseudonymize"
 	"github.com/vakt-dev/vakt/store"
 )
@@ -69,7 +66,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	sources := 0
 	if cfg.Ingest.Demo || len(cfg.Ingest.Files) > 0 || len(cfg.Ingest.Sources) > 0 || cfg.Ingest.Syslog.Enabled() {
-		in, err := ingest.New(ingestConfig(cfg, true), eng.JS, log, m)
+		ijs, err := eng.StageJS(bus.StageIngest)
+		if err != nil {
+			return err
+		}
+		in, err := ingest.New(ingestConfig(cfg, true), ijs, log, m)
 		if err != nil {
 			return err
 		}
@@ -84,17 +85,20 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		stages["alerts"] = al
 	}
 	go pollLag(ctx, eng.JS, m, lagInterval)
-	httpAddr, stopHTTP := serveHTTP(cfg.HTTP.Listen, m, eng, log, dashboardRoutes(ctx, cfg, eng, log))
+	httpSrv, stopHTTP := serveHTTP(cfg, m, eng, log, dashboardRoutes(ctx, cfg, eng, log, m))
 	defer stopHTTP()
 
 	fmt.Fprintf(out, "vakt is running (data dir %s)\n", cfg.DataDir)
 	if eng.natsSrv != nil {
-		fmt.Fprintf(out, "  NATS (embedded):        %s\n", eng.natsURL)
+		fmt.Fprintf(out, "  NATS (embedded):        %s\n", natsListenerHint(cfg, eng.natsURL))
 	}
-	fmt.Fprintf(out, "  ClickHouse endpoint:    http://%s  (try: curl 'http://%s/?query=SELECT+count()+FROM+vakt.requests')\n", eng.CHAddr, eng.CHAddr)
-	if httpAddr != "" {
-		fmt.Fprintf(out, "  dashboard:              http://%s/\n", httpAddr)
-		fmt.Fprintf(out, "  metrics and health:     http://%s/metrics  /healthz  /readyz\n", httpAddr)
+	fmt.Fprintf(out, "  ClickHouse endpoint:    http://%s%s\n", eng.CHAddr, clickHouseHint(cfg, eng.CHAddr))
+	if httpSrv.Addr != "" {
+		// The URL carries the token: the operator's terminal may show it,
+		// no log line does.
+		fmt.Fprintf(out, "  dashboard:              %s\n", httpSrv.DashboardURL())
+		fmt.Fprintf(out, "  metrics and health:     http://%s/metrics (Authorization: Bearer <%s>)  /healthz  /readyz\n",
+			httpSrv.Addr, secrets.Path(cfg.DataDir, HTTPTokenName))
 	}
 	fmt.Fprintf(out, "  query from a shell:     vakt sql --data-dir %s \"SELECT site, count() FROM vakt.requests GROUP BY site\"\n", cfg.DataDir)
 	if sources == 0 {
@@ -172,14 +176,24 @@ func runStagesInOrder(ctx context.Context, front, back map[string]Stage, drain f
 
 // pipelineStages builds the pseudonymise and store stages.
 func pipelineStages(cfg config.Config, eng *Engines, log *slog.Logger, m *metrics.Pipeline) (map[string]Stage, error) {
-	ps, err := pseudonymize.New(pseudonymizeConfig(cfg), eng.JS, log, m)
+	// Each stage on its own connection as its own NATS user (embedded).
+	pjs, err := eng.StageJS(bus.StagePseudonymize)
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.New(storeConfig(cfg, eng.CHConfig), eng.JS, eng.CH, log, m)
+	sjs, err := eng.StageJS(bus.StageStore)
 	if err != nil {
 		return nil, err
 	}
+	ps, err := pseudonymize.New(pseudonymizeConfig(cfg), pjs, log, m)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.New(storeConfig(cfg, eng.CHConfig), sjs, eng.CH, log, m)
+	if err != nil {
+		return nil, err
+	}
+	eng.insertHealth = st.InsertHealth
 	return map[string]Stage{"pseudonymize": ps, "store": st}, nil
 }
 
@@ -203,32 +217,5 @@ func reportProgress(ctx context.Context, eng *Engines, out io.Writer) {
 			fmt.Fprintf(out, "%s  vakt.requests: %d rows (+%d)\n", time.Now().Format("15:04:05"), n, n-last)
 			last = n
 		}
-	}
-}
-
-// serveHTTP serves /metrics, /healthz, /readyz and whatever mount adds (the
-// dashboard). A busy port is logged, not fatal: the pipeline matters more
-// than its metrics.
-func serveHTTP(listen string, m *metrics.Pipeline, eng *Engines, log *slog.Logger, mount ...func(*http.ServeMux)) (string, func()) {
-	if listen == "" {
-		return "", func() {}
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		log.Warn("metrics endpoint disabled", "listen", listen, "err", err)
-		return "", func() {}
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	healthHandlers(mux, eng)
-	for _, f := range mount {
-		f(mux)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	return ln.Addr().String(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
 	}
 }

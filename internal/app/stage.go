@@ -37,14 +37,17 @@ func RunStage(ctx context.Context, cfg config.Config, name string, log *slog.Log
 		if err := migrateOnStart(ctx, eng.CH, cfg, log); err != nil {
 			return err
 		}
-		stage, err = store.New(storeConfig(cfg, eng.CHConfig), eng.JS, eng.CH, log, m)
+		var st *store.Store
+		if st, err = store.New(storeConfig(cfg, eng.CHConfig), eng.JS, eng.CH, log, m); err == nil {
+			eng.insertHealth, stage = st.InsertHealth, st
+		}
 	default:
 		return fmt.Errorf("unknown stage %q", name)
 	}
 	if err != nil {
 		return err
 	}
-	_, stopHTTP := serveHTTP(cfg.HTTP.Listen, m, eng, log)
+	_, stopHTTP := serveHTTP(cfg, m, eng, log)
 	defer stopHTTP()
 	log.Info("stage running", "stage", name)
 	return runStages(ctx, map[string]Stage{name: stage})

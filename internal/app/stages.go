@@ -25,7 +25,12 @@ func streamConfig(c config.Config) bus.StreamConfig {
 }
 
 func clickHouseConfig(c config.Config) (store.ClickHouseConfig, error) {
+	user := c.ClickHouse.User
 	password, err := secret(c.ClickHouse.Password, c.ClickHouse.PasswordFile, "clickhouse.password_file")
+	if err == nil && c.EmbeddedClickHouse() {
+		// vakt's own account of the embedded endpoint, generated if need be.
+		user, password, err = embeddedAccount(c, false)
+	}
 	if err != nil {
 		return store.ClickHouseConfig{}, err
 	}
@@ -33,7 +38,7 @@ func clickHouseConfig(c config.Config) (store.ClickHouseConfig, error) {
 		Addr:     c.ClickHouse.Addr,
 		Protocol: c.ClickHouse.Protocol,
 		Database: c.ClickHouse.Database,
-		Username: c.ClickHouse.User,
+		Username: user,
 		Password: password,
 		TLS:      c.ClickHouse.TLS,
 		CAFile:   c.ClickHouse.CAFile,

@@ -261,3 +261,41 @@ func Drained(ctx context.Context, js jetstream.JetStream) (bool, error) {
 	}
 	return true, nil
 }
+
+// WaitAcknowledgedUpTo waits until everything published so far has passed
+// both stages: the pseudonymisers acknowledged every RAW message up to the
+// RAW stream's current last sequence, and then the stores every event up to
+// the EVENTS stream's last sequence at that moment. Unlike WaitDrained it
+// ends while other sources keep publishing (a `vakt run --demo` beside a
+// `vakt import`): later messages are not waited for.
+func WaitAcknowledgedUpTo(ctx context.Context, js jetstream.JetStream, every time.Duration) error {
+	for _, sc := range [][2]string{{RawStream, PseudonymizeConsumer}, {EventsStream, StoreConsumer}} {
+		st, err := js.Stream(ctx, sc[0])
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", sc[0], err)
+		}
+		mark := st.CachedInfo().State.LastSeq
+		c, err := js.Consumer(ctx, sc[0], sc[1])
+		if err != nil {
+			return fmt.Errorf("consumer %s: %w", sc[1], err)
+		}
+		t := time.NewTicker(every)
+		for {
+			info, err := c.Info(ctx)
+			if err == nil && info.AckFloor.Stream >= mark {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				if err != nil {
+					return fmt.Errorf("waiting for %s to acknowledge up to %d: %w", sc[1], mark, err)
+				}
+				return fmt.Errorf("waiting for %s to acknowledge up to %d: %w", sc[1], mark, ctx.Err())
+			case <-t.C:
+			}
+		}
+		t.Stop()
+	}
+	return nil
+}

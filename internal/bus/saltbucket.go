@@ -19,6 +19,11 @@ const SaltBucketStream = "KV_" + SaltBucket
 // bucket, created with deny_delete, permits) only drops the messages from the
 // index and leaves the bytes in the file store's block file, where anyone who
 // can read the data dir finds them. SecureDeleteMsg overwrites them.
+//
+// DiscardNewPerSubject, which would make the server refuse a second message
+// per key, is not set: it is stream-wide and meta.rotation is updated in
+// place. Salts are write-once by the pseudonymiser instead, which refuses a
+// changed salt (pseudonymize/saltseal.go).
 func saltBucketConfig(replicas int) jetstream.StreamConfig {
 	if replicas == 0 {
 		replicas = 1

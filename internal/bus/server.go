@@ -22,7 +22,22 @@ type EmbeddedConfig struct {
 	// Port to listen on; 0 picks a free port. Other vakt commands find it
 	// through the data dir's runtime file.
 	Port int
+	// NoListen serves in-process connections only (Embedded.Connect).
+	NoListen bool
+	// Passwords, user name → password, for every user of Users: the
+	// server then admits only those users, with their permissions. Empty
+	// admits anyone with every permission (other packages' tests only).
+	Passwords map[string]string
+	// StoreKey encrypts the JetStream store at rest (StoreCipher); empty
+	// stores in the clear. A store written in the clear is encrypted at
+	// the first start with a key.
+	StoreKey string
 }
+
+// StoreCipher is the cipher of an encrypted store: AES-GCM, which the
+// CPU's AES instructions make cheaper than ChaCha20-Poly1305 here
+// (BENCHMARKS.md).
+const StoreCipher = server.AES
 
 // Embedded is a running in-process nats-server.
 type Embedded struct {
@@ -51,6 +66,17 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 		// Bounded memory for the RAW stream (memory storage).
 		JetStreamMaxMemory: 1 << 30,
 		MaxPayload:         8 << 20,
+		DontListen:         c.NoListen,
+	}
+	if len(c.Passwords) > 0 {
+		users, err := serverUsers(c.Passwords)
+		if err != nil {
+			return nil, err
+		}
+		opts.Users = users
+	}
+	if c.StoreKey != "" {
+		opts.JetStreamKey, opts.JetStreamCipher = c.StoreKey, StoreCipher
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -64,9 +90,12 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 	return &Embedded{srv: srv}, nil
 }
 
-// ClientURL is the URL clients connect to.
+// ClientURL is the URL clients connect to, "" with NoListen.
 func (e *Embedded) ClientURL() string {
-	addr := e.srv.Addr().(*net.TCPAddr)
+	addr, ok := e.srv.Addr().(*net.TCPAddr)
+	if !ok {
+		return ""
+	}
 	return "nats://" + net.JoinHostPort(addr.IP.String(), strconv.Itoa(addr.Port))
 }
 
@@ -186,4 +215,18 @@ func WaitDrained(ctx context.Context, js jetstream.JetStream, every time.Duratio
 		case <-t.C:
 		}
 	}
+}
+
+// InProcess is the connect option of a connection inside this process: no
+// TCP, no listener needed.
+func (e *Embedded) InProcess() nats.Option { return nats.InProcessServer(e.srv) }
+
+// UserOptions are the connect options of user on the embedded server: its
+// password and its own inbox prefix.
+func UserOptions(user, password string) []nats.Option {
+	opts := []nats.Option{nats.UserInfo(user, password)}
+	if u, ok := LookupUser(user); ok && u.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(u.InboxPrefix))
+	}
+	return opts
 }

@@ -8,12 +8,8 @@
 package chserver
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,21 +48,48 @@ type Config struct {
 	DataDir string // engine data directory
 	Listen  string // host:port; DefaultListen when empty, port 0 picks one
 	LibPath string // libchdb.so; see chdb.FindLib when empty
-	// Users, when set, are the only accounts accepted (HTTP basic auth, the
-	// X-ClickHouse-User/Key headers or user/password parameters). When empty
-	// every request is served as user "default": the listener is loopback.
+	// Users are the only accounts accepted (HTTP basic auth, the
+	// X-ClickHouse-User/Key headers or user/password parameters); there must
+	// be at least one, each with a password: loopback is no trust boundary.
 	Users map[string]User
-	// Sessions is how many pooled engine sessions serve requests that carry
-	// no settings. Requests with settings get a session of their own.
+	// AllowedHosts are Host header values accepted besides loopback names
+	// and the listen address (a name the endpoint is reached by, e.g. behind
+	// a proxy).
+	AllowedHosts []string
+	// Sessions is how many idle engine sessions are kept per access level
+	// for requests that carry no settings.
 	Sessions int
-	Log      *slog.Logger
+	// MaxQueryMemory (bytes, default 2 GiB) and MaxExecutionTime (default
+	// 5m) are forced on every session; clients may only lower them.
+	MaxQueryMemory   int64
+	MaxExecutionTime time.Duration
+	// MaxConcurrentQueries (default 4) run at once; a few more wait up to
+	// QueueWait (default 10s), then get code 202.
+	MaxConcurrentQueries int
+	QueueWait            time.Duration
+	// MaxConnections (default 128) caps open client connections.
+	MaxConnections int
+	// BodyIdleTimeout (default 30s) cuts a request body that sends nothing
+	// for that long.
+	BodyIdleTimeout time.Duration
+	Log             *slog.Logger
 }
+
+// Defaults of the limits.
+const (
+	DefaultMaxQueryMemory       = 2 << 30
+	DefaultMaxExecutionTime     = 5 * time.Minute
+	DefaultMaxConcurrentQueries = 4
+	DefaultMaxConnections       = 128
+)
 
 // Server is a running endpoint with its engine.
 type Server struct {
 	cfg      Config
 	engine   *chdb.Engine
-	pool     chan *chdb.Conn
+	pools    [3]chan *chdb.Conn // idle sessions by readonly level
+	checker  *checker
+	gate     *gate
 	settings map[string]bool // names the engine accepts as query settings
 	version  string
 	timezone string
@@ -80,9 +103,21 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
 	}
-	if cfg.Sessions <= 0 {
-		cfg.Sessions = 4
+	if len(cfg.Users) == 0 {
+		return nil, errors.New("clickhouse endpoint: no accounts configured (anonymous access is not served)")
 	}
+	for name, u := range cfg.Users {
+		if name == "" || u.Password == "" {
+			return nil, fmt.Errorf("clickhouse endpoint: account %q has no password", name)
+		}
+	}
+	setDefault(&cfg.Sessions, 4)
+	setDefault(&cfg.MaxQueryMemory, DefaultMaxQueryMemory)
+	setDefault(&cfg.MaxExecutionTime, DefaultMaxExecutionTime)
+	setDefault(&cfg.MaxConcurrentQueries, DefaultMaxConcurrentQueries)
+	setDefault(&cfg.QueueWait, 10*time.Second)
+	setDefault(&cfg.MaxConnections, DefaultMaxConnections)
+	setDefault(&cfg.BodyIdleTimeout, 30*time.Second)
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -98,7 +133,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ln.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, engine: engine, pool: make(chan *chdb.Conn, cfg.Sessions), log: log}
+	s := &Server{cfg: cfg, engine: engine, gate: newGate(cfg.MaxConcurrentQueries, cfg.QueueWait), log: log}
+	for i := range s.pools {
+		s.pools[i] = make(chan *chdb.Conn, cfg.Sessions)
+	}
 	if err := s.init(); err != nil {
 		ln.Close()
 		s.closeEngine()
@@ -108,8 +146,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.http = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	ln = &limitListener{Listener: ln, sem: make(chan struct{}, cfg.MaxConnections)}
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("clickhouse endpoint stopped", "err", err)
@@ -138,14 +179,14 @@ func (s *Server) init() error {
 			s.settings[n] = true
 		}
 	}
-	for i := 0; i < s.cfg.Sessions; i++ {
-		c, err := s.engine.Connect(nil)
-		if err != nil {
-			return err
-		}
-		s.pool <- c
+	s.checker, err = newChecker(s.engine)
+	return err
+}
+
+func setDefault[T int | int64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
 	}
-	return nil
 }
 
 // Addr is the host:port the endpoint listens on.
@@ -167,9 +208,14 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) closeEngine() {
-	close(s.pool)
-	for c := range s.pool {
-		c.Close()
+	for _, p := range s.pools {
+		close(p)
+		for c := range p {
+			c.Close()
+		}
+	}
+	if s.checker != nil {
+		s.checker.close()
 	}
 	s.engine.Close()
 }
@@ -187,18 +233,31 @@ var httpParams = map[string]bool{
 
 // ClickHouse error codes the endpoint raises itself.
 const (
-	codeUnknownSetting   = 115
-	codeAuthFailed       = 516
-	codeBadArguments     = 36
-	codeNotImplemented   = 48
-	codeCannotParseInput = 27
+	codeUnknownSetting    = 115
+	codeAuthFailed        = 516
+	codeBadArguments      = 36
+	codeNotImplemented    = 48
+	codeCannotParseInput  = 27
+	codeSyntaxError       = 62
+	codeReadonly          = 164
+	codeAccessDenied      = 497
+	codeSettingConstraint = 452
+	codeTooManyQueries    = 202
+	codeSocketTimeout     = 209
 )
 
-// maxQueryBytes bounds a query text read into memory (insert data is
-// streamed and not bounded by this).
-const maxQueryBytes = 64 << 20
+var errorNames = map[int]string{codeReadonly: "READONLY", codeAccessDenied: "ACCESS_DENIED"}
+
+// maxQueryBytes bounds a query text read into memory (insert data after
+// FORMAT is streamed and not bounded by this). ClickHouse's own
+// max_query_size is 256 KiB.
+const maxQueryBytes = 1 << 20
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if status, err := s.checkOrigin(r); err != nil {
+		s.writeErrorStatus(w, status, err)
+		return
+	}
 	switch r.URL.Path {
 	case "/ping", "/replicas_status":
 		io.WriteString(w, "Ok.\n")
@@ -219,13 +278,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) error {
 	params := r.URL.Query()
-	user, err := s.authenticate(r, params)
+	name, user, err := s.authenticate(r, params)
 	if err != nil {
 		return err
 	}
 	if params.Get("compress") == "1" || params.Get("decompress") == "1" {
 		return &chdb.Error{Code: codeNotImplemented, Message: "Code: 48. DB::Exception: vakt's embedded endpoint does not support ClickHouse's compress/decompress framing; use HTTP compression (Content-Encoding: gzip) instead. (NOT_IMPLEMENTED)"}
 	}
+	r.Body = &idleBody{r: r.Body, rc: http.NewResponseController(w), idle: s.cfg.BodyIdleTimeout}
 	body, err := requestBody(r)
 	if err != nil {
 		return err
@@ -243,6 +303,9 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) error {
 		case strings.HasSuffix(k, "_format") || strings.HasSuffix(k, "_structure") || strings.HasSuffix(k, "_types"):
 			return &chdb.Error{Code: codeNotImplemented, Message: "Code: 48. DB::Exception: external tables are not supported by vakt's embedded endpoint. (NOT_IMPLEMENTED)"}
 		case s.settings[k]:
+			if err := s.checkSetting(k, v, false); err != nil {
+				return err
+			}
 			settings[k] = v
 		default:
 			return &chdb.Error{Code: codeUnknownSetting, Message: fmt.Sprintf("Code: 115. DB::Exception: Unknown setting '%s'. (UNKNOWN_SETTING)", k)}
@@ -250,11 +313,24 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The engine enforces read-only mode itself: 1 for read-only users, 2
 	// (settings may change) for GET, as ClickHouse's HTTP interface does.
+	// A client may ask for a stricter level, never a looser one.
+	level, mode := 0, modeWrite
 	switch {
 	case user.ReadOnly:
-		settings["readonly"] = "1"
+		level, mode = 1, modeRead
 	case r.Method == http.MethodGet:
-		settings["readonly"] = "2"
+		level, mode = 2, modeGet
+	}
+	if v, ok := settings["readonly"]; ok {
+		switch {
+		case v == "1":
+			level, mode = 1, modeRead
+		case v == "2" && level == 0:
+			level, mode = 2, modeGet
+		case v != "0" && v != "2":
+			return constraint("Setting readonly must be 0, 1 or 2")
+		}
+		delete(settings, "readonly")
 	}
 
 	format := params.Get("default_format")
@@ -268,11 +344,18 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) error {
 
 	// The statement is the query parameter followed by the body; for an
 	// INSERT ... FORMAT, what follows the format name is data to stream.
+	// Everything but streamed data is read before a session is taken, and
+	// streamed data is waited for (its first 64 KiB), so a slow client
+	// holds no engine session while it dawdles.
 	query := strings.TrimRight(params.Get("query"), " \t\r\n;")
 	var data io.Reader
 	if query != "" {
 		if m := insertFormatRe.FindStringSubmatchIndex(query); m != nil && m[1] == len(query) {
-			data = body
+			br := newPeekReader(body)
+			if _, err := br.Peek(64 << 10); err != nil {
+				return err
+			}
+			data = br
 		} else {
 			rest, err := readLimited(body)
 			if err != nil {
@@ -304,18 +387,45 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) error {
 			query = string(all)
 		}
 	}
+	if len(query) > maxQueryBytes {
+		return &chdb.Error{Code: codeSyntaxError, Message: fmt.Sprintf("Code: 62. DB::Exception: query text over %d bytes; send INSERT data after FORMAT instead. (SYNTAX_ERROR)", maxQueryBytes)}
+	}
 	if strings.TrimSpace(query) == "" {
-		return &chdb.Error{Code: 62, Message: "Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)"}
+		return &chdb.Error{Code: codeSyntaxError, Message: "Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)"}
+	}
+	hello := isHello(query) && params.Get("client_protocol_version") != "" && format == "Native"
+	if hello {
+		res, err := s.hello(params.Get("client_protocol_version"))
+		if err != nil {
+			return err
+		}
+		s.writeResult(w, r, params, queryID, "Native", res)
+		return nil
 	}
 
-	conn, release, err := s.session(settings, params.Get("database"))
+	d := s.checker.check(query, qparams, mode, name)
+	if d.err != nil {
+		return d.err
+	}
+	storage := d.kind == "CreateQuery" || d.kind == "AlterQuery"
+	for i, n := range d.setting {
+		if err := s.checkSetting(n, d.values[i], storage); err != nil {
+			return err
+		}
+	}
+
+	done, err := s.gate.acquire(r.Context())
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer done()
+	conn, release, err := s.session(level, settings, params.Get("database"))
+	if err != nil {
+		return err
+	}
 
 	var res *chdb.Result
-	var outFormat string
+	outFormat := ""
 	switch {
 	case data != nil:
 		m := insertFormatRe.FindStringSubmatchIndex(query)
@@ -332,14 +442,15 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) error {
 				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 					return nil
 				}
+				var ce *chdb.Error
+				if errors.As(err, &ce) {
+					return err
+				}
 				if err != nil {
 					return &chdb.Error{Code: codeCannotParseInput, Message: "Code: 27. DB::Exception: reading request body: " + err.Error() + ". (CANNOT_PARSE_INPUT_ASSERTION_FAILED)"}
 				}
 			}
 		})
-	case isHello(query) && params.Get("client_protocol_version") != "" && format == "Native":
-		res, err = s.hello(params.Get("client_protocol_version"))
-		outFormat = "Native"
 	default:
 		res, err = conn.QueryWithParams(query, format, qparams)
 		outFormat = format
@@ -347,22 +458,55 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) error {
 			outFormat = m[1]
 		}
 	}
+	// The result is in memory: free the session before a slow reader
+	// takes it.
+	release()
 	if err != nil {
 		return err
 	}
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute))
 	s.writeResult(w, r, params, queryID, outFormat, res)
 	return nil
 }
 
-// session returns an engine session for one request: a pooled one, or one
-// of its own when the request carries settings or a database, so that
-// neither leaks into later requests.
-func (s *Server) session(settings map[string]string, database string) (*chdb.Conn, func(), error) {
-	if len(settings) == 0 && (database == "" || database == "default") {
-		c := <-s.pool
-		return c, func() { s.pool <- c }, nil
+// forced are the settings every session starts with: the limits, the
+// readonly level, and VALUES read as literals only (an expression in inline
+// data is not in the statement the policy checked).
+func (s *Server) forced(level int) map[string]string {
+	m := map[string]string{
+		"max_memory_usage":                                    strconv.FormatInt(s.cfg.MaxQueryMemory, 10),
+		"max_execution_time":                                  strconv.FormatFloat(s.cfg.MaxExecutionTime.Seconds(), 'f', -1, 64),
+		"input_format_values_interpret_expressions":           "0",
+		"input_format_values_deduce_templates_of_expressions": "0",
 	}
-	c, err := s.engine.Connect(settings)
+	if level > 0 {
+		m["readonly"] = strconv.Itoa(level)
+	}
+	return m
+}
+
+// session returns an engine session for one request: an idle one of its
+// readonly level, or one of its own when the request carries settings or a
+// database, so that neither leaks into later requests.
+func (s *Server) session(level int, settings map[string]string, database string) (*chdb.Conn, func(), error) {
+	pool := s.pools[level]
+	if len(settings) == 0 && (database == "" || database == "default") {
+		select {
+		case c := <-pool:
+			return c, func() { s.putBack(pool, c) }, nil
+		default:
+		}
+		c, err := s.engine.Connect(s.forced(level))
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, func() { s.putBack(pool, c) }, nil
+	}
+	all := s.forced(level)
+	for k, v := range settings {
+		all[k] = v
+	}
+	c, err := s.engine.Connect(all)
 	if err != nil {
 		return nil, nil, &chdb.Error{Code: codeBadArguments, Message: "Code: 36. DB::Exception: invalid setting value in request: " + err.Error() + ". (BAD_ARGUMENTS)"}
 	}
@@ -373,6 +517,14 @@ func (s *Server) session(settings map[string]string, database string) (*chdb.Con
 		}
 	}
 	return c, c.Close, nil
+}
+
+func (s *Server) putBack(pool chan *chdb.Conn, c *chdb.Conn) {
+	select {
+	case pool <- c:
+	default:
+		c.Close()
+	}
 }
 
 func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, params map[string][]string, queryID, format string, res *chdb.Result) {
@@ -406,46 +558,6 @@ func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, params map[
 		h.Set("Content-Length", strconv.Itoa(len(res.Data)))
 	}
 	out.Write(res.Data)
-}
-
-// writeError answers like ClickHouse: status 500 (401 for authentication),
-// the exception text as the body and its code in X-ClickHouse-Exception-Code.
-func (s *Server) writeError(w http.ResponseWriter, err error) {
-	var ce *chdb.Error
-	if !errors.As(err, &ce) {
-		ce = &chdb.Error{Code: 1001, Message: "Code: 1001. DB::Exception: " + err.Error() + ". (STD_EXCEPTION)"}
-	}
-	status := http.StatusInternalServerError
-	if ce.Code == codeAuthFailed {
-		status = http.StatusUnauthorized
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=UTF-8")
-	h.Set("X-ClickHouse-Exception-Code", strconv.Itoa(ce.Code))
-	h.Set("X-ClickHouse-Server-Display-Name", DisplayName)
-	w.WriteHeader(status)
-	io.WriteString(w, ce.Message+"\n")
-}
-
-func (s *Server) authenticate(r *http.Request, params map[string][]string) (User, error) {
-	name, pass, ok := r.BasicAuth()
-	if !ok {
-		name, pass = r.Header.Get("X-ClickHouse-User"), r.Header.Get("X-ClickHouse-Key")
-	}
-	if name == "" {
-		name, pass = first(params, "user"), first(params, "password")
-	}
-	if name == "" {
-		name = "default"
-	}
-	if len(s.cfg.Users) == 0 {
-		return User{}, nil
-	}
-	u, ok := s.cfg.Users[name]
-	if !ok || subtle.ConstantTimeCompare([]byte(u.Password), []byte(pass)) != 1 {
-		return User{}, &chdb.Error{Code: codeAuthFailed, Message: fmt.Sprintf("Code: 516. DB::Exception: %s: Authentication failed: password is incorrect, or there is no user with such name. (AUTHENTICATION_FAILED)", name)}
-	}
-	return u, nil
 }
 
 // hello answers clickhouse-go's first query over HTTP. The client decodes
@@ -487,109 +599,3 @@ var (
 )
 
 func isHello(q string) bool { return helloRe.MatchString(q) }
-
-func contentType(format string) string {
-	switch {
-	case strings.HasPrefix(format, "JSON"):
-		return "application/json; charset=UTF-8"
-	case strings.HasPrefix(format, "TabSeparated"), strings.HasPrefix(format, "TSV"):
-		return "text/tab-separated-values; charset=UTF-8"
-	case strings.HasPrefix(format, "CSV"):
-		return "text/csv; charset=UTF-8; header=absent"
-	case strings.HasPrefix(format, "Pretty"), format == "Vertical", format == "Markdown":
-		return "text/plain; charset=UTF-8"
-	default:
-		return "application/octet-stream"
-	}
-}
-
-func requestBody(r *http.Request) (io.ReadCloser, error) {
-	switch enc := r.Header.Get("Content-Encoding"); enc {
-	case "", "identity":
-		return r.Body, nil
-	case "gzip":
-		gz, err := gzip.NewReader(r.Body)
-		if err != nil {
-			return nil, &chdb.Error{Code: codeCannotParseInput, Message: "Code: 27. DB::Exception: bad gzip request body: " + err.Error() + ". (CANNOT_DECOMPRESS)"}
-		}
-		return gz, nil
-	default:
-		return nil, &chdb.Error{Code: codeNotImplemented, Message: "Code: 48. DB::Exception: Content-Encoding " + enc + " is not supported by vakt's embedded endpoint; use gzip. (NOT_IMPLEMENTED)"}
-	}
-}
-
-func readLimited(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxQueryBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxQueryBytes {
-		return nil, &chdb.Error{Code: 62, Message: fmt.Sprintf("Code: 62. DB::Exception: query text over %d bytes; send INSERT data after FORMAT instead. (SYNTAX_ERROR)", maxQueryBytes)}
-	}
-	return b, nil
-}
-
-func first(params map[string][]string, k string) string {
-	if v := params[k]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
-func quoteIdent(s string) string {
-	return "`" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "`", "\\`") + "`"
-}
-
-func newQueryID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// peekReader is a bufio.Reader-like reader whose Peek reads as much as is
-// available up to n bytes without failing at EOF.
-type peekReader struct {
-	r   io.Reader
-	buf []byte
-}
-
-func newPeekReader(r io.Reader) *peekReader { return &peekReader{r: r} }
-
-func (p *peekReader) Peek(n int) ([]byte, error) {
-	for len(p.buf) < n {
-		chunk := make([]byte, n-len(p.buf))
-		k, err := p.r.Read(chunk)
-		p.buf = append(p.buf, chunk[:k]...)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return p.buf, nil
-}
-
-func (p *peekReader) Discard(n int) { p.buf = p.buf[n:] }
-
-// SkipLineEnd drops the white space that separates a format name from its
-// data: spaces and tabs, then one line end.
-func (p *peekReader) SkipLineEnd() {
-	p.buf = bytes.TrimLeft(p.buf, " \t")
-	if bytes.HasPrefix(p.buf, []byte("\r\n")) {
-		p.buf = p.buf[2:]
-	} else if bytes.HasPrefix(p.buf, []byte("\n")) {
-		p.buf = p.buf[1:]
-	}
-}
-
-func (p *peekReader) Read(b []byte) (int, error) {
-	if len(p.buf) > 0 {
-		n := copy(b, p.buf)
-		p.buf = p.buf[n:]
-		return n, nil
-	}
-	return p.r.Read(b)
-}
-
-func (p *peekReader) Close() error { return nil }

@@ -21,7 +21,16 @@ import (
 	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
-var srv *chserver.Server
+var (
+	srv     *chserver.Server
+	dataDir string
+)
+
+// The endpoint's accounts in these tests.
+const (
+	writer         = "vakt"
+	writerPassword = "w-s3cret"
+)
 
 func TestMain(m *testing.M) {
 	lib := testenv.MainCHDB()
@@ -29,11 +38,15 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	dataDir = dir
 	srv, err = chserver.Start(context.Background(), chserver.Config{
 		DataDir: dir, Listen: "127.0.0.1:0", LibPath: lib,
+		// Small limits, so the tests can reach them.
+		MaxQueryMemory: 512 << 20, MaxConcurrentQueries: 2, QueueWait: 500 * time.Millisecond,
+		BodyIdleTimeout: 2 * time.Second,
 		Users: map[string]chserver.User{
-			"default": {},
-			"reader":  {Password: "s3cret", ReadOnly: true},
+			writer:   {Password: writerPassword},
+			"reader": {Password: "s3cret", ReadOnly: true},
 		},
 	})
 	if err != nil {
@@ -69,7 +82,9 @@ func get(t *testing.T, query string, extra url.Values) (*http.Response, string) 
 	for k, vs := range extra {
 		v[k] = vs
 	}
-	res, err := http.Get(srv.URL() + "/?" + v.Encode())
+	req, _ := http.NewRequest(http.MethodGet, srv.URL()+"/?"+v.Encode(), nil)
+	req.SetBasicAuth(writer, writerPassword)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +111,7 @@ func TestCurlStyleQueries(t *testing.T) {
 		{"unknown table", "SELECT * FROM no_such_table", nil, 500, "UNKNOWN_TABLE", "60"},
 		{"syntax error", "SELEKT 1", nil, 500, "Syntax error", "62"},
 		{"unknown setting", "SELECT 1", url.Values{"no_such_setting": {"1"}}, 500, "Unknown setting", "115"},
-		{"GET is read-only", "CREATE TABLE t_get (x UInt8) ENGINE = Memory", nil, 500, "READONLY", "164"},
+		{"GET is read-only", "CREATE TABLE t_get (x UInt8) ENGINE = Memory", nil, 403, "READONLY", "164"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,6 +153,7 @@ func TestPostInsertFormatsAndGzip(t *testing.T) {
 		if gz {
 			req.Header.Set("Content-Encoding", "gzip")
 		}
+		req.SetBasicAuth(writer, writerPassword)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -169,7 +185,7 @@ func TestPostInsertFormatsAndGzip(t *testing.T) {
 
 func TestClickHouseGoDDLBatchAndTypedReads(t *testing.T) {
 	ctx := context.Background()
-	conn := open(t, "default", "")
+	conn := open(t, writer, writerPassword)
 	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS go_test"); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +272,7 @@ func TestClickHouseGoDDLBatchAndTypedReads(t *testing.T) {
 }
 
 func TestClickHouseGoErrorCarriesMessage(t *testing.T) {
-	conn := open(t, "default", "")
+	conn := open(t, writer, writerPassword)
 	err := conn.Exec(context.Background(), "SELECT * FROM go_test.does_not_exist")
 	if err == nil {
 		t.Fatal("no error")

@@ -52,8 +52,22 @@ type Log struct {
 // NATS says where JetStream is. With no URL, vakt embeds nats-server.
 type NATS struct {
 	URL string `yaml:"url"`
-	// Listen is the embedded server's client address.
+	// Listen is the embedded server's client address, for vakt commands
+	// that do not own the data dir and for shippers; empty serves only the
+	// in-process connections of the process that owns it.
 	Listen string `yaml:"listen"`
+	// StoreEncryption encrypts the embedded server's JetStream store (salts,
+	// events in transit) with the key of StoreKeyFile or StoreKey.
+	StoreEncryption bool `yaml:"store_encryption"`
+	// StoreKeyFile holds that key, kept off the data dir; empty is
+	// vakt/nats-store.key in the user's configuration directory
+	// ($XDG_CONFIG_HOME or ~/.config). Generated when missing.
+	StoreKeyFile string `yaml:"store_key_file"`
+	// StoreKey, from VAKT_NATS_STORE_KEY only, replaces StoreKeyFile.
+	StoreKey string `yaml:"-"`
+	// AllowPlaintextRemote lets Listen be a non-loopback address although
+	// the embedded server has no TLS (see listeners.go).
+	AllowPlaintextRemote bool `yaml:"allow_plaintext_remote"`
 	// Credentials for an external server.
 	User            string `yaml:"user"`
 	Password        string `yaml:"password"`
@@ -94,10 +108,23 @@ type ClickHouse struct {
 	// Replicated tables under Distributed ones.
 	Cluster string `yaml:"cluster"`
 	// ReadonlyUser is an account of the embedded endpoint that may only
-	// read (SELECT, SHOW, DESCRIBE), e.g. for Grafana.
+	// read (SELECT, SHOW, DESCRIBE), e.g. for Grafana; "reader" when empty.
+	// Passwords left empty are generated into <data_dir>/credentials.
 	ReadonlyUser         string `yaml:"readonly_user"`
 	ReadonlyPassword     string `yaml:"readonly_password"`
 	ReadonlyPasswordFile string `yaml:"readonly_password_file"`
+	// Limits of the embedded endpoint: per-query memory (bytes), run time,
+	// statements at once, open connections; 0 takes the default.
+	MaxQueryMemory       int64    `yaml:"max_query_memory"`
+	MaxExecutionTime     Duration `yaml:"max_execution_time"`
+	MaxConcurrentQueries int      `yaml:"max_concurrent_queries"`
+	MaxConnections       int      `yaml:"max_connections"`
+	// AllowedHosts are Host names the embedded endpoint answers to besides
+	// loopback names and its listen address (DNS rebinding defence).
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// AllowPlaintextRemote lets Listen be a non-loopback address although
+	// the endpoint has no TLS (see listeners.go).
+	AllowPlaintextRemote bool `yaml:"allow_plaintext_remote"`
 }
 
 // Streams bounds the JetStream streams between the stages.
@@ -146,6 +173,15 @@ type IngestSyslog struct {
 	Format   string `yaml:"format"`    // format of the message bodies; empty: detected
 	SiteFrom string `yaml:"site_from"` // tag (default), hostname, host or config
 	Site     string `yaml:"site"`      // fallback site; empty: ingest.site
+	// AllowRemote lets UDP or TCP be a non-loopback address: syslog has
+	// no authentication, so anyone who reaches the port can inject lines.
+	AllowRemote bool `yaml:"allow_remote"`
+	// IdleTimeout closes a TCP connection with no whole message for this
+	// long; MaxConnections caps them (at the cap the longest-idle one
+	// makes room); MaxConnectionsPerAddress caps one sender's (0: off).
+	IdleTimeout              Duration `yaml:"idle_timeout"`
+	MaxConnections           int      `yaml:"max_connections"`
+	MaxConnectionsPerAddress int      `yaml:"max_connections_per_address"`
 }
 
 // Enabled reports whether a syslog transport is configured.
@@ -204,6 +240,16 @@ type Retention struct {
 // HTTP configures vakt's own HTTP server.
 type HTTP struct {
 	Listen string `yaml:"listen"`
+	// Auth is "token" (the default: a bearer token or session cookie,
+	// generated into <data>/credentials/http.token) or "none".
+	Auth string `yaml:"auth"`
+	// AllowedHosts are host names or addresses, besides loopback ones and
+	// the listen address, that requests may name in their Host header (a
+	// reverse proxy's name, the address Prometheus scrapes).
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// AllowPlaintextRemote lets Listen be a non-loopback address although
+	// it has no TLS (see listeners.go).
+	AllowPlaintextRemote bool `yaml:"allow_plaintext_remote"`
 }
 
 // Rules configures the threat detection rules (rules/README.md).
@@ -229,7 +275,7 @@ func Defaults() Config {
 	return Config{
 		DataDir:    "data",
 		Log:        Log{Level: "info", Format: "text"},
-		NATS:       NATS{Listen: "127.0.0.1:4222"},
+		NATS:       NATS{Listen: "127.0.0.1:4222", StoreEncryption: true},
 		ClickHouse: ClickHouse{Database: "vakt", Listen: "127.0.0.1:8123"},
 		Streams: Streams{
 			RawMaxAge:       Duration(15 * time.Minute),
@@ -240,11 +286,11 @@ func Defaults() Config {
 			Replicas:        1,
 			AckWait:         Duration(time.Minute),
 		},
-		Ingest:          Ingest{Site: "default", DemoRate: 50, WhenFull: "wait"},
+		Ingest:          Ingest{Site: "default", DemoRate: 50, WhenFull: "wait", Syslog: IngestSyslog{IdleTimeout: Duration(2 * time.Minute), MaxConnections: 512}},
 		Pseudonymize:    Pseudonymize{Epoch: Duration(24 * time.Hour), Grace: Duration(48 * time.Hour), Workers: 2, QueryPolicy: "redact", Sites: map[string]PseudonymizeSite{}, TrustedProxies: []string{}, GeoIP: GeoIP{Reload: Duration(time.Minute)}},
 		Store:           Store{BatchRows: 50_000, BatchBytes: 32 << 20, FlushInterval: Duration(time.Second), Workers: 1},
 		Retention:       Retention{Requests: Duration(30 * 24 * time.Hour), HealthRollups: Duration(396 * 24 * time.Hour)},
-		HTTP:            HTTP{Listen: "127.0.0.1:9464"},
+		HTTP:            HTTP{Listen: "127.0.0.1:9464", Auth: "token", AllowedHosts: []string{}},
 		Alerts:          Alerts{Enabled: true, Interval: Duration(10 * time.Second), WebhookTimeout: Duration(5 * time.Second), WebhookRetries: 3},
 		ShutdownTimeout: Duration(10 * time.Second),
 	}
@@ -285,6 +331,7 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	str("VAKT_NATS_TOKEN", &c.NATS.Token)
 	str("VAKT_NATS_CREDENTIALS_FILE", &c.NATS.CredentialsFile)
 	str("VAKT_NATS_INBOX_PREFIX", &c.NATS.InboxPrefix)
+	str("VAKT_NATS_STORE_KEY", &c.NATS.StoreKey)
 	str("VAKT_CLICKHOUSE_PROTOCOL", &c.ClickHouse.Protocol)
 	str("VAKT_CLICKHOUSE_USER", &c.ClickHouse.User)
 	str("VAKT_CLICKHOUSE_PASSWORD", &c.ClickHouse.Password)
@@ -363,8 +410,14 @@ func (c *Config) Problems() []Problem {
 			add(key, fmt.Sprintf("%q is not host:port", v), "use e.g. 127.0.0.1:8123")
 		}
 	}
-	if c.EmbeddedNATS() {
+	if c.EmbeddedNATS() && c.NATS.Listen != "" {
 		checkListen("nats.listen", c.NATS.Listen)
+	}
+	if c.EmbeddedNATS() && c.NATS.StoreEncryption && c.NATS.StoreKeyFile != "" && c.DataDir != "" {
+		if rel, err := filepath.Rel(absPath(c.DataDir), absPath(c.NATS.StoreKeyFile)); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			add("nats.store_key_file", fmt.Sprintf("%s is inside data_dir: the key would sit next to what it encrypts", c.NATS.StoreKeyFile),
+				"keep it off the data dir, e.g. /etc/vakt/nats-store.key, or leave it empty for ~/.config/vakt/nats-store.key")
+		}
 	}
 	if c.EmbeddedClickHouse() {
 		checkListen("clickhouse.listen", c.ClickHouse.Listen)
@@ -380,6 +433,16 @@ func (c *Config) Problems() []Problem {
 	}
 	if c.HTTP.Listen != "" {
 		checkListen("http.listen", c.HTTP.Listen)
+	}
+	switch c.HTTP.Auth {
+	case "token", "none":
+	default:
+		add("http.auth", fmt.Sprintf("%q is not an authentication mode", c.HTTP.Auth), "use token (the default) or none")
+	}
+	for _, h := range c.HTTP.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/ ") {
+			add("http.allowed_hosts", fmt.Sprintf("%q is not a host name or address", h), "list host names or addresses without scheme or path, e.g. vakt.example.org")
+		}
 	}
 	positive := func(key string, d Duration, fix string) {
 		if d <= 0 {
@@ -418,10 +481,18 @@ func (c *Config) Problems() []Problem {
 		switch {
 		case !c.EmbeddedClickHouse():
 			add("clickhouse.readonly_user", "applies only to the embedded endpoint", "on a ClickHouse server create the user there and grant it a role of `vakt migrate --roles`, or leave it empty")
-		case ro == c.ClickHouse.User || (c.ClickHouse.User == "" && ro == "default"):
+		case ro == c.ClickHouse.User || (c.ClickHouse.User == "" && ro == "vakt"):
 			add("clickhouse.readonly_user", fmt.Sprintf("%q is vakt's own user", ro), "use another name, e.g. grafana")
-		case c.ClickHouse.ReadonlyPassword == "" && c.ClickHouse.ReadonlyPasswordFile == "":
-			add("clickhouse.readonly_password", "is empty for the read-only user", "set clickhouse.readonly_password or clickhouse.readonly_password_file")
+		}
+	} else if c.EmbeddedClickHouse() && c.ClickHouse.User == "reader" {
+		add("clickhouse.user", `"reader" is the read-only account's default name`, "use another name, or set clickhouse.readonly_user to another one")
+	}
+	if c.ClickHouse.MaxQueryMemory < 0 || c.ClickHouse.MaxExecutionTime < 0 || c.ClickHouse.MaxConcurrentQueries < 0 || c.ClickHouse.MaxConnections < 0 {
+		add("clickhouse.max_*", "a limit of the embedded endpoint is negative", "use a positive value, or 0 for the default (max_query_memory 2 GiB, max_execution_time 5m, max_concurrent_queries 4, max_connections 128)")
+	}
+	for _, h := range c.ClickHouse.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/ ") {
+			add("clickhouse.allowed_hosts", fmt.Sprintf("%q is not a host name or address", h), "list host names or addresses without scheme or path, e.g. vakt.example.org")
 		}
 	}
 	positive("store.flush_interval", c.Store.FlushInterval, "use e.g. 1s")
@@ -445,6 +516,7 @@ func (c *Config) Problems() []Problem {
 	default:
 		add("ingest.when_full", fmt.Sprintf("%q is not a policy", c.Ingest.WhenFull), "use wait (slow down; the log is the buffer) or drop (drop and count, as vakt_dropped_total, what a full RAW stream refuses)")
 	}
+	ps = append(ps, c.listenerProblems()...)
 	for k, src := range c.Ingest.Sources {
 		if len(src.Files) == 0 {
 			add(fmt.Sprintf("ingest.sources[%d].files", k), "is empty", "list log files or glob patterns, or remove the source")
@@ -472,4 +544,12 @@ func (c *Config) Validate() error {
 		return &Error{Problems: ps}
 	}
 	return nil
+}
+
+// absPath is filepath.Abs, or p when that fails.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }

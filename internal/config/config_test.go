@@ -71,8 +71,9 @@ func TestProblemsNameKeyAndFix(t *testing.T) {
 			c.ClickHouse.Addr = []string{"ch:9000"}
 			c.ClickHouse.ReadonlyUser, c.ClickHouse.ReadonlyPassword = "grafana", "pw"
 		}, "clickhouse.readonly_user"},
-		{"readonly no password", func(c *Config) { c.ClickHouse.ReadonlyUser = "grafana" }, "clickhouse.readonly_password"},
-		{"readonly is vakt", func(c *Config) { c.ClickHouse.ReadonlyUser, c.ClickHouse.ReadonlyPassword = "default", "pw" }, "clickhouse.readonly_user"},
+		{"own user is the reader's default", func(c *Config) { c.ClickHouse.User = "reader" }, "clickhouse.user"},
+		{"readonly is vakt", func(c *Config) { c.ClickHouse.ReadonlyUser, c.ClickHouse.ReadonlyPassword = "vakt", "pw" }, "clickhouse.readonly_user"},
+		{"clickhouse allowed host", func(c *Config) { c.ClickHouse.AllowedHosts = []string{"http://x/"} }, "clickhouse.allowed_hosts"},
 		{"raw age", func(c *Config) { c.Streams.RawMaxAge = 0 }, "streams.raw_max_age"},
 		{"policy", func(c *Config) { c.Pseudonymize.QueryPolicy = "hash" }, "pseudonymize.query_policy"},
 		{"batch", func(c *Config) { c.Store.BatchRows = -1 }, "store.batch_rows"},

@@ -38,12 +38,16 @@ type badRequest struct{ msg string }
 func (e badRequest) Error() string { return e.msg }
 
 // api wraps an endpoint: parameters are validated, the answer cached for
-// ttl per query string, errors returned as {"error": "..."}.
-func (d *Dashboard) api(fn func(ctx context.Context, q url.Values) (any, error), ttl time.Duration) http.Handler {
+// ttl per normalised query (see normalise), errors returned as
+// {"error": "..."}.
+func (d *Dashboard) api(name string, fn func(ctx context.Context, q url.Values) (any, error), ttl time.Duration, params ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
+		q := normalise(r.URL.Query(), params)
 		key := r.URL.Path + "?" + q.Encode()
 		status, body := d.cache.get(key, ttl, d.o.Now, func() (int, []byte) {
+			if d.o.OnQuery != nil {
+				d.o.OnQuery(name)
+			}
 			// The first caller's query serves every caller waiting on it,
 			// so it must not end when that caller goes away.
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), queryTimeout)

@@ -1,21 +1,16 @@
 package dashboard_test
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"html"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/testenv"
@@ -26,55 +21,20 @@ import (
 // `go test -artifacts`, they are also in the test's artifact directory.
 const screenshotDir = "testdata/out"
 
-// chromium returns Debian's chromium. Without it the test fails in CI and
-// is skipped elsewhere, saying how to install it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	const msg = "the browser test needs Debian's chromium: apt-get install chromium (make deps installs it)"
-	if testenv.CI() {
-		t.Fatal(msg)
-	}
-	t.Skip("skipping: " + msg)
-	return ""
-}
+// chromium returns Debian's chromium (testenv.Chromium: it fails in CI
+// and skips elsewhere without it).
+func chromium(t *testing.T) string { return testenv.Chromium(t) }
 
-// headless runs chromium on url with extra flags, after the page's scripts
-// have had a few seconds (virtual time, which waits for pending fetches)
-// to load and render. It returns stdout and fails the test on any console
-// message: the page writes none, so one is an error or a CSP violation.
-func headless(t *testing.T, bin, url string, extra ...string) string {
+// headless runs chromium on url with extra flags (testenv.RunChromium) and
+// returns stdout. It fails the test on any console message: the page writes
+// none, so one is an error or a CSP violation.
+func headless(t *testing.T, _, url string, extra ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	args := []string{
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0", "--hide-scrollbars",
-		"--lang=en-US", "--virtual-time-budget=12000",
+	b := testenv.RunChromium(t, url, extra...)
+	for _, line := range b.Console {
+		t.Errorf("console message on %s: %s", url, line)
 	}
-	cmd := exec.CommandContext(ctx, bin, append(append(args, extra...), url)...)
-	cmd.Env = append(os.Environ(), "TZ=UTC")
-	// Chromium's helper processes inherit its output pipes: on timeout,
-	// kill the whole process group, and stop waiting for the pipes soon.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", extra, err, errOut.String())
-	}
-	for _, line := range strings.Split(errOut.String(), "\n") {
-		if strings.Contains(line, ":CONSOLE") {
-			t.Errorf("console message on %s: %s", url, line)
-		}
-	}
-	return out.String()
+	return b.Stdout
 }
 
 var (
@@ -169,7 +129,7 @@ func TestBrowserDashboard(t *testing.T) {
 	bin := chromium(t)
 
 	// Every site, the last hour: what an operator opens first.
-	all := parsePage(t, headless(t, bin, baseURL+"/?range=1h", "--window-size=1400,1000", "--dump-dom"))
+	all := parsePage(t, headless(t, bin, pageURL("range=1h"), "--window-size=1400,1000", "--dump-dom"))
 	if got := strings.Fields(all.body["data-loaded"]); !slices.Equal(got, []string{"health", "sites", "status", "threats", "top"}) {
 		t.Fatalf("panels loaded: %q, want every one (js errors: %s)", all.body["data-loaded"], all.body["data-js-errors"])
 	}
@@ -230,7 +190,7 @@ func TestBrowserDashboard(t *testing.T) {
 	site := seededSites[0]
 	var api threatsJSON
 	get(t, "/api/threats?since=1h&site="+site, &api)
-	one := parsePage(t, headless(t, bin, baseURL+"/?range=1h&site="+site, "--window-size=1400,1000", "--dump-dom"))
+	one := parsePage(t, headless(t, bin, pageURL("range=1h&site="+site), "--window-size=1400,1000", "--dump-dom"))
 	rows := one.offenders()
 	if len(rows) != min(len(api.Offenders), 250) || one.body["data-offenders"] != strconv.Itoa(len(rows)) {
 		t.Errorf("%s: the table shows %d offenders, the API reports %d", site, len(rows), len(api.Offenders))
@@ -254,7 +214,7 @@ func TestBrowserDashboard(t *testing.T) {
 	}
 
 	// A site with no traffic: readable empty states, not broken charts.
-	empty := parsePage(t, headless(t, bin, baseURL+"/?range=15m&site=nobody.example", "--window-size=1400,1000", "--dump-dom"))
+	empty := parsePage(t, headless(t, bin, pageURL("range=15m&site=nobody.example"), "--window-size=1400,1000", "--dump-dom"))
 	if !strings.Contains(empty.dom, "No requests for nobody.example in the last 15 minutes.") ||
 		!strings.Contains(empty.dom, "No offenders for nobody.example in the last 15 minutes") {
 		t.Error("no empty state for a site without traffic")
@@ -269,16 +229,16 @@ func TestBrowserDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []struct{ name, query, size string }{
-		{"dashboard.png", "?range=1h", "1400,1000"},
-		{"dashboard-full.png", "?range=1h", "1400,2500"},
-		{"dashboard-site.png", "?range=1h&site=" + site, "1400,1000"},
+		{"dashboard.png", "range=1h", "1400,1000"},
+		{"dashboard-full.png", "range=1h", "1400,2500"},
+		{"dashboard-site.png", "range=1h&site=" + site, "1400,1000"},
 	} {
 		path, err := filepath.Abs(filepath.Join(screenshotDir, s.name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		os.Remove(path)
-		headless(t, bin, baseURL+"/"+s.query, "--window-size="+s.size, "--screenshot="+path)
+		headless(t, bin, pageURL(s.query), "--window-size="+s.size, "--screenshot="+path)
 		checkScreenshot(t, path, s.size)
 		b, err := os.ReadFile(path)
 		if err != nil {

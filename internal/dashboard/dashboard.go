@@ -7,7 +7,7 @@
 // the alerts use. The dashboard shows pseudonymous client and network ids,
 // never an IP (the store holds none), and salt metadata, never a salt.
 //
-// Endpoints (all GET, JSON):
+// Endpoints (all GET, JSON; other parameters are ignored):
 //
 //	/api/sites                      sites with stored requests
 //	/api/health?since=1h&site=S     series per site and bucket, totals, failing and slowest paths
@@ -26,11 +26,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/pseudonymize"
 )
 
@@ -98,7 +101,10 @@ type Options struct {
 	// Pipeline, if set, returns the pipeline's readiness (the /readyz
 	// answer), shown in the page's header.
 	Pipeline func(ctx context.Context) any
-	Log      *slog.Logger
+	// OnQuery, if set, is called each time an endpoint computes an answer
+	// (a cache miss), with the endpoint's name.
+	OnQuery func(endpoint string)
+	Log     *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -133,12 +139,19 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	})))
 	mux.Handle("GET /assets/", secure(http.StripPrefix("/assets/", noDirs(files))))
 	mux.Handle("GET /favicon.ico", http.RedirectHandler("/assets/favicon.svg", http.StatusMovedPermanently))
-	mux.Handle("GET /api/sites", secure(d.api(d.sites, 20*time.Second)))
-	mux.Handle("GET /api/health", secure(d.api(d.health, 2*time.Second)))
-	mux.Handle("GET /api/threats", secure(d.api(d.threats, 10*time.Second)))
-	mux.Handle("GET /api/top", secure(d.api(d.top, 5*time.Second)))
-	mux.Handle("GET /api/status", secure(d.api(d.status, 5*time.Second)))
+	mux.Handle("GET /api/sites", secure(d.api("sites", d.sites, 20*time.Second)))
+	mux.Handle("GET /api/health", secure(d.api("health", d.health, 2*time.Second, "since", "site")))
+	mux.Handle("GET /api/threats", secure(d.api("threats", d.threats, 10*time.Second, "since", "site")))
+	mux.Handle("GET /api/top", secure(d.api("top", d.top, 5*time.Second, "since", "site", "n")))
+	mux.Handle("GET /api/status", secure(d.api("status", d.status, 5*time.Second)))
 	mux.Handle("/api/", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/sites", "/api/health", "/api/threats", "/api/top", "/api/status":
+			// The API is read-only: nothing but GET changes nothing.
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "the API is read-only: use GET")
+			return
+		}
 		writeError(w, http.StatusNotFound, "no such endpoint: see /api/health, /api/threats, /api/top, /api/status, /api/sites")
 	})))
 }
@@ -227,4 +240,31 @@ func (c *cache) get(key string, ttl time.Duration, now func() time.Time, fill fu
 	c.mu.Unlock()
 	<-e.ready
 	return e.status, e.body
+}
+
+// normalise keeps only the parameters an endpoint reads, one value each,
+// written canonically (since=60m is since=1h): the cache key is made of
+// these, so junk parameters, repeats and spellings cannot make a request
+// miss the cache and run every rule again. The endpoint sees exactly what
+// the key holds.
+func normalise(q url.Values, params []string) url.Values {
+	out := url.Values{}
+	for _, p := range params {
+		v := q.Get(p)
+		if v == "" {
+			continue
+		}
+		switch p {
+		case "since":
+			if d, err := config.ParseDuration(v); err == nil {
+				v = human(d.D())
+			}
+		case "n":
+			if n, err := strconv.Atoi(v); err == nil {
+				v = strconv.Itoa(n)
+			}
+		}
+		out.Set(p, v)
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"net/netip"
 	"os"
 	"regexp"
@@ -26,6 +27,7 @@ import (
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/event"
 	"github.com/vakt-dev/vakt/internal/loggen"
+	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
@@ -37,6 +39,7 @@ import (
 // figures on the page can be checked against the generated traffic.
 var (
 	baseURL string       // http://host:port of the running vakt's HTTP server
+	token   string       // its token, from the dashboard URL vakt printed
 	eng     *app.Engines // the running vakt's engines, as a second command sees them
 	truth   *seeded
 	runCfg  config.Config
@@ -81,11 +84,11 @@ func runMain(m *testing.M) int {
 			os.Exit(1)
 		}
 	}()
-	dashRE := regexp.MustCompile(`dashboard:\s+(http://\S+)/`)
+	dashRE := regexp.MustCompile(`dashboard:\s+(http://[^/\s]+)/\?token=([0-9a-f]{64})\n`)
 	deadline := time.Now().Add(90 * time.Second)
 	for baseURL == "" {
 		if m := dashRE.FindStringSubmatch(out.String()); m != nil {
-			baseURL = m[1]
+			baseURL, token = m[1], m[2]
 			break
 		}
 		select {
@@ -109,7 +112,31 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "seed:", err)
 		return 1
 	}
+	// The printed token is the one in the data dir.
+	if v, err := secrets.Read(dir, app.HTTPTokenName); err != nil || v != token {
+		fmt.Fprintf(os.Stderr, "the printed token is not %s: %v\n", secrets.Path(dir, app.HTTPTokenName), err)
+		return 1
+	}
 	return m.Run()
+}
+
+// authGet is http.Get with the running vakt's token.
+func authGet(url string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	return http.DefaultClient.Do(req)
+}
+
+// pageURL is the dashboard's URL with query, as a browser opens it the
+// first time: with the token, which it swaps for a session cookie.
+func pageURL(query string) string {
+	if query != "" {
+		query += "&"
+	}
+	return baseURL + "/?" + query + "token=" + token
 }
 
 // lines collects what `vakt run` prints.
@@ -164,6 +191,11 @@ func seed(ctx context.Context, eng *app.Engines) (*seeded, error) {
 		t.status[s] = &[5]int{}
 		t.paths[s] = map[string]int{}
 	}
+	// Published as ingest does, as its NATS user.
+	ijs, err := eng.StageJS(bus.StageIngest)
+	if err != nil {
+		return nil, err
+	}
 	seen := map[netip.Addr]bool{}
 	batch := map[string][]byte{}
 	n := map[string]int{}
@@ -175,7 +207,7 @@ func seed(ctx context.Context, eng *app.Engines) (*seeded, error) {
 		msg := &nats.Msg{Subject: bus.RawSubject(site), Data: batch[site], Header: nats.Header{}}
 		msg.Header.Set(bus.HeaderRecords, strconv.Itoa(n[site]))
 		msgs++
-		if _, err := eng.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(fmt.Sprintf("dashboard-test-%d", msgs))); err != nil {
+		if _, err := ijs.PublishMsg(ctx, msg, jetstream.WithMsgID(fmt.Sprintf("dashboard-test-%d", msgs))); err != nil {
 			return err
 		}
 		batch[site], n[site] = nil, 0

@@ -26,7 +26,10 @@ type Pipeline struct {
 	InsertDuration prometheus.Histogram     // seconds per ClickHouse insert
 	InsertErrors   prometheus.Counter
 	SaltEpoch      prometheus.Gauge // current salt epoch number
-	PublishErrors  *prometheus.CounterVec
+	// SaltConflicts counts epochs whose salt changed in the bucket after
+	// use and was refused (pseudonymize/saltseal.go), by epoch.
+	SaltConflicts *prometheus.CounterVec
+	PublishErrors *prometheus.CounterVec
 	// BackpressureWaits counts publishes refused because the next stream
 	// was full: the stage waited for the one downstream to catch up.
 	BackpressureWaits *prometheus.CounterVec
@@ -45,6 +48,19 @@ type Pipeline struct {
 	RuleErrors *prometheus.CounterVec
 	// RuleDuration is the time one evaluation of a rule takes, by rule.
 	RuleDuration *prometheus.HistogramVec
+
+	// ListenerConnections are the connections a listener holds open, and
+	// ListenerClosed those it closed, by listener (syslog_tcp, ...) and
+	// reason (peer, idle_timeout, evicted, ...): a flood shows here.
+	ListenerConnections *prometheus.GaugeVec
+	ListenerClosed      *prometheus.CounterVec
+
+	// HTTPRefused counts requests vakt's HTTP listener refused, by reason
+	// (host, origin, auth).
+	HTTPRefused *prometheus.CounterVec
+	// DashboardQueries counts the dashboard's evaluations (cache misses)
+	// by endpoint: requests served from its cache are not counted.
+	DashboardQueries *prometheus.CounterVec
 }
 
 // New creates the metrics on a fresh registry with Go and process collectors.
@@ -89,6 +105,9 @@ func New() *Pipeline {
 		SaltEpoch: f(prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "vakt", Name: "salt_epoch", Help: "Current pseudonymisation epoch number.",
 		})).(prometheus.Gauge),
+		SaltConflicts: f(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vakt", Name: "salt_conflicts_total", Help: "Epochs refused because their salt was replaced or removed in the salt bucket after use; the pipeline waits for `vakt salts rotate`.",
+		}, []string{"epoch"})).(*prometheus.CounterVec),
 		BackpressureWaits: f(prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "vakt", Name: "backpressure_waits_total", Help: "Publishes refused by a full stream and retried (flow control, not errors).",
 		}, []string{"stage"})).(*prometheus.CounterVec),
@@ -114,5 +133,17 @@ func New() *Pipeline {
 			Namespace: "vakt", Name: "rule_duration_seconds", Help: "Time one evaluation of a detection rule takes.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}, []string{"rule"})).(*prometheus.HistogramVec),
+		ListenerConnections: f(prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "vakt", Name: "listener_connections", Help: "Connections a listener holds open, by listener.",
+		}, []string{"listener"})).(*prometheus.GaugeVec),
+		ListenerClosed: f(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vakt", Name: "listener_connections_closed_total", Help: "Connections a listener closed, by listener and reason (peer, idle_timeout, incomplete_frame, evicted, framing, shutdown).",
+		}, []string{"listener", "reason"})).(*prometheus.CounterVec),
+		HTTPRefused: f(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vakt", Name: "http_refused_total", Help: "Requests the dashboard/metrics listener refused, by reason: host (not a loopback or allowed name), origin (from a page of another origin), auth (no or wrong token).",
+		}, []string{"reason"})).(*prometheus.CounterVec),
+		DashboardQueries: f(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "vakt", Name: "dashboard_queries_total", Help: "Dashboard answers computed (not served from its cache), by endpoint.",
+		}, []string{"endpoint"})).(*prometheus.CounterVec),
 	}
 }

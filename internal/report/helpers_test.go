@@ -21,6 +21,9 @@ import (
 // in a database of its own.
 var chAddr string
 
+// The embedded endpoint's account in these tests.
+const testCHUser, testCHPassword = "vakt", "report-test-password"
+
 func TestMain(m *testing.M) {
 	lib := testenv.MainCHDB()
 	dir, err := os.MkdirTemp("", "vakt-report-test")
@@ -28,7 +31,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	srv, err := chserver.Start(context.Background(), chserver.Config{DataDir: dir, Listen: "127.0.0.1:0", LibPath: lib})
+	srv, err := chserver.Start(context.Background(), chserver.Config{DataDir: dir, Listen: "127.0.0.1:0", LibPath: lib,
+		Users: map[string]chserver.User{testCHUser: {Password: testCHPassword}}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start the embedded ClickHouse endpoint:", err)
 		os.RemoveAll(dir)
@@ -43,7 +47,8 @@ func TestMain(m *testing.M) {
 
 func openConn(t testing.TB) driver.Conn {
 	t.Helper()
-	conn, err := store.Open(t.Context(), store.ClickHouseConfig{Addr: []string{chAddr}, Protocol: store.ProtocolHTTP, DialTimeout: 5 * time.Second})
+	conn, err := store.Open(t.Context(), store.ClickHouseConfig{Addr: []string{chAddr}, Protocol: store.ProtocolHTTP, DialTimeout: 5 * time.Second,
+		Username: testCHUser, Password: testCHPassword})
 	if err != nil {
 		t.Fatal(err)
 	}

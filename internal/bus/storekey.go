@@ -1,0 +1,138 @@
+package bus
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// storeKeyIDFile, in the JetStream store directory, identifies the key the
+// store is encrypted with (a hash, which tells nothing of the key), so that
+// a missing or different key is refused with a fix instead of nats-server
+// failing to load the streams.
+const storeKeyIDFile = "vakt-store-key.id"
+
+// StoreKeyState says what StoreKey found.
+type StoreKeyState int
+
+// States of StoreKey.
+const (
+	KeyInUse     StoreKeyState = iota // the store is encrypted with this key
+	KeyGenerated                      // a new key for a new store
+	KeyEncrypts                       // a store written in the clear is encrypted at this start
+)
+
+// StoreKey returns the key that encrypts the JetStream store in storeDir:
+// fromEnv when set, else the content of keyFile, generated (owner-only) for
+// a store that was never encrypted. The key file must live outside the data
+// dir: whoever reads the data dir (a backup, a copied disk, a query
+// reaching files) then finds only ciphertext. A store encrypted before
+// whose key is missing or different is an error naming the fix.
+func StoreKey(storeDir, keyFile, fromEnv string) (string, StoreKeyState, error) {
+	idPath := filepath.Join(storeDir, storeKeyIDFile)
+	wantID, idErr := os.ReadFile(idPath)
+	if idErr != nil && !errors.Is(idErr, fs.ErrNotExist) {
+		return "", 0, fmt.Errorf("nats store key: %w", idErr)
+	}
+	encrypted := idErr == nil
+	key, state := fromEnv, KeyInUse
+	if key == "" {
+		var err error
+		key, err = readKeyFile(keyFile)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && encrypted:
+			return "", 0, fmt.Errorf("the NATS store %s is encrypted with the key of nats.store_key_file, and %s is missing: restore it (or give the key in VAKT_NATS_STORE_KEY), or delete %s to start afresh, losing the salts and the events not stored yet", storeDir, keyFile, storeDir)
+		case errors.Is(err, fs.ErrNotExist):
+			if key, err = writeKeyFile(keyFile); err != nil {
+				return "", 0, err
+			}
+			state = KeyGenerated
+		case err != nil:
+			return "", 0, err
+		}
+	}
+	id := keyID(key)
+	if encrypted {
+		if strings.TrimSpace(string(wantID)) != id {
+			return "", 0, fmt.Errorf("the NATS store %s is encrypted with another key than the one of nats.store_key_file (%s) or VAKT_NATS_STORE_KEY: give the key it was written with", storeDir, keyFile)
+		}
+		return key, KeyInUse, nil
+	}
+	if _, err := os.Stat(filepath.Join(storeDir, "jetstream")); err == nil {
+		state = KeyEncrypts
+	}
+	if err := os.MkdirAll(storeDir, 0o700); err != nil {
+		return "", 0, fmt.Errorf("nats store: %w", err)
+	}
+	if err := os.WriteFile(idPath, []byte(id+"\n"), 0o600); err != nil {
+		return "", 0, fmt.Errorf("nats store key: %w", err)
+	}
+	return key, state, nil
+}
+
+// StoreEncrypted reports whether the store in storeDir was encrypted by
+// StoreKey.
+func StoreEncrypted(storeDir string) bool {
+	_, err := os.Stat(filepath.Join(storeDir, storeKeyIDFile))
+	return err == nil
+}
+
+func keyID(key string) string {
+	h := sha256.Sum256([]byte("vakt nats store key id\x00" + key))
+	return "sha256:" + hex.EncodeToString(h[:16])
+}
+
+func readKeyFile(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("nats.store_key_file %s is readable by others (mode %v): chmod 600 %s", path, st.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("nats.store_key_file: %w", err)
+	}
+	k := strings.TrimSpace(string(b))
+	if k == "" {
+		return "", fmt.Errorf("nats.store_key_file %s is empty", path)
+	}
+	return k, nil
+}
+
+// writeKeyFile generates a key into path, owner-only; of concurrent first
+// starts the first writer wins and the others read its key.
+func writeKeyFile(path string) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("nats.store_key_file: %w", err)
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("nats store key: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return "", fmt.Errorf("nats.store_key_file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(hex.EncodeToString(b[:]) + "\n")
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if err = os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("nats.store_key_file: %w", err)
+	}
+	return readKeyFile(path)
+}

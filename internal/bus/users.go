@@ -1,0 +1,176 @@
+package bus
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// The NATS users of the pipeline, one per stage. The embedded server gets
+// them from Users; configs/nats-accounts.conf spells the same permissions
+// out for an external nats-server (TestAccountsFileMatchesUsers keeps the
+// two equal).
+const (
+	UserAdmin        = "vakt_admin"
+	UserIngest       = "vakt_ingest"
+	UserPseudonymize = "vakt_pseudonymize"
+	UserStore        = "vakt_store"
+	UserOps          = "vakt_ops"
+	UserShipper      = "vakt_shipper"
+)
+
+// AlertsBucket is the KV bucket where `vakt run` remembers which offenders
+// it alerted on (vakt_ops may use it).
+const AlertsBucket = "vakt_alerts"
+
+// User is one NATS user: the subjects it may publish to and subscribe to.
+// Replies (JetStream answers, pulled messages, KV values) go to the
+// requester's inbox, so each vakt user has an inbox prefix only it may
+// subscribe to.
+type User struct {
+	Name        string
+	InboxPrefix string
+	Publish     []string
+	Subscribe   []string
+}
+
+// Users returns the pipeline's users. Only vakt_pseudonymize may read raw
+// events (through its consumer) or touch the salt bucket.
+func Users() []User {
+	kvOffsets, kvSalts, kvAlerts := "KV_"+CheckpointBucket, SaltBucketStream, "KV_"+AlertsBucket
+	lag := []string{"$JS.API.CONSUMER.INFO.VAKT_RAW.pseudonymize", "$JS.API.CONSUMER.INFO.VAKT_EVENTS.store"}
+	return []User{{
+		Name: UserAdmin, InboxPrefix: "_INBOX_admin",
+		Publish: []string{
+			"$JS.API.INFO",
+			"$JS.API.STREAM.INFO.VAKT_RAW", "$JS.API.STREAM.CREATE.VAKT_RAW", "$JS.API.STREAM.UPDATE.VAKT_RAW",
+			"$JS.API.CONSUMER.INFO.VAKT_RAW.pseudonymize", "$JS.API.CONSUMER.CREATE.VAKT_RAW.pseudonymize",
+			"$JS.API.STREAM.INFO.VAKT_EVENTS", "$JS.API.STREAM.CREATE.VAKT_EVENTS", "$JS.API.STREAM.UPDATE.VAKT_EVENTS",
+			"$JS.API.CONSUMER.INFO.VAKT_EVENTS.store", "$JS.API.CONSUMER.CREATE.VAKT_EVENTS.store",
+			"$JS.API.STREAM.INFO.VAKT_QUARANTINE", "$JS.API.STREAM.CREATE.VAKT_QUARANTINE", "$JS.API.STREAM.UPDATE.VAKT_QUARANTINE",
+			"$JS.API.STREAM.INFO." + kvOffsets, "$JS.API.STREAM.CREATE." + kvOffsets,
+		},
+		Subscribe: []string{"_INBOX_admin.>"},
+	}, {
+		Name: UserIngest, InboxPrefix: "_INBOX_ingest",
+		Publish: append([]string{
+			"vakt.raw.>", "$JS.API.STREAM.INFO.VAKT_RAW",
+			// masked samples of rejected lines
+			"vakt.quarantine.>", "$JS.API.STREAM.INFO.VAKT_QUARANTINE",
+			// file checkpoints: the bucket, its keys and the watcher that loads them
+			"$JS.API.STREAM.INFO." + kvOffsets,
+			"$KV." + CheckpointBucket + ".>",
+			"$JS.API.DIRECT.GET." + kvOffsets + ".>",
+			"$JS.API.CONSUMER.CREATE." + kvOffsets + ".>", "$JS.API.CONSUMER.DELETE." + kvOffsets + ".>",
+			"$JS.FC." + kvOffsets + ".>",
+		}, lag...), // /readyz and the lag metrics: counts, no contents
+		Subscribe: []string{"_INBOX_ingest.>"},
+	}, {
+		Name: UserPseudonymize, InboxPrefix: "_INBOX_pseudonymize",
+		Publish: []string{
+			// the RAW stream and its consumer, which it recreates after a NATS restart
+			"$JS.API.STREAM.INFO.VAKT_RAW", "$JS.API.STREAM.CREATE.VAKT_RAW", "$JS.API.STREAM.UPDATE.VAKT_RAW",
+			"$JS.API.CONSUMER.INFO.VAKT_RAW.pseudonymize", "$JS.API.CONSUMER.CREATE.VAKT_RAW.pseudonymize",
+			"$JS.API.CONSUMER.MSG.NEXT.VAKT_RAW.pseudonymize",
+			"$JS.ACK.VAKT_RAW.pseudonymize.>",
+			// pseudonymised events; the store's consumer must exist before any is published
+			"vakt.events.>",
+			"$JS.API.STREAM.INFO.VAKT_EVENTS", "$JS.API.CONSUMER.INFO.VAKT_EVENTS.store",
+			// the salt bucket: keys, direct gets, watchers, erasure of destroyed salts
+			"$KV." + SaltBucket + ".>",
+			"$JS.API.STREAM.INFO." + kvSalts, "$JS.API.STREAM.CREATE." + kvSalts,
+			"$JS.API.STREAM.DELETE." + kvSalts, "$JS.API.STREAM.PURGE." + kvSalts,
+			"$JS.API.STREAM.MSG.GET." + kvSalts, "$JS.API.STREAM.MSG.DELETE." + kvSalts,
+			"$JS.API.DIRECT.GET." + kvSalts, "$JS.API.DIRECT.GET." + kvSalts + ".>",
+			"$JS.API.CONSUMER.CREATE." + kvSalts + ".>", "$JS.API.CONSUMER.DELETE." + kvSalts + ".>",
+			"$JS.FC." + kvSalts + ".>",
+		},
+		Subscribe: []string{"_INBOX_pseudonymize.>"},
+	}, {
+		Name: UserStore, InboxPrefix: "_INBOX_store",
+		Publish: []string{
+			"$JS.API.STREAM.INFO.VAKT_EVENTS",
+			"$JS.API.CONSUMER.INFO.VAKT_EVENTS.store", "$JS.API.CONSUMER.MSG.NEXT.VAKT_EVENTS.store",
+			"$JS.ACK.VAKT_EVENTS.store.>",
+			// /readyz and the lag metrics: counts, no contents
+			"$JS.API.CONSUMER.INFO.VAKT_RAW.pseudonymize",
+		},
+		Subscribe: []string{"_INBOX_store.>"},
+	}, {
+		// `vakt quarantine` (masked samples), lag monitoring, /readyz and
+		// the alerts of `vakt run`
+		Name: UserOps, InboxPrefix: "_INBOX_ops",
+		Publish: append([]string{
+			"$JS.API.STREAM.INFO.VAKT_QUARANTINE",
+			"$JS.API.CONSUMER.CREATE.VAKT_QUARANTINE.>", "$JS.API.CONSUMER.MSG.NEXT.VAKT_QUARANTINE.>",
+			"$JS.API.CONSUMER.DELETE.VAKT_QUARANTINE.>", "$JS.API.CONSUMER.INFO.VAKT_QUARANTINE.>",
+			"$JS.API.STREAM.INFO.VAKT_RAW", "$JS.API.STREAM.INFO.VAKT_EVENTS",
+			// alerts and the bucket of those already sent (hashed keys, times)
+			"vakt.alerts.>", "$JS.API.INFO",
+			"$JS.API.STREAM.INFO." + kvAlerts, "$JS.API.STREAM.CREATE." + kvAlerts, "$JS.API.STREAM.UPDATE." + kvAlerts,
+			"$KV." + AlertsBucket + ".>", "$JS.API.DIRECT.GET." + kvAlerts + ".>",
+		}, lag...),
+		Subscribe: []string{"_INBOX_ops.>", "vakt.alerts.>"},
+	}, {
+		// Vector, Fluent Bit or a script publishing the JSON contract
+		// (docs/nats-contract.md). No vakt user uses _INBOX, so the
+		// shippers' JetStream acknowledgements may go there.
+		Name: UserShipper, InboxPrefix: "_INBOX",
+		Publish:   []string{"vakt.raw.>", "$JS.API.STREAM.INFO.VAKT_RAW"},
+		Subscribe: []string{"_INBOX.>"},
+	}}
+}
+
+// LookupUser returns the user called name.
+func LookupUser(name string) (User, bool) {
+	i := slices.IndexFunc(Users(), func(u User) bool { return u.Name == name })
+	if i < 0 {
+		return User{}, false
+	}
+	return Users()[i], true
+}
+
+// StageUser is the user a process of stage connects as to the embedded
+// server: its own stage's user, vakt_pseudonymize for `vakt salts` (the
+// only one that may touch the salt bucket), vakt_ops for `vakt quarantine`
+// and for the monitoring connection of the all-in-one commands (StageAll),
+// vakt_admin for the set-up.
+func StageUser(stage Stage) string {
+	switch stage {
+	case StageIngest:
+		return UserIngest
+	case StagePseudonymize, StageSalts:
+		return UserPseudonymize
+	case StageStore:
+		return UserStore
+	case StageSetup, StageNone:
+		return UserAdmin
+	}
+	return UserOps
+}
+
+// PasswordFile is the name, in the data dir's credentials folder
+// (internal/secrets), of the generated password of user on the embedded
+// server.
+func PasswordFile(user string) string { return "nats-" + user + ".password" }
+
+// serverUsers turns Users into nats-server users with the given passwords.
+func serverUsers(passwords map[string]string) ([]*server.User, error) {
+	var out []*server.User
+	for _, u := range Users() {
+		pw := passwords[u.Name]
+		if pw == "" {
+			return nil, fmt.Errorf("embedded nats: no password for user %s", u.Name)
+		}
+		out = append(out, &server.User{Username: u.Name, Password: pw, Permissions: u.permissions()})
+	}
+	return out, nil
+}
+
+func (u User) permissions() *server.Permissions {
+	return &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: slices.Clone(u.Publish)},
+		Subscribe: &server.SubjectPermission{Allow: slices.Clone(u.Subscribe)},
+	}
+}
