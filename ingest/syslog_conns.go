@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/vakt-dev/vakt/ingest/logformat"
@@ -16,9 +17,16 @@ import (
 // The syslog receiver's TCP connections are bounded so that no sender, and
 // no flood of connections, can lock the others out: each connection must
 // deliver a whole frame every IdleTimeout, and at MaxConnections one
-// connection makes room for a new one: the oldest of those that never
-// delivered a frame, else the one idle the longest. A flood of connections
-// that send nothing therefore only evicts itself, and a sender that
+// connection makes room for a new one. Closing a connection loses what it
+// holds unread, so the victim is, in this order (see tier):
+//  0. the oldest that has received nothing, not even bytes still in the
+//     kernel (checked with FIONREAD): nothing to lose;
+//  1. the oldest that received bytes but never a whole frame (a slow
+//     loris, or a sender whose first frame is in flight);
+//  2. the longest idle sender with nothing unread, between frames;
+//  3. the longest idle sender with a frame in flight.
+// A flood of connections that send nothing therefore only evicts itself,
+// a sender's line already sent is never dropped for it, and a sender that
 // delivered recently survives one that does send.
 
 // listenerSyslogTCP is the "listener" label of the connection metrics.
@@ -39,16 +47,51 @@ type syslogConn struct {
 	c    net.Conn
 	addr string       // remote address for the per-address cap; never logged
 	last atomic.Int64 // unix nanoseconds of the last frame (or the accept)
-	// delivered is set by the first frame.
-	delivered atomic.Bool
+	// received is set by the first byte read (or seen waiting in the
+	// kernel), delivered by the first frame.
+	received, delivered atomic.Bool
+	// busy is set while bytes read are not yet a whole frame.
+	busy atomic.Bool
 }
 
-// evictBefore reports whether sc goes before o when one must be closed.
-func (sc *syslogConn) evictBefore(o *syslogConn) bool {
-	if d, od := sc.delivered.Load(), o.delivered.Load(); d != od {
-		return !d
+// Read counts the bytes the frame reader takes from the connection.
+func (sc *syslogConn) Read(p []byte) (int, error) {
+	n, err := sc.c.Read(p)
+	if n > 0 {
+		sc.busy.Store(true)
+		sc.received.Store(true)
 	}
-	return sc.last.Load() < o.last.Load()
+	return n, err
+}
+
+// tier ranks sc for eviction, lowest first (see the top of this file);
+// held marks a sender found with unread bytes in the kernel.
+func (sc *syslogConn) tier(held bool) int {
+	switch {
+	case !sc.received.Load():
+		return 0
+	case !sc.delivered.Load():
+		return 1
+	case !held && !sc.busy.Load():
+		return 2
+	}
+	return 3
+}
+
+// unread returns the bytes waiting in the kernel for sc's reader (0 where
+// the platform cannot tell).
+func (sc *syslogConn) unread() int {
+	rc, ok := sc.c.(syscall.Conn)
+	if !ok {
+		return 0
+	}
+	raw, err := rc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = raw.Control(func(fd uintptr) { n = socketUnread(fd) })
+	return n
 }
 
 // active records a frame.
@@ -130,20 +173,42 @@ func (s *syslogServer) admit(ctx context.Context, sc *syslogConn) bool {
 	return true
 }
 
-// evictLocked removes and returns the first connection to go (see
-// evictBefore) that match accepts (nil: any), counted as evicted; the
-// caller closes it.
+// evictLocked removes and returns the first connection to go (see tier)
+// that match accepts (nil: any), counted as evicted; the caller closes it.
+// The flags say what the readers took; a candidate whose flags say it holds
+// nothing is asked the kernel too, and ranked again if bytes wait for it.
 func (s *syslogServer) evictLocked(match func(*syslogConn) bool) *syslogConn {
-	var victim *syslogConn
-	for o := range s.conns {
-		if (match == nil || match(o)) && (victim == nil || o.evictBefore(victim)) {
-			victim = o
+	var held map[*syslogConn]bool
+	for {
+		var victim *syslogConn
+		vt := 0
+		for o := range s.conns {
+			if match != nil && !match(o) {
+				continue
+			}
+			t := o.tier(held[o])
+			if victim == nil || t < vt || (t == vt && o.last.Load() < victim.last.Load()) {
+				victim, vt = o, t
+			}
 		}
-	}
-	if victim != nil {
+		if victim == nil {
+			return nil
+		}
+		if (vt == 0 || vt == 2) && victim.unread() > 0 {
+			// Each candidate moves up at most once: 0 to 1, 2 to 3.
+			if vt == 0 {
+				victim.received.Store(true)
+			} else {
+				if held == nil {
+					held = map[*syslogConn]bool{}
+				}
+				held[victim] = true
+			}
+			continue
+		}
 		s.removeLocked(victim, closeEvicted)
+		return victim
 	}
-	return victim
 }
 
 // release unregisters sc unless it was evicted already.
@@ -177,7 +242,9 @@ func (s *syslogServer) closeAll() {
 // Every frame must arrive whole within IdleTimeout of the previous one: a
 // deadline per frame, not per read, so trickling bytes buys no time.
 func (s *syslogServer) readTCP(sc *syslogConn) string {
-	fr := newFrameReader(sc.c, logformat.MaxLineBytes+4096)
+	fr := newFrameReader(sc, logformat.MaxLineBytes+4096)
+	// A frame read: busy again only if more bytes are already buffered.
+	settled := func() { sc.busy.Store(fr.r.Buffered() > 0) }
 	for {
 		if err := sc.c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout)); err != nil {
 			return closePeer
@@ -187,10 +254,12 @@ func (s *syslogServer) readTCP(sc *syslogConn) string {
 		switch {
 		case err == nil:
 			sc.active()
+			settled()
 			s.handle(frame)
 			sc.active() // handle waits while JetStream is slow: not idle
 		case errors.Is(err, errFrameTooLong):
 			sc.active()
+			settled()
 			s.msgs <- syslogLine{site: s.cfg.Site, bad: true}
 		case errors.Is(err, errFraming):
 			s.msgs <- syslogLine{site: s.cfg.Site, bad: true}

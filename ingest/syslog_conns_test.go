@@ -355,3 +355,119 @@ func collectRaw(t *testing.T, js jetstream.JetStream, want int) []event.Raw {
 	}
 	return recs
 }
+
+// TestSyslogEvictionSparesUnread drives the eviction choice directly, with
+// no readers running so that sent bytes stay in the kernel: a connection
+// whose line waits unread is kept while one that received nothing exists,
+// a slow loris goes before a sender, and among senders the one with a line
+// waiting goes last.
+func TestSyslogEvictionSparesUnread(t *testing.T) {
+	js := startNATS(t, bus.DefaultStreamConfig())
+	m := metrics.New()
+	ing, err := New(Config{Follow: true, Site: "s", Syslog: SyslogConfig{TCP: "127.0.0.1:0", MaxConnections: 3}}, js, nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ing.listenSyslog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.tcp.Close()
+		for sc := range s.conns {
+			sc.c.Close()
+		}
+	})
+	conns := syslogConns{t, m}
+	// open dials, sends data (if any), accepts and admits; it returns the
+	// client side and the server's record.
+	open := func(data string) (net.Conn, *syslogConn) {
+		t.Helper()
+		c, err := net.Dial("tcp", s.tcp.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := io.WriteString(c, data); err != nil {
+			t.Fatal(err)
+		}
+		sc, err := s.tcp.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &syslogConn{c: sc, addr: "127.0.0.1"}
+		r.last.Store(time.Now().UnixNano())
+		if data != "" {
+			waitFor(t, "bytes in the kernel", func() bool { return r.unread() == len(data) })
+		}
+		if !s.admit(context.Background(), r) {
+			t.Fatal("not admitted")
+		}
+		return c, r
+	}
+	closed := func(c net.Conn) bool {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := c.Read(make([]byte, 1))
+		var ne net.Error
+		return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+	}
+	gone := func(sc *syslogConn) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		_, ok := s.conns[sc]
+		return !ok
+	}
+
+	line := "<13>1 - h t - - - line\n"
+	_, waiting := open(line) // the oldest, its line unread
+	emptyC, empty := open("")
+	senderC, sender := open("")
+	_, _ = open("") // at the cap: one must go
+	if gone(waiting) || !gone(empty) || gone(sender) || !closed(emptyC) {
+		t.Fatalf("evicted: waiting %v, empty %v, third %v; want only the empty one", gone(waiting), gone(empty), gone(sender))
+	}
+	if !waiting.received.Load() {
+		t.Error("bytes in the kernel not recorded as received")
+	}
+
+	// Every other one a sender between frames, sender idle the longest
+	// but with a line waiting: the slow loris goes first, then the other
+	// senders, and sender last.
+	senders := func() {
+		for sc := range s.conns {
+			if sc != waiting {
+				sc.received.Store(true)
+				sc.delivered.Store(true)
+			}
+		}
+	}
+	senders()
+	sender.last.Store(0)
+	if _, err := io.WriteString(senderC, line); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "bytes in the kernel", func() bool { return sender.unread() == len(line) })
+	_, _ = open("")
+	if !gone(waiting) || gone(sender) {
+		t.Fatalf("evicted: slow loris %v, sender %v; want the slow loris", gone(waiting), gone(sender))
+	}
+	for range 2 {
+		senders()
+		_, _ = open("")
+		if gone(sender) {
+			t.Fatal("the sender with a line waiting was evicted before idle ones")
+		}
+	}
+	if n := conns.closed(closeEvicted); n != 4 {
+		t.Errorf("%d evicted, want 4", n)
+	}
+	// Only senders with lines waiting: the longest idle goes.
+	senders()
+	for sc := range s.conns {
+		sc.busy.Store(true)
+	}
+	_, _ = open("")
+	if !gone(sender) {
+		t.Error("the longest idle sender kept")
+	}
+}

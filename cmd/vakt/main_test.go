@@ -31,6 +31,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	vaktBin = filepath.Join(dir, "vakt")
+	// The NATS store key lives outside the data dir, by default under the
+	// user's config dir: the tests' keys stay in their own.
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
 	build := exec.Command("go", "build", "-o", vaktBin, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -236,6 +239,32 @@ func TestImportEndToEndKeepsIPsOut(t *testing.T) {
 		t.Fatalf("%d rows keep query values or referrer query strings", leaked)
 	}
 	checkFreeTextPseudonyms(t, ctx, conn)
+}
+
+// checkFreeTextPseudonyms checks the rows of writeTestLog's lines: the
+// client's address written in the path, query, referrer host and user agent
+// is stored as "ip-" and the row's client id in 16 hex digits, the
+// pseudonym an analyst can group by.
+func checkFreeTextPseudonyms(t *testing.T, ctx context.Context, conn driver.Conn) {
+	t.Helper()
+	var rows, bad, badPath, badQuery, badRef, badUA uint64
+	err := conn.QueryRow(ctx, `WITH concat('ip-', lower(leftPad(hex(client_id), 16, '0'))) AS p
+		SELECT count(),
+			countIf(NOT (endsWith(path, concat('/from/', p)) AND endsWith(user_agent, concat(' via ', p)))),
+			countIf(NOT endsWith(path, concat('/from/', p))),
+			countIf(ip_version = 4 AND NOT endsWith(query, concat('&from=&', p))),
+			countIf(NOT (startsWith(referrer, concat('http://', p, ':8080/')) OR startsWith(referrer, concat('http://[', p, ']:8080/')))),
+			countIf(NOT endsWith(user_agent, concat(' via ', p)))
+		FROM vakt.requests WHERE path LIKE '/t/%'`).Scan(&rows, &bad, &badPath, &badQuery, &badRef, &badUA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows == 0 || bad+badQuery+badRef > 0 {
+		var path, query, ref, ua string
+		_ = conn.QueryRow(ctx, "SELECT path, query, referrer, user_agent FROM vakt.requests WHERE path LIKE '/t/%' LIMIT 1").Scan(&path, &query, &ref, &ua)
+		t.Fatalf("of %d rows, pseudonyms differ from the client id in %d paths, %d queries, %d referrers, %d user agents; e.g. %q %q %q %q",
+			rows, badPath, badQuery, badRef, badUA, path, query, ref, ua)
+	}
 }
 
 // checkNoIPInTables checks every column of every table in database vakt, by

@@ -77,6 +77,8 @@ func Users() []User {
 			// pseudonymised events; the store's consumer must exist before any is published
 			"vakt.events.>",
 			"$JS.API.STREAM.INFO.VAKT_EVENTS", "$JS.API.CONSUMER.INFO.VAKT_EVENTS.store",
+			// the alarm when a salt is replaced under an epoch (salt-replaced)
+			"vakt.alerts.vakt",
 			// the salt bucket: keys, direct gets, watchers, erasure of destroyed salts
 			"$KV." + SaltBucket + ".>",
 			"$JS.API.STREAM.INFO." + kvSalts, "$JS.API.STREAM.CREATE." + kvSalts,
