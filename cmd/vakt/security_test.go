@@ -253,10 +253,57 @@ func TestSecurityAttacksRefused(t *testing.T) {
 				return u.nc.Publish("$KV.vakt_salts.epoch.1", []byte(strings.Repeat("A", 32)))
 			})
 			u.refused(t, "delete the events stream", "$JS.API.STREAM.DELETE.VAKT_EVENTS", request(u.nc, "$JS.API.STREAM.DELETE.VAKT_EVENTS", ""))
+			u.refused(t, "publish forged events", "vakt.events.forged", func(ctx context.Context) error {
+				return u.nc.Publish("vakt.events.forged", []byte("forged"))
+			})
 			u.refused(t, "read raw events", "vakt.raw.>", func(ctx context.Context) error {
 				_, err := u.nc.SubscribeSync("vakt.raw.>")
 				return err
 			})
+		}
+	})
+
+	t.Run("huge query texts", func(t *testing.T) {
+		// Four 60 MB statements at once cost ~470 MB each before: now the
+		// endpoint stops reading at its 1 MiB cap and answers with an error.
+		rssBefore, err := vmRSS(run.cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		huge := "SELECT length('" + strings.Repeat("a", 60<<20) + "')"
+		errs := make(chan string, 4)
+		for range 4 {
+			go func() {
+				req, _ := http.NewRequest(http.MethodPost, base+"/", strings.NewReader(huge))
+				req.SetBasicAuth("reader", readerPass)
+				resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+				if err != nil { // the endpoint may close before the body is sent
+					errs <- ""
+					return
+				}
+				defer resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					errs <- "a 60 MB statement was run"
+					return
+				}
+				errs <- ""
+			}()
+		}
+		for range 4 {
+			if e := <-errs; e != "" {
+				t.Error(e)
+			}
+		}
+		rssAfter, err := vmRSS(run.cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("RSS %d MiB before, %d MiB after four 60 MB statements", rssBefore>>20, rssAfter>>20)
+		if rssAfter-rssBefore > 200<<20 {
+			t.Errorf("RSS grew by %d MiB", (rssAfter-rssBefore)>>20)
+		}
+		if a := chAsk(t, base, http.MethodPost, "reader", readerPass, "SELECT 1", nil); a.status != http.StatusOK {
+			t.Errorf("the endpoint no longer answers: %v", a)
 		}
 	})
 
@@ -341,7 +388,6 @@ func TestSecurityAttacksRefused(t *testing.T) {
 			return reader.QueryRow(context.Background(), "SELECT count() FROM vakt.requests").Scan(&after) == nil && after > before
 		})
 	})
-	_ = run
 }
 
 // chProbePage, served by a page of another origin, asks the ClickHouse

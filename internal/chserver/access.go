@@ -5,67 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/vakt-dev/vakt/internal/chdb"
+	"github.com/vakt-dev/vakt/internal/httpguard"
 )
 
 // checkOrigin refuses requests a web page could make: a Host that is not a
 // loopback name, the listen address or a configured one (DNS rebinding),
-// an Origin other than the endpoint itself, and any request a browser marks
-// as cross-site (an <img> GET carries no Origin, but Sec-Fetch-Site).
+// and any request a browser sends for a page of another origin, top-level
+// navigations included (a link's GET would carry credentials in its URL).
 func (s *Server) checkOrigin(r *http.Request) (int, error) {
-	if !s.allowedHost(r.Host) {
+	if !s.guard.HostAllowed(r.Host) {
 		return http.StatusForbidden, accessDenied("Host " + strconv.Quote(r.Host) + " is not this endpoint's; add it to clickhouse.allowed_hosts")
 	}
-	if o := r.Header.Get("Origin"); o != "" {
-		u, err := url.Parse(o)
-		if err != nil || u.Host == "" || !s.allowedHost(u.Host) || port(u) != port(&url.URL{Host: r.Host}) {
-			return http.StatusForbidden, accessDenied("cross-origin requests are not served")
-		}
-	}
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
-	default:
-		return http.StatusForbidden, accessDenied("cross-site requests are not served")
+	if httpguard.CrossOrigin(r, false) {
+		return http.StatusForbidden, accessDenied("requests from pages of other origins are not served")
 	}
 	return 0, nil
-}
-
-func port(u *url.URL) string {
-	if p := u.Port(); p != "" {
-		return p
-	}
-	return "80"
-}
-
-func (s *Server) allowedHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return true
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return true
-	}
-	if s.ln != nil {
-		if h, _, err := net.SplitHostPort(s.Addr()); err == nil && h == host {
-			return true
-		}
-	}
-	for _, a := range s.cfg.AllowedHosts {
-		if strings.EqualFold(a, host) || strings.EqualFold(a, hostport) {
-			return true
-		}
-	}
-	return false
 }
 
 func accessDenied(msg string) error {

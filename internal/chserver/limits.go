@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/vakt-dev/vakt/internal/chdb"
@@ -55,35 +53,6 @@ func (g *gate) release() { <-g.slots }
 
 func (g *gate) tooMany() error {
 	return &chdb.Error{Code: codeTooManyQueries, Message: fmt.Sprintf("Code: 202. DB::Exception: Too many simultaneous queries. Maximum: %d. (TOO_MANY_SIMULTANEOUS_QUERIES)", cap(g.slots))}
-}
-
-// limitListener accepts at most n connections at once; further ones wait
-// in the kernel's backlog (golang.org/x/net/netutil is not a dependency).
-type limitListener struct {
-	net.Listener
-	sem chan struct{}
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	l.sem <- struct{}{}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.sem
-		return nil, err
-	}
-	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
-}
-
-type limitConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *limitConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
 }
 
 // idleBody cuts a request body that sends nothing for idle: each read gets

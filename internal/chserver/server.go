@@ -27,6 +27,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/proto"
 
 	"github.com/vakt-dev/vakt/internal/chdb"
+	"github.com/vakt-dev/vakt/internal/httpguard"
 )
 
 // DefaultListen is ClickHouse's usual HTTP port, on loopback only.
@@ -94,6 +95,7 @@ type Server struct {
 	version  string
 	timezone string
 	ln       net.Listener
+	guard    *httpguard.Guard // Host and Origin checks; accounts are the endpoint's own
 	http     *http.Server
 	log      *slog.Logger
 }
@@ -143,6 +145,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.ln = ln
+	s.guard = httpguard.New(httpguard.Options{Listen: ln.Addr().String(), AllowedHosts: cfg.AllowedHosts})
 	s.http = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -150,7 +153,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	ln = &limitListener{Listener: ln, sem: make(chan struct{}, cfg.MaxConnections)}
+	ln = httpguard.LimitListener(ln, cfg.MaxConnections)
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("clickhouse endpoint stopped", "err", err)

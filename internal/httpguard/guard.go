@@ -117,9 +117,10 @@ func (g *Guard) HostAllowed(hostport string) bool {
 	return err == nil && ip.Unmap().IsLoopback() && ip.Zone() == ""
 }
 
-// crossOrigin reports whether r comes from a page of another origin than
-// the one it is addressed to.
-func crossOrigin(r *http.Request) bool {
+// CrossOrigin reports whether r comes from a page of another origin than
+// the one it is addressed to. allowNavigation lets a top-level GET
+// navigation from another site through (a link to the dashboard).
+func CrossOrigin(r *http.Request, allowNavigation bool) bool {
 	if o := r.Header.Get("Origin"); o != "" {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.EqualFold(u.Host, r.Host) {
@@ -135,7 +136,7 @@ func crossOrigin(r *http.Request) bool {
 		return false
 	}
 	nav := r.Header.Get("Sec-Fetch-Mode") == "navigate" && r.Header.Get("Sec-Fetch-Dest") == "document"
-	return !(nav && (r.Method == http.MethodGet || r.Method == http.MethodHead))
+	return !(allowNavigation && nav && (r.Method == http.MethodGet || r.Method == http.MethodHead))
 }
 
 // Wrap returns h behind the checks.
@@ -146,7 +147,7 @@ func (g *Guard) Wrap(h http.Handler) http.Handler {
 			g.refuse(w, r, http.StatusForbidden, ReasonHost,
 				"this listener answers only to loopback names and the addresses in http.allowed_hosts")
 			return
-		case crossOrigin(r):
+		case CrossOrigin(r, true):
 			g.refuse(w, r, http.StatusForbidden, ReasonOrigin, "requests from pages of other origins are refused")
 			return
 		}
