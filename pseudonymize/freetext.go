@@ -77,16 +77,7 @@ func (k *Keys) RedactAddrs(s string) string {
 			})
 		}
 		if dots >= 3 {
-			for p := max(i, last); p < j; {
-				a, start, end, ok := nextV4(s, p, j)
-				if !ok {
-					break
-				}
-				out = grow(out, len(s))
-				out = append(out, s[last:start]...)
-				out = k.appendPseudonym(out, a)
-				last, p = end, end
-			}
+			out, last = k.redactV4Run(out, s, last, max(i, last), j)
 		}
 		i = j
 	}
@@ -128,22 +119,30 @@ func (k *Keys) redactV4(s string) string {
 		for to < len(s) && (isDigit(s[to]) || s[to] == '.') {
 			to++
 		}
-		for p := from; p < to; {
-			a, start, end, ok := nextV4(s, p, to)
-			if !ok {
-				break
-			}
-			out = grow(out, len(s))
-			out = append(out, s[last:start]...)
-			out = k.appendPseudonym(out, a)
-			last, p = end, end
-		}
+		out, last = k.redactV4Run(out, s, last, from, to)
 		i = to
 	}
 	if out == nil {
 		return s
 	}
 	return string(append(out, s[last:]...))
+}
+
+// redactV4Run replaces the IPv4 literals in s[from:to] (a run that may hold
+// several), copying what precedes each into out from s[last:]; it returns
+// out and the new last.
+func (k *Keys) redactV4Run(out []byte, s string, last, from, to int) ([]byte, int) {
+	for p := from; p < to; {
+		a, start, end, ok := nextV4(s, p, to)
+		if !ok {
+			break
+		}
+		out = grow(out, len(s))
+		out = append(out, s[last:start]...)
+		out = k.appendPseudonym(out, a)
+		last, p = end, end
+	}
+	return out, last
 }
 
 // appendPseudonym appends "ip-" and the client id of a in 16 hex digits.

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -449,22 +447,11 @@ func TestBrowserCannotReachClickHouseEndpoint(t *testing.T) {
 	})
 
 	t.Run("foreign Host (DNS rebinding)", func(t *testing.T) {
-		target, _ := url.Parse(ep.ClickHouse)
-		proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(target)
-			r.Out.Host = r.In.Host
-		}}
-		rebound := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/page" {
-				proxy.ServeHTTP(w, r)
-				return
-			}
+		page := testenv.Rebound(t, ep.ClickHouse, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			fmt.Fprintf(w, chProbePage, "", auth, "rebound")
-		}))
-		defer rebound.Close()
-		port := strconv.Itoa(rebound.Listener.Addr().(*net.TCPAddr).Port)
-		out := chProbeResult(t, testenv.RunPage(t, "http://rebind.test:"+port+"/page", "--host-resolver-rules=MAP rebind.test 127.0.0.1"))
+		})
+		out := chProbeResult(t, testenv.RunPage(t, page, testenv.ReboundFlag))
 		if !strings.Contains(out, "post=403") {
 			t.Errorf("the rebound page saw %q, want post=403", out)
 		}

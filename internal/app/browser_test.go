@@ -3,13 +3,9 @@ package app
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -139,24 +135,13 @@ func TestBrowserRefusesOtherOrigins(t *testing.T) {
 	t.Run("foreign Host (DNS rebinding)", func(t *testing.T) {
 		// rebind.test resolves to 127.0.0.1 and the page's requests go to
 		// the dashboard under its own name: what a rebound DNS name does.
-		target, _ := url.Parse(dash)
-		proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(target)
-			r.Out.Host = r.In.Host
-		}}
-		rebound := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/page" {
-				proxy.ServeHTTP(w, r)
-				return
-			}
+		page := testenv.Rebound(t, dash, func(w http.ResponseWriter, r *http.Request) {
 			http.SetCookie(w, &http.Cookie{Name: session.Name, Value: session.Value, Path: "/"})
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			fmt.Fprintf(w, probePage, "", token)
-		}))
-		defer rebound.Close()
-		port := strconv.Itoa(rebound.Listener.Addr().(*net.TCPAddr).Port)
+		})
 		before := refused("host")
-		out := probeResult(t, testenv.RunPage(t, "http://rebind.test:"+port+"/page", "--host-resolver-rules=MAP rebind.test 127.0.0.1"))
+		out := probeResult(t, testenv.RunPage(t, page, testenv.ReboundFlag))
 		noneReached(t, "rebound page")
 		if got := refused("host") - before; got != probeRequests {
 			t.Errorf("%v requests refused for their Host, want %d", got, probeRequests)

@@ -1,7 +1,6 @@
 package bus
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vakt-dev/vakt/internal/secrets"
 )
 
 // storeKeyIDFile, in the JetStream store directory, identifies the key the
@@ -89,50 +90,19 @@ func keyID(key string) string {
 }
 
 func readKeyFile(path string) (string, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return "", err
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("nats.store_key_file %s is readable by others (mode %v): chmod 600 %s", path, st.Mode().Perm(), path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
+	k, err := secrets.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("nats.store_key_file: %w", err)
 	}
-	k := strings.TrimSpace(string(b))
-	if k == "" {
-		return "", fmt.Errorf("nats.store_key_file %s is empty", path)
-	}
-	return k, nil
+	return k, err
 }
 
 // writeKeyFile generates a key into path, owner-only; of concurrent first
 // starts the first writer wins and the others read its key.
 func writeKeyFile(path string) (string, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", fmt.Errorf("nats.store_key_file: %w", err)
-	}
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("nats store key: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	k, err := secrets.EnsureFile(path)
 	if err != nil {
 		return "", fmt.Errorf("nats.store_key_file: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.WriteString(hex.EncodeToString(b[:]) + "\n")
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		if err = os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
-			err = nil
-		}
-	}
-	if err != nil {
-		return "", fmt.Errorf("nats.store_key_file: %w", err)
-	}
-	return readKeyFile(path)
+	return k, nil
 }

@@ -39,46 +39,60 @@ func SecureDataDir(dataDir string) error {
 	return nil
 }
 
-// Ensure returns the secret name of dataDir, generating it (32 random bytes,
-// hex) on first use. The file is written owner-only and atomically, so
-// concurrent first starts agree on one value.
+// Ensure returns the secret name of dataDir, generating it on first use
+// (see EnsureFile).
 func Ensure(dataDir, name string) (string, error) {
-	if v, err := Read(dataDir, name); err == nil {
-		return v, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", err
+	if v, err := Read(dataDir, name); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return v, err
 	}
 	if err := SecureDataDir(dataDir); err != nil {
 		return "", err
 	}
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("generate %s: %w", name, err)
-	}
-	v := hex.EncodeToString(b[:])
-	tmp, err := os.CreateTemp(Dir(dataDir), "."+name+".*")
-	if err != nil {
-		return "", fmt.Errorf("write %s: %w", name, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(v + "\n"); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("write %s: %w", name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("write %s: %w", name, err)
-	}
-	// Link, not rename: the first writer wins and later ones read its value.
-	if err := os.Link(tmp.Name(), Path(dataDir, name)); err != nil && !errors.Is(err, fs.ErrExist) {
-		return "", fmt.Errorf("write %s: %w", name, err)
-	}
-	return Read(dataDir, name)
+	return EnsureFile(Path(dataDir, name))
 }
 
-// Read returns the secret name of dataDir. It refuses a file that others
-// may read: a leaked credential is worse than a failed start.
-func Read(dataDir, name string) (string, error) {
-	p := Path(dataDir, name)
+// EnsureFile returns the secret in path, generating it (32 random bytes,
+// hex) when the file does not exist. The file is written owner-only and
+// atomically, so concurrent first starts agree on one value.
+func EnsureFile(path string) (string, error) {
+	if v, err := ReadFile(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return v, err
+	}
+	dir, name := filepath.Split(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generate %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+name+".*")
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(hex.EncodeToString(b[:]) + "\n")
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	// Link, not rename: the first writer wins and later ones read its value.
+	if err == nil {
+		if err = os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return ReadFile(path)
+}
+
+// Read returns the secret name of dataDir (see ReadFile).
+func Read(dataDir, name string) (string, error) { return ReadFile(Path(dataDir, name)) }
+
+// ReadFile returns the secret in path. It refuses a file that others may
+// read: a leaked credential is worse than a failed start.
+func ReadFile(p string) (string, error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return "", err
