@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -67,64 +66,10 @@ alerts: {enabled: false}
 	return f
 }
 
-// natsUser is a test's own connection as one of the users; it collects the
-// permission violations the server reports on it.
-type natsUser struct {
-	name string
-	nc   *nats.Conn
-	js   jetstream.JetStream
-	errs chan error
-}
-
-func connectUser(t *testing.T, url, user, password string) *natsUser {
+// connectUser connects as vakt_<user> with that user's inbox prefix.
+func connectUser(t *testing.T, url, user, password string) *testenv.NATSUser {
 	t.Helper()
-	u := &natsUser{name: "vakt_" + user, errs: make(chan error, 100)}
-	nc, err := nats.Connect(url, nats.UserInfo(u.name, password), nats.CustomInboxPrefix("_INBOX_"+user),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			select {
-			case u.errs <- err:
-			default:
-			}
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	u.nc = nc
-	if u.js, err = jetstream.New(nc); err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
-// refused runs op and waits for the server to report a permission
-// violation on a subject starting with subject: the refusal is observed,
-// not assumed.
-func (u *natsUser) refused(t *testing.T, what, subject string, op func(ctx context.Context) error) {
-	t.Helper()
-	for len(u.errs) > 0 {
-		<-u.errs
-	}
-	// A refused request waits for its timeout: it is cancelled once the
-	// refusal is seen.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- op(ctx) }()
-	for {
-		select {
-		case err := <-u.errs:
-			if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), `"`+subject) {
-				t.Logf("%s: %s: refused: %v", u.name, what, err)
-				cancel()
-				<-done
-				return
-			}
-		case <-ctx.Done():
-			t.Errorf("%s: %s: no permission violation for %s (the operation returned %v)", u.name, what, subject, <-done)
-			return
-		}
-	}
+	return testenv.ConnectNATSUser(t, url, "vakt_"+user, nats.UserInfo("vakt_"+user, password), nats.CustomInboxPrefix("_INBOX_"+user))
 }
 
 func request(nc *nats.Conn, subject, body string) func(context.Context) error {
@@ -265,48 +210,48 @@ func TestStagesWithLeastPrivilegeNATSUsers(t *testing.T) {
 	ingest := connectUser(t, url, "ingest", pw["ingest"])
 	store := connectUser(t, url, "store", pw["store"])
 	var raw []*nats.Subscription
-	for _, u := range []*natsUser{ingest, store} {
-		u.refused(t, "subscribe to raw events", "vakt.raw.>", func(context.Context) error {
-			s, err := u.nc.SubscribeSync("vakt.raw.>")
+	for _, u := range []*testenv.NATSUser{ingest, store} {
+		u.Refused(t, "subscribe to raw events", "vakt.raw.>", func(context.Context) error {
+			s, err := u.NC.SubscribeSync("vakt.raw.>")
 			raw = append(raw, s)
 			return err
 		})
-		u.refused(t, "a consumer on VAKT_RAW", "$JS.API.CONSUMER.CREATE.VAKT_RAW.", func(ctx context.Context) error {
-			_, err := u.js.CreateConsumer(ctx, "VAKT_RAW", jetstream.ConsumerConfig{AckPolicy: jetstream.AckNonePolicy})
+		u.Refused(t, "a consumer on VAKT_RAW", "$JS.API.CONSUMER.CREATE.VAKT_RAW.", func(ctx context.Context) error {
+			_, err := u.JS.CreateConsumer(ctx, "VAKT_RAW", jetstream.ConsumerConfig{AckPolicy: jetstream.AckNonePolicy})
 			return err
 		})
-		u.refused(t, "fetch from the pseudonymiser's consumer", "$JS.API.CONSUMER.MSG.NEXT.VAKT_RAW.pseudonymize",
-			request(u.nc, "$JS.API.CONSUMER.MSG.NEXT.VAKT_RAW.pseudonymize", `{"batch":1,"no_wait":true}`))
-		u.refused(t, "subscribe to the pseudonymiser's replies", "_INBOX_pseudonymize.>", func(context.Context) error {
-			_, err := u.nc.SubscribeSync("_INBOX_pseudonymize.>")
+		u.Refused(t, "fetch from the pseudonymiser's consumer", "$JS.API.CONSUMER.MSG.NEXT.VAKT_RAW.pseudonymize",
+			request(u.NC, "$JS.API.CONSUMER.MSG.NEXT.VAKT_RAW.pseudonymize", `{"batch":1,"no_wait":true}`))
+		u.Refused(t, "subscribe to the pseudonymiser's replies", "_INBOX_pseudonymize.>", func(context.Context) error {
+			_, err := u.NC.SubscribeSync("_INBOX_pseudonymize.>")
 			return err
 		})
-		u.refused(t, "open the salt bucket (KV)", "$JS.API.STREAM.INFO.KV_vakt_salts", func(ctx context.Context) error {
-			_, err := u.js.KeyValue(ctx, "vakt_salts")
+		u.Refused(t, "open the salt bucket (KV)", "$JS.API.STREAM.INFO.KV_vakt_salts", func(ctx context.Context) error {
+			_, err := u.JS.KeyValue(ctx, "vakt_salts")
 			return err
 		})
-		u.refused(t, "stream info of KV_vakt_salts", "$JS.API.STREAM.INFO.KV_vakt_salts", func(ctx context.Context) error {
-			_, err := u.js.Stream(ctx, "KV_vakt_salts")
+		u.Refused(t, "stream info of KV_vakt_salts", "$JS.API.STREAM.INFO.KV_vakt_salts", func(ctx context.Context) error {
+			_, err := u.JS.Stream(ctx, "KV_vakt_salts")
 			return err
 		})
-		u.refused(t, "direct get of a salt key", "$JS.API.DIRECT.GET.KV_vakt_salts.$KV.vakt_salts.meta.epoch_length",
-			request(u.nc, "$JS.API.DIRECT.GET.KV_vakt_salts.$KV.vakt_salts.meta.epoch_length", ""))
-		u.refused(t, "direct get of the bucket's first message", "$JS.API.DIRECT.GET.KV_vakt_salts",
-			request(u.nc, "$JS.API.DIRECT.GET.KV_vakt_salts", `{"seq":1}`))
-		u.refused(t, "message get on KV_vakt_salts", "$JS.API.STREAM.MSG.GET.KV_vakt_salts",
-			request(u.nc, "$JS.API.STREAM.MSG.GET.KV_vakt_salts", `{"seq":1}`))
-		u.refused(t, "watch the salt bucket (consumer)", "$JS.API.CONSUMER.CREATE.KV_vakt_salts.",
-			request(u.nc, "$JS.API.CONSUMER.CREATE.KV_vakt_salts.watch", `{"stream_name":"KV_vakt_salts","config":{"name":"watch","deliver_policy":"last_per_subject","ack_policy":"none"}}`))
-		u.refused(t, "watch the salt bucket (subscription)", "$KV.vakt_salts.>", func(context.Context) error {
-			_, err := u.nc.SubscribeSync("$KV.vakt_salts.>")
+		u.Refused(t, "direct get of a salt key", "$JS.API.DIRECT.GET.KV_vakt_salts.$KV.vakt_salts.meta.epoch_length",
+			request(u.NC, "$JS.API.DIRECT.GET.KV_vakt_salts.$KV.vakt_salts.meta.epoch_length", ""))
+		u.Refused(t, "direct get of the bucket's first message", "$JS.API.DIRECT.GET.KV_vakt_salts",
+			request(u.NC, "$JS.API.DIRECT.GET.KV_vakt_salts", `{"seq":1}`))
+		u.Refused(t, "message get on KV_vakt_salts", "$JS.API.STREAM.MSG.GET.KV_vakt_salts",
+			request(u.NC, "$JS.API.STREAM.MSG.GET.KV_vakt_salts", `{"seq":1}`))
+		u.Refused(t, "watch the salt bucket (consumer)", "$JS.API.CONSUMER.CREATE.KV_vakt_salts.",
+			request(u.NC, "$JS.API.CONSUMER.CREATE.KV_vakt_salts.watch", `{"stream_name":"KV_vakt_salts","config":{"name":"watch","deliver_policy":"last_per_subject","ack_policy":"none"}}`))
+		u.Refused(t, "watch the salt bucket (subscription)", "$KV.vakt_salts.>", func(context.Context) error {
+			_, err := u.NC.SubscribeSync("$KV.vakt_salts.>")
 			return err
 		})
 	}
-	store.refused(t, "publish a raw event", "vakt.raw.", func(context.Context) error {
-		return store.nc.Publish("vakt.raw.accounts_example", []byte(`{"ts":"2024-05-01T10:00:00Z","client_ip":"203.0.113.99","target":"/store-forged"}`))
+	store.Refused(t, "publish a raw event", "vakt.raw.", func(context.Context) error {
+		return store.NC.Publish("vakt.raw.accounts_example", []byte(`{"ts":"2024-05-01T10:00:00Z","client_ip":"203.0.113.99","target":"/store-forged"}`))
 	})
-	store.refused(t, "publish a raw event through JetStream", "vakt.raw.", func(ctx context.Context) error {
-		_, err := store.js.Publish(ctx, "vakt.raw.accounts_example", []byte(`{"ts":"2024-05-01T10:00:00Z","client_ip":"203.0.113.99","target":"/store-forged-js"}`))
+	store.Refused(t, "publish a raw event through JetStream", "vakt.raw.", func(ctx context.Context) error {
+		_, err := store.JS.Publish(ctx, "vakt.raw.accounts_example", []byte(`{"ts":"2024-05-01T10:00:00Z","client_ip":"203.0.113.99","target":"/store-forged-js"}`))
 		return err
 	})
 
@@ -314,7 +259,7 @@ func TestStagesWithLeastPrivilegeNATSUsers(t *testing.T) {
 	psUser := connectUser(t, url, "pseudonymize", pw["pseudonymize"])
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	kv, err := psUser.js.KeyValue(ctx, "vakt_salts")
+	kv, err := psUser.JS.KeyValue(ctx, "vakt_salts")
 	if err != nil {
 		t.Fatalf("the pseudonymiser's user cannot open the salt bucket: %v", err)
 	}
@@ -331,7 +276,7 @@ func TestStagesWithLeastPrivilegeNATSUsers(t *testing.T) {
 	}
 	t.Logf("vakt salts rotate --destroy-now:\n%s", stdout)
 	line := fmt.Sprintf(`{"ts":%q,"client_ip":"203.0.113.98","target":"/ingest-published","status":200}`, time.Now().UTC().Format(time.RFC3339))
-	if _, err := ingest.js.Publish(ctx, "vakt.raw.accounts_example", []byte(line)); err != nil {
+	if _, err := ingest.JS.Publish(ctx, "vakt.raw.accounts_example", []byte(line)); err != nil {
 		t.Fatalf("the ingest user cannot publish a raw event: %v", err)
 	}
 	// It is stored, the store's forged events are not, and no refused

@@ -246,16 +246,16 @@ func TestSecurityAttacksRefused(t *testing.T) {
 		}
 		for _, user := range []string{"ingest", "store", "ops", "shipper"} {
 			u := connectUser(t, ep.NATS, user, credential(t, dataDir, "nats-vakt_"+user+".password"))
-			u.refused(t, "read a salt", "$JS.API.DIRECT.GET.KV_vakt_salts", request(u.nc, "$JS.API.DIRECT.GET.KV_vakt_salts", `{"last_by_subj":"$KV.vakt_salts.current"}`))
-			u.refused(t, "replace a salt", "$KV.vakt_salts", func(ctx context.Context) error {
-				return u.nc.Publish("$KV.vakt_salts.epoch.1", []byte(strings.Repeat("A", 32)))
+			u.Refused(t, "read a salt", "$JS.API.DIRECT.GET.KV_vakt_salts", request(u.NC, "$JS.API.DIRECT.GET.KV_vakt_salts", `{"last_by_subj":"$KV.vakt_salts.current"}`))
+			u.Refused(t, "replace a salt", "$KV.vakt_salts", func(ctx context.Context) error {
+				return u.NC.Publish("$KV.vakt_salts.epoch.1", []byte(strings.Repeat("A", 32)))
 			})
-			u.refused(t, "delete the events stream", "$JS.API.STREAM.DELETE.VAKT_EVENTS", request(u.nc, "$JS.API.STREAM.DELETE.VAKT_EVENTS", ""))
-			u.refused(t, "publish forged events", "vakt.events.forged", func(ctx context.Context) error {
-				return u.nc.Publish("vakt.events.forged", []byte("forged"))
+			u.Refused(t, "delete the events stream", "$JS.API.STREAM.DELETE.VAKT_EVENTS", request(u.NC, "$JS.API.STREAM.DELETE.VAKT_EVENTS", ""))
+			u.Refused(t, "publish forged events", "vakt.events.forged", func(ctx context.Context) error {
+				return u.NC.Publish("vakt.events.forged", []byte("forged"))
 			})
-			u.refused(t, "read raw events", "vakt.raw.>", func(ctx context.Context) error {
-				_, err := u.nc.SubscribeSync("vakt.raw.>")
+			u.Refused(t, "read raw events", "vakt.raw.>", func(ctx context.Context) error {
+				_, err := u.NC.SubscribeSync("vakt.raw.>")
 				return err
 			})
 		}

@@ -15,11 +15,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
 // TestAccountsFileMatchesUsers: configs/nats-accounts.conf, for an external
@@ -90,62 +91,15 @@ func startAuthEmbedded(t *testing.T, c EmbeddedConfig) *Embedded {
 	return e
 }
 
-// userConn connects as user, in process or over TCP, and collects the
+// connectUser connects as user, in process or over TCP, collecting the
 // permission violations the server reports.
-type userConn struct {
-	name string
-	nc   *nats.Conn
-	js   jetstream.JetStream
-	errs chan error
-}
-
-func connectUser(t *testing.T, e *Embedded, user, password string, inProcess bool) *userConn {
+func connectUser(t *testing.T, e *Embedded, user, password string, inProcess bool) *testenv.NATSUser {
 	t.Helper()
-	u := &userConn{name: user, errs: make(chan error, 100)}
-	opts := append(UserOptions(user, password), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-		select {
-		case u.errs <- err:
-		default:
-		}
-	}))
-	url := e.ClientURL()
+	opts, url := UserOptions(user, password), e.ClientURL()
 	if inProcess {
 		opts, url = append(opts, e.InProcess()), ""
 	}
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		t.Fatalf("connect as %s: %v", user, err)
-	}
-	t.Cleanup(nc.Close)
-	u.nc = nc
-	u.js, _ = jetstream.New(nc)
-	return u
-}
-
-// refused runs op and waits for the server's permission violation on a
-// subject starting with subject.
-func (u *userConn) refused(t *testing.T, what, subject string, op func(ctx context.Context) error) {
-	t.Helper()
-	for len(u.errs) > 0 {
-		<-u.errs
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- op(ctx) }()
-	for {
-		select {
-		case err := <-u.errs:
-			if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), `"`+subject) {
-				cancel()
-				<-done
-				return
-			}
-		case <-ctx.Done():
-			t.Errorf("%s: %s: no permission violation for %s (the operation returned %v)", u.name, what, subject, <-done)
-			return
-		}
-	}
+	return testenv.ConnectNATSUser(t, url, user, opts...)
 }
 
 // TestEmbeddedLeastPrivilege: the embedded server admits only the
@@ -179,14 +133,14 @@ func TestEmbeddedLeastPrivilege(t *testing.T) {
 	// The set-up as vakt_admin, the salt bucket and a salt as vakt_pseudonymize.
 	admin := connectUser(t, e, UserAdmin, pw[UserAdmin], true)
 	ctx := context.Background()
-	if _, err := EnsureFor(ctx, admin.js, DefaultStreamConfig(), StageSetup, log); err != nil {
+	if _, err := EnsureFor(ctx, admin.JS, DefaultStreamConfig(), StageSetup, log); err != nil {
 		t.Fatalf("set-up as vakt_admin: %v", err)
 	}
 	ps := connectUser(t, e, UserPseudonymize, pw[UserPseudonymize], false)
-	if _, err := EnsureFor(ctx, ps.js, DefaultStreamConfig(), StagePseudonymize, log); err != nil {
+	if _, err := EnsureFor(ctx, ps.JS, DefaultStreamConfig(), StagePseudonymize, log); err != nil {
 		t.Fatalf("set-up as vakt_pseudonymize: %v", err)
 	}
-	kv, err := ps.js.KeyValue(ctx, SaltBucket)
+	kv, err := ps.JS.KeyValue(ctx, SaltBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,31 +151,31 @@ func TestEmbeddedLeastPrivilege(t *testing.T) {
 	for _, user := range []string{UserIngest, UserStore, UserOps, UserShipper} {
 		for _, inProcess := range []bool{true, false} {
 			u := connectUser(t, e, user, pw[user], inProcess)
-			u.refused(t, "subscribe to the salt bucket", "$KV.vakt_salts.>", func(context.Context) error {
-				_, err := u.nc.SubscribeSync("$KV.vakt_salts.>")
+			u.Refused(t, "subscribe to the salt bucket", "$KV.vakt_salts.>", func(context.Context) error {
+				_, err := u.NC.SubscribeSync("$KV.vakt_salts.>")
 				return err
 			})
-			u.refused(t, "read a salt (direct get)", "$JS.API.DIRECT.GET.KV_vakt_salts", func(ctx context.Context) error {
-				_, err := u.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET.KV_vakt_salts.$KV.vakt_salts.epoch.1", nil)
+			u.Refused(t, "read a salt (direct get)", "$JS.API.DIRECT.GET.KV_vakt_salts", func(ctx context.Context) error {
+				_, err := u.NC.RequestWithContext(ctx, "$JS.API.DIRECT.GET.KV_vakt_salts.$KV.vakt_salts.epoch.1", nil)
 				return err
 			})
-			u.refused(t, "open the salt bucket", "$JS.API.STREAM.INFO.KV_vakt_salts", func(ctx context.Context) error {
-				_, err := u.js.KeyValue(ctx, SaltBucket)
+			u.Refused(t, "open the salt bucket", "$JS.API.STREAM.INFO.KV_vakt_salts", func(ctx context.Context) error {
+				_, err := u.JS.KeyValue(ctx, SaltBucket)
 				return err
 			})
-			u.refused(t, "put a salt", "$KV.vakt_salts.epoch.2", func(context.Context) error {
-				return u.nc.Publish("$KV.vakt_salts.epoch.2", bytes.Repeat([]byte{'A'}, 32))
+			u.Refused(t, "put a salt", "$KV.vakt_salts.epoch.2", func(context.Context) error {
+				return u.NC.Publish("$KV.vakt_salts.epoch.2", bytes.Repeat([]byte{'A'}, 32))
 			})
-			u.refused(t, "subscribe to raw events", "vakt.raw.>", func(context.Context) error {
-				_, err := u.nc.SubscribeSync("vakt.raw.>")
+			u.Refused(t, "subscribe to raw events", "vakt.raw.>", func(context.Context) error {
+				_, err := u.NC.SubscribeSync("vakt.raw.>")
 				return err
 			})
-			u.refused(t, "fetch raw events", "$JS.API.CONSUMER.MSG.NEXT.VAKT_RAW.pseudonymize", func(ctx context.Context) error {
-				_, err := u.nc.RequestWithContext(ctx, "$JS.API.CONSUMER.MSG.NEXT.VAKT_RAW.pseudonymize", []byte(`{"batch":1,"no_wait":true}`))
+			u.Refused(t, "fetch raw events", "$JS.API.CONSUMER.MSG.NEXT.VAKT_RAW.pseudonymize", func(ctx context.Context) error {
+				_, err := u.NC.RequestWithContext(ctx, "$JS.API.CONSUMER.MSG.NEXT.VAKT_RAW.pseudonymize", []byte(`{"batch":1,"no_wait":true}`))
 				return err
 			})
-			u.refused(t, "delete VAKT_EVENTS", "$JS.API.STREAM.DELETE.VAKT_EVENTS", func(ctx context.Context) error {
-				return u.js.DeleteStream(ctx, EventsStream)
+			u.Refused(t, "delete VAKT_EVENTS", "$JS.API.STREAM.DELETE.VAKT_EVENTS", func(ctx context.Context) error {
+				return u.JS.DeleteStream(ctx, EventsStream)
 			})
 		}
 	}
@@ -232,7 +186,7 @@ func TestEmbeddedLeastPrivilege(t *testing.T) {
 	if _, err := kv.Get(ctx, "epoch.2"); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Fatalf("a refused user put a salt: %v", err)
 	}
-	if _, err := ps.js.Stream(ctx, EventsStream); err != nil {
+	if _, err := ps.JS.Stream(ctx, EventsStream); err != nil {
 		t.Fatalf("VAKT_EVENTS after the refusals: %v", err)
 	}
 }
@@ -272,10 +226,10 @@ func saltForms(salt []byte) [][]byte {
 func putSalt(t *testing.T, e *Embedded, pw map[string]string, key string) []byte {
 	t.Helper()
 	ps := connectUser(t, e, UserPseudonymize, pw[UserPseudonymize], true)
-	if _, err := EnsureFor(context.Background(), ps.js, DefaultStreamConfig(), StageSalts, nil); err != nil {
+	if _, err := EnsureFor(context.Background(), ps.JS, DefaultStreamConfig(), StageSalts, nil); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := ps.js.KeyValue(context.Background(), SaltBucket)
+	kv, err := ps.JS.KeyValue(context.Background(), SaltBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,14 +238,14 @@ func putSalt(t *testing.T, e *Embedded, pw map[string]string, key string) []byte
 	if _, err := kv.Put(context.Background(), key, salt); err != nil {
 		t.Fatal(err)
 	}
-	ps.nc.Close()
+	ps.NC.Close()
 	return salt
 }
 
 func getSalt(t *testing.T, e *Embedded, pw map[string]string, key string) []byte {
 	t.Helper()
 	ps := connectUser(t, e, UserPseudonymize, pw[UserPseudonymize], true)
-	kv, err := ps.js.KeyValue(context.Background(), SaltBucket)
+	kv, err := ps.JS.KeyValue(context.Background(), SaltBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
