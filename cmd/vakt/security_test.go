@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -302,6 +304,50 @@ func TestSecurityAttacksRefused(t *testing.T) {
 		}
 		if a := chAsk(t, base, http.MethodPost, "reader", readerPass, "SELECT 1", nil); a.status != http.StatusOK {
 			t.Errorf("the endpoint no longer answers: %v", a)
+		}
+	})
+
+	t.Run("slow clients", func(t *testing.T) {
+		// More stalled clients than either HTTP listener admits (dashboard
+		// 64, ClickHouse endpoint 128 connections), each holding half a
+		// request header: the header timeouts close them, and a real
+		// request gets through while they keep coming.
+		for _, l := range []struct{ name, addr, path string }{
+			{"dashboard", httpAddr, "/healthz"},
+			{"clickhouse endpoint", strings.TrimPrefix(base, "http://"), "/ping"},
+		} {
+			var stalled []net.Conn
+			for range 140 {
+				c, err := net.Dial("tcp", l.addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				io.WriteString(c, "GET "+l.path+" HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+				stalled = append(stalled, c)
+			}
+			start := time.Now()
+			resp, err := (&http.Client{Timeout: 60 * time.Second}).Get("http://" + l.addr + l.path)
+			if err != nil {
+				t.Fatalf("%s: a real request behind 140 stalled clients: %v", l.name, err)
+			}
+			resp.Body.Close()
+			t.Logf("%s: answered %d after %s behind 140 stalled clients", l.name, resp.StatusCode, time.Since(start).Round(time.Millisecond))
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("%s: %d", l.name, resp.StatusCode)
+			}
+			closed := 0
+			for _, c := range stalled {
+				c.SetReadDeadline(time.Now().Add(60 * time.Second))
+				if _, err := c.Read(make([]byte, 512)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+					closed++
+				} else if err == nil {
+					closed++ // answered (408) and closed by the server
+				}
+			}
+			if closed != len(stalled) {
+				t.Errorf("%s: %d of %d stalled clients were closed by the server", l.name, closed, len(stalled))
+			}
 		}
 	})
 
