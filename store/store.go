@@ -121,7 +121,7 @@ func (c Config) Validate() error {
 	d := c.withDefaults()
 	errs = append(errs, d.Schema.Validate(), d.Problems().Err(""))
 	if d.ShutdownTimeout < 0 {
-		errs = append(errs, fmt.Errorf("store.shutdown_timeout: %s is negative; use e.g. 10s", c.ShutdownTimeout))
+		errs = append(errs, fmt.Errorf("shutdown_timeout: %s is negative; use e.g. 10s", c.ShutdownTimeout))
 	}
 	return errors.Join(errs...)
 }

@@ -51,8 +51,10 @@ func decode(doc []byte, c *Config) []Problem {
 }
 
 // prepare walks node along t: it reports keys t does not have and
-// rewrites time.Duration values to Go's notation (or reports them).
-func prepare(n *yaml.Node, t reflect.Type, key string, ps *[]linedProblem) {
+// rewrites time.Duration values to Go's notation. It drops what it
+// reported from the tree, so the decoder keeps the default there and
+// reports nothing twice.
+func prepare(n *yaml.Node, t reflect.Type, key string, ps *[]linedProblem) (drop bool) {
 	switch {
 	case n.Kind == yaml.DocumentNode:
 		for _, c := range n.Content {
@@ -62,12 +64,12 @@ func prepare(n *yaml.Node, t reflect.Type, key string, ps *[]linedProblem) {
 		d, err := ParseDuration(n.Value)
 		if err != nil {
 			*ps = append(*ps, linedProblem{n.Line, Problem{Key: key, Problem: err.Error(), Fix: "see configs/vakt.yaml"}})
+			return true
 		}
 		n.Value, n.Tag, n.Style = d.D().String(), "!!str", 0
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		fields := yamlFields(t)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
+		n.Content = keepPairs(n.Content, func(k, v *yaml.Node) bool {
 			ft, ok := fields[k.Value]
 			if !ok {
 				parent := key
@@ -75,19 +77,36 @@ func prepare(n *yaml.Node, t reflect.Type, key string, ps *[]linedProblem) {
 					parent = "the top level"
 				}
 				*ps = append(*ps, linedProblem{k.Line, Problem{Key: join(key, k.Value), Problem: "unknown key", Fix: "check the spelling; configs/vakt.yaml lists every key of " + parent}})
-				continue
+				return false
 			}
-			prepare(v, ft, join(key, k.Value), ps)
-		}
+			return !prepare(v, ft, join(key, k.Value), ps)
+		})
 	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			prepare(n.Content[i+1], t.Elem(), join(key, n.Content[i].Value), ps)
-		}
+		n.Content = keepPairs(n.Content, func(k, v *yaml.Node) bool {
+			return !prepare(v, t.Elem(), join(key, k.Value), ps)
+		})
 	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		var kept []*yaml.Node
 		for i, c := range n.Content {
-			prepare(c, t.Elem(), key+"["+strconv.Itoa(i)+"]", ps)
+			if !prepare(c, t.Elem(), key+"["+strconv.Itoa(i)+"]", ps) {
+				kept = append(kept, c)
+			}
+		}
+		n.Content = kept
+	}
+	return false
+}
+
+// keepPairs returns the key/value pairs of a mapping's content that keep
+// accepts.
+func keepPairs(content []*yaml.Node, keep func(k, v *yaml.Node) bool) []*yaml.Node {
+	var out []*yaml.Node
+	for i := 0; i+1 < len(content); i += 2 {
+		if keep(content[i], content[i+1]) {
+			out = append(out, content[i], content[i+1])
 		}
 	}
+	return out
 }
 
 // yamlFields maps a struct's keys (yaml tags) to their fields' types.
