@@ -3,8 +3,11 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"time"
+
+	"github.com/vakt-dev/vakt/internal/configkit"
 )
 
 // Defaults of Config.
@@ -18,12 +21,17 @@ const (
 	DefaultFlushInterval = 200 * time.Millisecond
 	DefaultDemoRate      = 50
 	DefaultDrainTimeout  = 10 * time.Second
+	DefaultDemoClients   = 500
 
 	// DemoSite is the site demo lines are published under.
 	DemoSite = "demo"
 )
 
-// Config configures an Ingest. Zero values select the defaults.
+// Config configures an Ingest: it is the `ingest` section of the
+// configuration file, and each yaml tag is the key. Fields tagged "-" are
+// decided by the command (Follow), or come from other sections (MaxAge
+// from retention.requests, DrainTimeout from shutdown_timeout). Zero
+// values select the defaults.
 type Config struct {
 	// Files are log file paths or glob patterns. An import expands them
 	// once; Follow expands them again every FlushInterval, so files that
@@ -40,7 +48,7 @@ type Config struct {
 	// the KV bucket bus.CheckpointBucket (see tail.go and checkpoint.go).
 	// Without it, Run imports: it reads every file to its end, waits until
 	// every batch is acknowledged and returns.
-	Follow bool `yaml:"follow"`
+	Follow bool `yaml:"-"`
 	// FromStart makes Follow read the files that exist when a source is
 	// first followed from their beginning, instead of only lines appended
 	// later. Files that appear afterwards are always read whole, and a
@@ -66,12 +74,12 @@ type Config struct {
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	// DrainTimeout bounds how long Run keeps publishing buffered batches
 	// after its context ends (default 10s).
-	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	DrainTimeout time.Duration `yaml:"-"`
 
 	// MaxAge rejects lines older than now-MaxAge as past_retention: they
 	// would be stored only to expire at once. Keep it equal to the
 	// retention of request rows (default 30 days).
-	MaxAge time.Duration `yaml:"max_age"`
+	MaxAge time.Duration `yaml:"-"`
 	// MaxFuture rejects lines stamped later than now+MaxFuture as
 	// future_timestamp (default 1h; clocks and time zones go wrong).
 	MaxFuture time.Duration `yaml:"max_future"`
@@ -103,111 +111,175 @@ const (
 	WhenFullDrop = "drop"
 )
 
-// Validate checks c without touching the file system. Zero values are
-// valid (they select defaults); errors name the key and say what to do.
+// Defaults returns the documented defaults: the one place they are set.
+func Defaults() Config {
+	return Config{
+		Site:          DefaultSite,
+		BatchLines:    DefaultBatchLines,
+		BatchBytes:    DefaultBatchBytes,
+		MaxInFlight:   DefaultMaxInFlight,
+		WhenFull:      WhenFullWait,
+		FlushInterval: DefaultFlushInterval,
+		DrainTimeout:  DefaultDrainTimeout,
+		MaxAge:        DefaultMaxAge,
+		MaxFuture:     DefaultMaxFuture,
+		Syslog:        SyslogConfig{IdleTimeout: DefaultSyslogIdleTimeout, MaxConnections: DefaultSyslogMaxConnections},
+		DemoRate:      DefaultDemoRate,
+		DemoClients:   DefaultDemoClients,
+	}
+}
+
+// WithDefaults returns c with zero values replaced by the defaults.
+func (c Config) WithDefaults() Config {
+	configkit.FillZero(&c, Defaults())
+	return c
+}
+
+// Validate checks c, with its defaults applied, without touching the file
+// system: the keys' Problems, then what a run needs (something to read,
+// follow for from_start). Errors name the key and say what to do.
 func (c Config) Validate() error {
-	var errs []error
+	errs := []error{c.WithDefaults().Problems().Err("ingest")}
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("ingest: %s: "+format, append([]any{key}, args...)...))
 	}
 	if len(c.Files) == 0 && len(c.Sources) == 0 && !c.Demo && !c.Syslog.Enabled() {
 		bad("files", "no log files given; list paths or glob patterns, or enable demo")
 	}
-	errs = append(errs, c.validateSources()...)
-	errs = append(errs, c.Syslog.validate()...)
-	if err := checkFormat(c.Format); err != nil {
-		bad("format", "%v", err)
-	}
-	switch c.WhenFull {
-	case "", WhenFullWait, WhenFullDrop:
-	default:
-		bad("when_full", "%q: use wait (slow down; nothing is lost) or drop (drop and count what a full RAW stream refuses)", c.WhenFull)
-	}
-	switch c.SiteFrom {
-	case "", SiteFromConfig, SiteFromHost:
-	default:
-		bad("site_from", "%q: files take their site from config (the default) or host (the request's host)", c.SiteFrom)
-	}
-	for _, f := range c.Files {
-		switch {
-		case f == "":
-			bad("files", "empty path; remove the entry")
-		default:
-			if _, err := filepath.Match(f, ""); err != nil {
-				bad("files", "pattern %q: %v; fix or escape the glob characters", f, err)
-			}
-		}
-	}
 	if c.FromStart && !c.Follow {
 		bad("from_start", "only applies with follow; an import always reads whole files")
 	}
-	nonNeg := func(key string, v int64, unit string) {
-		if v < 0 {
-			bad(key, "must be positive %s, or 0 for the default (got %d)", unit, v)
-		}
-	}
-	nonNeg("batch_lines", int64(c.BatchLines), "lines")
-	nonNeg("batch_bytes", int64(c.BatchBytes), "bytes")
-	nonNeg("max_in_flight", int64(c.MaxInFlight), "batches")
-	if c.BatchLines > 1_000_000 {
-		bad("batch_lines", "%d is too large; use at most 1000000 (default %d)", c.BatchLines, DefaultBatchLines)
-	}
-	if c.BatchBytes > 0 && c.BatchBytes < 4096 {
-		bad("batch_bytes", "%d is too small for one line; use at least 4096 (default %d)", c.BatchBytes, DefaultBatchBytes)
-	}
-	durations := []struct {
+	for _, d := range []struct {
 		key string
 		v   time.Duration
-	}{
-		{"flush_interval", c.FlushInterval}, {"drain_timeout", c.DrainTimeout},
-		{"max_age", c.MaxAge}, {"max_future", c.MaxFuture},
-	}
-	for _, d := range durations {
+	}{{"drain_timeout", c.DrainTimeout}, {"max_age", c.MaxAge}} {
 		if d.v < 0 {
 			bad(d.key, "must be a positive duration such as 1h, or 0 for the default (got %v)", d.v)
 		}
 	}
-	if c.FlushInterval > 0 && c.FlushInterval < 10*time.Millisecond {
-		bad("flush_interval", "%v polls too often; use at least 10ms (default %v)", c.FlushInterval, DefaultFlushInterval)
-	}
-	if c.DemoRate < 0 || c.DemoRate > 1e6 {
-		bad("demo_rate", "must be between 0 and 1000000 lines per second, 0 for the default %d (got %v)", DefaultDemoRate, c.DemoRate)
-	}
-	nonNeg("demo_clients", int64(c.DemoClients), "clients")
 	return errors.Join(errs...)
 }
 
-// withDefaults returns c with zero values replaced by the defaults.
-func (c Config) withDefaults() Config {
+// Problems lists every invalid key of the ingest section, as written (a
+// zero is not replaced by its default here).
+func (c Config) Problems() configkit.Problems {
+	var ps configkit.Problems
+	ps = append(ps, fileProblems("ingest.files", c.Files)...)
 	if c.Site == "" {
-		c.Site = DefaultSite
+		ps.Add("ingest.site", "is empty", "name the site of the files' events, e.g. default")
 	}
-	if c.BatchLines == 0 {
-		c.BatchLines = DefaultBatchLines
+	ps = append(ps, c.sourceProblems()...)
+	if err := checkFormat(c.Format); err != nil {
+		ps.Add("ingest.format", err.Error(), "use combined, vhost_combined, main, nginx_json, caddy or an nginx log_format string, or leave it empty to detect it")
 	}
-	if c.BatchBytes == 0 {
-		c.BatchBytes = DefaultBatchBytes
+	switch c.SiteFrom {
+	case "", SiteFromConfig, SiteFromHost:
+	default:
+		ps.Add("ingest.site_from", fmt.Sprintf("%q is not a source of site names", c.SiteFrom), "files take their site from config (the default) or host (the request's host)")
 	}
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = DefaultMaxInFlight
+	switch c.WhenFull {
+	case WhenFullWait, WhenFullDrop:
+	default:
+		ps.Add("ingest.when_full", fmt.Sprintf("%q is not a policy", c.WhenFull), "use wait (slow down; the log is the buffer) or drop (drop and count, as vakt_dropped_total, what a full RAW stream refuses)")
 	}
-	if c.FlushInterval == 0 {
-		c.FlushInterval = DefaultFlushInterval
+	ps = append(ps, c.batchProblems()...)
+	ps = append(ps, c.Syslog.problems()...)
+	if c.DemoRate <= 0 || c.DemoRate > 1e6 {
+		ps.Add("ingest.demo_rate", fmt.Sprintf("%v lines per second", c.DemoRate), fmt.Sprintf("use 1 to 1000000 lines per second (default %d)", DefaultDemoRate))
 	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = DefaultDrainTimeout
+	if c.DemoClients < 1 {
+		ps.Add("ingest.demo_clients", fmt.Sprintf("%d clients", c.DemoClients), "use a positive number, e.g. 500 (the default)")
 	}
-	if c.MaxAge == 0 {
-		c.MaxAge = DefaultMaxAge
+	return ps
+}
+
+// batchProblems checks the keys that size and pace publishing.
+func (c Config) batchProblems() configkit.Problems {
+	var ps configkit.Problems
+	if c.BatchLines < 1 || c.BatchLines > 1_000_000 {
+		ps.Add("ingest.batch_lines", fmt.Sprintf("%d lines", c.BatchLines), fmt.Sprintf("use 1 to 1000000 (default %d)", DefaultBatchLines))
 	}
-	if c.MaxFuture == 0 {
-		c.MaxFuture = DefaultMaxFuture
+	if c.BatchBytes < 4096 {
+		ps.Add("ingest.batch_bytes", fmt.Sprintf("%d is too small for one line", c.BatchBytes), fmt.Sprintf("use at least 4096 (default %d)", DefaultBatchBytes))
 	}
-	if c.DemoRate == 0 {
-		c.DemoRate = DefaultDemoRate
+	if c.MaxInFlight < 1 {
+		ps.Add("ingest.max_in_flight", fmt.Sprintf("%d batches", c.MaxInFlight), fmt.Sprintf("use a positive number of batches (default %d)", DefaultMaxInFlight))
 	}
-	if c.DemoClients == 0 {
-		c.DemoClients = 500
+	if c.FlushInterval < 10*time.Millisecond {
+		ps.Add("ingest.flush_interval", fmt.Sprintf("%v polls too often", c.FlushInterval), fmt.Sprintf("use at least 10ms (default %v)", DefaultFlushInterval))
 	}
-	return c
+	if c.MaxFuture <= 0 {
+		ps.Add("ingest.max_future", fmt.Sprintf("%v must be positive", c.MaxFuture), "use a duration such as 1h (the default)")
+	}
+	return ps
+}
+
+// fileProblems checks a list of paths or glob patterns.
+func fileProblems(key string, files []string) configkit.Problems {
+	var ps configkit.Problems
+	for _, f := range files {
+		if f == "" {
+			ps.Add(key, "has an empty path", "remove the entry")
+		} else if _, err := filepath.Match(f, ""); err != nil {
+			ps.Add(key, fmt.Sprintf("pattern %q: %v", f, err), "fix or escape the glob characters")
+		}
+	}
+	return ps
+}
+
+// sourceProblems checks every source's files and format.
+func (c Config) sourceProblems() configkit.Problems {
+	var ps configkit.Problems
+	for k, s := range c.Sources {
+		key := fmt.Sprintf("ingest.sources[%d]", k)
+		if len(s.Files) == 0 {
+			ps.Add(key+".files", "is empty", "list log files or glob patterns, or remove the source")
+		}
+		ps = append(ps, fileProblems(key+".files", s.Files)...)
+		if err := checkFormat(s.Format); err != nil {
+			ps.Add(key+".format", err.Error(), "use a format of ingest.format, or leave it empty to detect it")
+		}
+	}
+	return ps
+}
+
+// problems checks the ingest.syslog keys. Syslog has no authentication,
+// so a listener off loopback must be meant (allow_remote).
+func (c SyslogConfig) problems() configkit.Problems {
+	var ps configkit.Problems
+	for _, a := range []struct{ key, v string }{{"ingest.syslog.udp", c.UDP}, {"ingest.syslog.tcp", c.TCP}} {
+		switch {
+		case a.v == "":
+		case !hostPort(a.v):
+			ps.Add(a.key, fmt.Sprintf("%q is not host:port", a.v), "use e.g. 127.0.0.1:5514")
+		case !c.AllowRemote && !configkit.LoopbackAddr(a.v):
+			ps.Add(a.key, fmt.Sprintf("%q is not a loopback address and syslog senders are not authenticated: anyone who reaches the port can inject log lines", a.v),
+				"listen on 127.0.0.1, or set ingest.syslog.allow_remote: true and firewall the port to your web servers")
+		}
+	}
+	switch c.SiteFrom {
+	case "", SiteFromTag, SiteFromHostname, SiteFromHost, SiteFromConfig:
+	default:
+		ps.Add("ingest.syslog.site_from", fmt.Sprintf("%q is not a source of site names", c.SiteFrom), "use tag, hostname, host or config")
+	}
+	if err := checkFormat(c.Format); err != nil {
+		ps.Add("ingest.syslog.format", err.Error(), "use a format of ingest.format, or leave it empty to detect it")
+	}
+	if c.IdleTimeout <= 0 {
+		ps.Add("ingest.syslog.idle_timeout", "must be positive", "use e.g. 2m: a TCP sender silent that long is disconnected (rsyslog reconnects)")
+	} else if c.IdleTimeout < time.Second {
+		ps.Add("ingest.syslog.idle_timeout", fmt.Sprintf("%s is under a second", c.IdleTimeout), "use e.g. 2m")
+	}
+	if c.MaxConnections <= 0 {
+		ps.Add("ingest.syslog.max_connections", "must be positive", "use e.g. 512")
+	}
+	if c.MaxConnectionsPerAddress < 0 {
+		ps.Add("ingest.syslog.max_connections_per_address", "must not be negative", "use 0 (no cap) or e.g. 64")
+	}
+	return ps
+}
+
+func hostPort(v string) bool {
+	_, _, err := net.SplitHostPort(v)
+	return err == nil
 }

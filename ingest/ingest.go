@@ -115,7 +115,7 @@ func New(cfg Config, js jetstream.JetStream, log *slog.Logger, m *metrics.Pipeli
 	if js == nil {
 		return nil, errors.New("ingest: no JetStream context")
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -3,7 +3,6 @@ package ingest
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,34 +18,6 @@ type Source struct {
 	// Format is the log format of the files (see Config.Format; default:
 	// Config.Format).
 	Format string `yaml:"format"`
-}
-
-// validateSources checks every source's files and format.
-func (c Config) validateSources() []error {
-	var errs []error
-	check := func(key string, files []string) {
-		for _, f := range files {
-			switch {
-			case f == "":
-				errs = append(errs, fmt.Errorf("ingest: %s: empty path; remove the entry", key))
-			default:
-				if _, err := filepath.Match(f, ""); err != nil {
-					errs = append(errs, fmt.Errorf("ingest: %s: pattern %q: %v; fix or escape the glob characters", key, f, err))
-				}
-			}
-		}
-	}
-	for k, s := range c.Sources {
-		key := fmt.Sprintf("sources[%d].files", k)
-		if len(s.Files) == 0 {
-			errs = append(errs, fmt.Errorf("ingest: %s: no files; list paths or glob patterns, or remove the source", key))
-		}
-		check(key, s.Files)
-		if err := checkFormat(s.Format); err != nil {
-			errs = append(errs, fmt.Errorf("ingest: sources[%d].format: %w", k, err))
-		}
-	}
-	return errs
 }
 
 // sources returns every source with defaults applied: Files and Site as

@@ -80,6 +80,9 @@ type SyslogConfig struct {
 	// MaxConnectionsPerAddress caps one remote address's connections
 	// (0: no cap); at it, that address's longest-idle one is closed.
 	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
+	// AllowRemote lets UDP or TCP be a non-loopback address: syslog has
+	// no authentication, so anyone who reaches the port can inject lines.
+	AllowRemote bool `yaml:"allow_remote"`
 }
 
 // Defaults of SyslogConfig.
@@ -90,36 +93,6 @@ const (
 
 // Enabled reports whether a transport is configured.
 func (c SyslogConfig) Enabled() bool { return c.UDP != "" || c.TCP != "" }
-
-func (c SyslogConfig) validate() []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("ingest: syslog.%s: "+format, append([]any{key}, args...)...))
-	}
-	for _, a := range []struct{ key, v string }{{"udp", c.UDP}, {"tcp", c.TCP}} {
-		if a.v == "" {
-			continue
-		}
-		if _, _, err := net.SplitHostPort(a.v); err != nil {
-			bad(a.key, "%q is not host:port; use e.g. 127.0.0.1:5514", a.v)
-		}
-	}
-	switch c.SiteFrom {
-	case "", SiteFromTag, SiteFromHostname, SiteFromHost, SiteFromConfig:
-	default:
-		bad("site_from", "%q is not a source of site names; use tag, hostname, host or config", c.SiteFrom)
-	}
-	if err := checkFormat(c.Format); err != nil {
-		bad("format", "%v", err)
-	}
-	if c.IdleTimeout < 0 {
-		bad("idle_timeout", "must not be negative; use e.g. 2m")
-	}
-	if c.MaxConnections < 0 || c.MaxConnectionsPerAddress < 0 {
-		bad("max_connections", "must not be negative; use e.g. 512")
-	}
-	return errs
-}
 
 // checkFormat reports whether logformat.New accepts format.
 func checkFormat(format string) error {
@@ -175,12 +148,6 @@ func (i *Ingest) listenSyslog() (*syslogServer, error) {
 	}
 	if cfg.SiteFrom == "" {
 		cfg.SiteFrom = SiteFromTag
-	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = DefaultSyslogIdleTimeout
-	}
-	if cfg.MaxConnections == 0 {
-		cfg.MaxConnections = DefaultSyslogMaxConnections
 	}
 	var id [6]byte
 	_, _ = rand.Read(id[:])

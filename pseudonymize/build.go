@@ -47,10 +47,7 @@ func newBuilder(cfg Config, enricher Enricher) (builder, error) {
 	if err != nil {
 		return builder{}, err
 	}
-	b := builder{policy: cfg.QueryPolicy, proxies: proxies, enricher: enricher}
-	if b.policy == "" {
-		b.policy = DefaultQueryPolicy
-	}
+	b := builder{policy: cfg.WithDefaults().QueryPolicy, proxies: proxies, enricher: enricher}
 	if len(cfg.Sites) > 0 {
 		b.sites = make(map[string]sitePolicy, len(cfg.Sites))
 		for site, sp := range cfg.Sites {

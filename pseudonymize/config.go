@@ -1,10 +1,13 @@
 package pseudonymize
 
 import (
-	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/vakt-dev/vakt/internal/configkit"
 )
 
 // QueryPolicy says what happens to a request's query string before storage.
@@ -39,12 +42,13 @@ const (
 	maxFetchBatch = 1024
 )
 
-// Config configures the pseudonymise stage. Zero values take the defaults.
+// Config configures the pseudonymise stage: it is the `pseudonymize`
+// section of the configuration file, and each yaml tag is the key.
 type Config struct {
 	// EpochLength is how long one salt is used. Epoch k covers
 	// [k·EpochLength, (k+1)·EpochLength) of Unix time, so 24h epochs start at
 	// UTC midnight. Every replica must use the same value.
-	EpochLength time.Duration `yaml:"epoch_length"`
+	EpochLength time.Duration `yaml:"epoch"`
 	// Grace is how long a salt outlives its epoch before it is destroyed.
 	// While it lives, data-subject requests can still find an IP's rows.
 	Grace time.Duration `yaml:"grace"`
@@ -78,79 +82,87 @@ type SitePolicy struct {
 	Hosts []string `yaml:"hosts"`
 }
 
+// Defaults returns the documented defaults: the one place they are set.
+func Defaults() Config {
+	return Config{
+		EpochLength: DefaultEpochLength,
+		Grace:       DefaultGrace,
+		Workers:     DefaultWorkers,
+		FetchBatch:  DefaultFetchBatch,
+		QueryPolicy: DefaultQueryPolicy,
+		Sites:       map[string]SitePolicy{},
+		// An empty list, as the example file writes it.
+		TrustedProxies: []string{},
+		GeoIP:          GeoIPConfig{Reload: DefaultGeoIPReload},
+	}
+}
+
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
-	if c.EpochLength == 0 {
-		c.EpochLength = DefaultEpochLength
-	}
-	if c.Grace == 0 {
-		c.Grace = DefaultGrace
-	}
-	if c.Workers == 0 {
-		c.Workers = DefaultWorkers
-	}
-	if c.FetchBatch == 0 {
-		c.FetchBatch = DefaultFetchBatch
-	}
-	if c.QueryPolicy == "" {
-		c.QueryPolicy = DefaultQueryPolicy
-	}
-	if c.GeoIP.Reload == 0 {
-		c.GeoIP.Reload = DefaultGeoIPReload
-	}
+	configkit.FillZero(&c, Defaults())
 	return c
 }
 
-// Validate reports every invalid field, naming the configuration key and the
-// fix. Zero values are valid: they mean the default.
+// Validate reports every invalid field of c with its defaults applied,
+// naming the configuration key and the fix: zero values mean the default.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	return c.WithDefaults().Problems().Err("")
+}
 
+// Problems lists every invalid key of the pseudonymize section, as
+// written (a zero is not replaced by its default here).
+func (c Config) Problems() configkit.Problems {
+	var ps configkit.Problems
 	switch {
-	case c.EpochLength < 0:
-		bad("pseudonymize.epoch_length is %s: it must be positive; leave it unset for %s", c.EpochLength, DefaultEpochLength)
-	case c.EpochLength == 0:
+	case c.EpochLength <= 0:
+		ps.Add("pseudonymize.epoch", fmt.Sprintf("%s must be positive", c.EpochLength), fmt.Sprintf("use e.g. 24h, or leave it unset for %s", DefaultEpochLength))
 	case c.EpochLength < time.Second || c.EpochLength%time.Second != 0:
-		bad("pseudonymize.epoch_length is %s: use a whole number of seconds, at least 1s (default %s)", c.EpochLength, DefaultEpochLength)
+		ps.Add("pseudonymize.epoch", fmt.Sprintf("%s is not a whole number of seconds", c.EpochLength), fmt.Sprintf("use a whole number of seconds, at least 1s (default %s)", DefaultEpochLength))
 	}
-	if c.Grace < 0 {
-		bad("pseudonymize.grace is %s: it must be positive; leave it unset for %s", c.Grace, DefaultGrace)
-	} else if c.Grace != 0 && c.Grace < time.Second {
+	if c.Grace <= 0 {
+		ps.Add("pseudonymize.grace", fmt.Sprintf("%s must be positive", c.Grace), fmt.Sprintf("use e.g. 48h, or leave it unset for %s", DefaultGrace))
+	} else if c.Grace < time.Second {
 		// Grace must cover clock skew between replicas: a replica whose
 		// clock lags could otherwise still be using a salt another one has
 		// destroyed.
-		bad("pseudonymize.grace is %s: use at least 1s, and more than the clock skew between replicas (default %s)", c.Grace, DefaultGrace)
+		ps.Add("pseudonymize.grace", fmt.Sprintf("%s is too short", c.Grace), fmt.Sprintf("use at least 1s, and more than the clock skew between replicas (default %s)", DefaultGrace))
 	}
-	if c.Workers < 0 || c.Workers > maxWorkers {
-		bad("pseudonymize.workers is %d: use 1 to %d, or leave it unset for %d", c.Workers, maxWorkers, DefaultWorkers)
+	if c.Workers < 1 || c.Workers > maxWorkers {
+		ps.Add("pseudonymize.workers", fmt.Sprintf("%d workers", c.Workers), fmt.Sprintf("use 1 to %d (default %d)", maxWorkers, DefaultWorkers))
 	}
-	if c.FetchBatch < 0 || c.FetchBatch > maxFetchBatch {
-		bad("pseudonymize.fetch_batch is %d: use 1 to %d (the consumer's max ack pending), or leave it unset for %d", c.FetchBatch, maxFetchBatch, DefaultFetchBatch)
+	if c.FetchBatch < 1 || c.FetchBatch > maxFetchBatch {
+		ps.Add("pseudonymize.fetch_batch", fmt.Sprintf("%d messages", c.FetchBatch), fmt.Sprintf("use 1 to %d (the consumer's max ack pending; default %d)", maxFetchBatch, DefaultFetchBatch))
 	}
-	switch c.QueryPolicy {
-	case "", QueryRedact, QueryKeep, QueryDrop:
-	default:
-		bad("pseudonymize.query_policy is %q: use %q, %q or %q", c.QueryPolicy, QueryRedact, QueryKeep, QueryDrop)
+	if !c.QueryPolicy.valid() {
+		ps.Add("pseudonymize.query_policy", fmt.Sprintf("%q is not a policy", c.QueryPolicy), fmt.Sprintf("use %q, %q or %q (redact keeps parameter names, drops values)", QueryRedact, QueryKeep, QueryDrop))
 	}
-	for site, sp := range c.Sites {
-		switch sp.QueryPolicy {
-		case "", QueryRedact, QueryKeep, QueryDrop:
-		default:
-			bad("pseudonymize.sites.%s.query_policy is %q: use %q, %q or %q, or leave it out for pseudonymize.query_policy",
-				site, sp.QueryPolicy, QueryRedact, QueryKeep, QueryDrop)
+	ps = append(ps, c.siteProblems()...)
+	for _, s := range c.TrustedProxies {
+		if _, err := ParseTrustedProxies([]string{s}); err != nil {
+			ps.Add("pseudonymize.trusted_proxies", fmt.Sprintf("%q is not a CIDR or an address", strings.TrimSpace(s)), "use e.g. [10.0.0.0/8, 192.0.2.10, 2001:db8::/32]")
+		}
+	}
+	if c.GeoIP.Reload < 10*time.Millisecond {
+		ps.Add("pseudonymize.geoip.reload", fmt.Sprintf("%s must be positive", c.GeoIP.Reload), "use e.g. 1m (the default): how often the database files are checked for a new version")
+	}
+	return ps
+}
+
+func (p QueryPolicy) valid() bool { return p == QueryRedact || p == QueryKeep || p == QueryDrop }
+
+// siteProblems checks the per-site overrides, in site order.
+func (c Config) siteProblems() configkit.Problems {
+	var ps configkit.Problems
+	for _, site := range slices.Sorted(maps.Keys(c.Sites)) {
+		sp, key := c.Sites[site], "pseudonymize.sites."+site
+		if sp.QueryPolicy != "" && !sp.QueryPolicy.valid() {
+			ps.Add(key+".query_policy", fmt.Sprintf("%q is not a policy", sp.QueryPolicy), fmt.Sprintf("use %q, %q or %q, or leave it out for pseudonymize.query_policy", QueryRedact, QueryKeep, QueryDrop))
 		}
 		for _, h := range sp.Hosts {
 			if h == "" || strings.ContainsAny(h, "/?#@ ") {
-				bad("pseudonymize.sites.%s.hosts has %q: list bare host names, e.g. www.shop.example", site, h)
+				ps.Add(key+".hosts", fmt.Sprintf("%q is not a host name", h), "list bare host names, e.g. [www.shop.example]")
 			}
 		}
 	}
-	if _, err := ParseTrustedProxies(c.TrustedProxies); err != nil {
-		errs = append(errs, err)
-	}
-	if c.GeoIP.Reload < 0 || (c.GeoIP.Reload > 0 && c.GeoIP.Reload < 10*time.Millisecond) {
-		bad("pseudonymize.geoip.reload is %s: use a positive interval such as 1m (the default)", c.GeoIP.Reload)
-	}
-	return errors.Join(errs...)
+	return ps
 }

@@ -62,9 +62,9 @@ func NewGeoIP(cfg GeoIPConfig, log *slog.Logger) (*GeoIP, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	g := &GeoIP{reload: cfg.Reload, log: log}
-	if g.reload <= 0 {
-		g.reload = DefaultGeoIPReload
+	g := &GeoIP{reload: max(cfg.Reload, 0), log: log}
+	if g.reload == 0 {
+		g.reload = Defaults().GeoIP.Reload
 	}
 	if cfg.CountryDB != "" {
 		g.country = &geoDB{key: "pseudonymize.geoip.country_db", path: cfg.CountryDB, kind: "country"}

@@ -181,7 +181,7 @@ func (s *SaltStore) checkEpochLength(ctx context.Context) error {
 		return fmt.Errorf("salt bucket %s: read epoch length: %w", bus.SaltBucket, err)
 	}
 	if got := string(e.Value()); got != want {
-		return fmt.Errorf("%w: the salts in %s were made with pseudonymize.epoch_length=%s but this replica has %s; "+
+		return fmt.Errorf("%w: the salts in %s were made with pseudonymize.epoch=%s but this replica has %s; "+
 			"set %s on every replica, or stop all pseudonymisers and delete the bucket's keys (all ids become unlinkable) before changing it",
 			ErrEpochLengthMismatch, bus.SaltBucket, got, want, got)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/configkit"
 	"github.com/vakt-dev/vakt/internal/event"
 	"github.com/vakt-dev/vakt/internal/metrics"
 )
@@ -58,10 +59,13 @@ const (
 	ackTimeout        = 5 * time.Second
 )
 
-// Config configures the store stage.
+// Config configures the store stage: it is the `store` section of the
+// configuration file, and each yaml tag is the key. ClickHouse and Schema
+// come from the clickhouse and retention sections, ShutdownTimeout from
+// shutdown_timeout.
 type Config struct {
-	ClickHouse ClickHouseConfig `yaml:"clickhouse"`
-	Schema     SchemaConfig     `yaml:"schema"`
+	ClickHouse ClickHouseConfig `yaml:"-"`
+	Schema     SchemaConfig     `yaml:"-"`
 	// BatchRows flushes a batch once it holds this many rows (default 50,000).
 	BatchRows int `yaml:"batch_rows"`
 	// BatchBytes flushes a batch once its rows take about this many bytes
@@ -77,10 +81,24 @@ type Config struct {
 	InsertTimeout time.Duration `yaml:"insert_timeout"`
 	// ShutdownTimeout bounds the final flush when Run is cancelled
 	// (default 10s). Messages not stored by then are handed back to NATS.
-	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	ShutdownTimeout time.Duration `yaml:"-"`
 	// Workers is the number of batches filled and inserted concurrently,
 	// each with its own pulls from the shared consumer (default 1).
 	Workers int `yaml:"workers"`
+}
+
+// Defaults returns the documented defaults of the store section: the one
+// place they are set.
+func Defaults() Config {
+	return Config{
+		BatchRows:       50_000,
+		BatchBytes:      32 << 20,
+		FlushInterval:   time.Second,
+		MaxRetryBackoff: 30 * time.Second,
+		InsertTimeout:   time.Minute,
+		ShutdownTimeout: 10 * time.Second,
+		Workers:         1,
+	}
 }
 
 func (c Config) withDefaults() Config {
@@ -89,27 +107,7 @@ func (c Config) withDefaults() Config {
 		c.Schema.Database = c.ClickHouse.Database
 	}
 	c.Schema = c.Schema.withDefaults()
-	if c.BatchRows == 0 {
-		c.BatchRows = 50_000
-	}
-	if c.BatchBytes == 0 {
-		c.BatchBytes = 32 << 20
-	}
-	if c.FlushInterval == 0 {
-		c.FlushInterval = time.Second
-	}
-	if c.MaxRetryBackoff == 0 {
-		c.MaxRetryBackoff = 30 * time.Second
-	}
-	if c.InsertTimeout == 0 {
-		c.InsertTimeout = time.Minute
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = 10 * time.Second
-	}
-	if c.Workers == 0 {
-		c.Workers = 1
-	}
+	configkit.FillZero(&c, Defaults())
 	return c
 }
 
@@ -121,29 +119,36 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("store.schema.database: %q differs from clickhouse.database %q; set only one", c.Schema.Database, c.ClickHouse.Database))
 	}
 	d := c.withDefaults()
-	errs = append(errs, d.Schema.Validate())
-	if d.BatchRows < 1 || d.BatchRows > maxBatchRows {
-		errs = append(errs, fmt.Errorf("store.batch_rows: %d is out of range; use 1 to %d (default 50000)", c.BatchRows, maxBatchRows))
-	}
-	if d.BatchBytes < 1<<10 {
-		errs = append(errs, fmt.Errorf("store.batch_bytes: %d is too small; use at least 1024 (default 33554432, 32 MiB)", c.BatchBytes))
-	}
-	if d.FlushInterval < 10*time.Millisecond {
-		errs = append(errs, fmt.Errorf("store.flush_interval: %s is too short; use at least 10ms (default 1s)", c.FlushInterval))
-	}
-	if d.MaxRetryBackoff < minRetryBackoff {
-		errs = append(errs, fmt.Errorf("store.max_retry_backoff: %s is too short; use at least %s (default 30s)", c.MaxRetryBackoff, minRetryBackoff))
-	}
-	if d.InsertTimeout < time.Second {
-		errs = append(errs, fmt.Errorf("store.insert_timeout: %s is too short; use at least 1s (default 60s)", c.InsertTimeout))
-	}
+	errs = append(errs, d.Schema.Validate(), d.Problems().Err(""))
 	if d.ShutdownTimeout < 0 {
-		errs = append(errs, fmt.Errorf("store.shutdown_timeout: %s is negative; use e.g. 10s", c.ShutdownTimeout))
-	}
-	if d.Workers < 1 || d.Workers > 64 {
-		errs = append(errs, fmt.Errorf("store.workers: %d is out of range; use 1 to 64 (default 1)", c.Workers))
+		errs = append(errs, fmt.Errorf("shutdown_timeout: %s is negative; use e.g. 10s", c.ShutdownTimeout))
 	}
 	return errors.Join(errs...)
+}
+
+// Problems lists every invalid key of the store section, as written (a
+// zero is not replaced by its default here).
+func (c Config) Problems() configkit.Problems {
+	var ps configkit.Problems
+	if c.BatchRows < 1 || c.BatchRows > maxBatchRows {
+		ps.Add("store.batch_rows", fmt.Sprintf("%d is out of range", c.BatchRows), fmt.Sprintf("use 1 to %d (default 50000)", maxBatchRows))
+	}
+	if c.BatchBytes < 1<<10 {
+		ps.Add("store.batch_bytes", fmt.Sprintf("%d is below 1024", c.BatchBytes), "use at least 1024 (default 33554432, 32 MiB)")
+	}
+	if c.FlushInterval < 10*time.Millisecond {
+		ps.Add("store.flush_interval", fmt.Sprintf("%s is too short", c.FlushInterval), "use at least 10ms (default 1s)")
+	}
+	if c.MaxRetryBackoff < minRetryBackoff {
+		ps.Add("store.max_retry_backoff", fmt.Sprintf("%s is too short", c.MaxRetryBackoff), fmt.Sprintf("use at least %s (default 30s)", minRetryBackoff))
+	}
+	if c.InsertTimeout < time.Second {
+		ps.Add("store.insert_timeout", fmt.Sprintf("%s is too short", c.InsertTimeout), "use at least 1s (default 60s)")
+	}
+	if c.Workers < 1 || c.Workers > 64 {
+		ps.Add("store.workers", fmt.Sprintf("%d is out of range", c.Workers), "use 1 to 64 (default 1)")
+	}
+	return ps
 }
 
 // Stats are counters since New.

@@ -20,7 +20,7 @@ import (
 // dashboardRoutes builds the web dashboard `vakt run` serves at / next to
 // /metrics, over this process's engines.
 func dashboardRoutes(ctx context.Context, cfg config.Config, eng *Engines, log *slog.Logger, m *metrics.Pipeline) func(*http.ServeMux) {
-	pc := pseudonymizeConfig(cfg).WithDefaults()
+	pc := cfg.Pseudonymize.WithDefaults()
 	o := dashboard.Options{
 		CH:          eng.CH,
 		Database:    cfg.ClickHouse.Database,
@@ -53,14 +53,14 @@ func dashboardRoutes(ctx context.Context, cfg config.Config, eng *Engines, log *
 // states it (as `vakt retention` reads it), or as configured when the
 // tables cannot be read, with the reason.
 func dashboardRetention(ctx context.Context, cfg config.Config, ch driver.Conn) ([]dashboard.Retention, error) {
-	pc := pseudonymizeConfig(cfg).WithDefaults()
+	pc := cfg.Pseudonymize.WithDefaults()
 	db := cfg.ClickHouse.Database
 	out := []dashboard.Retention{
-		{Data: "Raw events (with IPs)", Where: "NATS stream " + bus.RawStream + ", memory only", Keep: cfg.Streams.RawMaxAge.D(),
+		{Data: "Raw events (with IPs)", Where: "NATS stream " + bus.RawStream + ", memory only", Keep: cfg.Streams.RawMaxAge,
 			Note: "deleted once pseudonymised; at most this old"},
 		{Data: "Salts", Where: "NATS KV bucket " + bus.SaltBucket, Keep: pc.EpochLength + pc.Grace,
 			Note: "one per epoch of " + durationWords(pc.EpochLength) + ", destroyed " + durationWords(pc.Grace) + " after the epoch ends"},
-		{Data: "Pseudonymised events in transit", Where: "NATS stream " + bus.EventsStream, Keep: cfg.Streams.EventsMaxAge.D(),
+		{Data: "Pseudonymised events in transit", Where: "NATS stream " + bus.EventsStream, Keep: cfg.Streams.EventsMaxAge,
 			Note: "deleted once stored; at most this old while the store is down"},
 	}
 	sc := schemaConfig(cfg)

@@ -255,3 +255,28 @@ func processAlive(pid int) bool {
 }
 
 func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
+
+// clickHouseConfig is how vakt connects: the clickhouse section, with
+// the embedded endpoint's own account when vakt runs the engine.
+func clickHouseConfig(c config.Config) (store.ClickHouseConfig, error) {
+	user := c.ClickHouse.User
+	password, err := secret(c.ClickHouse.Password, c.ClickHouse.PasswordFile, "clickhouse.password_file")
+	if err == nil && c.EmbeddedClickHouse() {
+		// vakt's own account of the embedded endpoint, generated if need be.
+		user, password, err = embeddedAccount(c, false)
+	}
+	if err != nil {
+		return store.ClickHouseConfig{}, err
+	}
+	return store.ClickHouseConfig{
+		Addr:     c.ClickHouse.Addr,
+		Protocol: c.ClickHouse.Protocol,
+		Database: c.ClickHouse.Database,
+		Username: user,
+		Password: password,
+		TLS:      c.ClickHouse.TLS,
+		CAFile:   c.ClickHouse.CAFile,
+		CertFile: c.ClickHouse.CertFile,
+		KeyFile:  c.ClickHouse.KeyFile,
+	}, nil
+}

@@ -163,40 +163,18 @@ func (im *importer) summary(start time.Time) ImportSummary {
 	}
 }
 
+// ingestConfig is the ingest section and what the command decides: a
+// following ingest (vakt run, vakt ingest) or an import, which reads only
+// the files named (no demo, syslog or from_start). Lines older than the
+// request retention are refused, and a stop publishes for at most
+// shutdown_timeout.
 func ingestConfig(c config.Config, follow bool) ingest.Config {
-	return ingest.Config{
-		Files:     c.Ingest.Files,
-		Site:      c.Ingest.Site,
-		Sources:   ingestSources(c.Ingest.Sources),
-		Follow:    follow,
-		FromStart: c.Ingest.FromStart,
-		Demo:      follow && c.Ingest.Demo,
-		DemoRate:  c.Ingest.DemoRate,
-		MaxAge:    c.Retention.Requests.D(),
-		Format:    c.Ingest.Format,
-		SiteFrom:  c.Ingest.SiteFrom,
-		WhenFull:  c.Ingest.WhenFull,
-		Syslog:    ingestSyslog(c, follow),
-		// Publishing the batches read before a stop.
-		DrainTimeout: c.ShutdownTimeout.D(),
-	}
-}
-
-// ingestSyslog is the syslog receiver of a following ingest; an import
-// reads only its files.
-func ingestSyslog(c config.Config, follow bool) ingest.SyslogConfig {
-	s := c.Ingest.Syslog
+	ic := c.Ingest
+	ic.Follow = follow
+	ic.MaxAge = c.Retention.Requests.D()
+	ic.DrainTimeout = c.ShutdownTimeout.D()
 	if !follow {
-		return ingest.SyslogConfig{}
+		ic.Demo, ic.FromStart, ic.Syslog = false, false, ingest.SyslogConfig{}
 	}
-	return ingest.SyslogConfig{UDP: s.UDP, TCP: s.TCP, Format: s.Format, SiteFrom: s.SiteFrom, Site: s.Site,
-		IdleTimeout: s.IdleTimeout.D(), MaxConnections: s.MaxConnections, MaxConnectionsPerAddress: s.MaxConnectionsPerAddress}
-}
-
-func ingestSources(in []config.IngestSource) []ingest.Source {
-	var out []ingest.Source
-	for _, s := range in {
-		out = append(out, ingest.Source{Files: s.Files, Site: s.Site, Format: s.Format})
-	}
-	return out
+	return ic
 }

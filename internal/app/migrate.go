@@ -122,3 +122,15 @@ func isAccessDenied(err error) bool {
 	var ex *clickhouse.Exception
 	return errors.As(err, &ex) && ex.Code == 497
 }
+
+// schemaConfig is the tables' set-up: the clickhouse and retention
+// sections.
+func schemaConfig(c config.Config) store.SchemaConfig {
+	return store.SchemaConfig{
+		Database:         c.ClickHouse.Database,
+		Cluster:          c.ClickHouse.Cluster,
+		RequestsTTL:      c.Retention.Requests.D(),
+		ClientRollupsTTL: c.Retention.ClientRollups.D(),
+		HealthRollupsTTL: c.Retention.HealthRollups.D(),
+	}
+}

@@ -112,7 +112,7 @@ func NATSSetup(ctx context.Context, cfg config.Config, log *slog.Logger, out io.
 		return err
 	}
 	defer eng.Close()
-	changes, err := bus.EnsureFor(ctx, eng.JS, streamConfig(cfg), bus.StageSetup, nil)
+	changes, err := bus.EnsureFor(ctx, eng.JS, cfg.Streams, bus.StageSetup, nil)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	for _, c := range changes {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.What, c.Action, c.Detail)

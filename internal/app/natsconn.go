@@ -43,7 +43,7 @@ func (e *Engines) connectNATS(cfg config.Config, need Need, name string) error {
 		if err != nil {
 			return err
 		}
-		sc := streamConfig(cfg)
+		sc := cfg.Streams
 		nc, js, err := bus.Connect(bus.ConnConfig{URL: cfg.NATS.URL, Name: "vakt " + name, Options: opts, Ensure: &sc, Stage: need.Stage}, e.log)
 		if err != nil {
 			return withNATSHint(err)
@@ -103,7 +103,7 @@ func (n *embeddedNATS) conn(stage bus.Stage) (*nats.Conn, jetstream.JetStream, e
 	case bus.StageAll, bus.StageNone:
 		// vakt_ops and vakt_admin without set-up: the owner did it.
 	default:
-		sc := streamConfig(n.cfg)
+		sc := n.cfg.Streams
 		cc.Ensure = &sc
 	}
 	nc, js, err := bus.Connect(cc, n.log)

@@ -64,7 +64,7 @@ func TestEmbeddedNATSStageUsers(t *testing.T) {
 	}
 	// The pipeline's pseudonymiser creates the epoch's salt.
 	pjs, _ := eng.StageJS(bus.StagePseudonymize)
-	salts, err := pseudonymize.NewSaltStore(ctx, pjs, pseudonymizeConfig(cfg), quiet)
+	salts, err := pseudonymize.NewSaltStore(ctx, pjs, cfg.Pseudonymize, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

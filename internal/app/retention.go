@@ -66,9 +66,9 @@ func ReadRetention(ctx context.Context, cfg config.Config, log *slog.Logger) Ret
 	p := RetentionPolicy{
 		Source:       SourceConfig,
 		Database:     cfg.ClickHouse.Database,
-		RawIPMaxAge:  cfg.Streams.RawMaxAge.D(),
-		SaltEpoch:    cfg.Pseudonymize.Epoch.D(),
-		SaltDestroys: cfg.Pseudonymize.Grace.D(),
+		RawIPMaxAge:  cfg.Streams.RawMaxAge,
+		SaltEpoch:    cfg.Pseudonymize.EpochLength,
+		SaltDestroys: cfg.Pseudonymize.Grace,
 	}
 	configured := store.ConfiguredRetention(sc)
 	for _, c := range configured {

@@ -185,7 +185,7 @@ func pipelineStages(cfg config.Config, eng *Engines, log *slog.Logger, m *metric
 	if err != nil {
 		return nil, err
 	}
-	ps, err := pseudonymize.New(pseudonymizeConfig(cfg), pjs, log, m)
+	ps, err := pseudonymize.New(cfg.Pseudonymize, pjs, log, m)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func openSalts(ctx context.Context, cfg config.Config, log *slog.Logger) (*Engin
 	if err != nil {
 		return nil, nil, err
 	}
-	salts, err := pseudonymize.NewSaltStore(ctx, eng.JS, pseudonymizeConfig(cfg), log)
+	salts, err := pseudonymize.NewSaltStore(ctx, eng.JS, cfg.Pseudonymize, log)
 	if err != nil {
 		eng.Close()
 		return nil, nil, err
@@ -84,7 +84,7 @@ func saltStatus(ctx context.Context, salts *pseudonymize.SaltStore, cfg config.C
 	if err != nil {
 		return SaltStatus{}, err
 	}
-	pc := pseudonymizeConfig(cfg).WithDefaults()
+	pc := cfg.Pseudonymize.WithDefaults()
 	st := SaltStatus{
 		Now: now, EpochLength: pc.EpochLength.String(), Grace: pc.Grace.String(), CurrentEpoch: cur,
 		Epochs: []SaltEpoch{}, Rotations: salts.Rotations(),

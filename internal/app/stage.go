@@ -32,7 +32,7 @@ func RunStage(ctx context.Context, cfg config.Config, name string, log *slog.Log
 		}
 		stage, err = ingest.New(ingestConfig(cfg, true), eng.JS, log, m)
 	case "pseudonymize":
-		stage, err = pseudonymize.New(pseudonymizeConfig(cfg), eng.JS, log, m)
+		stage, err = pseudonymize.New(cfg.Pseudonymize, eng.JS, log, m)
 	case "store":
 		if err := migrateOnStart(ctx, eng.CH, cfg, log); err != nil {
 			return err
@@ -68,4 +68,12 @@ func SQLCommand(ctx context.Context, cfg config.Config, query, format string, lo
 		}
 	}
 	return SQL(ctx, eng.CH, query, format, out)
+}
+
+// storeConfig is the store section with the connection, the schema and
+// the final flush of a stopping vakt (shutdown_timeout).
+func storeConfig(c config.Config, ch store.ClickHouseConfig) store.Config {
+	sc := c.Store
+	sc.ClickHouse, sc.Schema, sc.ShutdownTimeout = ch, schemaConfig(c), c.ShutdownTimeout.D()
+	return sc
 }

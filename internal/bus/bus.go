@@ -129,22 +129,23 @@ func AddressLike(site string) bool {
 }
 
 // StreamConfig sets the limits of the pipeline's streams.
+// It is the streams section of the configuration file.
 type StreamConfig struct {
 	// RawMaxAge bounds how long a raw event (with its IP) can wait for a
 	// pseudonymiser. Kept short: raw IPs must not linger.
-	RawMaxAge time.Duration
+	RawMaxAge time.Duration `yaml:"raw_max_age"`
 	// RawMaxBytes bounds the RAW stream's memory; when full, ingest waits.
-	RawMaxBytes int64
+	RawMaxBytes int64 `yaml:"raw_max_bytes"`
 	// EventsMaxAge and EventsMaxBytes bound the pseudonymised events waiting
 	// for the store; when full, pseudonymisers wait.
-	EventsMaxAge   time.Duration
-	EventsMaxBytes int64
+	EventsMaxAge   time.Duration `yaml:"events_max_age"`
+	EventsMaxBytes int64         `yaml:"events_max_bytes"`
 	// DuplicateWindow is how long JetStream remembers message ids.
-	DuplicateWindow time.Duration
+	DuplicateWindow time.Duration `yaml:"duplicate_window"`
 	// Replicas is the stream replication factor (3 on a NATS cluster).
-	Replicas int
+	Replicas int `yaml:"replicas"`
 	// AckWait is how long a consumer waits for an ack before redelivering.
-	AckWait time.Duration
+	AckWait time.Duration `yaml:"ack_wait"`
 }
 
 // DefaultStreamConfig returns the defaults documented in DESIGN.md.

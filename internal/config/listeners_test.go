@@ -57,7 +57,7 @@ func TestListenerProblems(t *testing.T) {
 		}, ""},
 		{"syslog loopback", func(c *Config) { c.Ingest.Syslog.TCP, c.Ingest.Syslog.UDP = "127.0.0.1:5514", "[::1]:5514" }, ""},
 		{"syslog idle timeout", func(c *Config) { c.Ingest.Syslog.IdleTimeout = 0 }, "ingest.syslog.idle_timeout"},
-		{"syslog idle timeout tiny", func(c *Config) { c.Ingest.Syslog.IdleTimeout = Duration(time.Millisecond) }, "ingest.syslog.idle_timeout"},
+		{"syslog idle timeout tiny", func(c *Config) { c.Ingest.Syslog.IdleTimeout = time.Millisecond }, "ingest.syslog.idle_timeout"},
 		{"syslog max connections", func(c *Config) { c.Ingest.Syslog.MaxConnections = 0 }, "ingest.syslog.max_connections"},
 		{"syslog per address", func(c *Config) { c.Ingest.Syslog.MaxConnectionsPerAddress = -1 }, "ingest.syslog.max_connections_per_address"},
 		{"malformed is one problem", func(c *Config) { c.NATS.Listen = "0.0.0.0" }, "nats.listen"},

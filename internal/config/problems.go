@@ -8,14 +8,12 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vakt-dev/vakt/internal/configkit"
 )
 
 // Problem is one invalid setting: the key, what is wrong and the fix.
-type Problem struct {
-	Key, Problem, Fix string
-}
-
-func (p Problem) String() string { return fmt.Sprintf("%s: %s; %s", p.Key, p.Problem, p.Fix) }
+type Problem = configkit.Problem
 
 // Error lists every problem found in a configuration.
 type Error struct {
@@ -49,24 +47,19 @@ func ProblemsOf(err error) []Problem {
 
 var (
 	lineRe     = regexp.MustCompile(`^line (\d+): (.*)$`)
-	unknownRe  = regexp.MustCompile(`^field (\S+) not found in type`)
 	mismatchRe = regexp.MustCompile("^cannot unmarshal !!(\\w+) `?(.*?)`? into (\\S+)$")
 )
 
-// yamlProblems turns yaml.v3's line-numbered decode errors into problems
+// typeProblems turns yaml.v3's line-numbered decode errors into problems
 // that name the dotted key, using the document's node tree to map lines to
 // keys.
-func yamlProblems(doc []byte, err error) []Problem {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return []Problem{{Key: "(file)", Problem: err.Error(), Fix: "fix the YAML syntax"}}
-	}
+func typeProblems(doc []byte, te *yaml.TypeError) []linedProblem {
 	keys := keysByLine(doc)
-	var ps []Problem
+	var ps []linedProblem
 	for _, msg := range te.Errors {
 		m := lineRe.FindStringSubmatch(msg)
 		if m == nil {
-			ps = append(ps, Problem{Key: "(file)", Problem: msg, Fix: "see configs/vakt.yaml"})
+			ps = append(ps, linedProblem{0, Problem{Key: "(file)", Problem: msg, Fix: "see configs/vakt.yaml"}})
 			continue
 		}
 		line, _ := strconv.Atoi(m[1])
@@ -74,18 +67,10 @@ func yamlProblems(doc []byte, err error) []Problem {
 		if key == "" {
 			key = "line " + m[1]
 		}
-		switch {
-		case unknownRe.MatchString(text):
-			parent := "the top level"
-			if i := strings.LastIndex(key, "."); i > 0 {
-				parent = key[:i]
-			}
-			ps = append(ps, Problem{Key: key, Problem: "unknown key", Fix: "check the spelling; configs/vakt.yaml lists every key of " + parent})
-		case mismatchRe.MatchString(text):
-			mm := mismatchRe.FindStringSubmatch(text)
-			ps = append(ps, Problem{Key: key, Problem: fmt.Sprintf("%q is not %s", mm[2], typeWords(mm[3])), Fix: "give " + typeWords(mm[3])})
-		default:
-			ps = append(ps, Problem{Key: key, Problem: text, Fix: "see configs/vakt.yaml"})
+		if mm := mismatchRe.FindStringSubmatch(text); mm != nil {
+			ps = append(ps, linedProblem{line, Problem{Key: key, Problem: fmt.Sprintf("%q is not %s", mm[2], typeWords(mm[3])), Fix: "give " + typeWords(mm[3])}})
+		} else {
+			ps = append(ps, linedProblem{line, Problem{Key: key, Problem: text, Fix: "see configs/vakt.yaml"}})
 		}
 	}
 	return ps

@@ -60,7 +60,7 @@ func TestPseudonymizeKeysLoad(t *testing.T) {
 	p := c.Pseudonymize
 	if p.Sites["shop.example"].QueryPolicy != "keep" || p.Sites["shop.example"].Hosts[0] != "www.shop.example" ||
 		p.TrustedProxies[0] != "10.0.0.0/8" || p.GeoIP.CountryDB != "/geo/c.mmdb" || p.GeoIP.ASNDB != "/geo/a.mmdb" ||
-		p.GeoIP.Reload.D() != 30*time.Second || p.QueryPolicy != "redact" {
+		p.GeoIP.Reload != 30*time.Second || p.QueryPolicy != "redact" {
 		t.Fatalf("loaded %+v", p)
 	}
 }
