@@ -69,10 +69,10 @@ lint:
 
 ## fuzz: every parser's fuzz target, FUZZTIME each (default 60s).
 FUZZTIME ?= 60s
-FUZZ_TARGETS := ingest/logformat:FuzzParseCombined ingest/logformat:FuzzMain ingest/logformat:FuzzVhostCombined \
-	ingest/logformat:FuzzNginxJSON ingest/logformat:FuzzCaddy ingest/logformat:FuzzCustom \
-	ingest/logformat:FuzzCompileNginx ingest/logformat:FuzzAuto internal/event:FuzzRangeJSON \
-	internal/jsonscan:FuzzScan ingest:FuzzSyslog ingest:FuzzSyslogFrames pseudonymize:FuzzRedactAddrs
+FUZZ_TARGETS := logformat:FuzzParseCombined logformat:FuzzMain logformat:FuzzVhostCombined \
+	logformat:FuzzNginxJSON logformat:FuzzCaddy logformat:FuzzCustom \
+	logformat:FuzzCompileNginx logformat:FuzzAuto internal/event:FuzzRangeJSON \
+	internal/jsonscan:FuzzScan ingest/syslog:FuzzSyslog ingest/syslog:FuzzSyslogFrames pseudonymize:FuzzRedactAddrs
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "== $$fn ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg; done

@@ -1,14 +1,12 @@
 package ingest
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 type gotLine struct {
@@ -96,30 +94,5 @@ func TestLineReaderGrowing(t *testing.T) {
 	lines, _ = readAll(lr)
 	if len(lines) != 1 || lines[0] != (gotLine{"whole", 109, false}) {
 		t.Fatalf("%+v", lines)
-	}
-}
-
-func TestFileID(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, []byte("a\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	id := func() string {
-		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fileID(path, fi)
-	}
-	a, b := id(), id()
-	if a != b || len(a) != 24 {
-		t.Fatalf("ids %q %q", a, b)
-	}
-	os.Chtimes(path, time.Now(), time.Now().Add(time.Second))
-	if id() == a {
-		t.Error("id unchanged after the file changed")
-	}
-	if bytes.Contains([]byte(a), []byte(path)) {
-		t.Error("id contains the path")
 	}
 }

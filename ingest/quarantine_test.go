@@ -12,8 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/vakt-dev/vakt/ingest/logformat"
 	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/logformat"
 )
 
 func TestMaskLine(t *testing.T) {

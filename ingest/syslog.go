@@ -10,9 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vakt-dev/vakt/ingest/logformat"
+	"github.com/vakt-dev/vakt/ingest/syslog"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
+	"github.com/vakt-dev/vakt/logformat"
 )
 
 // Where a syslog source takes the site of a message from.
@@ -22,10 +23,6 @@ const (
 	SiteFromHost     = "host"     // the request's host from the log line ($host, %v, JSON host)
 	SiteFromConfig   = "config"   // always the configured site
 )
-
-// ReasonBadSyslog rejects a syslog message whose header is not syslog,
-// or a TCP frame that breaks the framing.
-const ReasonBadSyslog = "bad_syslog"
 
 // sourceSyslog is the "source" label of syslog lines.
 const sourceSyslog = "syslog"
@@ -237,7 +234,7 @@ func (s *syslogServer) readUDP(ctx context.Context) {
 
 // handle parses one message's header and queues its body.
 func (s *syslogServer) handle(b []byte) {
-	m, err := parseSyslog(b)
+	m, err := syslog.Parse(b)
 	if err != nil {
 		s.msgs <- syslogLine{site: s.cfg.Site, bad: true}
 		return
@@ -245,18 +242,18 @@ func (s *syslogServer) handle(b []byte) {
 	site := s.cfg.Site
 	switch s.cfg.SiteFrom {
 	case SiteFromTag:
-		if len(m.appName) > 0 {
-			site = string(m.appName)
+		if len(m.AppName) > 0 {
+			site = string(m.AppName)
 		}
 	case SiteFromHostname:
-		if len(m.hostname) > 0 {
-			site = string(m.hostname)
+		if len(m.Hostname) > 0 {
+			site = string(m.Hostname)
 		}
 	}
 	if bus.AddressLike(site) {
 		site = s.cfg.Site
 	}
-	s.msgs <- syslogLine{site: site, line: append([]byte(nil), m.msg...)}
+	s.msgs <- syslogLine{site: site, line: append([]byte(nil), m.Msg...)}
 }
 
 // batch owns the sinks: one per site, each with its own parser (a
@@ -303,7 +300,7 @@ func (s *syslogServer) batch(ctx context.Context) {
 				ss.ing.linesRead.Add(1)
 				ss.lines.Inc()
 				ss.begin(off)
-				ss.rejectAt(ReasonBadSyslog, off, nil)
+				ss.rejectAt(event.ReasonBadSyslog, off, nil)
 				if ss.taken(ctx, ss.seq) != nil {
 					return
 				}

@@ -11,7 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vakt-dev/vakt/ingest/logformat"
+	"github.com/vakt-dev/vakt/ingest/syslog"
+	"github.com/vakt-dev/vakt/logformat"
 )
 
 // The syslog receiver's TCP connections are bounded so that no sender, and
@@ -242,14 +243,14 @@ func (s *syslogServer) closeAll() {
 // Every frame must arrive whole within IdleTimeout of the previous one: a
 // deadline per frame, not per read, so trickling bytes buys no time.
 func (s *syslogServer) readTCP(sc *syslogConn) string {
-	fr := newFrameReader(sc, logformat.MaxLineBytes+4096)
+	fr := syslog.NewFrameReader(sc, logformat.MaxLineBytes+4096)
 	// A frame read: busy again only if more bytes are already buffered.
-	settled := func() { sc.busy.Store(fr.r.Buffered() > 0) }
+	settled := func() { sc.busy.Store(fr.Buffered() > 0) }
 	for {
 		if err := sc.c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout)); err != nil {
 			return closePeer
 		}
-		frame, err := fr.next()
+		frame, err := fr.Next()
 		var ne net.Error
 		switch {
 		case err == nil:
@@ -257,23 +258,23 @@ func (s *syslogServer) readTCP(sc *syslogConn) string {
 			settled()
 			s.handle(frame)
 			sc.active() // handle waits while JetStream is slow: not idle
-		case errors.Is(err, errFrameTooLong):
+		case errors.Is(err, syslog.ErrFrameTooLong):
 			sc.active()
 			settled()
 			s.msgs <- syslogLine{site: s.cfg.Site, bad: true}
-		case errors.Is(err, errFraming):
+		case errors.Is(err, syslog.ErrFraming):
 			s.msgs <- syslogLine{site: s.cfg.Site, bad: true}
 			s.ing.log.Warn("syslog tcp framing broken; connection closed", slog.String("transport", "tcp"))
 			return closeFraming
 		case errors.As(err, &ne) && ne.Timeout():
-			if fr.partial {
+			if fr.Partial() {
 				// The half-sent message is lost: count it as rejected.
 				s.msgs <- syslogLine{site: s.cfg.Site, bad: true}
 				return closeIncompleteFrame
 			}
 			return closeIdle
 		default:
-			if fr.partial {
+			if fr.Partial() {
 				s.msgs <- syslogLine{site: s.cfg.Site, bad: true} // cut off mid-frame
 			}
 			return closePeer // closed by the peer, evicted, or at shutdown

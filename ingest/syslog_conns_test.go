@@ -17,11 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/vakt-dev/vakt/ingest/logformat"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/internal/testenv"
+	"github.com/vakt-dev/vakt/logformat"
 )
 
 // metricValue reads a gauge or counter.
@@ -237,7 +237,7 @@ func TestSyslogIdleFlood(t *testing.T) {
 			t.Fatalf("flood connection still open: %v", err)
 		}
 	}
-	if st := ing.Stats(); st.Rejected[ReasonBadSyslog] != 0 {
+	if st := ing.Stats(); st.Rejected[event.ReasonBadSyslog] != 0 {
 		t.Errorf("rejected %v", st.Rejected)
 	}
 }
@@ -268,7 +268,7 @@ func TestSyslogSlowLoris(t *testing.T) {
 	if recs := readRaw(t, js, 1); recs[0].Target != "/after-long" {
 		t.Fatalf("got %q", recs[0].Target)
 	}
-	waitFor(t, "over-long line rejected", func() bool { return ing.Stats().Rejected[ReasonBadSyslog] == 1 })
+	waitFor(t, "over-long line rejected", func() bool { return ing.Stats().Rejected[event.ReasonBadSyslog] == 1 })
 
 	// The slow loris.
 	sl, err := net.Dial("tcp", addr)
@@ -306,7 +306,7 @@ func TestSyslogSlowLoris(t *testing.T) {
 		t.Errorf("cut after %v, before the idle timeout %v", took, idle)
 	}
 	waitFor(t, "incomplete frame counted", func() bool {
-		return conns.closed(closeIncompleteFrame) == 1 && ing.Stats().Rejected[ReasonBadSyslog] == 2
+		return conns.closed(closeIncompleteFrame) == 1 && ing.Stats().Rejected[event.ReasonBadSyslog] == 2
 	})
 	// The first connection delivered nothing since: closed as idle.
 	waitFor(t, "idle connection closed", func() bool { return conns.closed(closeIdle) == 1 && conns.open() == 0 })

@@ -26,25 +26,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/vakt-dev/vakt/ingest/logformat"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
 	"github.com/vakt-dev/vakt/internal/metrics"
+	"github.com/vakt-dev/vakt/logformat"
 )
 
 // stage is the metrics label of this stage.
 const stage = "pseudonymize"
-
-// Rejection reasons, the "reason" label of metrics.Pipeline.Rejected.
-const (
-	ReasonCorruptBatch = "corrupt_batch"
-	ReasonInvalidIP    = "invalid_ip"
-	ReasonTooLarge     = "too_large"
-	// ReasonInvalidJSON is a JSON message (docs/nats-contract.md) that is
-	// not valid JSON. Records of a valid JSON message are rejected with
-	// the reasons of ingest/logformat instead (bad_ip, bad_timestamp...).
-	ReasonInvalidJSON = "invalid_json"
-)
 
 const (
 	// fetchWait bounds one pull request, and so how long shutdown waits for
@@ -303,9 +292,9 @@ func (p *Pseudonymizer) handle(ctx context.Context, msg jetstream.Msg, salts *Sa
 	}
 	if err != nil {
 		// A batch that cannot be decoded never will be: drop it for good.
-		n, reason := corruptRecords(msg), ReasonCorruptBatch
+		n, reason := corruptRecords(msg), event.ReasonCorruptBatch
 		if isJSON {
-			reason = ReasonInvalidJSON
+			reason = event.ReasonInvalidJSON
 		}
 		p.log.Error("corrupt raw batch dropped", "site", site, "seq", seq, "records", n, "reason", reason, "err", err)
 		p.count(n, 0, map[string]int{reason: n})
@@ -320,7 +309,7 @@ func (p *Pseudonymizer) handle(ctx context.Context, msg jetstream.Msg, salts *Sa
 	if len(reasons) > 0 {
 		p.log.Warn("JSON records rejected", "site", site, "seq", seq, "reasons", reasons)
 	}
-	reasons[ReasonInvalidIP] += invalidIP
+	reasons[event.ReasonInvalidIP] += invalidIP
 	if published == 0 {
 		p.ackAndCount(msg, seq, records, 0, reasons)
 		return true
@@ -362,7 +351,7 @@ func (p *Pseudonymizer) handle(ctx context.Context, msg jetstream.Msg, salts *Sa
 			// Retrying cannot help; ingest must send smaller batches.
 			p.log.Error("event batch exceeds the NATS max payload; dropped", "site", site, "seq", seq,
 				"bytes", len(w.out), "records", published)
-			reasons[ReasonTooLarge] = published
+			reasons[event.ReasonTooLarge] = published
 			p.count(records, 0, reasons)
 			_ = msg.Term()
 			return true

@@ -472,10 +472,10 @@ func TestRejects(t *testing.T) {
 	if st := r.p.Stats(); st.EventsOut != 2 || st.Rejected != 5 {
 		t.Errorf("stats %+v, want 7 in, 2 out, 5 rejected", st)
 	}
-	if got := counter(t, m.Rejected.WithLabelValues(stage, ReasonCorruptBatch)); got != 1 {
+	if got := counter(t, m.Rejected.WithLabelValues(stage, event.ReasonCorruptBatch)); got != 1 {
 		t.Errorf("corrupt_batch rejected %v, want 1", got)
 	}
-	if got := counter(t, m.Rejected.WithLabelValues(stage, ReasonInvalidIP)); got != 3 {
+	if got := counter(t, m.Rejected.WithLabelValues(stage, event.ReasonInvalidIP)); got != 3 {
 		t.Errorf("invalid_ip rejected %v, want 3", got)
 	}
 	waitFor(t, 5*time.Second, "raw consumer drained", func() bool {

@@ -3,8 +3,8 @@ package pseudonymize
 import (
 	"time"
 
-	"github.com/vakt-dev/vakt/ingest/logformat"
 	"github.com/vakt-dev/vakt/internal/event"
+	"github.com/vakt-dev/vakt/logformat"
 )
 
 // rangeJSON decodes a JSON message of the RAW stream (docs/nats-contract.md)

@@ -12,10 +12,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/vakt-dev/vakt/ingest/logformat"
 	"github.com/vakt-dev/vakt/internal/event"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/internal/testenv"
+	"github.com/vakt-dev/vakt/logformat"
 )
 
 // TestJSONContract publishes on the RAW stream exactly what the shippers of
@@ -144,7 +144,7 @@ func TestJSONContract(t *testing.T) {
 	}
 
 	waitFor(t, 5*time.Second, "all raw messages finished", func() bool { return r.p.Stats().EventsIn == 7 })
-	if got := counter(t, m.Rejected.WithLabelValues(stage, ReasonInvalidJSON)); got != 1 {
+	if got := counter(t, m.Rejected.WithLabelValues(stage, event.ReasonInvalidJSON)); got != 1 {
 		t.Errorf("invalid_json rejected %v, want 1", got)
 	}
 	if got := counter(t, m.Rejected.WithLabelValues(stage, string(logformat.ReasonBadIP))); got != 1 {

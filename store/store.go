@@ -349,7 +349,7 @@ func (w *worker) add(ctx context.Context, msg jetstream.Msg) {
 	}
 	if err != nil {
 		w.s.rejected.Add(1)
-		w.s.m.Rejected.WithLabelValues(stage, "corrupt_batch").Inc()
+		w.s.m.Rejected.WithLabelValues(stage, event.ReasonCorruptBatch).Inc()
 		seq := uint64(0)
 		if md, merr := msg.Metadata(); merr == nil {
 			seq = md.Sequence.Stream

@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vakt-dev/vakt/ingest/logformat"
 	"github.com/vakt-dev/vakt/internal/event"
 	"github.com/vakt-dev/vakt/internal/loggen"
 	"github.com/vakt-dev/vakt/internal/testenv"
+	"github.com/vakt-dev/vakt/logformat"
 )
 
 // logRecord is one request written to a threat test log, for figures

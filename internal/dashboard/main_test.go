@@ -21,7 +21,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/vakt-dev/vakt/ingest/logformat"
 	"github.com/vakt-dev/vakt/internal/app"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
@@ -29,6 +28,7 @@ import (
 	"github.com/vakt-dev/vakt/internal/loggen"
 	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/internal/testenv"
+	"github.com/vakt-dev/vakt/logformat"
 )
 
 // The tests run against one real `vakt run --demo` in this process (one

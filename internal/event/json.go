@@ -17,23 +17,14 @@ import (
 // message on vakt.raw.<site> may be JSON written by any shipper. This file
 // decodes it into Raw records.
 
-// Reasons a JSON record is rejected. They are the same strings as the
-// reasons of ingest/logformat, so that a metric means one thing whichever
-// path a line took.
-const (
-	JSONReasonSyntax    = "bad_json"      // not JSON, or not an object where one is needed
-	JSONReasonFormat    = "bad_format"    // a required field is missing or has the wrong type
-	JSONReasonIP        = "bad_ip"        // client address is not an IP
-	JSONReasonTimestamp = "bad_timestamp" // missing or unreadable time
-	JSONReasonStatus    = "bad_status"    // status not a number from 0 to 999
-	JSONReasonBytes     = "bad_bytes"     // size not a non-negative integer
-	JSONReasonDuration  = "bad_duration"  // request or upstream time not seconds
-)
+// A JSON record is rejected with the line reasons of reason.go (bad_json,
+// bad_format, bad_ip...), the same strings as logformat's, so that a metric
+// means one thing whichever path a line took.
 
 // RecordError describes a rejected JSON record. Like logformat.Error it
 // carries no content: only the reason and the field it concerns.
 type RecordError struct {
-	Reason string // one of the JSONReason constants
+	Reason string // one of the line reasons of reason.go
 	Field  string // the contract field, e.g. "client_ip"
 }
 
@@ -111,7 +102,7 @@ func RangeJSON(msg []byte, opt *JSONOptions, fn func(r *Raw, err error) error) e
 			case jsonscan.Array:
 				return fn(&r, decodeTimedPair(v, opt, &r))
 			}
-			return fn(&r, recErr(JSONReasonSyntax, "record"))
+			return fn(&r, recErr(ReasonBadJSON, "record"))
 		})
 	}
 	// One object or several: check them all before decoding any.
@@ -149,7 +140,7 @@ func decodeTimedPair(pair []byte, opt *JSONOptions, r *Raw) error {
 		switch n++; n {
 		case 1:
 			if kind != jsonscan.Number {
-				errT = recErr(JSONReasonTimestamp, "time")
+				errT = recErr(ReasonBadTimestamp, "time")
 				return nil
 			}
 			ts, errT = numberTime(v)
@@ -161,7 +152,7 @@ func decodeTimedPair(pair []byte, opt *JSONOptions, r *Raw) error {
 		return nil
 	})
 	if err != nil || n != 2 || obj == nil {
-		return recErr(JSONReasonSyntax, "record")
+		return recErr(ReasonBadJSON, "record")
 	}
 	o := *opt
 	if errT == nil {
@@ -272,7 +263,7 @@ func DecodeJSON(obj []byte, opt *JSONOptions, r *Raw) error {
 		return nil
 	})
 	if err != nil {
-		return recErr(JSONReasonSyntax, "record")
+		return recErr(ReasonBadJSON, "record")
 	}
 	*r = Raw{RequestTime: Unknown, UpstreamTime: Unknown}
 
@@ -281,44 +272,60 @@ func DecodeJSON(obj []byte, opt *JSONOptions, r *Raw) error {
 	caddy := !vals[fClient].set && vals[fRequest].kind == jsonscan.Object && opt.ParseLine != nil
 	if !vals[fClient].set && (vals[fLine].set || caddy) {
 		// A whole log line: parse it with the configured format.
-		var line []byte
-		switch {
-		case caddy:
-			line = obj
-		case opt.ParseLine == nil || vals[fLine].kind != jsonscan.String:
-			return recErr(JSONReasonFormat, fieldNames[fClient])
-		default:
-			var err error
-			if line, err = jsonscan.AppendUnquote(nil, vals[fLine].v); err != nil {
-				return recErr(JSONReasonSyntax, fieldNames[fLine])
-			}
-		}
-		if err := opt.ParseLine(line, r); err != nil {
-			return err
-		}
-		if vals[fSite].set {
-			s, err := str(vals[fSite])
-			if err != nil {
-				return recErr(JSONReasonFormat, fieldNames[fSite])
-			}
-			r.Site = s
-		}
-		return nil
+		return decodeLineRecord(obj, &vals, caddy, opt, r)
 	}
+	if err := decodeClientTime(&vals, opt, r); err != nil {
+		return err
+	}
+	if err := decodeRequestFields(&vals, r); err != nil {
+		return err
+	}
+	return decodeDurations(&vals, r)
+}
 
+// decodeLineRecord decodes a record that carries a whole log line (or is
+// a Caddy access-log entry) with the configured line parser.
+func decodeLineRecord(obj []byte, vals *[nFields]jsonVal, caddy bool, opt *JSONOptions, r *Raw) error {
+	var line []byte
+	switch {
+	case caddy:
+		line = obj
+	case opt.ParseLine == nil || vals[fLine].kind != jsonscan.String:
+		return recErr(ReasonBadFormat, fieldNames[fClient])
+	default:
+		var err error
+		if line, err = jsonscan.AppendUnquote(nil, vals[fLine].v); err != nil {
+			return recErr(ReasonBadJSON, fieldNames[fLine])
+		}
+	}
+	if err := opt.ParseLine(line, r); err != nil {
+		return err
+	}
+	if vals[fSite].set {
+		s, err := str(vals[fSite])
+		if err != nil {
+			return recErr(ReasonBadFormat, fieldNames[fSite])
+		}
+		r.Site = s
+	}
+	return nil
+}
+
+// decodeClientTime decodes the client address and the time of a record.
+func decodeClientTime(vals *[nFields]jsonVal, opt *JSONOptions, r *Raw) error {
 	// Client address.
 	cv := vals[fClient]
 	if !cv.set || cv.kind != jsonscan.String {
-		return recErr(JSONReasonIP, fieldNames[fClient])
+		return recErr(ReasonBadIP, fieldNames[fClient])
 	}
 	var buf [64]byte
 	ipText, err := jsonscan.AppendUnquote(buf[:0], cv.v)
 	if err != nil {
-		return recErr(JSONReasonIP, fieldNames[fClient])
+		return recErr(ReasonBadIP, fieldNames[fClient])
 	}
 	ip, err := netip.ParseAddr(string(ipText))
 	if err != nil || ip.Zone() != "" {
-		return recErr(JSONReasonIP, fieldNames[fClient])
+		return recErr(ReasonBadIP, fieldNames[fClient])
 	}
 	r.ClientIP = ip
 
@@ -332,9 +339,15 @@ func DecodeJSON(obj []byte, opt *JSONOptions, r *Raw) error {
 	} else if !opt.DefaultTime.IsZero() {
 		r.Time = opt.DefaultTime.UTC()
 	} else {
-		return recErr(JSONReasonTimestamp, fieldNames[fTime])
+		return recErr(ReasonBadTimestamp, fieldNames[fTime])
 	}
 
+	return nil
+}
+
+// decodeRequestFields decodes the request, the other string fields, the
+// status and the size of a record.
+func decodeRequestFields(vals *[nFields]jsonVal, r *Raw) error {
 	// Request: separate fields win over a request line.
 	strField := func(f jsonField, dst *string) error {
 		if !vals[f].set {
@@ -342,7 +355,7 @@ func DecodeJSON(obj []byte, opt *JSONOptions, r *Raw) error {
 		}
 		s, err := str(vals[f])
 		if err != nil {
-			return recErr(JSONReasonFormat, fieldNames[f])
+			return recErr(ReasonBadFormat, fieldNames[f])
 		}
 		*dst = s
 		return nil
@@ -350,7 +363,7 @@ func DecodeJSON(obj []byte, opt *JSONOptions, r *Raw) error {
 	if vals[fRequest].set && !vals[fMethod].set && !vals[fTarget].set {
 		line, err := str(vals[fRequest])
 		if err != nil {
-			return recErr(JSONReasonFormat, fieldNames[fRequest])
+			return recErr(ReasonBadFormat, fieldNames[fRequest])
 		}
 		r.Method, r.Target, r.Protocol = SplitRequest(line)
 	}
@@ -369,17 +382,22 @@ func DecodeJSON(obj []byte, opt *JSONOptions, r *Raw) error {
 	if sv := vals[fStatus]; sv.set {
 		n, ok := uintValue(sv)
 		if !ok || n > 999 {
-			return recErr(JSONReasonStatus, fieldNames[fStatus])
+			return recErr(ReasonBadStatus, fieldNames[fStatus])
 		}
 		r.Status = uint16(n)
 	}
 	if bv := vals[fBytes]; bv.set {
 		n, ok := uintValue(bv)
 		if !ok {
-			return recErr(JSONReasonBytes, fieldNames[fBytes])
+			return recErr(ReasonBadBytes, fieldNames[fBytes])
 		}
 		r.Bytes = n
 	}
+	return nil
+}
+
+// decodeDurations decodes the request and upstream times of a record.
+func decodeDurations(vals *[nFields]jsonVal, r *Raw) error {
 	for _, d := range []struct {
 		f   jsonField
 		dst *time.Duration
@@ -399,7 +417,7 @@ func DecodeJSON(obj []byte, opt *JSONOptions, r *Raw) error {
 			dur, ok = ParseSeconds(v.v[1 : len(v.v)-1])
 		}
 		if !ok {
-			return recErr(JSONReasonDuration, fieldNames[d.f])
+			return recErr(ReasonBadDuration, fieldNames[d.f])
 		}
 		*d.dst = dur
 	}
@@ -466,7 +484,7 @@ func jsonTime(v jsonVal) (time.Time, error) {
 		return numberTime(v.v)
 	}
 	if v.kind != jsonscan.String {
-		return time.Time{}, recErr(JSONReasonTimestamp, fieldNames[fTime])
+		return time.Time{}, recErr(ReasonBadTimestamp, fieldNames[fTime])
 	}
 	s := v.v[1 : len(v.v)-1]
 	if len(s) > 0 && (s[0] >= '0' && s[0] <= '9') && !bytes.ContainsAny(s, "-/:") {
@@ -475,14 +493,14 @@ func jsonTime(v jsonVal) (time.Time, error) {
 	if t, ok := ParseTime(s); ok {
 		return t, nil
 	}
-	return time.Time{}, recErr(JSONReasonTimestamp, fieldNames[fTime])
+	return time.Time{}, recErr(ReasonBadTimestamp, fieldNames[fTime])
 }
 
 // numberTime converts Unix seconds, or milli/micro/nanoseconds by size.
 func numberTime(b []byte) (time.Time, error) {
 	f, err := strconv.ParseFloat(string(b), 64)
 	if err != nil || f < 0 || math.IsInf(f, 0) {
-		return time.Time{}, recErr(JSONReasonTimestamp, fieldNames[fTime])
+		return time.Time{}, recErr(ReasonBadTimestamp, fieldNames[fTime])
 	}
 	// Seconds until the year 5138; larger values are finer units.
 	switch {
@@ -495,7 +513,7 @@ func numberTime(b []byte) (time.Time, error) {
 		f /= 1e9
 	}
 	if f >= 253402300800 { // year 10000
-		return time.Time{}, recErr(JSONReasonTimestamp, fieldNames[fTime])
+		return time.Time{}, recErr(ReasonBadTimestamp, fieldNames[fTime])
 	}
 	sec, frac := math.Modf(f)
 	// Microsecond precision, the precision of the wire format.
@@ -612,7 +630,7 @@ func seconds(b []byte) (time.Duration, bool) {
 
 // SplitRequest splits a request line "METHOD target HTTP/x" (or "METHOD
 // target") into its parts. Anything else is returned whole as the target,
-// as ingest/logformat does for the text formats.
+// as logformat does for the text formats.
 func SplitRequest(line string) (method, target, protocol string) {
 	sp := -1
 	for i := 0; i < len(line); i++ {

@@ -47,19 +47,19 @@ func TestDecodeJSONContract(t *testing.T) {
 
 func TestDecodeJSONRejects(t *testing.T) {
 	for in, reason := range map[string]string{
-		`{"ts":1}`:                                         JSONReasonIP,
-		`{"ts":1,"client_ip":"1.2.3.4%eth0"}`:              JSONReasonIP,
-		`{"ts":1,"client_ip":42}`:                          JSONReasonIP,
-		`{"client_ip":"1.2.3.4"}`:                          JSONReasonTimestamp,
-		`{"ts":"yesterday","client_ip":"1.2.3.4"}`:         JSONReasonTimestamp,
-		`{"ts":-5,"client_ip":"1.2.3.4"}`:                  JSONReasonTimestamp,
-		`{"ts":1,"client_ip":"1.2.3.4","status":1000}`:     JSONReasonStatus,
-		`{"ts":1,"client_ip":"1.2.3.4","status":2.5}`:      JSONReasonStatus,
-		`{"ts":1,"client_ip":"1.2.3.4","bytes":"many"}`:    JSONReasonBytes,
-		`{"ts":1,"client_ip":"1.2.3.4","request_time":{}}`: JSONReasonDuration,
-		`{"ts":1,"client_ip":"1.2.3.4","method":[]}`:       JSONReasonFormat,
-		`{"message":"a line"}`:                             JSONReasonFormat,
-		`{"ts":1,`:                                         JSONReasonSyntax,
+		`{"ts":1}`:                                         ReasonBadIP,
+		`{"ts":1,"client_ip":"1.2.3.4%eth0"}`:              ReasonBadIP,
+		`{"ts":1,"client_ip":42}`:                          ReasonBadIP,
+		`{"client_ip":"1.2.3.4"}`:                          ReasonBadTimestamp,
+		`{"ts":"yesterday","client_ip":"1.2.3.4"}`:         ReasonBadTimestamp,
+		`{"ts":-5,"client_ip":"1.2.3.4"}`:                  ReasonBadTimestamp,
+		`{"ts":1,"client_ip":"1.2.3.4","status":1000}`:     ReasonBadStatus,
+		`{"ts":1,"client_ip":"1.2.3.4","status":2.5}`:      ReasonBadStatus,
+		`{"ts":1,"client_ip":"1.2.3.4","bytes":"many"}`:    ReasonBadBytes,
+		`{"ts":1,"client_ip":"1.2.3.4","request_time":{}}`: ReasonBadDuration,
+		`{"ts":1,"client_ip":"1.2.3.4","method":[]}`:       ReasonBadFormat,
+		`{"message":"a line"}`:                             ReasonBadFormat,
+		`{"ts":1,`:                                         ReasonBadJSON,
 	} {
 		var r Raw
 		err := DecodeJSON([]byte(in), nil, &r)
@@ -179,8 +179,8 @@ func FuzzRangeJSON(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	reasons := []string{JSONReasonSyntax, JSONReasonFormat, JSONReasonIP, JSONReasonTimestamp, JSONReasonStatus,
-		JSONReasonBytes, JSONReasonDuration}
+	reasons := []string{ReasonBadJSON, ReasonBadFormat, ReasonBadIP, ReasonBadTimestamp, ReasonBadStatus,
+		ReasonBadBytes, ReasonBadDuration}
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		opt := &JSONOptions{DefaultTime: jsonTS}
 		err := RangeJSON(msg, opt, func(r *Raw, err error) error {

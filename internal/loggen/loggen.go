@@ -25,7 +25,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/vakt-dev/vakt/ingest/logformat"
+	"github.com/vakt-dev/vakt/logformat"
 )
 
 // Attack labels of Line.Attack.

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vakt-dev/vakt/ingest/logformat"
 	"github.com/vakt-dev/vakt/internal/event"
+	"github.com/vakt-dev/vakt/logformat"
 )
 
 var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.FixedZone("", 2*3600))

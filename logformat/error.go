@@ -11,22 +11,23 @@ import (
 // are metric label values and appear in logs, so they never change meaning.
 type Reason string
 
-// Reasons a line can be rejected for.
+// Reasons a line can be rejected for: the line reasons of the one list in
+// internal/event, typed for this package.
 const (
-	ReasonEmpty        Reason = "empty"         // nothing but white space
-	ReasonTooLong      Reason = "too_long"      // longer than MaxLineBytes
-	ReasonInvalidUTF8  Reason = "invalid_utf8"  // not valid UTF-8 (servers escape other bytes)
-	ReasonBadFormat    Reason = "bad_format"    // fields missing, misplaced or unterminated
-	ReasonBadIP        Reason = "bad_ip"        // client address is not an IP (or has a zone)
-	ReasonBadTimestamp Reason = "bad_timestamp" // not [02/Jan/2006:15:04:05 -0700] or out of range
-	ReasonBadRequest   Reason = "bad_request"   // unparseable request line with control characters
-	ReasonBadStatus    Reason = "bad_status"    // status is not three digits
-	ReasonBadBytes     Reason = "bad_bytes"     // size is neither "-" nor a number that fits 64 bits
-	ReasonBadDuration  Reason = "bad_duration"  // request or upstream time is not seconds
-	ReasonBadJSON      Reason = "bad_json"      // a JSON format's line is not a JSON object
+	ReasonEmpty        Reason = event.ReasonEmpty
+	ReasonTooLong      Reason = event.ReasonTooLong
+	ReasonInvalidUTF8  Reason = event.ReasonInvalidUTF8
+	ReasonBadFormat    Reason = event.ReasonBadFormat
+	ReasonBadIP        Reason = event.ReasonBadIP
+	ReasonBadTimestamp Reason = event.ReasonBadTimestamp
+	ReasonBadRequest   Reason = event.ReasonBadRequest
+	ReasonBadStatus    Reason = event.ReasonBadStatus
+	ReasonBadBytes     Reason = event.ReasonBadBytes
+	ReasonBadDuration  Reason = event.ReasonBadDuration
+	ReasonBadJSON      Reason = event.ReasonBadJSON
 
 	// ReasonOther is what ReasonOf returns for an error from elsewhere.
-	ReasonOther Reason = "other"
+	ReasonOther Reason = event.ReasonOther
 )
 
 // Reasons returns every Reason a Parser can report, for example to

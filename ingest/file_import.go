@@ -17,8 +17,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/vakt-dev/vakt/ingest/logformat"
 	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/logformat"
 )
 
 // expand resolves patterns to absolute paths of regular files, without
