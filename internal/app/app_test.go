@@ -102,7 +102,7 @@ func TestSQLFormats(t *testing.T) {
 	}
 	for _, q := range queries {
 		var tsv bytes.Buffer
-		if err := SQL(ctx, owner.CH, q, FormatTSV, &tsv); err != nil {
+		if err := SQL(ctx, owner.CH, owner.CHConfig, q, FormatTSV, &tsv); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 		if want := engineTSV(t, q); tsv.String() != want {
@@ -111,7 +111,7 @@ func TestSQLFormats(t *testing.T) {
 	}
 
 	var js bytes.Buffer
-	if err := SQL(ctx, owner.CH, "SELECT number AS n, toUInt64(number) * 1000000000000 AS big, [1,2] AS a, NULL AS z FROM numbers(2)", FormatJSON, &js); err != nil {
+	if err := SQL(ctx, owner.CH, owner.CHConfig, "SELECT number AS n, toUInt64(number) * 1000000000000 AS big, [1,2] AS a, NULL AS z FROM numbers(2)", FormatJSON, &js); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(js.String()), "\n")
@@ -130,29 +130,29 @@ func TestSQLFormats(t *testing.T) {
 	}
 
 	var csvOut, table bytes.Buffer
-	if err := SQL(ctx, owner.CH, "SELECT 'a,b' AS x, 'q\"' AS y", FormatCSV, &csvOut); err != nil {
+	if err := SQL(ctx, owner.CH, owner.CHConfig, "SELECT 'a,b' AS x, 'q\"' AS y", FormatCSV, &csvOut); err != nil {
 		t.Fatal(err)
 	}
 	if csvOut.String() != "x,y\n\"a,b\",\"q\"\"\"\n" {
 		t.Fatalf("csv %q", csvOut.String())
 	}
-	if err := SQL(ctx, owner.CH, "SELECT number AS n FROM numbers(2)", FormatTable, &table); err != nil {
+	if err := SQL(ctx, owner.CH, owner.CHConfig, "SELECT number AS n FROM numbers(2)", FormatTable, &table); err != nil {
 		t.Fatal(err)
 	}
 	if table.String() != "n\n-\n0\n1\n(2 rows)\n" {
 		t.Fatalf("table %q", table.String())
 	}
 
-	err := SQL(ctx, owner.CH, "SELECT * FROM no_such_table", FormatTable, io.Discard)
+	err := SQL(ctx, owner.CH, owner.CHConfig, "SELECT * FROM no_such_table", FormatTable, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "ClickHouse error 60") {
 		t.Fatalf("error: %v", err)
 	}
-	if err := SQL(ctx, owner.CH, "SELECT 1", "xml", io.Discard); err == nil || !strings.Contains(err.Error(), "--format") {
+	if err := SQL(ctx, owner.CH, owner.CHConfig, "SELECT 1", "xml", io.Discard); err == nil || !strings.Contains(err.Error(), "--format") {
 		t.Fatalf("bad format: %v", err)
 	}
 	// DDL runs through Exec and prints nothing.
 	var ddl bytes.Buffer
-	if err := SQL(ctx, owner.CH, "CREATE TABLE IF NOT EXISTS default.app_t (x UInt8) ENGINE = Memory", FormatTable, &ddl); err != nil || ddl.Len() != 0 {
+	if err := SQL(ctx, owner.CH, owner.CHConfig, "CREATE TABLE IF NOT EXISTS default.app_t (x UInt8) ENGINE = Memory", FormatTable, &ddl); err != nil || ddl.Len() != 0 {
 		t.Fatalf("ddl: %v %q", err, ddl.String())
 	}
 }

@@ -8,15 +8,13 @@ import (
 	"log/slog"
 	"maps"
 	"math"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/output"
 	"github.com/vakt-dev/vakt/internal/report"
 )
 
@@ -89,8 +87,8 @@ func ReportCommand(ctx context.Context, cfg config.Config, name string, o Report
 	if o.Format == "" {
 		o.Format = FormatTable
 	}
-	if !ValidFormat(o.Format) {
-		return fmt.Errorf("--format %q: use table, json, csv or tsv", o.Format)
+	if err := output.Check(o.Format); err != nil {
+		return err
 	}
 	f, err := o.ReportFilter(time.Now())
 	if err != nil {
@@ -153,19 +151,16 @@ type section struct {
 	rows  [][]any
 }
 
-type column struct {
-	name, typ string // typ: a ClickHouse type name, for rendering
+// column is a report column: its name and ClickHouse type, for rendering.
+type column struct{ name, typ string }
+
+func outputColumns(cols []column) []output.Column {
+	out := make([]output.Column, len(cols))
+	for i, c := range cols {
+		out[i] = output.Column{Name: c.name, Type: c.typ}
+	}
+	return out
 }
-
-// colType lets report columns go through the writers of `vakt sql`.
-type colType struct{ column }
-
-func (c colType) Name() string             { return c.name }
-func (c colType) Nullable() bool           { return true }
-func (c colType) ScanType() reflect.Type   { return reflect.TypeFor[any]() }
-func (c colType) DatabaseTypeName() string { return c.typ }
-
-var _ driver.ColumnType = colType{}
 
 // writeSections writes each section (or only the one named only): in json,
 // every row carries its section's name; in table, csv and tsv each section
@@ -204,21 +199,16 @@ func writeSections(secs []section, only, format string, out io.Writer) error {
 		case (format == FormatCSV || format == FormatTSV) && i > 0:
 			fmt.Fprintln(out)
 		}
-		names := make([]string, len(cols))
-		types := make([]driver.ColumnType, len(cols))
-		for k, c := range cols {
-			names[k], types[k] = c.name, colType{c}
-		}
-		w, err := newRowWriter(format, names, out)
+		w, err := output.NewWriter(format, outputColumns(cols), out)
 		if err != nil {
 			return err
 		}
 		for _, r := range rows {
-			if err := w.row(r, types); err != nil {
+			if err := w.Row(r); err != nil {
 				return err
 			}
 		}
-		if err := w.flush(); err != nil {
+		if err := w.Flush(); err != nil {
 			return err
 		}
 	}

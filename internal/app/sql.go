@@ -2,84 +2,68 @@ package app
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"reflect"
 	"regexp"
-	"strconv"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/vakt-dev/vakt/internal/output"
+	"github.com/vakt-dev/vakt/store"
 )
 
 // Output formats of `vakt sql` and the reports.
 const (
-	FormatTable = "table"
-	FormatJSON  = "json" // one JSON object per row (JSON Lines)
-	FormatCSV   = "csv"  // with a header row
-	FormatTSV   = "tsv"  // ClickHouse TabSeparated: no header, escaped
+	FormatTable = output.Table
+	FormatJSON  = output.JSON
+	FormatCSV   = output.CSV
+	FormatTSV   = output.TSV
 )
 
-// ValidFormat reports whether f is an output format.
-func ValidFormat(f string) bool {
-	switch f {
-	case FormatTable, FormatJSON, FormatCSV, FormatTSV:
-		return true
-	}
-	return false
-}
-
 var rowsStatementRe = regexp.MustCompile(`(?is)^\s*(\(\s*)*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS|CHECK)\b`)
+var selectRe = regexp.MustCompile(`(?is)^\s*(\(\s*)*(SELECT|WITH)\b`)
 
-// SQL runs one statement and writes its result to out in format. Statements
-// that return no rows (DDL, INSERT ... SELECT) print nothing.
-func SQL(ctx context.Context, conn driver.Conn, query, format string, out io.Writer) error {
-	if !ValidFormat(format) {
-		return fmt.Errorf("--format %q: use table, json, csv or tsv", format)
+// SQL runs one statement and writes its result to out in format, as
+// clickhouse-client prints it: the engine formats the rows (see
+// output.FromEngine), so every type it can print is printed. Over HTTP (the
+// embedded endpoint, clickhouse.protocol http) the engine's output is
+// streamed; over the native protocol, which carries only binary blocks, the
+// engine formats each row with formatRow. Statements that return no rows
+// (DDL, INSERT ... SELECT) print nothing.
+func SQL(ctx context.Context, conn driver.Conn, chCfg store.ClickHouseConfig, query, format string, out io.Writer) error {
+	if err := output.Check(format); err != nil {
+		return err
 	}
 	query = strings.TrimRight(strings.TrimSpace(query), ";")
 	if !rowsStatementRe.MatchString(query) {
 		return queryError(conn.Exec(ctx, query))
 	}
-	rows, err := conn.Query(ctx, query)
+	engineFormat := output.EngineFormat(format)
+	var body io.ReadCloser
+	var err error
+	if chCfg.Protocol == store.ProtocolHTTP {
+		body, err = store.QueryHTTP(ctx, chCfg, query, engineFormat, output.EngineSettings)
+	} else {
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(engineSettings()))
+		body, err = formatRows(ctx, conn, query, engineFormat)
+	}
 	if err != nil {
 		return queryError(err)
 	}
-	defer rows.Close()
-	types := rows.ColumnTypes()
-	names := rows.Columns()
-	w, err := newRowWriter(format, names, out)
-	if err != nil {
-		return err
+	defer body.Close()
+	return queryError(output.FromEngine(format, body, out))
+}
+
+func engineSettings() clickhouse.Settings {
+	s := clickhouse.Settings{}
+	for k, v := range output.EngineSettings {
+		s[k] = v
 	}
-	dest := make([]any, len(types))
-	for i, ct := range types {
-		dest[i] = reflect.New(ct.ScanType()).Interface()
-	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return queryError(err)
-		}
-		vals := make([]any, len(dest))
-		for i, d := range dest {
-			vals[i] = reflect.ValueOf(d).Elem().Interface()
-		}
-		if err := w.row(vals, types); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return queryError(err)
-	}
-	return w.flush()
+	return s
 }
 
 // queryError presents a ClickHouse exception as ClickHouse states it.
@@ -91,222 +75,118 @@ func queryError(err error) error {
 	return err
 }
 
-type rowWriter interface {
-	row(vals []any, types []driver.ColumnType) error
-	flush() error
-}
-
-func newRowWriter(format string, names []string, out io.Writer) (rowWriter, error) {
-	switch format {
-	case FormatTable:
-		return &tableWriter{names: names, out: out}, nil
-	case FormatJSON:
-		return &jsonWriter{names: names, enc: json.NewEncoder(out)}, nil
-	case FormatCSV:
-		w := csv.NewWriter(out)
-		return &csvWriter{w: w}, w.Write(names)
-	default:
-		return &tsvWriter{out: out}, nil
-	}
-}
-
-type tableWriter struct {
-	names []string
-	rows  [][]string
-	out   io.Writer
-}
-
-func (t *tableWriter) row(vals []any, types []driver.ColumnType) error {
-	cells := make([]string, len(vals))
-	for i, v := range vals {
-		cells[i] = text(v, types[i], "NULL")
-	}
-	t.rows = append(t.rows, cells)
-	return nil
-}
-
-func (t *tableWriter) flush() error {
-	tw := tabwriter.NewWriter(t.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(t.names, "\t"))
-	seps := make([]string, len(t.names))
-	for i, n := range t.names {
-		seps[i] = strings.Repeat("-", max(len(n), 1))
-	}
-	fmt.Fprintln(tw, strings.Join(seps, "\t"))
-	for _, r := range t.rows {
-		for i := range r {
-			r[i] = strings.NewReplacer("\t", `\t`, "\n", `\n`).Replace(r[i])
+// formatRows has the engine format a query's rows over a connection that
+// decodes results (the native protocol): SELECT and WITH through
+// formatRow, in engineFormat; the other statements that return rows (SHOW,
+// DESCRIBE, EXPLAIN ...) return plain strings and numbers, decoded here.
+func formatRows(ctx context.Context, conn driver.Conn, query, engineFormat string) (io.ReadCloser, error) {
+	var b strings.Builder
+	if !selectRe.MatchString(query) {
+		if err := decodeRows(ctx, conn, query, engineFormat, &b); err != nil {
+			return nil, err
 		}
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		return io.NopCloser(strings.NewReader(b.String())), nil
 	}
-	if err := tw.Flush(); err != nil {
+	rowFormat := engineFormat
+	if rowFormat == "TabSeparatedWithNames" {
+		rowFormat = "TabSeparated"
+		names, err := columnNames(ctx, conn, query)
+		if err != nil {
+			return nil, err
+		}
+		if err := output.WriteTSVRow(&b, names); err != nil {
+			return nil, err
+		}
+	}
+	lines, err := queryStrings(ctx, conn, "SELECT formatRowNoNewline('"+rowFormat+"', *) FROM ("+query+"\n)")
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range lines {
+		b.WriteString(l + "\n")
+	}
+	return io.NopCloser(strings.NewReader(b.String())), nil
+}
+
+// columnNames are the names of the columns query returns.
+func columnNames(ctx context.Context, conn driver.Conn, query string) ([]string, error) {
+	rows, err := conn.Query(ctx, "DESCRIBE ("+query+"\n)")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		// DESCRIBE's columns are all strings: name, type, default_type ...
+		cells := make([]any, len(rows.Columns()))
+		for i := range cells {
+			cells[i] = new(string)
+		}
+		if err := rows.Scan(cells...); err != nil {
+			return nil, err
+		}
+		names = append(names, *cells[0].(*string))
+	}
+	return names, rows.Err()
+}
+
+func queryStrings(ctx context.Context, conn driver.Conn, query string) ([]string, error) {
+	rows, err := conn.Query(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// decodeRows writes the rows of query in engineFormat, from values decoded
+// by the driver.
+func decodeRows(ctx context.Context, conn driver.Conn, query, engineFormat string, out io.Writer) error {
+	rows, err := conn.Query(ctx, query)
+	if err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(t.out, "(%d rows)\n", len(t.rows))
-	return err
-}
-
-type jsonWriter struct {
-	names []string
-	enc   *json.Encoder
-}
-
-func (j *jsonWriter) row(vals []any, types []driver.ColumnType) error {
-	// An ordered object: encoding/json sorts map keys, columns keep order.
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, v := range vals {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(j.names[i])
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(jsonValue(v, types[i]))
+	defer rows.Close()
+	types := rows.ColumnTypes()
+	cols := make([]output.Column, len(types))
+	for i, ct := range types {
+		cols[i] = output.Column{Name: ct.Name(), Type: ct.DatabaseTypeName()}
 	}
-	b.WriteByte('}')
-	return j.enc.Encode(json.RawMessage(b.String()))
-}
-
-func (j *jsonWriter) flush() error { return nil }
-
-func jsonValue(v any, ct driver.ColumnType) []byte {
-	v = deref(v)
-	var out []byte
-	var err error
-	switch x := v.(type) {
-	case nil:
-		return []byte("null")
-	case int64, uint64:
-		// Quoted, as ClickHouse does: JSON numbers lose precision past 2^53.
-		out, err = json.Marshal(fmt.Sprint(x))
-	case time.Time, net.IP, *big.Int, fmt.Stringer:
-		out, err = json.Marshal(text(x, ct, ""))
-	case []byte:
-		if strings.Contains(ct.DatabaseTypeName(), "String") {
-			out, err = json.Marshal(string(x))
-		} else {
-			out, err = json.Marshal(bytesToInts(x))
+	format := output.TSV
+	switch engineFormat {
+	case "JSONEachRow":
+		format = output.JSON
+	case "TabSeparatedWithNames":
+		if err := output.WriteTSVRow(out, rows.Columns()); err != nil {
+			return err
 		}
-	default:
-		out, err = json.Marshal(x)
 	}
+	w, err := output.NewWriter(format, cols, out)
 	if err != nil {
-		out, _ = json.Marshal(fmt.Sprint(v))
+		return err
 	}
-	return out
-}
-
-type csvWriter struct{ w *csv.Writer }
-
-func (c *csvWriter) row(vals []any, types []driver.ColumnType) error {
-	cells := make([]string, len(vals))
-	for i, v := range vals {
-		cells[i] = text(v, types[i], "")
+	dest := make([]any, len(types))
+	for i, ct := range types {
+		dest[i] = reflect.New(ct.ScanType()).Interface()
 	}
-	return c.w.Write(cells)
-}
-
-func (c *csvWriter) flush() error { c.w.Flush(); return c.w.Error() }
-
-type tsvWriter struct{ out io.Writer }
-
-// tsvEscaper escapes as ClickHouse's TabSeparated format does.
-var tsvEscaper = strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\r", `\r`, "\x00", `\0`, "\b", `\b`, "\f", `\f`)
-
-func (t *tsvWriter) row(vals []any, types []driver.ColumnType) error {
-	cells := make([]string, len(vals))
-	for i, v := range vals {
-		if deref(v) == nil {
-			cells[i] = `\N`
-			continue
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
 		}
-		cells[i] = tsvEscaper.Replace(text(v, types[i], ""))
-	}
-	_, err := io.WriteString(t.out, strings.Join(cells, "\t")+"\n")
-	return err
-}
-
-func (t *tsvWriter) flush() error { return nil }
-
-var dateTime64Re = regexp.MustCompile(`DateTime64\((\d+)`)
-
-// text renders a value as ClickHouse prints it in text formats.
-func text(v any, ct driver.ColumnType, null string) string {
-	v = deref(v)
-	switch x := v.(type) {
-	case nil:
-		return null
-	case string:
-		return x
-	case []byte:
-		if ct == nil || strings.Contains(ct.DatabaseTypeName(), "String") {
-			return string(x)
+		if err := w.Row(dest); err != nil {
+			return err
 		}
-	case time.Time:
-		typ := ct.DatabaseTypeName()
-		switch {
-		case strings.Contains(typ, "DateTime64"):
-			digits := 3
-			if m := dateTime64Re.FindStringSubmatch(typ); m != nil {
-				digits, _ = strconv.Atoi(m[1])
-			}
-			layout := "2006-01-02 15:04:05"
-			if digits > 0 {
-				layout += "." + strings.Repeat("0", digits)
-			}
-			return x.Format(layout)
-		case strings.Contains(typ, "Date") && !strings.Contains(typ, "Time"):
-			return x.Format("2006-01-02")
-		default:
-			return x.Format("2006-01-02 15:04:05")
-		}
-	case float32:
-		return strconv.FormatFloat(float64(x), 'g', -1, 32)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case bool:
-		return strconv.FormatBool(x)
-	case fmt.Stringer:
-		return x.String()
 	}
-	rv := reflect.ValueOf(v)
-	if rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
-		parts := make([]string, rv.Len())
-		for i := range parts {
-			e := rv.Index(i).Interface()
-			if s, ok := deref(e).(string); ok {
-				parts[i] = "'" + strings.ReplaceAll(s, "'", `\'`) + "'"
-			} else {
-				parts[i] = text(e, ct, "NULL")
-			}
-		}
-		return "[" + strings.Join(parts, ",") + "]"
+	if err := rows.Err(); err != nil {
+		return err
 	}
-	return fmt.Sprint(v)
-}
-
-// bytesToInts keeps Array(UInt8) a JSON array of numbers: encoding/json
-// would write []byte as base64.
-func bytesToInts(b []byte) []int {
-	out := make([]int, len(b))
-	for i, v := range b {
-		out[i] = int(v)
-	}
-	return out
-}
-
-// deref follows pointers (Nullable columns scan into **T) to the value or nil.
-func deref(v any) any {
-	rv := reflect.ValueOf(v)
-	for rv.IsValid() && rv.Kind() == reflect.Pointer {
-		if rv.IsNil() {
-			return nil
-		}
-		rv = rv.Elem()
-	}
-	if !rv.IsValid() {
-		return nil
-	}
-	return rv.Interface()
+	return w.Flush()
 }

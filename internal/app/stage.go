@@ -67,5 +67,5 @@ func SQLCommand(ctx context.Context, cfg config.Config, query, format string, lo
 			return fmt.Errorf("schema: %w", err)
 		}
 	}
-	return SQL(ctx, eng.CH, query, format, out)
+	return SQL(ctx, eng.CH, eng.CHConfig, query, format, out)
 }
