@@ -19,10 +19,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/metrics"
-	"github.com/vakt-dev/vakt/internal/report"
 )
 
 // AlertsBucket is the NATS KV bucket that remembers which offenders were
@@ -42,7 +42,7 @@ const HeaderAlertID = "Vakt-Alert-Id"
 
 // Alert is the JSON message published on vakt.alerts.<site> (and POSTed to
 // the webhook) for each new offender, once per rule window. See
-// rules/README.md for the schema.
+// analyze/rules/README.md for the schema.
 type Alert struct {
 	Schema      string             `json:"schema"`      // AlertSchema
 	ID          string             `json:"id"`          // stable for one offender of one rule in one window
@@ -67,7 +67,7 @@ type Alert struct {
 
 // NewAlert makes the alert for an offender caught by rule r over the
 // window [start, end).
-func NewAlert(r report.Rule, o report.Offender, start, end time.Time) Alert {
+func NewAlert(r analyze.Rule, o analyze.Offender, start, end time.Time) Alert {
 	ev := make(map[string]float64, len(o.Evidence))
 	for k, v := range o.Evidence {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
@@ -85,7 +85,7 @@ func NewAlert(r report.Rule, o report.Offender, start, end time.Time) Alert {
 
 // alertKey identifies an offender of a rule: a hash, usable as a KV key,
 // of rule, site, scope, id and epoch.
-func alertKey(rule string, o report.Offender) string {
+func alertKey(rule string, o analyze.Offender) string {
 	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%s\x00%d", rule, o.Site, o.Scope, o.ID, o.Epoch))
 	return hex.EncodeToString(h[:16])
 }
@@ -94,7 +94,7 @@ func alertKey(rule string, o report.Offender) string {
 // over its window and publishes each offender not alerted within that
 // window.
 type Alerter struct {
-	rules    []report.Rule
+	rules    []analyze.Rule
 	conn     driver.Conn
 	db       string
 	nc       *nats.Conn
@@ -111,7 +111,7 @@ type Alerter struct {
 
 // NewAlerter loads the rules and sets up the KV bucket and the webhook.
 func NewAlerter(ctx context.Context, cfg config.Config, eng *Engines, log *slog.Logger, m *metrics.Pipeline) (*Alerter, error) {
-	rules, err := report.LoadRules(cfg.Rules.Dir)
+	rules, err := analyze.LoadRules(cfg.Rules.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
@@ -146,7 +146,7 @@ func NewAlerter(ctx context.Context, cfg config.Config, eng *Engines, log *slog.
 }
 
 // Rules returns the rules the alerter evaluates.
-func (a *Alerter) Rules() []report.Rule { return a.rules }
+func (a *Alerter) Rules() []analyze.Rule { return a.rules }
 
 // Run evaluates the rules every interval until ctx ends. Failing rules are
 // logged and counted, never fatal: the pipeline matters more.
@@ -181,7 +181,7 @@ func (a *Alerter) Evaluate(ctx context.Context) int {
 		}
 		start := now.Add(-r.Window)
 		t0 := time.Now()
-		offs, err := r.Offenders(ctx, a.conn, a.db, report.Filter{Since: start, Until: now})
+		offs, err := r.Offenders(ctx, a.conn, a.db, analyze.Filter{Since: start, Until: now})
 		a.m.RuleDuration.WithLabelValues(r.Name).Observe(time.Since(t0).Seconds())
 		if err != nil {
 			if ctx.Err() == nil {

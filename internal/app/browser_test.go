@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/vakt-dev/vakt/internal/dashboard"
+	"github.com/vakt-dev/vakt/analyze/web"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/internal/testenv"
 	"github.com/vakt-dev/vakt/pseudonymize"
@@ -68,7 +68,7 @@ func TestBrowserRefusesOtherOrigins(t *testing.T) {
 	salts := &countingSalts{}
 	var reached, posts atomic.Int32
 	inner := http.NewServeMux()
-	dashboard.New(dashboard.Options{CH: owner.CH, Salts: salts}).Register(inner)
+	web.New(web.Options{CH: owner.CH, Salts: salts}).Register(inner)
 	inner.HandleFunc("POST /api/probe", func(w http.ResponseWriter, r *http.Request) {
 		posts.Add(1)
 		w.Write([]byte("posted\n"))

@@ -9,9 +9,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/vakt-dev/vakt/analyze/web"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
-	"github.com/vakt-dev/vakt/internal/dashboard"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/pseudonymize"
 	"github.com/vakt-dev/vakt/store"
@@ -21,13 +21,13 @@ import (
 // /metrics, over this process's engines.
 func dashboardRoutes(ctx context.Context, cfg config.Config, eng *Engines, log *slog.Logger, m *metrics.Pipeline) func(*http.ServeMux) {
 	pc := pseudonymizeConfig(cfg).WithDefaults()
-	o := dashboard.Options{
+	o := web.Options{
 		CH:          eng.CH,
 		Database:    cfg.ClickHouse.Database,
 		RuleDirs:    []string{cfg.Rules.Dir},
 		EpochLength: pc.EpochLength,
 		Grace:       pc.Grace,
-		Retention: func(ctx context.Context) ([]dashboard.Retention, error) {
+		Retention: func(ctx context.Context) ([]web.Retention, error) {
 			return dashboardRetention(ctx, cfg, eng.CH)
 		},
 		Pipeline: func(ctx context.Context) any { return eng.ready(ctx) },
@@ -45,17 +45,17 @@ func dashboardRoutes(ctx context.Context, cfg config.Config, eng *Engines, log *
 	} else {
 		o.Salts = salts
 	}
-	return dashboard.New(o).Register
+	return web.New(o).Register
 }
 
 // dashboardRetention lists what vakt keeps and for how long: the stages'
 // lifetimes from the configuration, and each table's TTL as the table
 // states it (as `vakt retention` reads it), or as configured when the
 // tables cannot be read, with the reason.
-func dashboardRetention(ctx context.Context, cfg config.Config, ch driver.Conn) ([]dashboard.Retention, error) {
+func dashboardRetention(ctx context.Context, cfg config.Config, ch driver.Conn) ([]web.Retention, error) {
 	pc := pseudonymizeConfig(cfg).WithDefaults()
 	db := cfg.ClickHouse.Database
-	out := []dashboard.Retention{
+	out := []web.Retention{
 		{Data: "Raw events (with IPs)", Where: "NATS stream " + bus.RawStream + ", memory only", Keep: cfg.Streams.RawMaxAge.D(),
 			Note: "deleted once pseudonymised; at most this old"},
 		{Data: "Salts", Where: "NATS KV bucket " + bus.SaltBucket, Keep: pc.EpochLength + pc.Grace,
@@ -75,7 +75,7 @@ func dashboardRetention(ctx context.Context, cfg config.Config, ch driver.Conn) 
 		store.HealthTable:   "Per-minute site health (no client ids)",
 	}
 	for i, c := range configured {
-		r := dashboard.Retention{Data: cmp.Or(labels[c.Table], c.Table), Where: "ClickHouse " + db + "." + c.Table, Keep: c.TTL,
+		r := web.Retention{Data: cmp.Or(labels[c.Table], c.Table), Where: "ClickHouse " + db + "." + c.Table, Keep: c.TTL,
 			Note: "TTL by whole days (" + c.ConfigKey + "): rows live up to one day longer"}
 		if err == nil && i < len(read) && read[i].TTL != c.TTL {
 			r.Keep = read[i].TTL

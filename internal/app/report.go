@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/output"
-	"github.com/vakt-dev/vakt/internal/report"
 )
 
 // Reports of `vakt report`.
@@ -62,16 +62,16 @@ func ParseReportTime(s string, now time.Time) (time.Time, error) {
 }
 
 // ReportFilter turns the options into a report filter.
-func (o ReportOptions) ReportFilter(now time.Time) (report.Filter, error) {
+func (o ReportOptions) ReportFilter(now time.Time) (analyze.Filter, error) {
 	since, err := ParseReportTime(o.Since, now)
 	if err != nil {
-		return report.Filter{}, fmt.Errorf("--since: %w", err)
+		return analyze.Filter{}, fmt.Errorf("--since: %w", err)
 	}
 	until, err := ParseReportTime(o.Until, now)
 	if err != nil {
-		return report.Filter{}, fmt.Errorf("--until: %w", err)
+		return analyze.Filter{}, fmt.Errorf("--until: %w", err)
 	}
-	f := report.Filter{Since: since, Until: until, Site: o.Site, Bucket: o.Bucket}.Resolve(now)
+	f := analyze.Filter{Since: since, Until: until, Site: o.Site, Bucket: o.Bucket}.Resolve(now)
 	if !f.Until.After(f.Since) {
 		return f, fmt.Errorf("--since %s is not before --until %s", f.Since.Format(time.RFC3339), f.Until.Format(time.RFC3339))
 	}
@@ -94,11 +94,11 @@ func ReportCommand(ctx context.Context, cfg config.Config, name string, o Report
 	if err != nil {
 		return err
 	}
-	var rules []report.Rule
+	var rules []analyze.Rule
 	if name == "threats" {
 		// Load the rules first: a broken rule file fails before any engine
 		// starts.
-		if rules, err = report.LoadRules(cfg.Rules.Dir, o.RulesDir); err != nil {
+		if rules, err = analyze.LoadRules(cfg.Rules.Dir, o.RulesDir); err != nil {
 			return err
 		}
 		if rules, err = selectRules(rules, o.Rules); err != nil {
@@ -115,13 +115,13 @@ func ReportCommand(ctx context.Context, cfg config.Config, name string, o Report
 	var runErr error
 	switch name {
 	case "health":
-		h, err := report.HealthReport(ctx, eng.CH, db, f)
+		h, err := analyze.HealthReport(ctx, eng.CH, db, f)
 		if err != nil {
 			return err
 		}
 		secs = HealthSections(h)
 	case "threats":
-		th, err := report.ThreatReport(ctx, eng.CH, db, rules, f)
+		th, err := analyze.ThreatReport(ctx, eng.CH, db, rules, f)
 		if th == nil {
 			return err
 		}
@@ -131,7 +131,7 @@ func ReportCommand(ctx context.Context, cfg config.Config, name string, o Report
 		runErr = err
 		secs = ThreatSections(th, o.Format)
 	case "top":
-		t, err := report.TopReport(ctx, eng.CH, db, f, o.N)
+		t, err := analyze.TopReport(ctx, eng.CH, db, f, o.N)
 		if err != nil {
 			return err
 		}
@@ -227,7 +227,7 @@ func num(v float64, digits int) any {
 
 const dt = "DateTime64(3, 'UTC')"
 
-func rangeTitle(f report.Filter) string {
+func rangeTitle(f analyze.Filter) string {
 	site := "all sites"
 	if f.Site != "" {
 		site = "site " + f.Site
@@ -242,7 +242,7 @@ var healthCols = []column{
 	{"p50_s", "Float64"}, {"p95_s", "Float64"}, {"p99_s", "Float64"}, {"timed", "UInt64"}, {"bytes", "UInt64"},
 }
 
-func healthRow(p report.HealthPoint) []any {
+func healthRow(p analyze.HealthPoint) []any {
 	return []any{p.Site, p.Time, p.Requests, num(p.RequestsPerSecond, 3),
 		p.Status2xx, p.Status3xx, p.Status4xx, p.Status5xx, p.StatusOther,
 		num(p.ErrorRate, 5), num(p.ClientErrorRate, 5),
@@ -251,7 +251,7 @@ func healthRow(p report.HealthPoint) []any {
 
 var pathCols = []column{{"site", "String"}, {"path", "String"}, {"requests", "UInt64"}, {"failures_5xx", "UInt64"}, {"p95_s", "Float64"}}
 
-func pathRows(ps []report.PathStat) [][]any {
+func pathRows(ps []analyze.PathStat) [][]any {
 	rows := [][]any{}
 	for _, p := range ps {
 		rows = append(rows, []any{p.Site, p.Path, p.Requests, p.Failures, num(p.P95, 6)})
@@ -261,7 +261,7 @@ func pathRows(ps []report.PathStat) [][]any {
 
 // HealthSections lays out a health report: totals per site, the series per
 // site and bucket, then the failing and slowest paths of each site.
-func HealthSections(h *report.Health) []section {
+func HealthSections(h *analyze.Health) []section {
 	f := h.Filter
 	totals := section{name: "totals", cols: healthCols,
 		title: fmt.Sprintf("Health per site: %s (from %s; latency percentiles by %s)", rangeTitle(f), h.Source, h.Quantile)}
@@ -288,7 +288,7 @@ var threatCols = []column{
 
 // ThreatSections lays out a threat report: one row per offender. Evidence
 // is a JSON object in json, "name=value ..." otherwise.
-func ThreatSections(th *report.Threats, format string) []section {
+func ThreatSections(th *analyze.Threats, format string) []section {
 	s := section{name: "offenders", cols: threatCols, rows: [][]any{},
 		title: fmt.Sprintf("Offenders: %s", rangeTitle(th.Filter))}
 	for _, o := range th.Offenders {
@@ -307,10 +307,10 @@ func ThreatSections(th *report.Threats, format string) []section {
 }
 
 // TopSections lays out a top report: one section per list.
-func TopSections(t *report.Top) []section {
+func TopSections(t *analyze.Top) []section {
 	lists := []struct {
 		name, title string
-		es          []report.TopEntry
+		es          []analyze.TopEntry
 	}{
 		{"clients", "Top clients (pseudonymous ids)", t.Clients},
 		{"networks", "Top networks (pseudonymous /24 and /48 ids)", t.Networks},
@@ -343,17 +343,17 @@ var errNoReport = errors.New("name a report: health, threats or top")
 
 // selectRules keeps the rules named in names, all of them when names is
 // empty; an unknown name is an error that lists the known ones.
-func selectRules(rules []report.Rule, names []string) ([]report.Rule, error) {
+func selectRules(rules []analyze.Rule, names []string) ([]analyze.Rule, error) {
 	if len(names) == 0 {
 		return rules, nil
 	}
-	byName := map[string]report.Rule{}
+	byName := map[string]analyze.Rule{}
 	var known []string
 	for _, r := range rules {
 		byName[r.Name] = r
 		known = append(known, r.Name)
 	}
-	var out []report.Rule
+	var out []analyze.Rule
 	for _, n := range names {
 		r, ok := byName[n]
 		if !ok {

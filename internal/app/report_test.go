@@ -5,15 +5,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vakt-dev/vakt/internal/report"
+	"github.com/vakt-dev/vakt/analyze"
 )
 
 func TestSelectRules(t *testing.T) {
-	all, err := report.LoadRules("", "")
+	all, err := analyze.LoadRules("", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := func(rs []report.Rule) []string {
+	names := func(rs []analyze.Rule) []string {
 		var n []string
 		for _, r := range rs {
 			n = append(n, r.Name)

@@ -1,9 +1,9 @@
-// Package dashboard serves vakt's web page and the JSON endpoints behind it:
+// Package web is the dashboard: it serves vakt's web page and the JSON endpoints behind it:
 // live site health, the threats table, top lists, and the retention and salt
 // status. The page is plain HTML, CSS and JavaScript embedded in the binary
 // (no CDN, no build step); its charts are hand-drawn SVG.
 //
-// Every figure comes from internal/report, the same code `vakt report` and
+// Every figure comes from package analyze, the same code `vakt report` and
 // the alerts use. The dashboard shows pseudonymous client and network ids,
 // never an IP (the store holds none), and salt metadata, never a salt.
 //
@@ -16,7 +16,7 @@
 //	/api/status                     salt epochs, retention, stored rows, pipeline readiness
 //
 // since is a duration (15m, 1h, 24h, 7d, …); site empty means every site.
-package dashboard
+package web
 
 import (
 	"context"
@@ -87,7 +87,7 @@ type Options struct {
 	CH       driver.Conn
 	Database string
 	// RuleDirs are the rule directories besides the built-in rules
-	// (report.LoadRules). Rules are read on each threats request, so edits
+	// (analyze.LoadRules). Rules are read on each threats request, so edits
 	// show up without a restart.
 	RuleDirs []string
 	// Salts lists salt epochs; nil when the salt bucket is unreachable, and
