@@ -543,7 +543,7 @@ type statusResp struct {
 // page shows what it can.
 func (d *Dashboard) status(ctx context.Context, _ url.Values) (any, error) {
 	r := statusResp{Now: d.o.Now().UTC(), Retention: []Retention{}}
-	r.Salts = saltStatus{EpochLength: human(d.o.EpochLength), Grace: human(d.o.Grace), Epochs: []epochInfo{}}
+	r.Salts = saltStatus{EpochLength: analyze.ShortDuration(d.o.EpochLength), Grace: analyze.ShortDuration(d.o.Grace), Epochs: []epochInfo{}}
 	switch {
 	case d.o.Salts != nil:
 		eps, err := d.o.Salts.Epochs(ctx)

@@ -21,8 +21,6 @@ package web
 import (
 	"context"
 	"embed"
-	"encoding/json"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -33,6 +31,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/pseudonymize"
 )
@@ -47,39 +46,7 @@ type SaltLister interface {
 }
 
 // Retention is one kind of data and how long it is kept.
-type Retention struct {
-	Data  string        // e.g. "Pseudonymised requests"
-	Where string        // e.g. "ClickHouse vakt.requests"
-	Keep  time.Duration // 0: not kept at all
-	Note  string        // how the limit is enforced
-}
-
-// MarshalJSON writes Keep for people ("30d", "15m") and in seconds.
-func (r Retention) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		Data        string  `json:"data"`
-		Where       string  `json:"where"`
-		Keep        string  `json:"keep"`
-		KeepSeconds float64 `json:"keep_seconds"`
-		Note        string  `json:"note,omitempty"`
-	}{r.Data, r.Where, human(r.Keep), r.Keep.Seconds(), r.Note})
-}
-
-// human writes a duration in its largest whole unit: 30d, 15m, 36h.
-func human(d time.Duration) string {
-	const day = 24 * time.Hour
-	switch {
-	case d <= 0:
-		return "0"
-	case d%day == 0:
-		return fmt.Sprintf("%dd", d/day)
-	case d%time.Hour == 0:
-		return fmt.Sprintf("%dh", d/time.Hour)
-	case d%time.Minute == 0:
-		return fmt.Sprintf("%dm", d/time.Minute)
-	}
-	return d.String()
-}
+type Retention = analyze.RetentionRow
 
 // Options configure a Dashboard.
 type Options struct {
@@ -257,7 +224,7 @@ func normalise(q url.Values, params []string) url.Values {
 		switch p {
 		case "since":
 			if d, err := config.ParseDuration(v); err == nil {
-				v = human(d.D())
+				v = analyze.ShortDuration(d.D())
 			}
 		case "n":
 			if n, err := strconv.Atoi(v); err == nil {

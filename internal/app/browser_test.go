@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/vakt-dev/vakt/analyze/web"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/internal/testenv"
@@ -183,4 +186,16 @@ func probeResult(t *testing.T, b testenv.Browser) string {
 	}
 	t.Logf("page saw: %s", m[1])
 	return m[1]
+}
+
+// value reads a counter or gauge.
+func value(c prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := c.Write(&d); err != nil {
+		return -1
+	}
+	if d.Counter != nil {
+		return d.Counter.GetValue()
+	}
+	return d.GetGauge().GetValue()
 }

@@ -77,7 +77,7 @@ func Check(ctx context.Context, cfg config.Config, loadErr error, connect bool, 
 			errs = j.Unwrap()
 		}
 		for _, e := range errs {
-			add("rules.dir", e.Error(), "fix or remove the rule file (format: rules/README.md)")
+			add("rules.dir", e.Error(), "fix or remove the rule file (format: analyze/rules/README.md)")
 		}
 	}
 	geoIPProblems(cfg, add)

@@ -1,19 +1,17 @@
-package app
+package analyze
 
 import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/vakt-dev/vakt/analyze"
 )
 
 func TestSelectRules(t *testing.T) {
-	all, err := analyze.LoadRules("", "")
+	all, err := LoadRules("", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := func(rs []analyze.Rule) []string {
+	names := func(rs []Rule) []string {
 		var n []string
 		for _, r := range rs {
 			n = append(n, r.Name)

@@ -1,4 +1,4 @@
-package app
+package analyze
 
 import (
 	"context"
@@ -16,18 +16,10 @@ import (
 	"github.com/vakt-dev/vakt/store"
 )
 
-// Output formats of `vakt sql` and the reports.
-const (
-	FormatTable = output.Table
-	FormatJSON  = output.JSON
-	FormatCSV   = output.CSV
-	FormatTSV   = output.TSV
-)
-
 var rowsStatementRe = regexp.MustCompile(`(?is)^\s*(\(\s*)*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS|CHECK)\b`)
 var selectRe = regexp.MustCompile(`(?is)^\s*(\(\s*)*(SELECT|WITH)\b`)
 
-// SQL runs one statement and writes its result to out in format, as
+// SQL is `vakt sql`: it runs one statement and writes its result to out in format, as
 // clickhouse-client prints it: the engine formats the rows (see
 // output.FromEngine), so every type it can print is printed. Over HTTP (the
 // embedded endpoint, clickhouse.protocol http) the engine's output is
