@@ -19,8 +19,8 @@ import (
 var rowsStatementRe = regexp.MustCompile(`(?is)^\s*(\(\s*)*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS|CHECK)\b`)
 var selectRe = regexp.MustCompile(`(?is)^\s*(\(\s*)*(SELECT|WITH)\b`)
 
-// SQL is `vakt sql`: it runs one statement and writes its result to out in format, as
-// clickhouse-client prints it: the engine formats the rows (see
+// SQL is `vakt sql`: it runs one statement and writes its result to out in
+// format, as clickhouse-client prints it: the engine formats the rows (see
 // output.FromEngine), so every type it can print is printed. Over HTTP (the
 // embedded endpoint, clickhouse.protocol http) the engine's output is
 // streamed; over the native protocol, which carries only binary blocks, the
