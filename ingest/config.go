@@ -45,7 +45,7 @@ type Config struct {
 	Sources []Source `yaml:"sources"`
 	// Follow tails the files as `vakt run` does, until the context ends,
 	// through rotation by rename and by copytruncate, with checkpoints in
-	// the KV bucket bus.CheckpointBucket (see tail.go and checkpoint.go).
+	// the KV bucket bus.CheckpointBucket (see file_follow.go and file_checkpoint.go).
 	// Without it, Run imports: it reads every file to its end, waits until
 	// every batch is acknowledged and returns.
 	Follow bool `yaml:"-"`

@@ -299,7 +299,7 @@ func (s *SaltStore) onWatched(ctx context.Context, e jetstream.KeyValueEntry) {
 }
 
 // Salt conflict alerts go on bus.AlertsSubject(AlertSite) in the schema of
-// the rule alerts (rules/README.md), so that whatever consumes
+// the rule alerts (analyze/rules/README.md), so that whatever consumes
 // vakt.alerts.> sees them: rule SaltConflictRule, severity 5, scope
 // "epoch", offender "epoch-<k>". The site is vakt itself.
 const (
@@ -307,7 +307,7 @@ const (
 	SaltConflictRule = "salt-replaced"
 )
 
-// saltAlert is the rule alert schema (internal/app.Alert) with the fields a
+// saltAlert is the rule alert schema (analyze.Alert) with the fields a
 // salt conflict has.
 type saltAlert struct {
 	Schema      string    `json:"schema"`

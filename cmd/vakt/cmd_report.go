@@ -7,11 +7,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/internal/app"
 )
 
 func init() {
-	var o app.ReportOptions
+	var o analyze.ReportOptions
 	register(&command{
 		name: "report", args: "health|threats|top [--since D] [--until T] [--site S] [--format F]",
 		summary:    "site health, threat detections or top lists from the store",
@@ -35,8 +36,8 @@ func init() {
 			fs.StringVar(&o.RulesDir, "rules", "", "threats: a directory of rule files adding to or overriding the built-in rules (after rules.dir)")
 		},
 		run: func(ctx context.Context, e *env) error {
-			name, err := app.ReportName(e.args)
-			if err == nil && !slices.Contains(app.ReportNames, name) {
+			name, err := analyze.ReportName(e.args)
+			if err == nil && !slices.Contains(analyze.ReportNames, name) {
 				err = fmt.Errorf("unknown report %q: use health, threats or top", name)
 			}
 			if err != nil {

@@ -1,17 +1,12 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/vakt-dev/vakt/internal/config"
@@ -71,89 +66,6 @@ func TestOwnerPublishesItsEngines(t *testing.T) {
 	var one uint8
 	if err := e.CH.QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil || one != 1 {
 		t.Fatalf("query through the owner's endpoint: %v", err)
-	}
-}
-
-// engineTSV asks the engine itself for TabSeparated output.
-func engineTSV(t *testing.T, query string) string {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, "http://"+owner.CHAddr+"/?"+url.Values{"default_format": {"TabSeparated"}}.Encode(), strings.NewReader(query))
-	req.SetBasicAuth(owner.CHConfig.Username, owner.CHConfig.Password)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 {
-		t.Fatalf("%s: %s", query, b)
-	}
-	return string(b)
-}
-
-func TestSQLFormats(t *testing.T) {
-	ctx := context.Background()
-	queries := []string{
-		"SELECT 'tab\there' AS s, 'new\nline' AS n, 'back\\\\slash' AS b, NULL AS z, 42 AS i",
-		"SELECT toDateTime64('2026-11-25 10:11:12.345', 3, 'UTC') AS ts, toDate('2026-11-25') AS d, toDateTime('2026-11-25 10:11:12', 'UTC') AS dt",
-		"SELECT toUInt64(18446744073709551615) AS big, -7 AS neg, 1.5 AS f, toNullable(toUInt16(3)) AS nn",
-		"SELECT ['a', 'b'] AS arr, toIPv6('2001:db8::1') AS ip6, toIPv4('192.0.2.1') AS ip4",
-		"SELECT number, toString(number) FROM numbers(3)",
-	}
-	for _, q := range queries {
-		var tsv bytes.Buffer
-		if err := SQL(ctx, owner.CH, q, FormatTSV, &tsv); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		if want := engineTSV(t, q); tsv.String() != want {
-			t.Errorf("tsv of %s:\n got %q\nwant %q (the engine's own TabSeparated)", q, tsv.String(), want)
-		}
-	}
-
-	var js bytes.Buffer
-	if err := SQL(ctx, owner.CH, "SELECT number AS n, toUInt64(number) * 1000000000000 AS big, [1,2] AS a, NULL AS z FROM numbers(2)", FormatJSON, &js); err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(js.String()), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("json lines: %q", js.String())
-	}
-	var row map[string]any
-	if err := json.Unmarshal([]byte(lines[1]), &row); err != nil {
-		t.Fatal(err)
-	}
-	if row["big"] != "1000000000000" || row["z"] != nil || fmt.Sprint(row["a"]) != "[1 2]" {
-		t.Fatalf("json row %v", row)
-	}
-	if !strings.HasPrefix(lines[0], `{"n":`) {
-		t.Fatalf("json keeps column order: %s", lines[0])
-	}
-
-	var csvOut, table bytes.Buffer
-	if err := SQL(ctx, owner.CH, "SELECT 'a,b' AS x, 'q\"' AS y", FormatCSV, &csvOut); err != nil {
-		t.Fatal(err)
-	}
-	if csvOut.String() != "x,y\n\"a,b\",\"q\"\"\"\n" {
-		t.Fatalf("csv %q", csvOut.String())
-	}
-	if err := SQL(ctx, owner.CH, "SELECT number AS n FROM numbers(2)", FormatTable, &table); err != nil {
-		t.Fatal(err)
-	}
-	if table.String() != "n\n-\n0\n1\n(2 rows)\n" {
-		t.Fatalf("table %q", table.String())
-	}
-
-	err := SQL(ctx, owner.CH, "SELECT * FROM no_such_table", FormatTable, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "ClickHouse error 60") {
-		t.Fatalf("error: %v", err)
-	}
-	if err := SQL(ctx, owner.CH, "SELECT 1", "xml", io.Discard); err == nil || !strings.Contains(err.Error(), "--format") {
-		t.Fatalf("bad format: %v", err)
-	}
-	// DDL runs through Exec and prints nothing.
-	var ddl bytes.Buffer
-	if err := SQL(ctx, owner.CH, "CREATE TABLE IF NOT EXISTS default.app_t (x UInt8) ENGINE = Memory", FormatTable, &ddl); err != nil || ddl.Len() != 0 {
-		t.Fatalf("ddl: %v %q", err, ddl.String())
 	}
 }
 

@@ -10,7 +10,10 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/vakt-dev/vakt/internal/dashboard"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/vakt-dev/vakt/analyze/web"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/internal/testenv"
 	"github.com/vakt-dev/vakt/pseudonymize"
@@ -68,7 +71,7 @@ func TestBrowserRefusesOtherOrigins(t *testing.T) {
 	salts := &countingSalts{}
 	var reached, posts atomic.Int32
 	inner := http.NewServeMux()
-	dashboard.New(dashboard.Options{CH: owner.CH, Salts: salts}).Register(inner)
+	web.New(web.Options{CH: owner.CH, Salts: salts}).Register(inner)
 	inner.HandleFunc("POST /api/probe", func(w http.ResponseWriter, r *http.Request) {
 		posts.Add(1)
 		w.Write([]byte("posted\n"))
@@ -183,4 +186,16 @@ func probeResult(t *testing.T, b testenv.Browser) string {
 	}
 	t.Logf("page saw: %s", m[1])
 	return m[1]
+}
+
+// value reads a counter or gauge.
+func value(c prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := c.Write(&d); err != nil {
+		return -1
+	}
+	if d.Counter != nil {
+		return d.Counter.GetValue()
+	}
+	return d.GetGauge().GetValue()
 }

@@ -7,9 +7,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/internal/chdb"
 	"github.com/vakt-dev/vakt/internal/config"
-	"github.com/vakt-dev/vakt/internal/report"
 )
 
 // Check is `vakt check`: every problem of the configuration and of what it
@@ -71,13 +71,13 @@ func Check(ctx context.Context, cfg config.Config, loadErr error, connect bool, 
 			add(key, fmt.Sprintf("%q matches no file yet", glob), "check the path; vakt also picks up files created later")
 		}
 	}
-	if _, err := report.LoadRules(cfg.Rules.Dir); err != nil {
+	if _, err := analyze.LoadRules(cfg.Rules.Dir); err != nil {
 		errs := []error{err}
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
 			errs = j.Unwrap()
 		}
 		for _, e := range errs {
-			add("rules.dir", e.Error(), "fix or remove the rule file (format: rules/README.md)")
+			add("rules.dir", e.Error(), "fix or remove the rule file (format: analyze/rules/README.md)")
 		}
 	}
 	geoIPProblems(cfg, add)

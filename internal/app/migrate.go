@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/store"
 )
@@ -83,9 +84,9 @@ func printMigration(out io.Writer, addr string, rep *store.MigrationReport) {
 	for _, c := range rep.TTLChanges {
 		from := "no TTL vakt set"
 		if c.From > 0 {
-			from = days(c.From)
+			from = analyze.DaysText(c.From)
 		}
-		fmt.Fprintf(out, "  retention of %s: %s, was %s\n", c.Table, days(c.To), from)
+		fmt.Fprintf(out, "  retention of %s: %s, was %s\n", c.Table, analyze.DaysText(c.To), from)
 	}
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(out, "  warning: %s\n", w)

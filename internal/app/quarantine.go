@@ -13,6 +13,7 @@ import (
 	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/event"
 )
 
 // Quarantine is `vakt quarantine`: it prints the samples of rejected lines
@@ -49,7 +50,7 @@ func Quarantine(ctx context.Context, cfg config.Config, f ingest.QuarantineFilte
 	for _, s := range samples {
 		sample := s.Sample
 		switch {
-		case sample == "" && s.Reason == "too_long":
+		case sample == "" && s.Reason == event.ReasonTooLong:
 			sample = "(line too long to keep)"
 		case s.Truncated:
 			sample += " …"

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
@@ -78,7 +79,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		sources++
 	}
 	if cfg.Alerts.Enabled {
-		al, err := NewAlerter(ctx, cfg, eng, log, m)
+		al, err := analyze.New(ctx, analyzeConfig(cfg), eng.CH, eng.NC, eng.JS, log, m)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
@@ -67,7 +68,7 @@ func SQLCommand(ctx context.Context, cfg config.Config, query, format string, lo
 			return fmt.Errorf("schema: %w", err)
 		}
 	}
-	return SQL(ctx, eng.CH, query, format, out)
+	return analyze.SQL(ctx, eng.CH, eng.CHConfig, query, format, out)
 }
 
 // storeConfig is the store section with the connection, the schema and

@@ -160,7 +160,7 @@ type HTTP struct {
 	AllowPlaintextRemote bool `yaml:"allow_plaintext_remote"`
 }
 
-// Rules configures the threat detection rules (rules/README.md).
+// Rules configures the threat detection rules (analyze/rules/README.md).
 type Rules struct {
 	// Dir holds rule files (*.yaml) that add to, override or disable the
 	// built-in rules; empty: the built-in rules alone.

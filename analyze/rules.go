@@ -1,12 +1,14 @@
-package report
+package analyze
 
 import (
 	"bytes"
+	"embed"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -17,8 +19,14 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vakt-dev/vakt/internal/config"
-	"github.com/vakt-dev/vakt/rules"
 )
+
+// builtinRules holds the built-in rule files, one YAML file per rule,
+// documented in rules/README.md; a rules directory in the configuration
+// (rules.dir) adds rules and overrides built-ins of the same name.
+//
+//go:embed rules/*.yaml
+var builtinRules embed.FS
 
 // Scopes of a rule: what its offender id is.
 const (
@@ -106,16 +114,16 @@ func LoadRules(dirs ...string) ([]Rule, error) {
 		}
 		byName[r.Name] = r
 	}
-	builtin, err := fs.Glob(rules.FS, "*.yaml")
+	builtin, err := fs.Glob(builtinRules, "rules/*.yaml")
 	if err != nil {
 		return nil, fmt.Errorf("built-in rules: %w", err)
 	}
 	for _, name := range builtin {
-		b, err := rules.FS.ReadFile(name)
+		b, err := builtinRules.ReadFile(name)
 		if err != nil {
 			return nil, fmt.Errorf("built-in rule %s: %w", name, err)
 		}
-		add("builtin:"+name, b)
+		add("builtin:"+path.Base(name), b)
 	}
 	for _, dir := range dirs {
 		if dir == "" {

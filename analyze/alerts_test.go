@@ -1,10 +1,11 @@
-package app
+package analyze
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -21,9 +24,49 @@ import (
 	"github.com/vakt-dev/vakt/store"
 )
 
+var quiet = slog.New(slog.DiscardHandler)
+
+// alertEngines are what an Alerter uses: the store and the NATS server.
+type alertEngines struct {
+	CH driver.Conn
+	NC *nats.Conn
+	JS jetstream.JetStream
+}
+
+// owner holds the alert tests' connections, opened by the first of them.
+var owner alertEngines
+
+func openAlertEngines(t *testing.T) {
+	t.Helper()
+	if owner.CH != nil {
+		return
+	}
+	nc, js, err := bus.Connect(bus.ConnConfig{URL: natsURL, Name: "analyze-test"}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := store.Open(context.Background(), store.ClickHouseConfig{Addr: []string{chAddr}, Protocol: store.ProtocolHTTP,
+		DialTimeout: 5 * time.Second, Username: testCHUser, Password: testCHPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner = alertEngines{CH: conn, NC: nc, JS: js}
+}
+
+// testConfig is the alert loop's configuration over the database db.
+func testConfig(db string) Config {
+	return Config{Database: db, Interval: 10 * time.Second, WebhookTimeout: 5 * time.Second, WebhookRetries: 3}
+}
+
+// NewAlerter opens the alerter of a test, as `vakt run` does.
+func NewAlerter(ctx context.Context, cfg Config, eng alertEngines, log *slog.Logger, m *metrics.Pipeline) (*Alerter, error) {
+	return New(ctx, cfg, eng.CH, eng.NC, eng.JS, log, m)
+}
+
 // alertsDB makes a database with vakt's schema for one test.
 func alertsDB(t *testing.T, name string) string {
 	t.Helper()
+	openAlertEngines(t)
 	db := "t_alerts_" + name
 	if err := owner.CH.Exec(t.Context(), "DROP DATABASE IF EXISTS "+db); err != nil {
 		t.Fatal(err)
@@ -82,8 +125,7 @@ func drain(ch chan Alert, wait time.Duration) []Alert {
 
 func TestAlerterPublishesEachOffenderOncePerWindow(t *testing.T) {
 	db := alertsDB(t, "once")
-	cfg := testConfig(owner.dataDir)
-	cfg.ClickHouse.Database = db
+	cfg := testConfig(db)
 	t0 := time.Now().UTC().Truncate(time.Second)
 	probes(t, db, "shop.example", 42, 5, t0.Add(-5*time.Minute))
 	// The same client probes again an hour later: a new window.
@@ -139,8 +181,7 @@ func TestAlerterPublishesEachOffenderOncePerWindow(t *testing.T) {
 
 func TestAlertersShareTheBucket(t *testing.T) {
 	db := alertsDB(t, "shared")
-	cfg := testConfig(owner.dataDir)
-	cfg.ClickHouse.Database = db
+	cfg := testConfig(db)
 	now := time.Now().UTC()
 	probes(t, db, "a.example", 1, 3, now.Add(-time.Minute))
 	probes(t, db, "b.example", 2, 3, now.Add(-time.Minute))
@@ -170,8 +211,8 @@ func TestAlertersShareTheBucket(t *testing.T) {
 }
 
 func TestAlerterSurvivesFailingRule(t *testing.T) {
-	cfg := testConfig(owner.dataDir)
-	cfg.ClickHouse.Database = "t_alerts_no_such_db"
+	openAlertEngines(t)
+	cfg := testConfig("t_alerts_no_such_db")
 	m := metrics.New()
 	a, err := NewAlerter(t.Context(), cfg, owner, quiet, m)
 	if err != nil {

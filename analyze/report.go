@@ -1,8 +1,10 @@
-// Package report answers the questions the security team and ops ask of
-// the store: site health, threat detections over pseudonymous clients, and
-// top lists. `vakt report`, the alerting loop and the dashboard all use it,
-// so each figure is computed in one place.
-package report
+// Package analyze is vakt's fourth stage: it answers the questions the
+// security team and ops ask of the store (site health, threat detections
+// over pseudonymous clients, top lists), runs the detection rules (YAML
+// files embedded from rules/) for `vakt report` and the alert loop, and
+// backs the dashboard (analyze/web), so each figure is computed in one
+// place.
+package analyze
 
 import (
 	"time"

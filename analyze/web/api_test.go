@@ -1,4 +1,4 @@
-package dashboard_test
+package web_test
 
 import (
 	"bytes"
@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vakt-dev/vakt/analyze/web"
 	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/bus"
-	"github.com/vakt-dev/vakt/internal/dashboard"
 	"github.com/vakt-dev/vakt/pseudonymize"
 )
 
@@ -547,7 +547,7 @@ func TestPageAndAssets(t *testing.T) {
 // Several pages refreshing at once cost the store one query per answer.
 func TestConcurrentRequestsShareOneQuery(t *testing.T) {
 	counting := &countingSalts{}
-	d := dashboard.New(dashboard.Options{CH: eng.CH, Salts: counting})
+	d := web.New(web.Options{CH: eng.CH, Salts: counting})
 	ts := httptest.NewServer(d.Handler())
 	defer ts.Close()
 	srv := ts.URL

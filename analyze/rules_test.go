@@ -1,4 +1,4 @@
-package report
+package analyze
 
 import (
 	"fmt"
@@ -464,7 +464,7 @@ sql: SELECT site, toString(client_id) AS id, count() AS requests, countIf(path =
 
 func readBuiltin(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "rules", name))
+	b, err := os.ReadFile(filepath.Join("rules", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,19 +1,17 @@
-package app
+package analyze
 
 import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/vakt-dev/vakt/internal/report"
 )
 
 func TestSelectRules(t *testing.T) {
-	all, err := report.LoadRules("", "")
+	all, err := LoadRules("", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := func(rs []report.Rule) []string {
+	names := func(rs []Rule) []string {
 		var n []string
 		for _, r := range rs {
 			n = append(n, r.Name)

@@ -1,9 +1,9 @@
-// Package dashboard serves vakt's web page and the JSON endpoints behind it:
+// Package web is the dashboard: it serves vakt's web page and the JSON endpoints behind it:
 // live site health, the threats table, top lists, and the retention and salt
 // status. The page is plain HTML, CSS and JavaScript embedded in the binary
 // (no CDN, no build step); its charts are hand-drawn SVG.
 //
-// Every figure comes from internal/report, the same code `vakt report` and
+// Every figure comes from package analyze, the same code `vakt report` and
 // the alerts use. The dashboard shows pseudonymous client and network ids,
 // never an IP (the store holds none), and salt metadata, never a salt.
 //
@@ -16,13 +16,11 @@
 //	/api/status                     salt epochs, retention, stored rows, pipeline readiness
 //
 // since is a duration (15m, 1h, 24h, 7d, …); site empty means every site.
-package dashboard
+package web
 
 import (
 	"context"
 	"embed"
-	"encoding/json"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -33,6 +31,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/pseudonymize"
 )
@@ -47,39 +46,7 @@ type SaltLister interface {
 }
 
 // Retention is one kind of data and how long it is kept.
-type Retention struct {
-	Data  string        // e.g. "Pseudonymised requests"
-	Where string        // e.g. "ClickHouse vakt.requests"
-	Keep  time.Duration // 0: not kept at all
-	Note  string        // how the limit is enforced
-}
-
-// MarshalJSON writes Keep for people ("30d", "15m") and in seconds.
-func (r Retention) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		Data        string  `json:"data"`
-		Where       string  `json:"where"`
-		Keep        string  `json:"keep"`
-		KeepSeconds float64 `json:"keep_seconds"`
-		Note        string  `json:"note,omitempty"`
-	}{r.Data, r.Where, human(r.Keep), r.Keep.Seconds(), r.Note})
-}
-
-// human writes a duration in its largest whole unit: 30d, 15m, 36h.
-func human(d time.Duration) string {
-	const day = 24 * time.Hour
-	switch {
-	case d <= 0:
-		return "0"
-	case d%day == 0:
-		return fmt.Sprintf("%dd", d/day)
-	case d%time.Hour == 0:
-		return fmt.Sprintf("%dh", d/time.Hour)
-	case d%time.Minute == 0:
-		return fmt.Sprintf("%dm", d/time.Minute)
-	}
-	return d.String()
-}
+type Retention = analyze.RetentionRow
 
 // Options configure a Dashboard.
 type Options struct {
@@ -87,7 +54,7 @@ type Options struct {
 	CH       driver.Conn
 	Database string
 	// RuleDirs are the rule directories besides the built-in rules
-	// (report.LoadRules). Rules are read on each threats request, so edits
+	// (analyze.LoadRules). Rules are read on each threats request, so edits
 	// show up without a restart.
 	RuleDirs []string
 	// Salts lists salt epochs; nil when the salt bucket is unreachable, and
@@ -257,7 +224,7 @@ func normalise(q url.Values, params []string) url.Values {
 		switch p {
 		case "since":
 			if d, err := config.ParseDuration(v); err == nil {
-				v = human(d.D())
+				v = analyze.ShortDuration(d.D())
 			}
 		case "n":
 			if n, err := strconv.Atoi(v); err == nil {

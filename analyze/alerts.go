@@ -1,7 +1,6 @@
-package app
+package analyze
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,8 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -20,9 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vakt-dev/vakt/internal/bus"
-	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/metrics"
-	"github.com/vakt-dev/vakt/internal/report"
 )
 
 // AlertsBucket is the NATS KV bucket that remembers which offenders were
@@ -42,7 +37,7 @@ const HeaderAlertID = "Vakt-Alert-Id"
 
 // Alert is the JSON message published on vakt.alerts.<site> (and POSTed to
 // the webhook) for each new offender, once per rule window. See
-// rules/README.md for the schema.
+// analyze/rules/README.md for the schema.
 type Alert struct {
 	Schema      string             `json:"schema"`      // AlertSchema
 	ID          string             `json:"id"`          // stable for one offender of one rule in one window
@@ -67,7 +62,7 @@ type Alert struct {
 
 // NewAlert makes the alert for an offender caught by rule r over the
 // window [start, end).
-func NewAlert(r report.Rule, o report.Offender, start, end time.Time) Alert {
+func NewAlert(r Rule, o Offender, start, end time.Time) Alert {
 	ev := make(map[string]float64, len(o.Evidence))
 	for k, v := range o.Evidence {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
@@ -85,7 +80,7 @@ func NewAlert(r report.Rule, o report.Offender, start, end time.Time) Alert {
 
 // alertKey identifies an offender of a rule: a hash, usable as a KV key,
 // of rule, site, scope, id and epoch.
-func alertKey(rule string, o report.Offender) string {
+func alertKey(rule string, o Offender) string {
 	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%s\x00%d", rule, o.Site, o.Scope, o.ID, o.Epoch))
 	return hex.EncodeToString(h[:16])
 }
@@ -94,7 +89,7 @@ func alertKey(rule string, o report.Offender) string {
 // over its window and publishes each offender not alerted within that
 // window.
 type Alerter struct {
-	rules    []report.Rule
+	rules    []Rule
 	conn     driver.Conn
 	db       string
 	nc       *nats.Conn
@@ -109,28 +104,47 @@ type Alerter struct {
 	sent map[string]time.Time // alert key → when alerted
 }
 
-// NewAlerter loads the rules and sets up the KV bucket and the webhook.
-func NewAlerter(ctx context.Context, cfg config.Config, eng *Engines, log *slog.Logger, m *metrics.Pipeline) (*Alerter, error) {
-	rules, err := report.LoadRules(cfg.Rules.Dir)
+// Config configures the analysis stage's alert loop (the alerts and rules
+// sections of the configuration).
+type Config struct {
+	// Database holds the store's tables (clickhouse.database).
+	Database string
+	// RuleDirs add to or override the built-in rules (rules.dir).
+	RuleDirs []string
+	// Interval between evaluations of every rule (alerts.interval).
+	Interval time.Duration
+	// WebhookURL, if set, receives each alert as a POST; WebhookTimeout
+	// bounds each attempt, WebhookRetries counts further attempts.
+	WebhookURL     string
+	WebhookTimeout time.Duration
+	WebhookRetries int
+	// BucketReplicas are the replicas of AlertsBucket (streams.replicas).
+	BucketReplicas int
+}
+
+// New loads the rules and sets up the KV bucket and the webhook. js may be
+// nil: alerts are then remembered in memory only.
+func New(ctx context.Context, cfg Config, ch driver.Conn, nc *nats.Conn, js jetstream.JetStream, log *slog.Logger, m *metrics.Pipeline) (*Alerter, error) {
+	rules, err := LoadRules(cfg.RuleDirs...)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	a := &Alerter{
-		rules: rules, conn: eng.CH, db: cfg.ClickHouse.Database, nc: eng.NC, interval: cfg.Alerts.Interval.D(),
+		rules: rules, conn: ch, db: cfg.Database, nc: nc, interval: cfg.Interval,
 		log: log.With("stage", "alerts"), m: m, now: time.Now, sent: map[string]time.Time{},
 	}
-	if eng.JS != nil {
+	if js != nil {
 		ttl := time.Duration(0)
 		for _, r := range rules {
 			ttl = max(ttl, r.Window)
 		}
-		kv, err := eng.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:      AlertsBucket,
 			Description: "alerts already published: hashed rule, site and pseudonymous offender id → time",
 			History:     1,
 			TTL:         ttl,
 			Storage:     jetstream.FileStorage,
-			Replicas:    cfg.Streams.Replicas,
+			Replicas:    cfg.BucketReplicas,
 		})
 		if err != nil {
 			// Alerting still works; a restart may repeat an alert.
@@ -139,14 +153,14 @@ func NewAlerter(ctx context.Context, cfg config.Config, eng *Engines, log *slog.
 			a.kv = kv
 		}
 	}
-	if cfg.Alerts.WebhookURL != "" {
-		a.hook = newWebhook(cfg.Alerts.WebhookURL, cfg.Alerts.WebhookTimeout.D(), cfg.Alerts.WebhookRetries, a.log, m)
+	if cfg.WebhookURL != "" {
+		a.hook = newWebhook(cfg.WebhookURL, cfg.WebhookTimeout, cfg.WebhookRetries, a.log, m)
 	}
 	return a, nil
 }
 
 // Rules returns the rules the alerter evaluates.
-func (a *Alerter) Rules() []report.Rule { return a.rules }
+func (a *Alerter) Rules() []Rule { return a.rules }
 
 // Run evaluates the rules every interval until ctx ends. Failing rules are
 // logged and counted, never fatal: the pipeline matters more.
@@ -181,7 +195,7 @@ func (a *Alerter) Evaluate(ctx context.Context) int {
 		}
 		start := now.Add(-r.Window)
 		t0 := time.Now()
-		offs, err := r.Offenders(ctx, a.conn, a.db, report.Filter{Since: start, Until: now})
+		offs, err := r.Offenders(ctx, a.conn, a.db, Filter{Since: start, Until: now})
 		a.m.RuleDuration.WithLabelValues(r.Name).Observe(time.Since(t0).Seconds())
 		if err != nil {
 			if ctx.Err() == nil {
@@ -289,107 +303,4 @@ func (a *Alerter) publish(al Alert) error {
 		a.hook.enqueue(b)
 	}
 	return nil
-}
-
-// webhook POSTs alerts to a URL from a bounded queue, retrying failures a
-// bounded number of times. The URL may hold a token: it is never logged.
-type webhook struct {
-	url     string
-	client  *http.Client
-	retries int
-	backoff time.Duration
-	queue   chan []byte
-	log     *slog.Logger
-	m       *metrics.Pipeline
-}
-
-const webhookQueue = 1024
-
-func newWebhook(url string, timeout time.Duration, retries int, log *slog.Logger, m *metrics.Pipeline) *webhook {
-	return &webhook{url: url, client: &http.Client{Timeout: timeout}, retries: retries, backoff: time.Second,
-		queue: make(chan []byte, webhookQueue), log: log, m: m}
-}
-
-func (w *webhook) enqueue(b []byte) {
-	select {
-	case w.queue <- b:
-	default:
-		w.m.WebhookDeliveries.WithLabelValues("dropped").Inc()
-		w.log.Warn("alert webhook queue full: alert dropped (it was published on NATS)")
-	}
-}
-
-func (w *webhook) run(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case b := <-w.queue:
-			if err := w.deliver(ctx, b); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				w.m.WebhookDeliveries.WithLabelValues("failed").Inc()
-				w.log.Warn("alert webhook failed", "attempts", w.retries+1, "err", err)
-				continue
-			}
-			w.m.WebhookDeliveries.WithLabelValues("ok").Inc()
-		}
-	}
-}
-
-// deliver POSTs one alert: 2xx is success; a network error, 408, 429 or
-// 5xx is retried after 1s, 2s, 4s... (at most w.retries times); any other
-// answer is final.
-func (w *webhook) deliver(ctx context.Context, body []byte) error {
-	var err error
-	for attempt := 0; attempt <= w.retries; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(min(w.backoff<<(attempt-1), 30*time.Second)):
-			}
-		}
-		var retry bool
-		retry, err = w.post(ctx, body)
-		if err == nil || !retry {
-			return err
-		}
-	}
-	return err
-}
-
-func (w *webhook) post(ctx context.Context, body []byte) (retry bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
-	if err != nil {
-		return false, fmt.Errorf("webhook request: %w", redactURL(err))
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "vakt-alerts")
-	res, err := w.client.Do(req)
-	if err != nil {
-		return true, fmt.Errorf("webhook: %w", redactURL(err))
-	}
-	res.Body.Close()
-	switch {
-	case res.StatusCode >= 200 && res.StatusCode < 300:
-		return false, nil
-	case res.StatusCode == http.StatusRequestTimeout, res.StatusCode == http.StatusTooManyRequests, res.StatusCode >= 500:
-		return true, fmt.Errorf("webhook answered %s", res.Status)
-	}
-	return false, fmt.Errorf("webhook answered %s (not retried)", res.Status)
-}
-
-// redactURL keeps a webhook URL (which may carry a token) out of an
-// error: net/http's *url.Error quotes it.
-func redactURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if ue.Timeout() {
-			return fmt.Errorf("%s: timeout", ue.Op)
-		}
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
 }

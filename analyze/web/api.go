@@ -1,4 +1,4 @@
-package dashboard
+package web
 
 import (
 	"bytes"
@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/internal/config"
-	"github.com/vakt-dev/vakt/internal/report"
 )
 
 // queryTimeout bounds one endpoint's work on the store.
@@ -98,22 +98,22 @@ func (n num) MarshalJSON() ([]byte, error) {
 }
 
 // rangeFilter reads since and site.
-func rangeFilter(q url.Values, now time.Time, def time.Duration) (report.Filter, error) {
+func rangeFilter(q url.Values, now time.Time, def time.Duration) (analyze.Filter, error) {
 	since := def
 	if s := q.Get("since"); s != "" {
 		d, err := config.ParseDuration(s)
 		if err != nil {
-			return report.Filter{}, badRequest{fmt.Sprintf("since: %v", err)}
+			return analyze.Filter{}, badRequest{fmt.Sprintf("since: %v", err)}
 		}
 		if since = d.D(); since < minSince || since > maxSince {
-			return report.Filter{}, badRequest{fmt.Sprintf("since: %s is out of range; use 1m to 400d, e.g. 15m, 1h, 24h or 7d", s)}
+			return analyze.Filter{}, badRequest{fmt.Sprintf("since: %s is out of range; use 1m to 400d, e.g. 15m, 1h, 24h or 7d", s)}
 		}
 	}
 	site := q.Get("site")
 	if len(site) > maxSite {
-		return report.Filter{}, badRequest{fmt.Sprintf("site: longer than %d bytes", maxSite)}
+		return analyze.Filter{}, badRequest{fmt.Sprintf("site: longer than %d bytes", maxSite)}
 	}
-	return report.Filter{Since: now.Add(-since), Until: now, Site: site}, nil
+	return analyze.Filter{Since: now.Add(-since), Until: now, Site: site}, nil
 }
 
 // bucketFor picks the health series' bucket for a range: at most 90
@@ -237,14 +237,14 @@ func (d *Dashboard) health(ctx context.Context, q url.Values) (any, error) {
 	f.Bucket = bucketFor(f.Until.Sub(f.Since))
 	// Start on a bucket boundary, so that the first bucket is whole.
 	f.Since = f.Since.Truncate(f.Bucket)
-	h, err := report.HealthReport(ctx, d.o.CH, d.o.Database, f)
+	h, err := analyze.HealthReport(ctx, d.o.CH, d.o.Database, f)
 	if err != nil {
 		return nil, err
 	}
 	return healthResponse(h, f), nil
 }
 
-func toPoint(p report.HealthPoint) healthPoint {
+func toPoint(p analyze.HealthPoint) healthPoint {
 	return healthPoint{
 		T: p.Time.UnixMilli(), Requests: p.Requests, RPS: num(p.RequestsPerSecond),
 		Status2xx: p.Status2xx, Status3xx: p.Status3xx, Status4xx: p.Status4xx, Status5xx: p.Status5xx, StatusOther: p.StatusOther,
@@ -253,7 +253,7 @@ func toPoint(p report.HealthPoint) healthPoint {
 	}
 }
 
-func toPaths(ps []report.PathStat) []pathStat {
+func toPaths(ps []analyze.PathStat) []pathStat {
 	out := make([]pathStat, 0, len(ps))
 	for _, p := range ps {
 		out = append(out, pathStat{Site: p.Site, Path: p.Path, Requests: p.Requests, Failures: p.Failures, P95: num(p.P95)})
@@ -264,7 +264,7 @@ func toPaths(ps []report.PathStat) []pathStat {
 // healthResponse shapes a health report for the charts: every site's series
 // on one dense time axis (buckets without requests are zeros, with unknown
 // latency), and totals over every site.
-func healthResponse(h *report.Health, f report.Filter) healthResp {
+func healthResponse(h *analyze.Health, f analyze.Filter) healthResp {
 	bucket := f.Bucket
 	if h.Filter.Bucket > 0 {
 		bucket = h.Filter.Bucket
@@ -402,18 +402,18 @@ func (d *Dashboard) threats(ctx context.Context, q url.Values) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	rules, err := report.LoadRules(d.o.RuleDirs...)
+	rules, err := analyze.LoadRules(d.o.RuleDirs...)
 	if err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
-	t, err := report.ThreatReport(ctx, d.o.CH, d.o.Database, rules, f)
+	t, err := analyze.ThreatReport(ctx, d.o.CH, d.o.Database, rules, f)
 	if err != nil {
 		return nil, err
 	}
 	return threatsResponse(t, rules, f), nil
 }
 
-func threatsResponse(t *report.Threats, rules []report.Rule, f report.Filter) threatsResp {
+func threatsResponse(t *analyze.Threats, rules []analyze.Rule, f analyze.Filter) threatsResp {
 	r := threatsResp{Site: f.Site, Since: f.Since, Until: f.Until, Rules: []ruleInfo{}, Offenders: []offender{}, Categories: []categoryCount{}}
 	severity := map[string]int{}
 	for _, ru := range rules {
@@ -489,11 +489,11 @@ func (d *Dashboard) top(ctx context.Context, q url.Values) (any, error) {
 			return nil, badRequest{fmt.Sprintf("n: %q is not a number from 1 to %d", s, maxN)}
 		}
 	}
-	t, err := report.TopReport(ctx, d.o.CH, d.o.Database, f, n)
+	t, err := analyze.TopReport(ctx, d.o.CH, d.o.Database, f, n)
 	if err != nil {
 		return nil, err
 	}
-	list := func(es []report.TopEntry) []topEntry {
+	list := func(es []analyze.TopEntry) []topEntry {
 		out := make([]topEntry, 0, len(es))
 		for _, e := range es {
 			out = append(out, topEntry{Key: e.Key, Label: e.Label, Requests: e.Requests, Share: num(e.Share)})
@@ -543,7 +543,7 @@ type statusResp struct {
 // page shows what it can.
 func (d *Dashboard) status(ctx context.Context, _ url.Values) (any, error) {
 	r := statusResp{Now: d.o.Now().UTC(), Retention: []Retention{}}
-	r.Salts = saltStatus{EpochLength: human(d.o.EpochLength), Grace: human(d.o.Grace), Epochs: []epochInfo{}}
+	r.Salts = saltStatus{EpochLength: analyze.ShortDuration(d.o.EpochLength), Grace: analyze.ShortDuration(d.o.Grace), Epochs: []epochInfo{}}
 	switch {
 	case d.o.Salts != nil:
 		eps, err := d.o.Salts.Epochs(ctx)

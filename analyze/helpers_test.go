@@ -1,16 +1,18 @@
-package report
+package analyze
 
 import (
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/chserver"
 	"github.com/vakt-dev/vakt/internal/testenv"
 	"github.com/vakt-dev/vakt/pseudonymize"
@@ -18,8 +20,8 @@ import (
 )
 
 // One chDB engine per process: every test of the package shares it, each
-// in a database of its own.
-var chAddr string
+// in a database of its own. The alert tests share one NATS server too.
+var chAddr, natsURL string
 
 // The embedded endpoint's account in these tests.
 const testCHUser, testCHPassword = "vakt", "report-test-password"
@@ -39,7 +41,16 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	chAddr = srv.Addr()
+	natsSrv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: filepath.Join(dir, "nats")})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start the embedded NATS server:", err)
+		srv.Close()
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	natsURL = natsSrv.ClientURL()
 	code := m.Run()
+	natsSrv.Shutdown()
 	srv.Close()
 	os.RemoveAll(dir)
 	os.Exit(code)

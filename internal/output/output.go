@@ -1,0 +1,193 @@
+// Package output writes rows as a table, JSON lines, CSV or TSV: the output
+// formats of `vakt sql`, `vakt report` and the other commands that list
+// rows. Rows come either as Go values with ClickHouse column types (Writer)
+// or as the engine's own output (FromEngine).
+package output
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// The output formats.
+const (
+	Table = "table"
+	JSON  = "json" // one JSON object per row (JSON Lines)
+	CSV   = "csv"  // with a header row
+	TSV   = "tsv"  // ClickHouse TabSeparated: no header, escaped
+)
+
+// Valid reports whether f is an output format.
+func Valid(f string) bool {
+	switch f {
+	case Table, JSON, CSV, TSV:
+		return true
+	}
+	return false
+}
+
+// Check returns the --format error for an unknown format.
+func Check(f string) error {
+	if !Valid(f) {
+		return fmt.Errorf("--format %q: use table, json, csv or tsv", f)
+	}
+	return nil
+}
+
+// Column is one output column: its name and ClickHouse type, which says how
+// a value is rendered (DateTime64(3) with milliseconds, Date as a date).
+type Column struct {
+	Name, Type string
+}
+
+// Writer writes rows of Go values, one value per column.
+type Writer interface {
+	Row(vals []any) error
+	// Flush writes what is buffered (the table format aligns all rows).
+	Flush() error
+}
+
+// NewWriter returns a writer of rows in format; csv writes its header now.
+func NewWriter(format string, cols []Column, out io.Writer) (Writer, error) {
+	if err := Check(format); err != nil {
+		return nil, err
+	}
+	switch format {
+	case Table:
+		return &tableWriter{cols: cols, table: newTable(names(cols), out)}, nil
+	case JSON:
+		return &jsonWriter{cols: cols, enc: json.NewEncoder(out)}, nil
+	case CSV:
+		w := csv.NewWriter(out)
+		return &csvWriter{cols: cols, w: w}, w.Write(names(cols))
+	default:
+		return &tsvWriter{cols: cols, out: out}, nil
+	}
+}
+
+func names(cols []Column) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.Name
+	}
+	return out
+}
+
+// table aligns rows of text under a header and counts them.
+type table struct {
+	names []string
+	rows  [][]string
+	out   io.Writer
+}
+
+func newTable(names []string, out io.Writer) *table { return &table{names: names, out: out} }
+
+// cellEscaper keeps each row on one line and the columns apart.
+var cellEscaper = strings.NewReplacer("\t", `\t`, "\n", `\n`)
+
+func (t *table) add(cells []string) {
+	for i := range cells {
+		cells[i] = cellEscaper.Replace(cells[i])
+	}
+	t.rows = append(t.rows, cells)
+}
+
+func (t *table) flush() error {
+	tw := tabwriter.NewWriter(t.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(t.names, "\t"))
+	seps := make([]string, len(t.names))
+	for i, n := range t.names {
+		seps[i] = strings.Repeat("-", max(len(n), 1))
+	}
+	fmt.Fprintln(tw, strings.Join(seps, "\t"))
+	for _, r := range t.rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(t.out, "(%d rows)\n", len(t.rows))
+	return err
+}
+
+type tableWriter struct {
+	cols  []Column
+	table *table
+}
+
+func (t *tableWriter) Row(vals []any) error {
+	cells := make([]string, len(vals))
+	for i, v := range vals {
+		cells[i] = Text(v, t.cols[i].Type, "NULL")
+	}
+	t.table.add(cells)
+	return nil
+}
+
+func (t *tableWriter) Flush() error { return t.table.flush() }
+
+type jsonWriter struct {
+	cols []Column
+	enc  *json.Encoder
+}
+
+func (j *jsonWriter) Row(vals []any) error {
+	// An ordered object: encoding/json sorts map keys, columns keep order.
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(j.cols[i].Name)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(jsonValue(v, j.cols[i].Type))
+	}
+	b.WriteByte('}')
+	return j.enc.Encode(json.RawMessage(b.String()))
+}
+
+func (j *jsonWriter) Flush() error { return nil }
+
+type csvWriter struct {
+	cols []Column
+	w    *csv.Writer
+}
+
+func (c *csvWriter) Row(vals []any) error {
+	cells := make([]string, len(vals))
+	for i, v := range vals {
+		cells[i] = Text(v, c.cols[i].Type, "")
+	}
+	return c.w.Write(cells)
+}
+
+func (c *csvWriter) Flush() error { c.w.Flush(); return c.w.Error() }
+
+type tsvWriter struct {
+	cols []Column
+	out  io.Writer
+}
+
+// tsvEscaper escapes as ClickHouse's TabSeparated format does.
+var tsvEscaper = strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\r", `\r`, "\x00", `\0`, "\b", `\b`, "\f", `\f`)
+
+func (t *tsvWriter) Row(vals []any) error {
+	cells := make([]string, len(vals))
+	for i, v := range vals {
+		if deref(v) == nil {
+			cells[i] = `\N`
+			continue
+		}
+		cells[i] = tsvEscaper.Replace(Text(v, t.cols[i].Type, ""))
+	}
+	_, err := io.WriteString(t.out, strings.Join(cells, "\t")+"\n")
+	return err
+}
+
+func (t *tsvWriter) Flush() error { return nil }
