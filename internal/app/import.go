@@ -69,19 +69,19 @@ func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Lo
 		return ImportSummary{}, err
 	}
 	defer eng.Close()
-	im, err := startImport(ctx, cfg, eng, files, metrics.New(), log)
+	im, err := StartImport(ctx, cfg, eng, files, metrics.New(), log)
 	if err != nil {
 		return ImportSummary{}, err
 	}
-	defer im.close()
-	err = im.run(ctx)
+	defer im.Close()
+	err = im.Run(ctx)
 	return im.summary(start), err
 }
 
-// importer pushes whole files through the pipeline: the pseudonymise and
+// Importer pushes whole files through the pipeline: the pseudonymise and
 // store stages run on eng while ingest reads the files. `vakt import` and
 // `vakt bench` share it.
-type importer struct {
+type Importer struct {
 	eng        *Engines
 	in         *ingest.Ingest
 	store      *store.Store
@@ -89,8 +89,8 @@ type importer struct {
 	stopStages context.CancelFunc
 }
 
-// startImport migrates the schema, starts the stages and prepares ingest.
-func startImport(ctx context.Context, cfg config.Config, eng *Engines, files []string, m *metrics.Pipeline, log *slog.Logger) (*importer, error) {
+// StartImport migrates the schema, starts the stages and prepares ingest.
+func StartImport(ctx context.Context, cfg config.Config, eng *Engines, files []string, m *metrics.Pipeline, log *slog.Logger) (*Importer, error) {
 	if err := migrateOnStart(ctx, eng.CH, cfg, log); err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func startImport(ctx context.Context, cfg config.Config, eng *Engines, files []s
 	if err != nil {
 		return nil, err
 	}
-	icfg := ingestConfig(cfg, false)
+	icfg := IngestConfig(cfg, false)
 	icfg.Files, icfg.Sources = files, nil // the files named, not the followed ones
 	ijs, err := eng.StageJS(bus.StageIngest)
 	if err != nil {
@@ -110,14 +110,14 @@ func startImport(ctx context.Context, cfg config.Config, eng *Engines, files []s
 	}
 	stageCtx, stop := context.WithCancel(ctx)
 	st, _ := stages["store"].(*store.Store)
-	im := &importer{eng: eng, in: in, store: st, stagesDone: make(chan error, 1), stopStages: stop}
+	im := &Importer{eng: eng, in: in, store: st, stagesDone: make(chan error, 1), stopStages: stop}
 	go func() { im.stagesDone <- runStages(stageCtx, stages) }()
 	return im, nil
 }
 
-// run reads the files and returns once every line is stored or rejected,
+// Run reads the files and returns once every line is stored or rejected,
 // or a stage failed.
-func (im *importer) run(ctx context.Context) error {
+func (im *Importer) Run(ctx context.Context) error {
 	if err := im.in.Run(ctx); err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
@@ -138,8 +138,11 @@ func (im *importer) run(ctx context.Context) error {
 	}
 }
 
-// close stops the stages.
-func (im *importer) close() {
+// IngestStats are ingest's counts so far.
+func (im *Importer) IngestStats() ingest.Stats { return im.in.Stats() }
+
+// Close stops the stages.
+func (im *Importer) Close() {
 	im.stopStages()
 	<-im.stagesDone
 }
@@ -147,7 +150,7 @@ func (im *importer) close() {
 // summary counts the import. Lines of a repeated import are dropped as
 // duplicates by JetStream (ingest's count) or found stored by this
 // import's store stage (other replicas' finds are not counted here).
-func (im *importer) summary(start time.Time) ImportSummary {
+func (im *Importer) summary(start time.Time) ImportSummary {
 	st := im.in.Stats()
 	var found int64
 	if im.store != nil {
@@ -163,12 +166,12 @@ func (im *importer) summary(start time.Time) ImportSummary {
 	}
 }
 
-// ingestConfig is the ingest section and what the command decides: a
+// IngestConfig is the ingest section and what the command decides: a
 // following ingest (vakt run, vakt ingest) or an import, which reads only
 // the files named (no demo, syslog or from_start). Lines older than the
 // request retention are refused, and a stop publishes for at most
 // shutdown_timeout.
-func ingestConfig(c config.Config, follow bool) ingest.Config {
+func IngestConfig(c config.Config, follow bool) ingest.Config {
 	ic := c.Ingest
 	ic.Follow = follow
 	ic.MaxAge = c.Retention.Requests.D()

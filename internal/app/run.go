@@ -71,7 +71,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		if err != nil {
 			return err
 		}
-		in, err := ingest.New(ingestConfig(cfg, true), ijs, log, m)
+		in, err := ingest.New(IngestConfig(cfg, true), ijs, log, m)
 		if err != nil {
 			return err
 		}
