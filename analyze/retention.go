@@ -242,4 +242,3 @@ func durationWords(d time.Duration) string {
 	}
 	return strings.TrimSpace(d.String())
 }
-
