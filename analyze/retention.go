@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/output"
 	"github.com/vakt-dev/vakt/store"
 )
 
@@ -188,6 +189,21 @@ var descriptions = map[string]struct{ what, from string }{
 	store.HealthTable: {
 		"Per-minute statistics of each website with no client identifiers: numbers of requests by response " +
 			"class, bytes sent and response times.", ""},
+}
+
+// Write writes the policy as `vakt retention --format` asks: text (or
+// "") or json.
+func (p RetentionPolicy) Write(format string, out io.Writer) error {
+	switch format {
+	case "", "text":
+		p.WriteText(out)
+		return nil
+	case output.JSON:
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(p)
+	}
+	return fmt.Errorf("--format %q: use text or json", format)
 }
 
 // WriteText writes the policy in plain words, ready to quote in a privacy

@@ -17,12 +17,12 @@ import (
 // SaltStatus is what `vakt salts status` reports: the schedule of every
 // stored salt, never a salt.
 type SaltStatus struct {
-	Now          time.Time               `json:"now"`
-	EpochLength  string                  `json:"epoch_length"`
-	Grace        string                  `json:"grace"`
-	CurrentEpoch uint32                  `json:"current_epoch"`
-	Epochs       []SaltEpoch             `json:"epochs"`
-	Rotations    []Rotation `json:"rotations"`
+	Now          time.Time   `json:"now"`
+	EpochLength  string      `json:"epoch_length"`
+	Grace        string      `json:"grace"`
+	CurrentEpoch uint32      `json:"current_epoch"`
+	Epochs       []SaltEpoch `json:"epochs"`
+	Rotations    []Rotation  `json:"rotations"`
 }
 
 // SaltEpoch is one epoch with a stored salt, or the current one.

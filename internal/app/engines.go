@@ -10,11 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,6 +20,7 @@ import (
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/chserver"
 	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/store"
 )
 
@@ -55,7 +54,7 @@ type Engines struct {
 	// Owner is true when this process runs the embedded engines.
 	Owner   bool
 	natsSrv *bus.Embedded
-	nats    *embeddedNATS // per-stage connections to the embedded server
+	nats    *bus.StageConns // per-stage connections to the embedded server
 	chSrv   *chserver.Server
 	natsURL string
 	chAddr  string
@@ -105,7 +104,7 @@ func OpenEngines(ctx context.Context, cfg config.Config, need Need, name string,
 		conn, err := store.Open(ctx, chCfg)
 		if err != nil {
 			e.Close()
-			return nil, withClickHouseHint(err)
+			return nil, store.WithHint(err)
 		}
 		e.CH, e.CHAddr, e.CHConfig = conn, chCfg.Addr[0], chCfg
 	}
@@ -201,7 +200,7 @@ func (e *Engines) find(ctx context.Context, cfg config.Config) error {
 // Close closes connections, then stops the embedded engines.
 func (e *Engines) Close() {
 	if e.nats != nil {
-		e.nats.closeAll()
+		e.nats.CloseAll()
 	}
 	if e.NC != nil {
 		e.NC.Drain()
@@ -222,34 +221,6 @@ func (e *Engines) Close() {
 	}
 }
 
-// withNATSHint adds the fix for the usual connection failures.
-func withNATSHint(err error) error {
-	switch {
-	case errors.Is(err, nats.ErrAuthorization), strings.Contains(err.Error(), "Authorization Violation"):
-		return fmt.Errorf("%w (check nats.user and nats.password(_file), nats.token(_file), nats.credentials_file or nats.nkey_seed_file)", err)
-	case strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "certificate"):
-		return fmt.Errorf("%w (set nats.ca_file to the CA that signed the server's certificate)", err)
-	case errors.Is(err, nats.ErrNoServers):
-		return fmt.Errorf("%w (is nats-server running at nats.url? leave nats.url empty for the embedded server)", err)
-	}
-	return err
-}
-
-// withClickHouseHint adds the fix for the usual connection failures.
-func withClickHouseHint(err error) error {
-	var ex *clickhouse.Exception
-	switch {
-	case errors.As(err, &ex) && ex.Code == 516, strings.Contains(err.Error(), "AUTHENTICATION_FAILED"):
-		return fmt.Errorf("%w (check clickhouse.user and clickhouse.password(_file))", err)
-	case strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "certificate"):
-		return fmt.Errorf("%w (set clickhouse.ca_file to the CA that signed the server's certificate)", err)
-	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"),
-		strings.Contains(err.Error(), "first record does not look like a TLS handshake"):
-		return fmt.Errorf("%w (the server does not speak TLS there: unset clickhouse.tls and clickhouse.ca_file, or use its TLS port)", err)
-	}
-	return err
-}
-
 func processAlive(pid int) bool {
 	return syscall.Kill(pid, 0) == nil
 }
@@ -260,7 +231,7 @@ func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
 // the embedded endpoint's own account when vakt runs the engine.
 func clickHouseConfig(c config.Config) (store.ClickHouseConfig, error) {
 	user := c.ClickHouse.User
-	password, err := secret(c.ClickHouse.Password, c.ClickHouse.PasswordFile, "clickhouse.password_file")
+	password, err := secrets.ValueOrFile(c.ClickHouse.Password, c.ClickHouse.PasswordFile, "clickhouse.password_file")
 	if err == nil && c.EmbeddedClickHouse() {
 		// vakt's own account of the embedded endpoint, generated if need be.
 		user, password, err = embeddedAccount(c, false)

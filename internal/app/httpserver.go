@@ -1,13 +1,10 @@
 package app
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -20,18 +17,6 @@ import (
 // HTTPTokenName is the generated credential of vakt's HTTP listener, under
 // <data>/credentials/.
 const HTTPTokenName = "http.token"
-
-// Bounds of vakt's HTTP listener. Its answers are small, but a dashboard
-// answer over a long range may take up to the dashboard's query timeout
-// (60s) to compute.
-const (
-	httpMaxConns          = 64
-	httpReadHeaderTimeout = 5 * time.Second
-	httpReadTimeout       = 10 * time.Second // no endpoint takes a body
-	httpWriteTimeout      = 75 * time.Second
-	httpIdleTimeout       = 60 * time.Second
-	httpMaxHeaderBytes    = 32 << 10
-)
 
 // httpServed is what serveHTTP started.
 type httpServed struct {
@@ -77,7 +62,7 @@ func serveHTTP(cfg config.Config, m *metrics.Pipeline, eng *Engines, log *slog.L
 		log.Warn("metrics endpoint disabled", "listen", listen, "err", err)
 		return httpServed{}, func() {}
 	}
-	if cfg.HTTP.Auth == "none" && !loopbackListen(listen) {
+	if cfg.HTTP.Auth == "none" && !httpguard.LoopbackListen(listen) {
 		log.Warn("the dashboard and /metrics are served on a non-loopback address without authentication (http.auth: none)",
 			"listen", listen)
 	}
@@ -87,40 +72,11 @@ func serveHTTP(cfg config.Config, m *metrics.Pipeline, eng *Engines, log *slog.L
 	for _, f := range mount {
 		f(mux)
 	}
-	guard := httpguard.New(httpguard.Options{
+	stop := httpguard.Serve(ln, mux, httpguard.Options{
 		Token:        token,
-		Listen:       ln.Addr().String(),
 		AllowedHosts: cfg.HTTP.AllowedHosts,
 		Open:         openPath,
 		OnRefuse:     func(reason string) { m.HTTPRefused.WithLabelValues(reason).Inc() },
 	})
-	srv := &http.Server{
-		Handler:           guard.Wrap(mux),
-		ReadHeaderTimeout: httpReadHeaderTimeout,
-		ReadTimeout:       httpReadTimeout,
-		WriteTimeout:      httpWriteTimeout,
-		IdleTimeout:       httpIdleTimeout,
-		MaxHeaderBytes:    httpMaxHeaderBytes,
-		// Connection errors name the client's address: not logged.
-		ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
-	}
-	go srv.Serve(httpguard.LimitListener(ln, httpMaxConns))
-	return httpServed{Addr: ln.Addr().String(), Token: token}, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}
-}
-
-// loopbackListen reports whether a listen address is on loopback only.
-func loopbackListen(listen string) bool {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
+	return httpServed{Addr: ln.Addr().String(), Token: token}, stop
 }

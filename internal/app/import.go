@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/vakt-dev/vakt/ingest"
@@ -17,43 +14,6 @@ import (
 	"github.com/vakt-dev/vakt/store"
 )
 
-// ImportSummary is what `vakt import` reports.
-type ImportSummary struct {
-	Read       int64            `json:"lines_read"`
-	Stored     int64            `json:"stored"`
-	Duplicates int64            `json:"duplicates"`
-	Dropped    int64            `json:"dropped"`
-	Rejected   map[string]int64 `json:"rejected"`
-	Elapsed    time.Duration    `json:"elapsed_ns"`
-}
-
-// RejectedTotal is the number of rejected lines over all reasons.
-func (s ImportSummary) RejectedTotal() int64 {
-	var n int64
-	for _, v := range s.Rejected {
-		n += v
-	}
-	return n
-}
-
-// Print writes the summary for a person.
-func (s ImportSummary) Print(w io.Writer) {
-	rate := float64(s.Read) / max(s.Elapsed.Seconds(), 1e-9)
-	fmt.Fprintf(w, "lines read:  %d\n", s.Read)
-	fmt.Fprintf(w, "stored:      %d\n", s.Stored)
-	if s.Duplicates > 0 {
-		fmt.Fprintf(w, "duplicates:  %d (already imported, skipped)\n", s.Duplicates)
-	}
-	if s.Dropped > 0 {
-		fmt.Fprintf(w, "dropped:     %d (RAW stream full, ingest.when_full: drop)\n", s.Dropped)
-	}
-	fmt.Fprintf(w, "rejected:    %d\n", s.RejectedTotal())
-	for _, reason := range slices.Sorted(maps.Keys(s.Rejected)) {
-		fmt.Fprintf(w, "  %-22s %d\n", reason, s.Rejected[reason])
-	}
-	fmt.Fprintf(w, "elapsed:     %s (%.0f lines/s)\n", s.Elapsed.Round(time.Millisecond), rate)
-}
-
 // Import is `vakt import`: it pushes whole files through the pipeline and
 // returns once every line is stored or rejected.
 //
@@ -62,16 +22,16 @@ func (s ImportSummary) Print(w io.Writer) {
 // a cluster): the stages share durable consumers, so the work is split and
 // each event is stored once. "Stored" is confirmed by the pipeline draining:
 // the store acknowledges an event only after ClickHouse committed it.
-func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Logger) (ImportSummary, error) {
+func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Logger) (ingest.ImportSummary, error) {
 	start := time.Now()
 	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, ClickHouse: true}, "import", log)
 	if err != nil {
-		return ImportSummary{}, err
+		return ingest.ImportSummary{}, err
 	}
 	defer eng.Close()
 	im, err := StartImport(ctx, cfg, eng, files, metrics.New(), log)
 	if err != nil {
-		return ImportSummary{}, err
+		return ingest.ImportSummary{}, err
 	}
 	defer im.Close()
 	err = im.Run(ctx)
@@ -150,13 +110,13 @@ func (im *Importer) Close() {
 // summary counts the import. Lines of a repeated import are dropped as
 // duplicates by JetStream (ingest's count) or found stored by this
 // import's store stage (other replicas' finds are not counted here).
-func (im *Importer) summary(start time.Time) ImportSummary {
+func (im *Importer) summary(start time.Time) ingest.ImportSummary {
 	st := im.in.Stats()
 	var found int64
 	if im.store != nil {
 		found = int64(im.store.Stats().Duplicates)
 	}
-	return ImportSummary{
+	return ingest.ImportSummary{
 		Read:       st.LinesRead,
 		Stored:     st.Published - found,
 		Duplicates: st.Duplicates + found,

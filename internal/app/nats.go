@@ -6,15 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/secrets"
 )
 
 // startNATS starts the embedded nats-server on the configured address, or on
@@ -39,10 +37,16 @@ func startNATS(cfg config.Config, log *slog.Logger) (*bus.Embedded, error) {
 		ec.Host, ec.Port = host, port
 	}
 	var err error
-	if ec.Passwords, err = natsPasswords(cfg.DataDir); err != nil {
+	if ec.Passwords, err = bus.EnsurePasswords(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	if ec.StoreKey, err = natsStoreKey(cfg, log); err != nil {
+	var keyFile string
+	if cfg.NATS.StoreEncryption {
+		if keyFile, err = NATSStoreKeyFile(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if ec.StoreKey, err = bus.StoreKeyFor(cfg.NATSDir(), cfg.NATS.StoreEncryption, keyFile, cfg.NATS.StoreKey, log); err != nil {
 		return nil, err
 	}
 	return bus.StartEmbedded(ec)
@@ -51,53 +55,18 @@ func startNATS(cfg config.Config, log *slog.Logger) (*bus.Embedded, error) {
 // natsOptions turns the credentials and TLS settings into connect options.
 // Secrets come from the config, files or the environment and are never logged.
 func natsOptions(c config.NATS) ([]nats.Option, error) {
-	var opts []nats.Option
-	password, err := secret(c.Password, c.PasswordFile, "nats.password_file")
+	password, err := secrets.ValueOrFile(c.Password, c.PasswordFile, "nats.password_file")
 	if err != nil {
 		return nil, err
 	}
-	if c.User != "" {
-		opts = append(opts, nats.UserInfo(c.User, password))
-	}
-	token, err := secret(c.Token, c.TokenFile, "nats.token_file")
+	token, err := secrets.ValueOrFile(c.Token, c.TokenFile, "nats.token_file")
 	if err != nil {
 		return nil, err
 	}
-	if token != "" {
-		opts = append(opts, nats.Token(token))
-	}
-	if c.CredentialsFile != "" {
-		opts = append(opts, nats.UserCredentials(c.CredentialsFile))
-	}
-	if c.NKeySeedFile != "" {
-		o, err := nats.NkeyOptionFromSeed(c.NKeySeedFile)
-		if err != nil {
-			return nil, fmt.Errorf("nats.nkey_seed_file: %w", err)
-		}
-		opts = append(opts, o)
-	}
-	if c.InboxPrefix != "" {
-		opts = append(opts, nats.CustomInboxPrefix(c.InboxPrefix))
-	}
-	if c.CAFile != "" {
-		opts = append(opts, nats.RootCAs(c.CAFile))
-	}
-	if c.CertFile != "" || c.KeyFile != "" {
-		opts = append(opts, nats.ClientCert(c.CertFile, c.KeyFile))
-	}
-	return opts, nil
-}
-
-// secret returns value, or the trimmed content of file when set.
-func secret(value, file, key string) (string, error) {
-	if file == "" {
-		return value, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", key, err)
-	}
-	return strings.TrimSpace(string(b)), nil
+	return bus.ClientOptions(bus.ClientAuth{
+		User: c.User, Password: password, Token: token, CredentialsFile: c.CredentialsFile, NKeySeedFile: c.NKeySeedFile,
+		InboxPrefix: c.InboxPrefix, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile,
+	})
 }
 
 // NATSSetup is `vakt nats setup`: it looks up the pipeline's streams,
@@ -112,11 +81,5 @@ func NATSSetup(ctx context.Context, cfg config.Config, log *slog.Logger, out io.
 		return err
 	}
 	defer eng.Close()
-	changes, err := bus.EnsureFor(ctx, eng.JS, cfg.Streams, bus.StageSetup, nil)
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	for _, c := range changes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.What, c.Action, c.Detail)
-	}
-	tw.Flush()
-	return err
+	return bus.Setup(ctx, eng.JS, cfg.Streams, out)
 }

@@ -50,7 +50,7 @@ func embeddedAccount(cfg config.Config, readOnly bool) (user, password string, e
 	if user == "" {
 		user = def
 	}
-	if password, err = secret(password, file, key); err != nil || password != "" {
+	if password, err = secrets.ValueOrFile(password, file, key); err != nil || password != "" {
 		return user, password, err
 	}
 	password, err = secrets.Ensure(cfg.DataDir, ClickHousePasswordFile(user))

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 
@@ -34,15 +32,5 @@ func ReadRetention(ctx context.Context, cfg config.Config, log *slog.Logger) ana
 
 // RetentionCommand is `vakt retention`.
 func RetentionCommand(ctx context.Context, cfg config.Config, format string, log *slog.Logger, out io.Writer) error {
-	p := ReadRetention(ctx, cfg, log)
-	switch format {
-	case "", "text":
-		p.WriteText(out)
-		return nil
-	case FormatJSON:
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(p)
-	}
-	return fmt.Errorf("--format %q: use text or json", format)
+	return ReadRetention(ctx, cfg, log).Write(format, out)
 }
