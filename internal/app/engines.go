@@ -4,12 +4,10 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -20,25 +18,14 @@ import (
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/chserver"
 	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/datadir"
 	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/store"
 )
 
-// runtimeFile, in the data dir, tells other vakt commands where the process
-// that owns the data dir serves its embedded engines.
-const runtimeFile = "vakt.runtime.json"
-
-// lockFile is held (flock) by the process that owns the data dir: one
-// nats-server store and one ClickHouse engine per directory.
-const lockFile = "vakt.lock"
-
-type runtimeInfo struct {
-	PID           int       `json:"pid"`
-	NATSURL       string    `json:"nats_url,omitempty"`
-	NATSInProcess bool      `json:"nats_in_process_only,omitempty"` // nats.listen: "" (no listener)
-	ClickHouseURL string    `json:"clickhouse_http,omitempty"`
-	Started       time.Time `json:"started"`
-}
+// runtimeFile, in the data dir, tells other vakt commands where the owner
+// serves its embedded engines.
+const runtimeFile = datadir.RuntimeFile
 
 // Engines are the NATS and ClickHouse connections a command uses, and the
 // embedded engines it runs if it owns the data dir.
@@ -58,7 +45,7 @@ type Engines struct {
 	chSrv   *chserver.Server
 	natsURL string
 	chAddr  string
-	lock    *os.File
+	owner   *datadir.Owner
 	dataDir string
 	log     *slog.Logger
 	// insertHealth, set where this process runs the store stage, makes
@@ -112,22 +99,15 @@ func OpenEngines(ctx context.Context, cfg config.Config, need Need, name string,
 }
 
 func (e *Engines) ownOrFind(ctx context.Context, cfg config.Config, need Need, log *slog.Logger) error {
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("data dir: %w", err)
-	}
-	lf, err := os.OpenFile(filepath.Join(cfg.DataDir, lockFile), os.O_CREATE|os.O_RDWR, 0o640)
+	owner, err := datadir.Lock(cfg.DataDir)
 	if err != nil {
-		return fmt.Errorf("data dir: %w", err)
+		return err
 	}
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		lf.Close()
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			return fmt.Errorf("lock data dir %s: %w", cfg.DataDir, err)
-		}
+	if owner == nil {
 		return e.find(ctx, cfg)
 	}
-	e.lock, e.Owner = lf, true
-	info := runtimeInfo{PID: os.Getpid(), Started: time.Now().UTC()}
+	e.owner, e.Owner = owner, true
+	info := datadir.Runtime{PID: os.Getpid(), Started: time.Now().UTC()}
 	// The owner runs both embedded engines, so that commands started later
 	// on this data dir find everything they may need.
 	if cfg.EmbeddedNATS() {
@@ -162,39 +142,23 @@ func (e *Engines) ownOrFind(ctx context.Context, cfg config.Config, need Need, l
 		e.chSrv, e.chAddr = srv, srv.Addr()
 		info.ClickHouseURL = srv.URL()
 	}
-	b, _ := json.MarshalIndent(info, "", "  ")
-	tmp := filepath.Join(cfg.DataDir, runtimeFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o640); err != nil {
-		return fmt.Errorf("runtime file: %w", err)
-	}
-	return os.Rename(tmp, filepath.Join(cfg.DataDir, runtimeFile))
+	return owner.Publish(info)
 }
 
-// find reads the owner's runtime file, waiting briefly for an owner that is
-// still starting its engines.
+// find uses the engines of the process that owns the data dir.
 func (e *Engines) find(ctx context.Context, cfg config.Config) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		b, err := os.ReadFile(filepath.Join(cfg.DataDir, runtimeFile))
-		var info runtimeInfo
-		if err == nil && json.Unmarshal(b, &info) == nil && info.PID > 0 && processAlive(info.PID) &&
-			(!cfg.EmbeddedNATS() || info.NATSURL != "" || info.NATSInProcess) && (!cfg.EmbeddedClickHouse() || info.ClickHouseURL != "") {
-			e.natsURL = info.NATSURL
-			if info.ClickHouseURL != "" {
-				e.chAddr = info.ClickHouseURL[len("http://"):]
-			}
-			e.log.Debug("using the engines of the vakt that owns the data dir", "pid", info.PID)
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("data dir %s is locked by another vakt process that does not publish its engines in %s; stop it or use another --data-dir", cfg.DataDir, runtimeFile)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+	info, err := datadir.Find(ctx, cfg.DataDir, func(info datadir.Runtime) bool {
+		return (!cfg.EmbeddedNATS() || info.NATSURL != "" || info.NATSInProcess) && (!cfg.EmbeddedClickHouse() || info.ClickHouseURL != "")
+	})
+	if err != nil {
+		return err
 	}
+	e.natsURL = info.NATSURL
+	if info.ClickHouseURL != "" {
+		e.chAddr = info.ClickHouseURL[len("http://"):]
+	}
+	e.log.Debug("using the engines of the vakt that owns the data dir", "pid", info.PID)
+	return nil
 }
 
 // Close closes connections, then stops the embedded engines.
@@ -215,14 +179,9 @@ func (e *Engines) Close() {
 	if e.natsSrv != nil {
 		e.natsSrv.Shutdown()
 	}
-	if e.lock != nil {
-		os.Remove(filepath.Join(e.dataDir, runtimeFile))
-		e.lock.Close()
+	if e.owner != nil {
+		e.owner.Release()
 	}
-}
-
-func processAlive(pid int) bool {
-	return syscall.Kill(pid, 0) == nil
 }
 
 func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/health"
 	"github.com/vakt-dev/vakt/internal/httpguard"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/internal/secrets"
@@ -68,7 +70,11 @@ func serveHTTP(cfg config.Config, m *metrics.Pipeline, eng *Engines, log *slog.L
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	healthHandlers(mux, eng)
+	var ready func(context.Context) readiness
+	if eng != nil {
+		ready = eng.ready
+	}
+	health.Handlers(mux, ready)
 	for _, f := range mount {
 		f(mux)
 	}
