@@ -119,7 +119,8 @@ func (e *Engines) ownOrFind(ctx context.Context, cfg config.Config, need Need, l
 		info.NATSURL, info.NATSInProcess = e.natsURL, e.natsURL == ""
 	}
 	if cfg.EmbeddedClickHouse() {
-		_, _, users, err := EmbeddedClickHouseUsers(cfg)
+		own, reader := embeddedAccounts(cfg)
+		users, err := chserver.Users(cfg.DataDir, own, reader)
 		if err != nil {
 			return err
 		}
@@ -193,7 +194,8 @@ func clickHouseConfig(c config.Config) (store.ClickHouseConfig, error) {
 	password, err := secrets.ValueOrFile(c.ClickHouse.Password, c.ClickHouse.PasswordFile, "clickhouse.password_file")
 	if err == nil && c.EmbeddedClickHouse() {
 		// vakt's own account of the embedded endpoint, generated if need be.
-		user, password, err = embeddedAccount(c, false)
+		own, _ := embeddedAccounts(c)
+		user, password, err = own.Resolve(c.DataDir)
 	}
 	if err != nil {
 		return store.ClickHouseConfig{}, err

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/bus"
@@ -83,7 +85,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if sources == 0 {
 		fmt.Fprintln(out, "  no log source configured: set ingest.files, use --demo, or publish to vakt.raw.<site>")
 	}
-	go reportProgress(ctx, eng, out)
+	go store.ReportProgress(ctx, eng.CH, 5*time.Second, out)
 	front := map[string]Stage{}
 	for _, name := range []string{"ingest", "alerts"} {
 		if s, ok := stages[name]; ok {
@@ -198,25 +200,15 @@ func pipelineStages(cfg config.Config, eng *Engines, log *slog.Logger, m *metric
 	return map[string]Stage{"pseudonymize": ps, "store": st}, nil
 }
 
-// reportProgress prints the row count now and then, so `make run` shows
-// events arriving.
-func reportProgress(ctx context.Context, eng *Engines, out io.Writer) {
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	last := uint64(0)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		var n uint64
-		if err := eng.CH.QueryRow(ctx, "SELECT count() FROM vakt.requests").Scan(&n); err != nil {
-			continue
-		}
-		if n != last {
-			fmt.Fprintf(out, "%s  vakt.requests: %d rows (+%d)\n", time.Now().Format("15:04:05"), n, n-last)
-			last = n
-		}
-	}
+// lagInterval is how often consumer lag is polled for /metrics.
+const lagInterval = 5 * time.Second
+
+// pollLag sets the consumer lag gauges (vakt_consumer_pending and
+// vakt_consumer_ack_pending) every interval until ctx ends. A consumer that
+// cannot be read keeps its last value.
+func pollLag(ctx context.Context, js jetstream.JetStream, m *metrics.Pipeline, every time.Duration) {
+	bus.PollLag(ctx, js, every, func(consumer string, pending uint64, ackPending int) {
+		m.ConsumerPending.WithLabelValues(consumer).Set(float64(pending))
+		m.ConsumerAckPending.WithLabelValues(consumer).Set(float64(ackPending))
+	})
 }
