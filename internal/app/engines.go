@@ -49,7 +49,7 @@ type Engines struct {
 	dataDir string
 	log     *slog.Logger
 	// insertHealth, set where this process runs the store stage, makes
-	// failing inserts a readiness failure (health.go).
+	// failing inserts a readiness failure (internal/health).
 	insertHealth func() store.InsertHealth
 }
 
