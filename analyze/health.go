@@ -63,57 +63,14 @@ func HealthReport(ctx context.Context, conn driver.Conn, db string, f Filter) (*
 		return nil, err
 	}
 	h := &Health{Filter: f, Series: []HealthPoint{}, Totals: []HealthPoint{}, FailingPaths: []PathStat{}, SlowestPaths: []PathStat{}}
-	ctx0 := ctx
-	ctx = withParams(ctx, f.params())
-
-	// Choose the quantile function from the number of requests.
-	q, err := expand("SELECT count() FROM {db}.requests WHERE "+where, db)
+	ctx, f, n, err := h.chooseSource(ctx, conn, db, f)
 	if err != nil {
 		return nil, err
-	}
-	var n uint64
-	if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
-		return nil, fmt.Errorf("health: %w", chError(err))
-	}
-	h.Quantile, h.Source = QuantileExact, SourceRequests
-	if n > ExactQuantileMaxRows {
-		h.Quantile = QuantileTDigest
-	}
-	// Many requests (approximate percentiles anyway), or none left (the
-	// range is older than the requests' retention): the per-minute health
-	// rollup answers from far fewer rows, and keeps 13 months.
-	if f.Bucket%time.Minute == 0 && (n == 0 || n > ExactQuantileMaxRows) {
-		rf := f
-		rf.Since = f.Since.Truncate(time.Minute)
-		if rf.Until = f.Until.Truncate(time.Minute); rf.Until.Before(f.Until) {
-			rf.Until = rf.Until.Add(time.Minute)
-		}
-		rctx := withParams(ctx0, rf.params())
-		var rn uint64
-		if q, err := expand("SELECT sum(requests) FROM {db}."+store.HealthTable+" WHERE "+rollupWhere, db); err == nil &&
-			conn.QueryRow(rctx, q).Scan(&rn) == nil && rn > 0 {
-			f, h.Filter, ctx = rf, rf, rctx
-			h.Quantile, h.Source = QuantileTDigest, store.HealthTable
-		}
 	}
 	if n == 0 && h.Source == SourceRequests {
 		return h, nil
 	}
-
-	from, cols, tcol := "{db}.requests WHERE "+where, `count() AS requests,
-		countIf(status >= 200 AND status < 300), countIf(status >= 300 AND status < 400),
-		countIf(status >= 400 AND status < 500), countIf(status >= 500 AND status < 600),
-		countIf(status < 200 OR status >= 600), sum(bytes), count(request_time), `, "ts"
-	switch {
-	case h.Source != SourceRequests:
-		from, cols, tcol = "{db}."+store.HealthTable+" WHERE "+rollupWhere, `sum(requests) AS requests,
-			sum(status_2xx), sum(status_3xx), sum(status_4xx), sum(status_5xx), sum(status_other),
-			sum(bytes), sum(latency_known), quantilesTDigestMerge(0.5, 0.95, 0.99)(latency)`, "minute"
-	case h.Quantile == QuantileTDigest:
-		cols += "quantilesTDigest(0.5, 0.95, 0.99)(request_time)"
-	default:
-		cols += "quantilesExact(0.5, 0.95, 0.99)(request_time)"
-	}
+	from, cols, tcol := h.queryParts()
 	bucket := strconv.FormatInt(int64(f.Bucket/time.Second), 10)
 	series, err := healthPoints(ctx, conn, db, `SELECT site, toDateTime64(toStartOfInterval(`+tcol+`, INTERVAL `+bucket+` SECOND), 3, 'UTC') AS t, `+cols+`
 		FROM `+from+` GROUP BY site, t ORDER BY site, t`)
@@ -141,6 +98,73 @@ func HealthReport(ctx context.Context, conn driver.Conn, db string, f Filter) (*
 	if err != nil {
 		return nil, err
 	}
+	h.addPaths(failing, slowest)
+	return h, nil
+}
+
+// chooseSource picks the quantile function from the number of requests in
+// f's range (n), and the table that answers: the requests, or the
+// per-minute health rollup. It returns the query context and the filter
+// to use.
+func (h *Health) chooseSource(ctx context.Context, conn driver.Conn, db string, f Filter) (context.Context, Filter, uint64, error) {
+	ctx0 := ctx
+	ctx = withParams(ctx, f.params())
+
+	q, err := expand("SELECT count() FROM {db}.requests WHERE "+where, db)
+	if err != nil {
+		return nil, f, 0, err
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+		return nil, f, 0, fmt.Errorf("health: %w", chError(err))
+	}
+	h.Quantile, h.Source = QuantileExact, SourceRequests
+	if n > ExactQuantileMaxRows {
+		h.Quantile = QuantileTDigest
+	}
+	// Many requests (approximate percentiles anyway), or none left (the
+	// range is older than the requests' retention): the per-minute health
+	// rollup answers from far fewer rows, and keeps 13 months.
+	if f.Bucket%time.Minute == 0 && (n == 0 || n > ExactQuantileMaxRows) {
+		rf := f
+		rf.Since = f.Since.Truncate(time.Minute)
+		if rf.Until = f.Until.Truncate(time.Minute); rf.Until.Before(f.Until) {
+			rf.Until = rf.Until.Add(time.Minute)
+		}
+		rctx := withParams(ctx0, rf.params())
+		var rn uint64
+		if q, err := expand("SELECT sum(requests) FROM {db}."+store.HealthTable+" WHERE "+rollupWhere, db); err == nil &&
+			conn.QueryRow(rctx, q).Scan(&rn) == nil && rn > 0 {
+			f, h.Filter, ctx = rf, rf, rctx
+			h.Quantile, h.Source = QuantileTDigest, store.HealthTable
+		}
+	}
+	return ctx, f, n, nil
+}
+
+// queryParts are the FROM, the aggregate columns and the time column of
+// the health queries, by the source and quantile chosen.
+func (h *Health) queryParts() (from, cols, tcol string) {
+	from, cols, tcol = "{db}.requests WHERE "+where, `count() AS requests,
+		countIf(status >= 200 AND status < 300), countIf(status >= 300 AND status < 400),
+		countIf(status >= 400 AND status < 500), countIf(status >= 500 AND status < 600),
+		countIf(status < 200 OR status >= 600), sum(bytes), count(request_time), `, "ts"
+	switch {
+	case h.Source != SourceRequests:
+		from, cols, tcol = "{db}."+store.HealthTable+" WHERE "+rollupWhere, `sum(requests) AS requests,
+			sum(status_2xx), sum(status_3xx), sum(status_4xx), sum(status_5xx), sum(status_other),
+			sum(bytes), sum(latency_known), quantilesTDigestMerge(0.5, 0.95, 0.99)(latency)`, "minute"
+	case h.Quantile == QuantileTDigest:
+		cols += "quantilesTDigest(0.5, 0.95, 0.99)(request_time)"
+	default:
+		cols += "quantilesExact(0.5, 0.95, 0.99)(request_time)"
+	}
+	return from, cols, tcol
+}
+
+// addPaths gives each site its failing and slowest paths, and the report
+// the overall top ones.
+func (h *Health) addPaths(failing, slowest []PathStat) {
 	for i := range h.Totals {
 		t := &h.Totals[i]
 		t.FailingPaths, t.SlowestPaths = []PathStat{}, []PathStat{}
@@ -165,7 +189,6 @@ func HealthReport(ctx context.Context, conn driver.Conn, db string, f Filter) (*
 	sort.SliceStable(slowest, func(i, j int) bool { return slowest[i].P95 > slowest[j].P95 })
 	h.FailingPaths = failing[:min(len(failing), PathsPerList)]
 	h.SlowestPaths = slowest[:min(len(slowest), PathsPerList)]
-	return h, nil
 }
 
 func healthPoints(ctx context.Context, conn driver.Conn, db, query string) ([]HealthPoint, error) {

@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/output"
 	"github.com/vakt-dev/vakt/store"
 )
 
@@ -191,6 +191,21 @@ var descriptions = map[string]struct{ what, from string }{
 			"class, bytes sent and response times.", ""},
 }
 
+// Write writes the policy as `vakt retention --format` asks: text (or
+// "") or json.
+func (p RetentionPolicy) Write(format string, out io.Writer) error {
+	switch format {
+	case "", "text":
+		p.WriteText(out)
+		return nil
+	case output.JSON:
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(p)
+	}
+	return fmt.Errorf("--format %q: use text or json", format)
+}
+
 // WriteText writes the policy in plain words, ready to quote in a privacy
 // policy.
 func (p RetentionPolicy) WriteText(w io.Writer) {
@@ -221,23 +236,7 @@ func (p RetentionPolicy) WriteText(w io.Writer) {
 }
 
 // daysWords says n days, with months or years for long periods.
-func daysWords(n int) string {
-	s := fmt.Sprintf("%d days", n)
-	if n == 1 {
-		s = "1 day"
-	}
-	switch {
-	case n >= 365 && n%365 == 0:
-		years := n / 365
-		if years == 1 {
-			return s + " (1 year)"
-		}
-		return fmt.Sprintf("%s (%d years)", s, years)
-	case n >= 60:
-		return fmt.Sprintf("%s (about %d months)", s, int(math.Round(float64(n)/30.44)))
-	}
-	return s
-}
+func daysWords(n int) string { return store.DaysWords(n) }
 
 // durationWords says a stage's duration in words: "15 minutes", "24 hours".
 func durationWords(d time.Duration) string {
@@ -259,6 +258,3 @@ func durationWords(d time.Duration) string {
 	}
 	return strings.TrimSpace(d.String())
 }
-
-// DaysText says a retention in whole days: "30 days", "365 days (1 year)".
-func DaysText(d time.Duration) string { return daysWords(int(d / (24 * time.Hour))) }

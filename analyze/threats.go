@@ -116,36 +116,7 @@ func (r Rule) Offenders(ctx context.Context, conn driver.Conn, db string, f Filt
 				}
 				v = v.Elem()
 			}
-			var err error
-			switch name {
-			case "site":
-				o.Site, err = asString(v)
-			case "id":
-				o.ID, err = asString(v)
-			case "country":
-				o.Country, err = asString(v)
-			case "first_seen":
-				o.FirstSeen, err = asTime(v)
-			case "last_seen":
-				o.LastSeen, err = asTime(v)
-			case "requests", "epoch", "asn":
-				var x float64
-				if x, err = asNumber(v); err == nil {
-					switch name {
-					case "requests":
-						o.Requests = uint64(x)
-					case "epoch":
-						o.Epoch = uint32(x)
-					default:
-						o.ASN = uint32(x)
-					}
-				}
-			default:
-				var x float64
-				if x, err = asNumber(v); err == nil {
-					o.Evidence[name] = x
-				}
-			}
+			err := o.set(name, v)
 			if err != nil {
 				return nil, fmt.Errorf("rule %s: column %s (%s): %w", r.Name, name, types[i].DatabaseTypeName(), err)
 			}
@@ -156,6 +127,42 @@ func (r Rule) Offenders(ctx context.Context, conn driver.Conn, db string, f Filt
 		return nil, fmt.Errorf("rule %s: %w", r.Name, chError(err))
 	}
 	return out, nil
+}
+
+// set sets the field of a result column: the known ones, and any other as
+// numeric evidence.
+func (o *Offender) set(name string, v reflect.Value) error {
+	var err error
+	switch name {
+	case "site":
+		o.Site, err = asString(v)
+	case "id":
+		o.ID, err = asString(v)
+	case "country":
+		o.Country, err = asString(v)
+	case "first_seen":
+		o.FirstSeen, err = asTime(v)
+	case "last_seen":
+		o.LastSeen, err = asTime(v)
+	case "requests", "epoch", "asn":
+		var x float64
+		if x, err = asNumber(v); err == nil {
+			switch name {
+			case "requests":
+				o.Requests = uint64(x)
+			case "epoch":
+				o.Epoch = uint32(x)
+			default:
+				o.ASN = uint32(x)
+			}
+		}
+	default:
+		var x float64
+		if x, err = asNumber(v); err == nil {
+			o.Evidence[name] = x
+		}
+	}
+	return err
 }
 
 func asString(v reflect.Value) (string, error) {

@@ -262,38 +262,11 @@ func (p *Pseudonymizer) handle(ctx context.Context, msg jetstream.Msg, salts *Sa
 		return false
 	}
 
-	w.out = w.out[:0]
-	var records, published, invalidIP int
-	build := func(r *event.Raw) error {
-		records++
-		if err := p.builder.build(keys, r, site, &w.ev); err != nil {
-			invalidIP++
-			return nil
-		}
-		w.out = event.AppendEvent(w.out, &w.ev)
-		published++
-		return nil
-	}
-	// A protobuf batch from vakt's ingest, or JSON from another shipper
-	// (docs/nats-contract.md): a batch starts with 0x0a, JSON with { or [.
-	isJSON := event.IsJSON(msg.Data())
-	reasons := map[string]int{}
-	if isJSON {
-		err = rangeJSON(msg.Data(), md.Timestamp, w, func(r *event.Raw, reason string) error {
-			if reason != "" {
-				records++
-				reasons[reason]++
-				return nil
-			}
-			return build(r)
-		})
-	} else {
-		err = event.RangeRaw(msg.Data(), build)
-	}
+	b, err := p.buildBatch(msg, md, keys, site, w)
 	if err != nil {
 		// A batch that cannot be decoded never will be: drop it for good.
 		n, reason := corruptRecords(msg), event.ReasonCorruptBatch
-		if isJSON {
+		if b.isJSON {
 			reason = event.ReasonInvalidJSON
 		}
 		p.log.Error("corrupt raw batch dropped", "site", site, "seq", seq, "records", n, "reason", reason, "err", err)
@@ -303,22 +276,68 @@ func (p *Pseudonymizer) handle(ctx context.Context, msg jetstream.Msg, salts *Sa
 		}
 		return true
 	}
-	if invalidIP > 0 {
-		p.log.Warn("records without a valid client ip rejected", "site", site, "seq", seq, "count", invalidIP)
+	if b.invalidIP > 0 {
+		p.log.Warn("records without a valid client ip rejected", "site", site, "seq", seq, "count", b.invalidIP)
 	}
-	if len(reasons) > 0 {
-		p.log.Warn("JSON records rejected", "site", site, "seq", seq, "reasons", reasons)
+	if len(b.reasons) > 0 {
+		p.log.Warn("JSON records rejected", "site", site, "seq", seq, "reasons", b.reasons)
 	}
-	reasons[event.ReasonInvalidIP] += invalidIP
-	if published == 0 {
-		p.ackAndCount(msg, seq, records, 0, reasons)
+	b.reasons[event.ReasonInvalidIP] += b.invalidIP
+	if b.published == 0 {
+		p.ackAndCount(msg, seq, b.records, 0, b.reasons)
 		return true
 	}
+	return p.publish(ctx, msg, md, site, w, b)
+}
 
+// builtBatch is what buildBatch made of a raw message: the events in
+// workerState.out, and the counts.
+type builtBatch struct {
+	records, published, invalidIP int
+	reasons                       map[string]int // rejected JSON records by reason
+	isJSON                        bool
+}
+
+// buildBatch decodes the raw message and builds its events into w.out.
+func (p *Pseudonymizer) buildBatch(msg jetstream.Msg, md *jetstream.MsgMetadata, keys *Keys, site string, w *workerState) (builtBatch, error) {
+	w.out = w.out[:0]
+	b := builtBatch{reasons: map[string]int{}}
+	build := func(r *event.Raw) error {
+		b.records++
+		if err := p.builder.build(keys, r, site, &w.ev); err != nil {
+			b.invalidIP++
+			return nil
+		}
+		w.out = event.AppendEvent(w.out, &w.ev)
+		b.published++
+		return nil
+	}
+	// A protobuf batch from vakt's ingest, or JSON from another shipper
+	// (docs/nats-contract.md): a batch starts with 0x0a, JSON with { or [.
+	b.isJSON = event.IsJSON(msg.Data())
+	if !b.isJSON {
+		return b, event.RangeRaw(msg.Data(), build)
+	}
+	return b, rangeJSON(msg.Data(), md.Timestamp, w, func(r *event.Raw, reason string) error {
+		if reason != "" {
+			b.records++
+			b.reasons[reason]++
+			return nil
+		}
+		return build(r)
+	})
+}
+
+// publish publishes the built events to the events stream, retrying, and
+// acknowledges the raw message once they are in; it reports whether the
+// message is done with (acknowledged or dropped).
+func (p *Pseudonymizer) publish(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata, site string, w *workerState, b builtBatch) bool {
+	work := context.WithoutCancel(ctx)
+	seq := md.Sequence.Stream
 	out := &nats.Msg{
 		Subject: bus.EventsSubject(site),
 		Data:    w.out,
-		Header:  nats.Header{bus.HeaderRecords: []string{strconv.Itoa(published)}},
+		Header:  nats.Header{bus.HeaderRecords: []string{strconv.Itoa(b.published)}},
 	}
 	id := msgID(msg, md)
 	// A batch read from a file is named by ingest (file and byte range);
@@ -342,17 +361,17 @@ func (p *Pseudonymizer) handle(ctx context.Context, msg jetstream.Msg, salts *Sa
 			if ack.Duplicate {
 				p.m.Duplicates.WithLabelValues(stage).Inc()
 			}
-			p.m.BatchRecords.WithLabelValues(stage).Observe(float64(published))
-			p.ackAndCount(msg, seq, records, published, reasons)
+			p.m.BatchRecords.WithLabelValues(stage).Observe(float64(b.published))
+			p.ackAndCount(msg, seq, b.records, b.published, b.reasons)
 			return true
 		}
 		p.m.PublishErrors.WithLabelValues(stage).Inc()
 		if errors.Is(err, nats.ErrMaxPayload) {
 			// Retrying cannot help; ingest must send smaller batches.
 			p.log.Error("event batch exceeds the NATS max payload; dropped", "site", site, "seq", seq,
-				"bytes", len(w.out), "records", published)
-			reasons[event.ReasonTooLarge] = published
-			p.count(records, 0, reasons)
+				"bytes", len(w.out), "records", b.published)
+			b.reasons[event.ReasonTooLarge] = b.published
+			p.count(b.records, 0, b.reasons)
 			_ = msg.Term()
 			return true
 		}

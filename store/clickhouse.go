@@ -182,3 +182,18 @@ var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 // validIdent limits database names to plain identifiers, since they are
 // spliced into DDL (ClickHouse cannot bind identifiers as parameters).
 func validIdent(s string) bool { return identRE.MatchString(s) }
+
+// WithHint adds the fix for the usual connection failures.
+func WithHint(err error) error {
+	var ex *clickhouse.Exception
+	switch {
+	case errors.As(err, &ex) && ex.Code == 516, strings.Contains(err.Error(), "AUTHENTICATION_FAILED"):
+		return fmt.Errorf("%w (check clickhouse.user and clickhouse.password(_file))", err)
+	case strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "certificate"):
+		return fmt.Errorf("%w (set clickhouse.ca_file to the CA that signed the server's certificate)", err)
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"),
+		strings.Contains(err.Error(), "first record does not look like a TLS handshake"):
+		return fmt.Errorf("%w (the server does not speak TLS there: unset clickhouse.tls and clickhouse.ca_file, or use its TLS port)", err)
+	}
+	return err
+}

@@ -114,13 +114,30 @@ func MigrateReport(ctx context.Context, conn driver.Conn, cfg SchemaConfig) (*Mi
 		}
 		rep.Warnings = append(rep.Warnings, notes...)
 	}
+	if applied, err = applyMigrations(ctx, conn, s, applied, rep); err != nil {
+		return rep, err
+	}
+	rep.Version = slices.Max(applied)
+	if rep.Version > SchemaVersion() {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("database %s is at schema version %d, newer than this vakt's %d: upgrade vakt", db, rep.Version, SchemaVersion()))
+	}
+
+	if err := alignTTLs(ctx, conn, s, rep); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// applyMigrations applies the migrations not in applied, recording each,
+// and returns the versions applied now.
+func applyMigrations(ctx context.Context, conn driver.Conn, s schema, applied []int, rep *MigrationReport) ([]int, error) {
 	for _, m := range migrations {
 		if slices.Contains(applied, m.version) {
 			continue
 		}
 		for _, stmt := range m.up(s) {
 			if err := exec(ctx, conn, stmt); err != nil {
-				return rep, fmt.Errorf("schema migration %d (%s): %w", m.version, m.name, err)
+				return applied, fmt.Errorf("schema migration %d (%s): %w", m.version, m.name, err)
 			}
 		}
 		// INSERT ... SELECT, not VALUES: endpoints may read inline VALUES
@@ -128,37 +145,38 @@ func MigrateReport(ctx context.Context, conn driver.Conn, cfg SchemaConfig) (*Mi
 		rec := fmt.Sprintf("INSERT INTO %s (version, name, applied_at) SETTINGS async_insert = 0 SELECT %d, '%s', now64(3)",
 			s.name(MigrationsTable), m.version, strings.ReplaceAll(m.name, "'", ""))
 		if err := exec(ctx, conn, rec); err != nil {
-			return rep, fmt.Errorf("schema migration %d (%s): record it: %w", m.version, m.name, err)
+			return applied, fmt.Errorf("schema migration %d (%s): record it: %w", m.version, m.name, err)
 		}
 		applied = append(applied, m.version)
 		rep.Applied = append(rep.Applied, AppliedMigration{m.version, m.name})
 	}
-	rep.Version = slices.Max(applied)
-	if rep.Version > SchemaVersion() {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("database %s is at schema version %d, newer than this vakt's %d: upgrade vakt", db, rep.Version, SchemaVersion()))
-	}
+	return applied, nil
+}
 
-	// The tables may predate this configuration: align their TTLs, so that
-	// changing retention in the configuration changes the tables.
+// alignTTLs sets the tables' TTLs to the configured retention: the tables
+// may predate this configuration, and changing retention in the
+// configuration changes the tables.
+func alignTTLs(ctx context.Context, conn driver.Conn, s schema, rep *MigrationReport) error {
+	db := s.c.Database
 	for _, t := range ttlTables {
 		want := t.ttl(s.c)
 		create, err := showCreate(ctx, conn, db, s.storage(t.name))
 		if err != nil {
-			return rep, err
+			return err
 		}
 		cur, ok := parseTTL(create, t.expr)
 		if ok && cur == want {
 			continue
 		}
 		if err := exec(ctx, conn, s.modifyTTL(t, want)); err != nil {
-			return rep, fmt.Errorf("set the TTL of %s.%s to %d days (%s): %w", db, t.name, want/day, t.key, err)
+			return fmt.Errorf("set the TTL of %s.%s to %d days (%s): %w", db, t.name, want/day, t.key, err)
 		}
 		if !ok {
 			cur = 0
 		}
 		rep.TTLChanges = append(rep.TTLChanges, TTLChange{Table: t.name, From: cur, To: want})
 	}
-	return rep, nil
+	return nil
 }
 
 // rebuildLegacyRequests gives a requests table made before migrations were

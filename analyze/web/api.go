@@ -275,6 +275,14 @@ func healthResponse(h *analyze.Health, f analyze.Filter) healthResp {
 		FailingPaths: toPaths(h.FailingPaths), SlowestPaths: toPaths(h.SlowestPaths),
 		WorstP95: num(math.NaN()),
 	}
+	r.addSeries(h, f, bucket)
+	r.All = r.addTotals(h, f)
+	return r
+}
+
+// addSeries adds each site's series on the grid of buckets from f.Since
+// to f.Until, with a gap where a bucket has no requests.
+func (r *healthResp) addSeries(h *analyze.Health, f analyze.Filter, bucket time.Duration) {
 	var grid []int64
 	for t := f.Since.Truncate(bucket); t.Before(f.Until); t = t.Add(bucket) {
 		grid = append(grid, t.UnixMilli())
@@ -315,7 +323,10 @@ func healthResponse(h *analyze.Health, f analyze.Filter) healthResp {
 		r.Series = append(r.Series, s)
 		r.Sites = append(r.Sites, site)
 	}
+}
 
+// addTotals adds each site's totals and returns the sum over the sites.
+func (r *healthResp) addTotals(h *analyze.Health, f analyze.Filter) healthPoint {
 	var all healthPoint
 	var latencySites int
 	for _, t := range h.Totals {
@@ -349,8 +360,7 @@ func healthResponse(h *analyze.Health, f analyze.Filter) healthResp {
 	if len(h.Totals) == 1 {
 		all.P50, all.P95, all.P99 = num(h.Totals[0].P50), num(h.Totals[0].P95), num(h.Totals[0].P99)
 	}
-	r.All = all
-	return r
+	return all
 }
 
 // ---- /api/threats

@@ -4,11 +4,11 @@ import (
 	"context"
 	"flag"
 
-	"github.com/vakt-dev/vakt/internal/app"
+	"github.com/vakt-dev/vakt/internal/bench"
 )
 
 func init() {
-	bc := app.DefaultBenchConfig()
+	bc := bench.DefaultConfig()
 	register(&command{
 		name: "bench", args: "[--lines N] [--live-for D]", summary: "measure the pipeline end to end on fresh embedded engines",
 		flags: func(fs *flag.FlagSet, _ *options) {
@@ -22,7 +22,7 @@ func init() {
 			fs.StringVar(&bc.MemProfile, "memprofile", "", "write a heap profile at the import's memory peak to this file")
 		},
 		run: func(ctx context.Context, e *env) error {
-			res, err := app.Bench(ctx, e.cfg, bc, e.log, e.stdout)
+			res, err := bench.Run(ctx, e.cfg, bc, e.log, e.stdout)
 			if err != nil {
 				return err
 			}

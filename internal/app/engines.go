@@ -4,17 +4,13 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,24 +18,14 @@ import (
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/chserver"
 	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/datadir"
+	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/store"
 )
 
-// runtimeFile, in the data dir, tells other vakt commands where the process
-// that owns the data dir serves its embedded engines.
-const runtimeFile = "vakt.runtime.json"
-
-// lockFile is held (flock) by the process that owns the data dir: one
-// nats-server store and one ClickHouse engine per directory.
-const lockFile = "vakt.lock"
-
-type runtimeInfo struct {
-	PID           int       `json:"pid"`
-	NATSURL       string    `json:"nats_url,omitempty"`
-	NATSInProcess bool      `json:"nats_in_process_only,omitempty"` // nats.listen: "" (no listener)
-	ClickHouseURL string    `json:"clickhouse_http,omitempty"`
-	Started       time.Time `json:"started"`
-}
+// runtimeFile, in the data dir, tells other vakt commands where the owner
+// serves its embedded engines.
+const runtimeFile = datadir.RuntimeFile
 
 // Engines are the NATS and ClickHouse connections a command uses, and the
 // embedded engines it runs if it owns the data dir.
@@ -55,15 +41,15 @@ type Engines struct {
 	// Owner is true when this process runs the embedded engines.
 	Owner   bool
 	natsSrv *bus.Embedded
-	nats    *embeddedNATS // per-stage connections to the embedded server
+	nats    *bus.StageConns // per-stage connections to the embedded server
 	chSrv   *chserver.Server
 	natsURL string
 	chAddr  string
-	lock    *os.File
+	owner   *datadir.Owner
 	dataDir string
 	log     *slog.Logger
 	// insertHealth, set where this process runs the store stage, makes
-	// failing inserts a readiness failure (health.go).
+	// failing inserts a readiness failure (internal/health).
 	insertHealth func() store.InsertHealth
 }
 
@@ -105,7 +91,7 @@ func OpenEngines(ctx context.Context, cfg config.Config, need Need, name string,
 		conn, err := store.Open(ctx, chCfg)
 		if err != nil {
 			e.Close()
-			return nil, withClickHouseHint(err)
+			return nil, store.WithHint(err)
 		}
 		e.CH, e.CHAddr, e.CHConfig = conn, chCfg.Addr[0], chCfg
 	}
@@ -113,22 +99,15 @@ func OpenEngines(ctx context.Context, cfg config.Config, need Need, name string,
 }
 
 func (e *Engines) ownOrFind(ctx context.Context, cfg config.Config, need Need, log *slog.Logger) error {
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("data dir: %w", err)
-	}
-	lf, err := os.OpenFile(filepath.Join(cfg.DataDir, lockFile), os.O_CREATE|os.O_RDWR, 0o640)
+	owner, err := datadir.Lock(cfg.DataDir)
 	if err != nil {
-		return fmt.Errorf("data dir: %w", err)
+		return err
 	}
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		lf.Close()
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			return fmt.Errorf("lock data dir %s: %w", cfg.DataDir, err)
-		}
+	if owner == nil {
 		return e.find(ctx, cfg)
 	}
-	e.lock, e.Owner = lf, true
-	info := runtimeInfo{PID: os.Getpid(), Started: time.Now().UTC()}
+	e.owner, e.Owner = owner, true
+	info := datadir.Runtime{PID: os.Getpid(), Started: time.Now().UTC()}
 	// The owner runs both embedded engines, so that commands started later
 	// on this data dir find everything they may need.
 	if cfg.EmbeddedNATS() {
@@ -140,7 +119,8 @@ func (e *Engines) ownOrFind(ctx context.Context, cfg config.Config, need Need, l
 		info.NATSURL, info.NATSInProcess = e.natsURL, e.natsURL == ""
 	}
 	if cfg.EmbeddedClickHouse() {
-		_, _, users, err := EmbeddedClickHouseUsers(cfg)
+		own, reader := embeddedAccounts(cfg)
+		users, err := chserver.Users(cfg.DataDir, own, reader)
 		if err != nil {
 			return err
 		}
@@ -163,45 +143,29 @@ func (e *Engines) ownOrFind(ctx context.Context, cfg config.Config, need Need, l
 		e.chSrv, e.chAddr = srv, srv.Addr()
 		info.ClickHouseURL = srv.URL()
 	}
-	b, _ := json.MarshalIndent(info, "", "  ")
-	tmp := filepath.Join(cfg.DataDir, runtimeFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o640); err != nil {
-		return fmt.Errorf("runtime file: %w", err)
-	}
-	return os.Rename(tmp, filepath.Join(cfg.DataDir, runtimeFile))
+	return owner.Publish(info)
 }
 
-// find reads the owner's runtime file, waiting briefly for an owner that is
-// still starting its engines.
+// find uses the engines of the process that owns the data dir.
 func (e *Engines) find(ctx context.Context, cfg config.Config) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		b, err := os.ReadFile(filepath.Join(cfg.DataDir, runtimeFile))
-		var info runtimeInfo
-		if err == nil && json.Unmarshal(b, &info) == nil && info.PID > 0 && processAlive(info.PID) &&
-			(!cfg.EmbeddedNATS() || info.NATSURL != "" || info.NATSInProcess) && (!cfg.EmbeddedClickHouse() || info.ClickHouseURL != "") {
-			e.natsURL = info.NATSURL
-			if info.ClickHouseURL != "" {
-				e.chAddr = info.ClickHouseURL[len("http://"):]
-			}
-			e.log.Debug("using the engines of the vakt that owns the data dir", "pid", info.PID)
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("data dir %s is locked by another vakt process that does not publish its engines in %s; stop it or use another --data-dir", cfg.DataDir, runtimeFile)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+	info, err := datadir.Find(ctx, cfg.DataDir, func(info datadir.Runtime) bool {
+		return (!cfg.EmbeddedNATS() || info.NATSURL != "" || info.NATSInProcess) && (!cfg.EmbeddedClickHouse() || info.ClickHouseURL != "")
+	})
+	if err != nil {
+		return err
 	}
+	e.natsURL = info.NATSURL
+	if info.ClickHouseURL != "" {
+		e.chAddr = info.ClickHouseURL[len("http://"):]
+	}
+	e.log.Debug("using the engines of the vakt that owns the data dir", "pid", info.PID)
+	return nil
 }
 
 // Close closes connections, then stops the embedded engines.
 func (e *Engines) Close() {
 	if e.nats != nil {
-		e.nats.closeAll()
+		e.nats.CloseAll()
 	}
 	if e.NC != nil {
 		e.NC.Drain()
@@ -216,42 +180,9 @@ func (e *Engines) Close() {
 	if e.natsSrv != nil {
 		e.natsSrv.Shutdown()
 	}
-	if e.lock != nil {
-		os.Remove(filepath.Join(e.dataDir, runtimeFile))
-		e.lock.Close()
+	if e.owner != nil {
+		e.owner.Release()
 	}
-}
-
-// withNATSHint adds the fix for the usual connection failures.
-func withNATSHint(err error) error {
-	switch {
-	case errors.Is(err, nats.ErrAuthorization), strings.Contains(err.Error(), "Authorization Violation"):
-		return fmt.Errorf("%w (check nats.user and nats.password(_file), nats.token(_file), nats.credentials_file or nats.nkey_seed_file)", err)
-	case strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "certificate"):
-		return fmt.Errorf("%w (set nats.ca_file to the CA that signed the server's certificate)", err)
-	case errors.Is(err, nats.ErrNoServers):
-		return fmt.Errorf("%w (is nats-server running at nats.url? leave nats.url empty for the embedded server)", err)
-	}
-	return err
-}
-
-// withClickHouseHint adds the fix for the usual connection failures.
-func withClickHouseHint(err error) error {
-	var ex *clickhouse.Exception
-	switch {
-	case errors.As(err, &ex) && ex.Code == 516, strings.Contains(err.Error(), "AUTHENTICATION_FAILED"):
-		return fmt.Errorf("%w (check clickhouse.user and clickhouse.password(_file))", err)
-	case strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "certificate"):
-		return fmt.Errorf("%w (set clickhouse.ca_file to the CA that signed the server's certificate)", err)
-	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"),
-		strings.Contains(err.Error(), "first record does not look like a TLS handshake"):
-		return fmt.Errorf("%w (the server does not speak TLS there: unset clickhouse.tls and clickhouse.ca_file, or use its TLS port)", err)
-	}
-	return err
-}
-
-func processAlive(pid int) bool {
-	return syscall.Kill(pid, 0) == nil
 }
 
 func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
@@ -260,10 +191,11 @@ func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
 // the embedded endpoint's own account when vakt runs the engine.
 func clickHouseConfig(c config.Config) (store.ClickHouseConfig, error) {
 	user := c.ClickHouse.User
-	password, err := secret(c.ClickHouse.Password, c.ClickHouse.PasswordFile, "clickhouse.password_file")
+	password, err := secrets.ValueOrFile(c.ClickHouse.Password, c.ClickHouse.PasswordFile, "clickhouse.password_file")
 	if err == nil && c.EmbeddedClickHouse() {
 		// vakt's own account of the embedded endpoint, generated if need be.
-		user, password, err = embeddedAccount(c, false)
+		own, _ := embeddedAccounts(c)
+		user, password, err = own.Resolve(c.DataDir)
 	}
 	if err != nil {
 		return store.ClickHouseConfig{}, err

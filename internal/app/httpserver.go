@@ -5,13 +5,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/health"
 	"github.com/vakt-dev/vakt/internal/httpguard"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/internal/secrets"
@@ -20,18 +19,6 @@ import (
 // HTTPTokenName is the generated credential of vakt's HTTP listener, under
 // <data>/credentials/.
 const HTTPTokenName = "http.token"
-
-// Bounds of vakt's HTTP listener. Its answers are small, but a dashboard
-// answer over a long range may take up to the dashboard's query timeout
-// (60s) to compute.
-const (
-	httpMaxConns          = 64
-	httpReadHeaderTimeout = 5 * time.Second
-	httpReadTimeout       = 10 * time.Second // no endpoint takes a body
-	httpWriteTimeout      = 75 * time.Second
-	httpIdleTimeout       = 60 * time.Second
-	httpMaxHeaderBytes    = 32 << 10
-)
 
 // httpServed is what serveHTTP started.
 type httpServed struct {
@@ -77,50 +64,33 @@ func serveHTTP(cfg config.Config, m *metrics.Pipeline, eng *Engines, log *slog.L
 		log.Warn("metrics endpoint disabled", "listen", listen, "err", err)
 		return httpServed{}, func() {}
 	}
-	if cfg.HTTP.Auth == "none" && !loopbackListen(listen) {
+	if cfg.HTTP.Auth == "none" && !httpguard.LoopbackListen(listen) {
 		log.Warn("the dashboard and /metrics are served on a non-loopback address without authentication (http.auth: none)",
 			"listen", listen)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	healthHandlers(mux, eng)
+	var ready func(context.Context) readiness
+	if eng != nil {
+		ready = eng.ready
+	}
+	health.Handlers(mux, ready)
 	for _, f := range mount {
 		f(mux)
 	}
-	guard := httpguard.New(httpguard.Options{
+	stop := httpguard.Serve(ln, mux, httpguard.Options{
 		Token:        token,
-		Listen:       ln.Addr().String(),
 		AllowedHosts: cfg.HTTP.AllowedHosts,
 		Open:         openPath,
 		OnRefuse:     func(reason string) { m.HTTPRefused.WithLabelValues(reason).Inc() },
 	})
-	srv := &http.Server{
-		Handler:           guard.Wrap(mux),
-		ReadHeaderTimeout: httpReadHeaderTimeout,
-		ReadTimeout:       httpReadTimeout,
-		WriteTimeout:      httpWriteTimeout,
-		IdleTimeout:       httpIdleTimeout,
-		MaxHeaderBytes:    httpMaxHeaderBytes,
-		// Connection errors name the client's address: not logged.
-		ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
-	}
-	go srv.Serve(httpguard.LimitListener(ln, httpMaxConns))
-	return httpServed{Addr: ln.Addr().String(), Token: token}, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}
+	return httpServed{Addr: ln.Addr().String(), Token: token}, stop
 }
 
-// loopbackListen reports whether a listen address is on loopback only.
-func loopbackListen(listen string) bool {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
+// readiness is the /readyz answer (health.Readiness).
+type readiness = health.Readiness
+
+// ready checks the engines this process uses (health.Check).
+func (e *Engines) ready(ctx context.Context) readiness {
+	return health.Check(ctx, health.Deps{NC: e.NC, JS: e.JS, CH: e.CH, InsertHealth: e.insertHealth})
 }

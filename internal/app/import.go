@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/vakt-dev/vakt/ingest"
@@ -17,43 +14,6 @@ import (
 	"github.com/vakt-dev/vakt/store"
 )
 
-// ImportSummary is what `vakt import` reports.
-type ImportSummary struct {
-	Read       int64            `json:"lines_read"`
-	Stored     int64            `json:"stored"`
-	Duplicates int64            `json:"duplicates"`
-	Dropped    int64            `json:"dropped"`
-	Rejected   map[string]int64 `json:"rejected"`
-	Elapsed    time.Duration    `json:"elapsed_ns"`
-}
-
-// RejectedTotal is the number of rejected lines over all reasons.
-func (s ImportSummary) RejectedTotal() int64 {
-	var n int64
-	for _, v := range s.Rejected {
-		n += v
-	}
-	return n
-}
-
-// Print writes the summary for a person.
-func (s ImportSummary) Print(w io.Writer) {
-	rate := float64(s.Read) / max(s.Elapsed.Seconds(), 1e-9)
-	fmt.Fprintf(w, "lines read:  %d\n", s.Read)
-	fmt.Fprintf(w, "stored:      %d\n", s.Stored)
-	if s.Duplicates > 0 {
-		fmt.Fprintf(w, "duplicates:  %d (already imported, skipped)\n", s.Duplicates)
-	}
-	if s.Dropped > 0 {
-		fmt.Fprintf(w, "dropped:     %d (RAW stream full, ingest.when_full: drop)\n", s.Dropped)
-	}
-	fmt.Fprintf(w, "rejected:    %d\n", s.RejectedTotal())
-	for _, reason := range slices.Sorted(maps.Keys(s.Rejected)) {
-		fmt.Fprintf(w, "  %-22s %d\n", reason, s.Rejected[reason])
-	}
-	fmt.Fprintf(w, "elapsed:     %s (%.0f lines/s)\n", s.Elapsed.Round(time.Millisecond), rate)
-}
-
 // Import is `vakt import`: it pushes whole files through the pipeline and
 // returns once every line is stored or rejected.
 //
@@ -62,26 +22,26 @@ func (s ImportSummary) Print(w io.Writer) {
 // a cluster): the stages share durable consumers, so the work is split and
 // each event is stored once. "Stored" is confirmed by the pipeline draining:
 // the store acknowledges an event only after ClickHouse committed it.
-func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Logger) (ImportSummary, error) {
+func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Logger) (ingest.ImportSummary, error) {
 	start := time.Now()
 	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, ClickHouse: true}, "import", log)
 	if err != nil {
-		return ImportSummary{}, err
+		return ingest.ImportSummary{}, err
 	}
 	defer eng.Close()
-	im, err := startImport(ctx, cfg, eng, files, metrics.New(), log)
+	im, err := StartImport(ctx, cfg, eng, files, metrics.New(), log)
 	if err != nil {
-		return ImportSummary{}, err
+		return ingest.ImportSummary{}, err
 	}
-	defer im.close()
-	err = im.run(ctx)
+	defer im.Close()
+	err = im.Run(ctx)
 	return im.summary(start), err
 }
 
-// importer pushes whole files through the pipeline: the pseudonymise and
+// Importer pushes whole files through the pipeline: the pseudonymise and
 // store stages run on eng while ingest reads the files. `vakt import` and
 // `vakt bench` share it.
-type importer struct {
+type Importer struct {
 	eng        *Engines
 	in         *ingest.Ingest
 	store      *store.Store
@@ -89,8 +49,8 @@ type importer struct {
 	stopStages context.CancelFunc
 }
 
-// startImport migrates the schema, starts the stages and prepares ingest.
-func startImport(ctx context.Context, cfg config.Config, eng *Engines, files []string, m *metrics.Pipeline, log *slog.Logger) (*importer, error) {
+// StartImport migrates the schema, starts the stages and prepares ingest.
+func StartImport(ctx context.Context, cfg config.Config, eng *Engines, files []string, m *metrics.Pipeline, log *slog.Logger) (*Importer, error) {
 	if err := migrateOnStart(ctx, eng.CH, cfg, log); err != nil {
 		return nil, err
 	}
@@ -98,7 +58,7 @@ func startImport(ctx context.Context, cfg config.Config, eng *Engines, files []s
 	if err != nil {
 		return nil, err
 	}
-	icfg := ingestConfig(cfg, false)
+	icfg := IngestConfig(cfg, false)
 	icfg.Files, icfg.Sources = files, nil // the files named, not the followed ones
 	ijs, err := eng.StageJS(bus.StageIngest)
 	if err != nil {
@@ -110,14 +70,14 @@ func startImport(ctx context.Context, cfg config.Config, eng *Engines, files []s
 	}
 	stageCtx, stop := context.WithCancel(ctx)
 	st, _ := stages["store"].(*store.Store)
-	im := &importer{eng: eng, in: in, store: st, stagesDone: make(chan error, 1), stopStages: stop}
+	im := &Importer{eng: eng, in: in, store: st, stagesDone: make(chan error, 1), stopStages: stop}
 	go func() { im.stagesDone <- runStages(stageCtx, stages) }()
 	return im, nil
 }
 
-// run reads the files and returns once every line is stored or rejected,
+// Run reads the files and returns once every line is stored or rejected,
 // or a stage failed.
-func (im *importer) run(ctx context.Context) error {
+func (im *Importer) Run(ctx context.Context) error {
 	if err := im.in.Run(ctx); err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
@@ -138,8 +98,11 @@ func (im *importer) run(ctx context.Context) error {
 	}
 }
 
-// close stops the stages.
-func (im *importer) close() {
+// IngestStats are ingest's counts so far.
+func (im *Importer) IngestStats() ingest.Stats { return im.in.Stats() }
+
+// Close stops the stages.
+func (im *Importer) Close() {
 	im.stopStages()
 	<-im.stagesDone
 }
@@ -147,13 +110,13 @@ func (im *importer) close() {
 // summary counts the import. Lines of a repeated import are dropped as
 // duplicates by JetStream (ingest's count) or found stored by this
 // import's store stage (other replicas' finds are not counted here).
-func (im *importer) summary(start time.Time) ImportSummary {
+func (im *Importer) summary(start time.Time) ingest.ImportSummary {
 	st := im.in.Stats()
 	var found int64
 	if im.store != nil {
 		found = int64(im.store.Stats().Duplicates)
 	}
-	return ImportSummary{
+	return ingest.ImportSummary{
 		Read:       st.LinesRead,
 		Stored:     st.Published - found,
 		Duplicates: st.Duplicates + found,
@@ -163,12 +126,12 @@ func (im *importer) summary(start time.Time) ImportSummary {
 	}
 }
 
-// ingestConfig is the ingest section and what the command decides: a
+// IngestConfig is the ingest section and what the command decides: a
 // following ingest (vakt run, vakt ingest) or an import, which reads only
 // the files named (no demo, syslog or from_start). Lines older than the
 // request retention are refused, and a stop publishes for at most
 // shutdown_timeout.
-func ingestConfig(c config.Config, follow bool) ingest.Config {
+func IngestConfig(c config.Config, follow bool) ingest.Config {
 	ic := c.Ingest
 	ic.Follow = follow
 	ic.MaxAge = c.Retention.Requests.D()

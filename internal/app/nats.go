@@ -7,14 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/secrets"
 )
 
 // startNATS starts the embedded nats-server on the configured address, or on
@@ -39,10 +40,16 @@ func startNATS(cfg config.Config, log *slog.Logger) (*bus.Embedded, error) {
 		ec.Host, ec.Port = host, port
 	}
 	var err error
-	if ec.Passwords, err = natsPasswords(cfg.DataDir); err != nil {
+	if ec.Passwords, err = bus.EnsurePasswords(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	if ec.StoreKey, err = natsStoreKey(cfg, log); err != nil {
+	var keyFile string
+	if cfg.NATS.StoreEncryption {
+		if keyFile, err = NATSStoreKeyFile(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if ec.StoreKey, err = bus.StoreKeyFor(cfg.NATSDir(), cfg.NATS.StoreEncryption, keyFile, cfg.NATS.StoreKey, log); err != nil {
 		return nil, err
 	}
 	return bus.StartEmbedded(ec)
@@ -51,53 +58,18 @@ func startNATS(cfg config.Config, log *slog.Logger) (*bus.Embedded, error) {
 // natsOptions turns the credentials and TLS settings into connect options.
 // Secrets come from the config, files or the environment and are never logged.
 func natsOptions(c config.NATS) ([]nats.Option, error) {
-	var opts []nats.Option
-	password, err := secret(c.Password, c.PasswordFile, "nats.password_file")
+	password, err := secrets.ValueOrFile(c.Password, c.PasswordFile, "nats.password_file")
 	if err != nil {
 		return nil, err
 	}
-	if c.User != "" {
-		opts = append(opts, nats.UserInfo(c.User, password))
-	}
-	token, err := secret(c.Token, c.TokenFile, "nats.token_file")
+	token, err := secrets.ValueOrFile(c.Token, c.TokenFile, "nats.token_file")
 	if err != nil {
 		return nil, err
 	}
-	if token != "" {
-		opts = append(opts, nats.Token(token))
-	}
-	if c.CredentialsFile != "" {
-		opts = append(opts, nats.UserCredentials(c.CredentialsFile))
-	}
-	if c.NKeySeedFile != "" {
-		o, err := nats.NkeyOptionFromSeed(c.NKeySeedFile)
-		if err != nil {
-			return nil, fmt.Errorf("nats.nkey_seed_file: %w", err)
-		}
-		opts = append(opts, o)
-	}
-	if c.InboxPrefix != "" {
-		opts = append(opts, nats.CustomInboxPrefix(c.InboxPrefix))
-	}
-	if c.CAFile != "" {
-		opts = append(opts, nats.RootCAs(c.CAFile))
-	}
-	if c.CertFile != "" || c.KeyFile != "" {
-		opts = append(opts, nats.ClientCert(c.CertFile, c.KeyFile))
-	}
-	return opts, nil
-}
-
-// secret returns value, or the trimmed content of file when set.
-func secret(value, file, key string) (string, error) {
-	if file == "" {
-		return value, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", key, err)
-	}
-	return strings.TrimSpace(string(b)), nil
+	return bus.ClientOptions(bus.ClientAuth{
+		User: c.User, Password: password, Token: token, CredentialsFile: c.CredentialsFile, NKeySeedFile: c.NKeySeedFile,
+		InboxPrefix: c.InboxPrefix, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile,
+	})
 }
 
 // NATSSetup is `vakt nats setup`: it looks up the pipeline's streams,
@@ -112,11 +84,79 @@ func NATSSetup(ctx context.Context, cfg config.Config, log *slog.Logger, out io.
 		return err
 	}
 	defer eng.Close()
-	changes, err := bus.EnsureFor(ctx, eng.JS, cfg.Streams, bus.StageSetup, nil)
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	for _, c := range changes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.What, c.Action, c.Detail)
+	return bus.Setup(ctx, eng.JS, cfg.Streams, out)
+}
+
+// connectNATS makes the command's NATS connection (Engines.NC and JS). On
+// an external server it is the one configured user's, set up for
+// need.Stage as before. On the embedded one it is need.Stage's user
+// (vakt_ops for the all-in-one commands); the owner first sets the streams
+// up as vakt_admin.
+func (e *Engines) connectNATS(cfg config.Config, need Need, name string) error {
+	if !cfg.EmbeddedNATS() {
+		opts, err := natsOptions(cfg.NATS)
+		if err != nil {
+			return err
+		}
+		sc := cfg.Streams
+		nc, js, err := bus.Connect(bus.ConnConfig{URL: cfg.NATS.URL, Name: "vakt " + name, Options: opts, Ensure: &sc, Stage: need.Stage}, e.log)
+		if err != nil {
+			return bus.WithHint(err)
+		}
+		e.NC, e.JS = nc, js
+		return nil
 	}
-	tw.Flush()
-	return err
+	e.nats = bus.NewStageConns(e.natsSrv, e.natsURL, cfg.DataDir, cfg.Streams, name, e.log)
+	if need.Stage != bus.StageNone && (e.Owner || need.Stage == bus.StageAll) {
+		if _, _, err := e.nats.Conn(bus.StageSetup); err != nil {
+			return err
+		}
+		e.nats.Close(bus.StageSetup) // vakt_admin is needed no longer
+	}
+	nc, js, err := e.nats.Conn(need.Stage)
+	if err != nil {
+		return err
+	}
+	e.NC, e.JS = nc, js
+	return nil
+}
+
+// StageJS is the JetStream connection of stage: on the embedded server a
+// connection of its own as the stage's NATS user (bus.StageUser), on an
+// external server the one configured connection.
+func (e *Engines) StageJS(stage bus.Stage) (jetstream.JetStream, error) {
+	if e.nats == nil {
+		return e.JS, nil
+	}
+	_, js, err := e.nats.Conn(stage)
+	return js, err
+}
+
+// NATSPassword returns the password of user on the embedded server of
+// dataDir, as vakt's own commands read it.
+func NATSPassword(dataDir, user string) (string, error) {
+	return secrets.Read(dataDir, bus.PasswordFile(user))
+}
+
+// NATSStoreKeyFile is the file of the key that encrypts the embedded
+// store: nats.store_key_file, or vakt/nats-store.key in the user's
+// configuration directory.
+func NATSStoreKeyFile(cfg config.Config) (string, error) {
+	if cfg.NATS.StoreKeyFile != "" {
+		return cfg.NATS.StoreKeyFile, nil
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("nats.store_key_file: no default (%w): set it to a file outside the data dir, or set nats.store_encryption: false", err)
+	}
+	return filepath.Join(dir, "vakt", "nats-store.key"), nil
+}
+
+// natsListenerHint tells how to reach the embedded server: the listener and
+// the user a shipper connects as, with where its password is.
+func natsListenerHint(cfg config.Config, url string) string {
+	if url == "" {
+		return "in process only (nats.listen is empty)"
+	}
+	return fmt.Sprintf("%s  (shippers: user %s, password in %s)", url, bus.UserShipper, secrets.Path(cfg.DataDir, bus.PasswordFile(bus.UserShipper)))
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/bus"
@@ -22,28 +24,6 @@ import (
 // Stage is what every pipeline stage implements.
 type Stage interface {
 	Run(ctx context.Context) error
-}
-
-// runStages runs stages until ctx ends or one fails; a failure cancels the
-// others. It returns the first failure.
-func runStages(ctx context.Context, stages map[string]Stage) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(stages))
-	for name, s := range stages {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				errs <- fmt.Errorf("%s: %w", name, err)
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
 }
 
 // Run is `vakt run`: every stage in one process, on the configured or the
@@ -71,7 +51,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		if err != nil {
 			return err
 		}
-		in, err := ingest.New(ingestConfig(cfg, true), ijs, log, m)
+		in, err := ingest.New(IngestConfig(cfg, true), ijs, log, m)
 		if err != nil {
 			return err
 		}
@@ -105,7 +85,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if sources == 0 {
 		fmt.Fprintln(out, "  no log source configured: set ingest.files, use --demo, or publish to vakt.raw.<site>")
 	}
-	go reportProgress(ctx, eng, out)
+	go store.ReportProgress(ctx, eng.CH, 5*time.Second, out)
 	front := map[string]Stage{}
 	for _, name := range []string{"ingest", "alerts"} {
 		if s, ok := stages[name]; ok {
@@ -113,18 +93,35 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 			delete(stages, name)
 		}
 	}
-	drain := func(ctx context.Context) error { return bus.WaitDrained(ctx, eng.JS, 100*time.Millisecond) }
-	return runStagesInOrder(ctx, front, stages, drain, cfg.ShutdownTimeout.D(), log)
+	return runStagesInOrder(ctx, front, stages, drainStep{
+		wait:    func(ctx context.Context) error { return bus.WaitDrained(ctx, eng.JS, 100*time.Millisecond) },
+		timeout: cfg.ShutdownTimeout.D(), log: log,
+	})
+}
+
+// drainStep is what a stop waits for between ending the front stages and
+// the back ones; its zero value waits for nothing.
+type drainStep struct {
+	wait    func(context.Context) error // returns once the pipeline drained
+	timeout time.Duration               // at most this long; 0: no wait
+	log     *slog.Logger
+}
+
+// runStages runs stages that need no stop order (runStagesInOrder with
+// back stages only) until ctx ends or one fails, which stops the others.
+func runStages(ctx context.Context, stages map[string]Stage) error {
+	return runStagesInOrder(ctx, nil, stages, drainStep{})
 }
 
 // runStagesInOrder runs the front stages (the sources) and the back stages
 // (pseudonymise, store) until ctx ends or one fails. At a stop it ends the
 // front stages first (ingest publishes what it has read), then lets the back
-// stages work until drain returns or timeout passes, and only then stops
-// them: what ingest acknowledged is stored before the process exits, and
-// nothing stays behind in the in-memory RAW stream of an embedded NATS
-// that is about to go away. A failure stops everything at once.
-func runStagesInOrder(ctx context.Context, front, back map[string]Stage, drain func(context.Context) error, timeout time.Duration, log *slog.Logger) error {
+// stages work until drain.wait returns or drain.timeout passes, and only
+// then stops them: what ingest acknowledged is stored before the process
+// exits, and nothing stays behind in the in-memory RAW stream of an
+// embedded NATS that is about to go away. A failure stops everything at
+// once and is returned.
+func runStagesInOrder(ctx context.Context, front, back map[string]Stage, drain drainStep) error {
 	failed := make(chan struct{})
 	var failOnce sync.Once
 	errs := make(chan error, len(front)+len(back))
@@ -157,22 +154,27 @@ func runStagesInOrder(ctx context.Context, front, back map[string]Stage, drain f
 	select {
 	case <-failed:
 	default:
-		if len(back) > 0 && timeout > 0 {
-			begin := time.Now()
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-			if err := drain(dctx); err != nil {
-				log.Warn("stopping before the pipeline drained; what is left is read again at the next start",
-					"shutdown_timeout", timeout, "err", err)
-			} else {
-				log.Info("pipeline drained", "took", time.Since(begin).Round(time.Millisecond))
-			}
-			cancel()
+		if len(back) > 0 && drain.timeout > 0 {
+			drain.run(ctx)
 		}
 	}
 	cancelBack()
 	bwg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// run waits for the pipeline to drain, for at most the timeout.
+func (d drainStep) run(ctx context.Context) {
+	begin := time.Now()
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.timeout)
+	defer cancel()
+	if err := d.wait(dctx); err != nil {
+		d.log.Warn("stopping before the pipeline drained; what is left is read again at the next start",
+			"shutdown_timeout", d.timeout, "err", err)
+	} else {
+		d.log.Info("pipeline drained", "took", time.Since(begin).Round(time.Millisecond))
+	}
 }
 
 // pipelineStages builds the pseudonymise and store stages.
@@ -198,25 +200,15 @@ func pipelineStages(cfg config.Config, eng *Engines, log *slog.Logger, m *metric
 	return map[string]Stage{"pseudonymize": ps, "store": st}, nil
 }
 
-// reportProgress prints the row count now and then, so `make run` shows
-// events arriving.
-func reportProgress(ctx context.Context, eng *Engines, out io.Writer) {
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	last := uint64(0)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		var n uint64
-		if err := eng.CH.QueryRow(ctx, "SELECT count() FROM vakt.requests").Scan(&n); err != nil {
-			continue
-		}
-		if n != last {
-			fmt.Fprintf(out, "%s  vakt.requests: %d rows (+%d)\n", time.Now().Format("15:04:05"), n, n-last)
-			last = n
-		}
-	}
+// lagInterval is how often consumer lag is polled for /metrics.
+const lagInterval = 5 * time.Second
+
+// pollLag sets the consumer lag gauges (vakt_consumer_pending and
+// vakt_consumer_ack_pending) every interval until ctx ends. A consumer that
+// cannot be read keeps its last value.
+func pollLag(ctx context.Context, js jetstream.JetStream, m *metrics.Pipeline, every time.Duration) {
+	bus.PollLag(ctx, js, every, func(consumer string, pending uint64, ackPending int) {
+		m.ConsumerPending.WithLabelValues(consumer).Set(float64(pending))
+		m.ConsumerAckPending.WithLabelValues(consumer).Set(float64(ackPending))
+	})
 }

@@ -31,7 +31,7 @@ func RunStage(ctx context.Context, cfg config.Config, name string, log *slog.Log
 		if !cfg.Ingest.Demo && len(cfg.Ingest.Files) == 0 && len(cfg.Ingest.Sources) == 0 && !cfg.Ingest.Syslog.Enabled() {
 			return fmt.Errorf("ingest: no source: give --file GLOB, set ingest.files, or use --demo")
 		}
-		stage, err = ingest.New(ingestConfig(cfg, true), eng.JS, log, m)
+		stage, err = ingest.New(IngestConfig(cfg, true), eng.JS, log, m)
 	case "pseudonymize":
 		stage, err = pseudonymize.New(cfg.Pseudonymize, eng.JS, log, m)
 	case "store":

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -229,4 +230,17 @@ func UserOptions(user, password string) []nats.Option {
 		opts = append(opts, nats.CustomInboxPrefix(u.InboxPrefix))
 	}
 	return opts
+}
+
+// WithHint adds the fix for the usual connection failures.
+func WithHint(err error) error {
+	switch {
+	case errors.Is(err, nats.ErrAuthorization), strings.Contains(err.Error(), "Authorization Violation"):
+		return fmt.Errorf("%w (check nats.user and nats.password(_file), nats.token(_file), nats.credentials_file or nats.nkey_seed_file)", err)
+	case strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "certificate"):
+		return fmt.Errorf("%w (set nats.ca_file to the CA that signed the server's certificate)", err)
+	case errors.Is(err, nats.ErrNoServers):
+		return fmt.Errorf("%w (is nats-server running at nats.url? leave nats.url empty for the embedded server)", err)
+	}
+	return err
 }

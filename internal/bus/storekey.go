@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,6 +104,32 @@ func writeKeyFile(path string) (string, error) {
 	k, err := secrets.EnsureFile(path)
 	if err != nil {
 		return "", fmt.Errorf("nats.store_key_file: %w", err)
+	}
+	return k, nil
+}
+
+// StoreKeyFor returns the key that encrypts the embedded store in storeDir,
+// or "" with encryption (nats.store_encryption) off; key
+// (nats.store_key) or keyFile holds it.
+func StoreKeyFor(storeDir string, encryption bool, keyFile, key string, log *slog.Logger) (string, error) {
+	if !encryption {
+		if StoreEncrypted(storeDir) {
+			return "", fmt.Errorf("nats.store_encryption is off, but the NATS store %s is encrypted: turn it on again with its key", storeDir)
+		}
+		log.Warn("the NATS store keeps the salts in the clear (nats.store_encryption: false)")
+		return "", nil
+	}
+	k, state, err := StoreKey(storeDir, keyFile, key)
+	if err != nil {
+		return "", err
+	}
+	switch state {
+	case KeyGenerated:
+		if key == "" {
+			log.Info("generated the key that encrypts the NATS store; keep it (and back it up) apart from the data dir", "key_file", keyFile)
+		}
+	case KeyEncrypts:
+		log.Warn("encrypting the NATS store written in the clear by an older vakt; the salts it held in the clear may remain in the disk's free blocks", "store", storeDir)
 	}
 	return k, nil
 }

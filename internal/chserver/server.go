@@ -295,47 +295,14 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer body.Close()
 
-	settings := map[string]string{}
-	qparams := map[string]string{}
-	for k, vs := range params {
-		v := vs[len(vs)-1]
-		switch {
-		case strings.HasPrefix(k, "param_"):
-			qparams[strings.TrimPrefix(k, "param_")] = v
-		case httpParams[k]:
-		case strings.HasSuffix(k, "_format") || strings.HasSuffix(k, "_structure") || strings.HasSuffix(k, "_types"):
-			return &chdb.Error{Code: codeNotImplemented, Message: "Code: 48. DB::Exception: external tables are not supported by vakt's embedded endpoint. (NOT_IMPLEMENTED)"}
-		case s.settings[k]:
-			if err := s.checkSetting(k, v, false); err != nil {
-				return err
-			}
-			settings[k] = v
-		default:
-			return &chdb.Error{Code: codeUnknownSetting, Message: fmt.Sprintf("Code: 115. DB::Exception: Unknown setting '%s'. (UNKNOWN_SETTING)", k)}
-		}
+	settings, qparams, err := s.splitParams(params)
+	if err != nil {
+		return err
 	}
-	// The engine enforces read-only mode itself: 1 for read-only users, 2
-	// (settings may change) for GET, as ClickHouse's HTTP interface does.
-	// A client may ask for a stricter level, never a looser one.
-	level, mode := 0, modeWrite
-	switch {
-	case user.ReadOnly:
-		level, mode = 1, modeRead
-	case r.Method == http.MethodGet:
-		level, mode = 2, modeGet
+	level, mode, err := readOnlyLevel(user, r.Method, settings)
+	if err != nil {
+		return err
 	}
-	if v, ok := settings["readonly"]; ok {
-		switch {
-		case v == "1":
-			level, mode = 1, modeRead
-		case v == "2" && level == 0:
-			level, mode = 2, modeGet
-		case v != "0" && v != "2":
-			return constraint("Setting readonly must be 0, 1 or 2")
-		}
-		delete(settings, "readonly")
-	}
-
 	format := params.Get("default_format")
 	if format == "" {
 		format = "TabSeparated"
@@ -344,60 +311,11 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) error {
 	if queryID == "" {
 		queryID = newQueryID()
 	}
-
-	// The statement is the query parameter followed by the body; for an
-	// INSERT ... FORMAT, what follows the format name is data to stream.
-	// Everything but streamed data is read before a session is taken, and
-	// streamed data is waited for (its first 64 KiB), so a slow client
-	// holds no engine session while it dawdles.
-	query := strings.TrimRight(params.Get("query"), " \t\r\n;")
-	var data io.Reader
-	if query != "" {
-		if m := insertFormatRe.FindStringSubmatchIndex(query); m != nil && m[1] == len(query) {
-			br := newPeekReader(body)
-			if _, err := br.Peek(64 << 10); err != nil {
-				return err
-			}
-			data = br
-		} else {
-			rest, err := readLimited(body)
-			if err != nil {
-				return err
-			}
-			if len(rest) > 0 {
-				query += "\n" + string(rest)
-			}
-		}
-	} else {
-		// The body holds the statement, and for an inline INSERT ... FORMAT
-		// its data too: split them, since the engine cuts inline binary data
-		// short.
-		br := newPeekReader(body)
-		head, err := br.Peek(64 << 10)
-		if err != nil {
-			return err
-		}
-		if m := insertFormatRe.FindSubmatchIndex(head); m != nil {
-			query = string(head[:m[1]])
-			br.Discard(m[1])
-			br.SkipLineEnd()
-			data = br
-		} else {
-			all, err := readLimited(br)
-			if err != nil {
-				return err
-			}
-			query = string(all)
-		}
+	query, data, err := readStatement(params.Get("query"), body)
+	if err != nil {
+		return err
 	}
-	if len(query) > maxQueryBytes {
-		return &chdb.Error{Code: codeSyntaxError, Message: fmt.Sprintf("Code: 62. DB::Exception: query text over %d bytes; send INSERT data after FORMAT instead. (SYNTAX_ERROR)", maxQueryBytes)}
-	}
-	if strings.TrimSpace(query) == "" {
-		return &chdb.Error{Code: codeSyntaxError, Message: "Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)"}
-	}
-	hello := isHello(query) && params.Get("client_protocol_version") != "" && format == "Native"
-	if hello {
+	if isHello(query) && params.Get("client_protocol_version") != "" && format == "Native" {
 		res, err := s.hello(params.Get("client_protocol_version"))
 		if err != nil {
 			return err
@@ -426,41 +344,7 @@ func (s *Server) serveQuery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-
-	var res *chdb.Result
-	outFormat := ""
-	switch {
-	case data != nil:
-		m := insertFormatRe.FindStringSubmatchIndex(query)
-		stmt, dataFormat := query[m[2]:m[3]], query[m[4]:m[5]]
-		res, err = conn.Insert(stmt, dataFormat, func(yield func([]byte) error) error {
-			buf := make([]byte, 1<<20)
-			for {
-				n, err := io.ReadFull(data, buf)
-				if n > 0 {
-					if err := yield(buf[:n]); err != nil {
-						return err
-					}
-				}
-				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-					return nil
-				}
-				var ce *chdb.Error
-				if errors.As(err, &ce) {
-					return err
-				}
-				if err != nil {
-					return &chdb.Error{Code: codeCannotParseInput, Message: "Code: 27. DB::Exception: reading request body: " + err.Error() + ". (CANNOT_PARSE_INPUT_ASSERTION_FAILED)"}
-				}
-			}
-		})
-	default:
-		res, err = conn.QueryWithParams(query, format, qparams)
-		outFormat = format
-		if m := trailingFormatRe.FindStringSubmatch(query); m != nil {
-			outFormat = m[1]
-		}
-	}
+	res, outFormat, err := execute(conn, query, data, format, qparams)
 	// The result is in memory: free the session before a slow reader
 	// takes it.
 	release()

@@ -110,3 +110,16 @@ func ReadFile(p string) (string, error) {
 	}
 	return v, nil
 }
+
+// ValueOrFile returns value, or the trimmed content of file when set; key
+// names the file's setting in errors.
+func ValueOrFile(value, file, key string) (string, error) {
+	if file == "" {
+		return value, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", key, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}

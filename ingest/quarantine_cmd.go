@@ -1,38 +1,41 @@
-package app
+package ingest
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/vakt-dev/vakt/ingest"
-	"github.com/vakt-dev/vakt/internal/bus"
-	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/vakt-dev/vakt/internal/event"
+	"github.com/vakt-dev/vakt/internal/output"
 )
 
-// Quarantine is `vakt quarantine`: it prints the samples of rejected lines
-// kept in the quarantine stream (masked: no IP or e-mail address), oldest
-// first, as a table or as one JSON object per line.
-func Quarantine(ctx context.Context, cfg config.Config, f ingest.QuarantineFilter, format string, log *slog.Logger, out io.Writer) error {
-	if format != FormatTable && format != FormatJSON {
+// CheckQuarantineFormat refuses an output format `vakt quarantine` does
+// not write.
+func CheckQuarantineFormat(format string) error {
+	if format != output.Table && format != output.JSON {
 		return fmt.Errorf("quarantine: format %q: use table or json", format)
 	}
-	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, Stage: bus.StageQuarantine}, "quarantine", log)
+	return nil
+}
+
+// PrintQuarantine is `vakt quarantine` over the quarantine stream of js: it
+// prints the samples of rejected lines (masked: no IP or e-mail address),
+// oldest first, as a table or as one JSON object per line.
+func PrintQuarantine(ctx context.Context, js jetstream.JetStream, f QuarantineFilter, format string, out io.Writer) error {
+	if err := CheckQuarantineFormat(format); err != nil {
+		return err
+	}
+	samples, err := ReadQuarantine(ctx, js, f)
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
-	samples, err := ingest.ReadQuarantine(ctx, eng.JS, f)
-	if err != nil {
-		return err
-	}
-	if format == FormatJSON {
+	if format == output.JSON {
 		enc := json.NewEncoder(out)
 		for _, s := range samples {
 			if err := enc.Encode(s); err != nil {

@@ -1,4 +1,6 @@
-package app
+// Package bench is `vakt bench`: the pipeline measured end to end on fresh
+// embedded engines, through the code path of `vakt import`.
+package bench
 
 import (
 	"bufio"
@@ -20,14 +22,15 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vakt-dev/vakt/ingest"
+	"github.com/vakt-dev/vakt/internal/app"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/loggen"
 	"github.com/vakt-dev/vakt/internal/metrics"
 )
 
-// BenchConfig sizes `vakt bench`.
-type BenchConfig struct {
+// Config sizes `vakt bench`.
+type Config struct {
 	Lines       int           // lines in the generated log
 	Clients     int           // distinct client IPs
 	LiveFor     time.Duration // how long live mode is measured
@@ -39,9 +42,9 @@ type BenchConfig struct {
 	MemProfile  string        // if set, a heap profile taken at the Go memory peak
 }
 
-// DefaultBenchConfig runs in well under five minutes on a 2-core machine.
-func DefaultBenchConfig() BenchConfig {
-	return BenchConfig{Lines: 2_000_000, Clients: 50_000, LiveFor: 10 * time.Second, LiveRate: 2000, SampleEvery: 50 * time.Millisecond}
+// DefaultConfig runs in well under five minutes on a 2-core machine.
+func DefaultConfig() Config {
+	return Config{Lines: 2_000_000, Clients: 50_000, LiveFor: 10 * time.Second, LiveRate: 2000, SampleEvery: 50 * time.Millisecond}
 }
 
 // StageRate is one stage's throughput during the import.
@@ -54,8 +57,8 @@ type StageRate struct {
 // PerSecond is the stage's events per second while it was busy.
 func (s StageRate) PerSecond() float64 { return float64(s.Events) / max(s.Busy.Seconds(), 1e-9) }
 
-// BenchResult is what `vakt bench` measured.
-type BenchResult struct {
+// Result is what `vakt bench` measured.
+type Result struct {
 	Lines, Stored    int64
 	Import           time.Duration
 	CPU              time.Duration // user+system CPU of the whole process during the import
@@ -68,12 +71,12 @@ type BenchResult struct {
 	GenerateTook     time.Duration
 }
 
-// Bench is `vakt bench`: it generates a realistic access log, pushes it
+// Run is `vakt bench`: it generates a realistic access log, pushes it
 // through `vakt import`'s code path on fresh embedded engines, and measures
 // throughput, CPU, memory, and live-mode latency from a line written to its
 // row being queryable.
-func Bench(ctx context.Context, base config.Config, bc BenchConfig, log *slog.Logger, out io.Writer) (BenchResult, error) {
-	var res BenchResult
+func Run(ctx context.Context, base config.Config, bc Config, log *slog.Logger, out io.Writer) (Result, error) {
+	var res Result
 	work := bc.WorkDir
 	if work == "" {
 		d, err := os.MkdirTemp("", "vakt-bench-")
@@ -90,67 +93,26 @@ func Bench(ctx context.Context, base config.Config, bc BenchConfig, log *slog.Lo
 	cfg.NATS.URL, cfg.ClickHouse.Addr = "", nil
 	cfg.NATS.Listen, cfg.ClickHouse.Listen, cfg.HTTP.Listen = "127.0.0.1:0", "127.0.0.1:0", ""
 
-	fmt.Fprintf(out, "generating %d lines from %d clients ...\n", bc.Lines, bc.Clients)
-	start := time.Now()
 	logPath := filepath.Join(work, "access.log")
-	gen := loggen.New(loggen.Config{
-		Seed: 1, Clients: bc.Clients, IPv6Share: 0.25,
-		Sites: []string{"www.example.org", "shop.example.org", "api.example.org", "blog.example.org"},
-		Start: time.Now().Add(-2 * time.Hour), Rate: float64(bc.Lines) / 3600,
-	})
-	if _, err := gen.WriteFile(logPath, bc.Lines); err != nil {
+	var err error
+	if res.GenerateTook, err = generate(logPath, bc, out); err != nil {
 		return res, err
 	}
-	res.GenerateTook = time.Since(start)
-	st, _ := os.Stat(logPath)
-	fmt.Fprintf(out, "  %s, %.0f MB, in %s\n", logPath, float64(st.Size())/1e6, res.GenerateTook.Round(time.Millisecond))
-
 	m := metrics.New()
-	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, ClickHouse: true}, "bench", log)
+	eng, err := app.OpenEngines(ctx, cfg, app.Need{NATS: true, ClickHouse: true}, "bench", log)
 	if err != nil {
 		return res, err
 	}
 	defer eng.Close()
-	im, err := startImport(ctx, cfg, eng, []string{logPath}, m, log)
+	im, err := app.StartImport(ctx, cfg, eng, []string{logPath}, m, log)
 	if err != nil {
 		return res, err
 	}
 	// The stages keep running after the import, for live mode.
-	defer im.close()
-
-	fmt.Fprintln(out, "importing ...")
-	if bc.CPUProfile != "" {
-		pf, err := os.Create(bc.CPUProfile)
-		if err != nil {
-			return res, err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return res, err
-		}
-	}
-	sampler := startSampler(m, bc.SampleEvery, bc.MemProfile)
-	cpu0 := cpuTime()
-	start = time.Now()
-	if err := im.run(ctx); err != nil {
+	defer im.Close()
+	if err := measureImport(ctx, eng, im, m, bc, &res, out); err != nil {
 		return res, err
 	}
-	res.Import = time.Since(start)
-	res.CPU = cpuTime() - cpu0
-	if bc.CPUProfile != "" {
-		pprof.StopCPUProfile()
-	}
-	samples := sampler.stop()
-	stats := im.in.Stats()
-	res.Lines = stats.LinesRead
-	if err := eng.CH.QueryRow(ctx, "SELECT toInt64(count()) FROM vakt.requests").Scan(&res.Stored); err != nil {
-		return res, err
-	}
-	if res.Stored != stats.Published {
-		return res, fmt.Errorf("stored %d rows, ingest published %d: the pipeline lost or duplicated events", res.Stored, stats.Published)
-	}
-	res.Stages = stageRates(samples)
-	res.PeakRSS, res.PeakGo = peakRSS(), sampler.peakGo
 
 	fmt.Fprintf(out, "live mode: %d lines/s for %s ...\n", bc.LiveRate, bc.LiveFor)
 	lat, err := liveLatency(ctx, cfg, eng, m, log, work, bc)
@@ -165,8 +127,68 @@ func Bench(ctx context.Context, base config.Config, bc BenchConfig, log *slog.Lo
 	return res, nil
 }
 
+// generate writes the benchmark's access log and says how long that took.
+func generate(logPath string, bc Config, out io.Writer) (time.Duration, error) {
+	fmt.Fprintf(out, "generating %d lines from %d clients ...\n", bc.Lines, bc.Clients)
+	start := time.Now()
+	gen := loggen.New(loggen.Config{
+		Seed: 1, Clients: bc.Clients, IPv6Share: 0.25,
+		Sites: []string{"www.example.org", "shop.example.org", "api.example.org", "blog.example.org"},
+		Start: time.Now().Add(-2 * time.Hour), Rate: float64(bc.Lines) / 3600,
+	})
+	if _, err := gen.WriteFile(logPath, bc.Lines); err != nil {
+		return 0, err
+	}
+	took := time.Since(start)
+	st, err := os.Stat(logPath)
+	if err != nil {
+		return took, err
+	}
+	fmt.Fprintf(out, "  %s, %.0f MB, in %s\n", logPath, float64(st.Size())/1e6, took.Round(time.Millisecond))
+	return took, nil
+}
+
+// measureImport runs the import with the profiles and the sampler on, and
+// checks that every published event was stored.
+func measureImport(ctx context.Context, eng *app.Engines, im *app.Importer, m *metrics.Pipeline, bc Config, res *Result, out io.Writer) error {
+	fmt.Fprintln(out, "importing ...")
+	if bc.CPUProfile != "" {
+		pf, err := os.Create(bc.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+	}
+	sampler := startSampler(m, bc.SampleEvery, bc.MemProfile)
+	cpu0 := cpuTime()
+	start := time.Now()
+	if err := im.Run(ctx); err != nil {
+		return err
+	}
+	res.Import = time.Since(start)
+	res.CPU = cpuTime() - cpu0
+	if bc.CPUProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	samples := sampler.stop()
+	stats := im.IngestStats()
+	res.Lines = stats.LinesRead
+	if err := eng.CH.QueryRow(ctx, "SELECT toInt64(count()) FROM vakt.requests").Scan(&res.Stored); err != nil {
+		return err
+	}
+	if res.Stored != stats.Published {
+		return fmt.Errorf("stored %d rows, ingest published %d: the pipeline lost or duplicated events", res.Stored, stats.Published)
+	}
+	res.Stages = stageRates(samples)
+	res.PeakRSS, res.PeakGo = peakRSS(), sampler.peakGo
+	return nil
+}
+
 // Print writes the result for a person.
-func (r BenchResult) Print(w io.Writer) {
+func (r Result) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nend to end (vakt import, embedded NATS + ClickHouse engine, all stages, durable)\n")
 	fmt.Fprintf(w, "  lines:            %d read, %d stored (verified by count())\n", r.Lines, r.Stored)
 	fmt.Fprintf(w, "  elapsed:          %s\n", r.Import.Round(time.Millisecond))
@@ -305,14 +327,14 @@ func peakRSS() int64 {
 // liveLatency follows a file that is written at bc.LiveRate lines per second
 // and measures, per line, the time from its write to its row being visible
 // to a query. Each line has a unique path, /live/<n>.
-func liveLatency(ctx context.Context, cfg config.Config, eng *Engines, m *metrics.Pipeline, log *slog.Logger, work string, bc BenchConfig) ([]time.Duration, error) {
+func liveLatency(ctx context.Context, cfg config.Config, eng *app.Engines, m *metrics.Pipeline, log *slog.Logger, work string, bc Config) ([]time.Duration, error) {
 	path := filepath.Join(work, "live.log")
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	icfg := ingestConfig(cfg, true)
+	icfg := app.IngestConfig(cfg, true)
 	icfg.Files, icfg.Site, icfg.Demo, icfg.FromStart = []string{path}, "bench-live", false, true
 	ijs, err := eng.StageJS(bus.StageIngest)
 	if err != nil {
@@ -327,37 +349,59 @@ func liveLatency(ctx context.Context, cfg config.Config, eng *Engines, m *metric
 	go func() { idone <- in.Run(ictx) }()
 	defer func() { stop(); <-idone }()
 
-	total := int(bc.LiveFor.Seconds() * float64(bc.LiveRate))
-	written := make([]time.Time, total)
-	var mu sync.Mutex
+	w := &liveWriter{written: make([]time.Time, int(bc.LiveFor.Seconds()*float64(bc.LiveRate)))}
 	writeErr := make(chan error, 1)
-	go func() {
-		w := bufio.NewWriter(f)
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		per := max(bc.LiveRate/100, 1)
-		for n := 0; n < total; {
-			<-tick.C
-			now := time.Now()
-			for i := 0; i < per && n < total; i++ {
-				fmt.Fprintf(w, "203.0.113.%d - - [%s] \"GET /live/%d HTTP/1.1\" 200 512 \"-\" \"vakt-bench\"\n",
-					1+n%250, now.Format("02/Jan/2006:15:04:05 -0700"), n)
-				mu.Lock()
-				written[n] = now
-				mu.Unlock()
-				n++
-			}
-			if err := w.Flush(); err != nil {
-				writeErr <- err
-				return
-			}
-		}
-		writeErr <- nil
-	}()
+	go func() { writeErr <- w.write(f, bc.LiveRate) }()
+	lat, err := w.await(ctx, eng, time.Now().Add(bc.LiveFor+30*time.Second))
+	if err != nil {
+		return nil, err
+	}
+	if err := <-writeErr; err != nil {
+		return nil, err
+	}
+	if total := len(w.written); len(lat) < total {
+		return lat, fmt.Errorf("only %d of %d live lines became queryable within %s", len(lat), total, bc.LiveFor+30*time.Second)
+	}
+	return lat, nil
+}
 
+// liveWriter writes the live lines and remembers when each was written.
+type liveWriter struct {
+	mu      sync.Mutex
+	written []time.Time // by line number
+}
+
+// write writes every line, rate lines per second in batches every 10ms.
+func (lw *liveWriter) write(f io.Writer, rate int) error {
+	total := len(lw.written)
+	w := bufio.NewWriter(f)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	per := max(rate/100, 1)
+	for n := 0; n < total; {
+		<-tick.C
+		now := time.Now()
+		for i := 0; i < per && n < total; i++ {
+			fmt.Fprintf(w, "203.0.113.%d - - [%s] \"GET /live/%d HTTP/1.1\" 200 512 \"-\" \"vakt-bench\"\n",
+				1+n%250, now.Format("02/Jan/2006:15:04:05 -0700"), n)
+			lw.mu.Lock()
+			lw.written[n] = now
+			lw.mu.Unlock()
+			n++
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// await queries the rows of the live lines until all are there or the
+// deadline passes, and returns each line's latency.
+func (lw *liveWriter) await(ctx context.Context, eng *app.Engines, deadline time.Time) ([]time.Duration, error) {
+	total := len(lw.written)
 	var lat []time.Duration
 	seen := make([]bool, total)
-	deadline := time.Now().Add(bc.LiveFor + 30*time.Second)
 	for len(lat) < total && time.Now().Before(deadline) {
 		rows, err := eng.CH.Query(ctx, "SELECT toUInt32(substring(path, 7)) FROM vakt.requests WHERE site = 'bench-live'")
 		if err != nil {
@@ -372,19 +416,13 @@ func liveLatency(ctx context.Context, cfg config.Config, eng *Engines, m *metric
 			}
 			if int(n) < total && !seen[n] {
 				seen[n] = true
-				mu.Lock()
-				lat = append(lat, now.Sub(written[n]))
-				mu.Unlock()
+				lw.mu.Lock()
+				lat = append(lat, now.Sub(lw.written[n]))
+				lw.mu.Unlock()
 			}
 		}
 		rows.Close()
 		time.Sleep(20 * time.Millisecond)
-	}
-	if err := <-writeErr; err != nil {
-		return nil, err
-	}
-	if len(lat) < total {
-		return lat, fmt.Errorf("only %d of %d live lines became queryable within %s", len(lat), total, bc.LiveFor+30*time.Second)
 	}
 	return lat, nil
 }

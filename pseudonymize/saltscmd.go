@@ -1,4 +1,4 @@
-package app
+package pseudonymize
 
 import (
 	"context"
@@ -9,20 +9,20 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/vakt-dev/vakt/internal/bus"
-	"github.com/vakt-dev/vakt/internal/config"
-	"github.com/vakt-dev/vakt/pseudonymize"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vakt-dev/vakt/internal/output"
 )
 
 // SaltStatus is what `vakt salts status` reports: the schedule of every
 // stored salt, never a salt.
 type SaltStatus struct {
-	Now          time.Time               `json:"now"`
-	EpochLength  string                  `json:"epoch_length"`
-	Grace        string                  `json:"grace"`
-	CurrentEpoch uint32                  `json:"current_epoch"`
-	Epochs       []SaltEpoch             `json:"epochs"`
-	Rotations    []pseudonymize.Rotation `json:"rotations"`
+	Now          time.Time   `json:"now"`
+	EpochLength  string      `json:"epoch_length"`
+	Grace        string      `json:"grace"`
+	CurrentEpoch uint32      `json:"current_epoch"`
+	Epochs       []SaltEpoch `json:"epochs"`
+	Rotations    []Rotation  `json:"rotations"`
 }
 
 // SaltEpoch is one epoch with a stored salt, or the current one.
@@ -36,36 +36,29 @@ type SaltEpoch struct {
 	Rotated   bool       `json:"rotated"` // ended early by `vakt salts rotate`
 }
 
-// openSalts connects to NATS (a running vakt's, or the embedded one) and
-// binds the salt bucket.
-func openSalts(ctx context.Context, cfg config.Config, log *slog.Logger) (*Engines, *pseudonymize.SaltStore, error) {
-	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, Stage: bus.StageSalts}, "salts", log)
-	if err != nil {
-		return nil, nil, err
-	}
-	salts, err := pseudonymize.NewSaltStore(ctx, eng.JS, cfg.Pseudonymize, log)
-	if err != nil {
-		eng.Close()
-		return nil, nil, err
-	}
-	return eng, salts, nil
-}
-
-// SaltsStatus is `vakt salts status`.
-func SaltsStatus(ctx context.Context, cfg config.Config, format string, log *slog.Logger, out io.Writer) error {
-	if format != FormatTable && format != FormatJSON {
+// CheckSaltsFormat refuses an output format `vakt salts` does not write.
+func CheckSaltsFormat(format string) error {
+	if format != output.Table && format != output.JSON {
 		return fmt.Errorf("unknown format %q: use table or json", format)
 	}
-	eng, salts, err := openSalts(ctx, cfg, log)
+	return nil
+}
+
+// SaltsStatus is `vakt salts status` over the salt bucket of js, which the
+// caller's connection may read (bus.StageSalts).
+func SaltsStatus(ctx context.Context, js jetstream.JetStream, cfg Config, format string, log *slog.Logger, out io.Writer) error {
+	if err := CheckSaltsFormat(format); err != nil {
+		return err
+	}
+	salts, err := NewSaltStore(ctx, js, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
 	st, err := saltStatus(ctx, salts, cfg)
 	if err != nil {
 		return err
 	}
-	if format == FormatJSON {
+	if format == output.JSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
@@ -74,7 +67,7 @@ func SaltsStatus(ctx context.Context, cfg config.Config, format string, log *slo
 	return nil
 }
 
-func saltStatus(ctx context.Context, salts *pseudonymize.SaltStore, cfg config.Config) (SaltStatus, error) {
+func saltStatus(ctx context.Context, salts *SaltStore, cfg Config) (SaltStatus, error) {
 	now := time.Now().UTC()
 	cur, err := salts.EpochOf(now)
 	if err != nil {
@@ -84,7 +77,7 @@ func saltStatus(ctx context.Context, salts *pseudonymize.SaltStore, cfg config.C
 	if err != nil {
 		return SaltStatus{}, err
 	}
-	pc := cfg.Pseudonymize.WithDefaults()
+	pc := cfg.WithDefaults()
 	st := SaltStatus{
 		Now: now, EpochLength: pc.EpochLength.String(), Grace: pc.Grace.String(), CurrentEpoch: cur,
 		Epochs: []SaltEpoch{}, Rotations: salts.Rotations(),
@@ -138,7 +131,7 @@ func printSaltStatus(out io.Writer, st SaltStatus) {
 
 // RotateResult is what `vakt salts rotate` reports.
 type RotateResult struct {
-	pseudonymize.Rotation
+	Rotation
 	// ReplacedHadSalt says whether a salt existed for the replaced epoch
 	// (none does when no pseudonymiser needed it).
 	ReplacedHadSalt bool `json:"replaced_had_salt"`
@@ -149,15 +142,14 @@ type RotateResult struct {
 // SaltsRotate is `vakt salts rotate`: a new epoch, and so a new salt and new
 // ids for every IP, from now on. Running pseudonymisers switch within
 // moments; stopped ones use the new epoch when they start.
-func SaltsRotate(ctx context.Context, cfg config.Config, destroyNow bool, format string, log *slog.Logger, out io.Writer) error {
-	if format != FormatTable && format != FormatJSON {
-		return fmt.Errorf("unknown format %q: use table or json", format)
+func SaltsRotate(ctx context.Context, js jetstream.JetStream, cfg Config, destroyNow bool, format string, log *slog.Logger, out io.Writer) error {
+	if err := CheckSaltsFormat(format); err != nil {
+		return err
 	}
-	eng, salts, err := openSalts(ctx, cfg, log)
+	salts, err := NewSaltStore(ctx, js, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
 	before, err := salts.Epochs(ctx)
 	if err != nil {
 		return err
@@ -171,7 +163,7 @@ func SaltsRotate(ctx context.Context, cfg config.Config, destroyNow bool, format
 	for _, e := range before {
 		res.ReplacedHadSalt = res.ReplacedHadSalt || e.Epoch == r.Replaced
 	}
-	if format == FormatJSON {
+	if format == output.JSON {
 		return json.NewEncoder(out).Encode(res)
 	}
 	fmt.Fprintf(out, "salts rotated at %s: epoch %d ended, epoch %d is in use from now on; every IP gets new ids.\n",

@@ -2,14 +2,29 @@ package app
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/internal/config"
 )
+
+// ReportCommand is `vakt report NAME`: it checks the request (a broken
+// rule file fails before any engine starts), then computes the report over
+// the store of cfg and writes it to out in o.Format.
+func ReportCommand(ctx context.Context, cfg config.Config, name string, o analyze.ReportOptions, log *slog.Logger, out io.Writer) error {
+	req, err := analyze.NewReportRequest(name, o, cfg.Rules.Dir, time.Now())
+	if err != nil {
+		return err
+	}
+	eng, err := OpenEngines(ctx, cfg, Need{ClickHouse: true}, "report", log)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	return req.Write(ctx, eng.CH, cfg.ClickHouse.Database, log, out)
+}
 
 // retentionLifetimes are the stages' lifetimes the retention policy states:
 // the salt schedule the pseudonymiser uses, the streams' maximum ages.
@@ -34,15 +49,5 @@ func ReadRetention(ctx context.Context, cfg config.Config, log *slog.Logger) ana
 
 // RetentionCommand is `vakt retention`.
 func RetentionCommand(ctx context.Context, cfg config.Config, format string, log *slog.Logger, out io.Writer) error {
-	p := ReadRetention(ctx, cfg, log)
-	switch format {
-	case "", "text":
-		p.WriteText(out)
-		return nil
-	case FormatJSON:
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(p)
-	}
-	return fmt.Errorf("--format %q: use text or json", format)
+	return ReadRetention(ctx, cfg, log).Write(format, out)
 }

@@ -1,0 +1,47 @@
+package ingest
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"time"
+)
+
+// ImportSummary is what `vakt import` reports: ingest's counts, with the
+// duplicates the store found.
+type ImportSummary struct {
+	Read       int64            `json:"lines_read"`
+	Stored     int64            `json:"stored"`
+	Duplicates int64            `json:"duplicates"`
+	Dropped    int64            `json:"dropped"`
+	Rejected   map[string]int64 `json:"rejected"`
+	Elapsed    time.Duration    `json:"elapsed_ns"`
+}
+
+// RejectedTotal is the number of rejected lines over all reasons.
+func (s ImportSummary) RejectedTotal() int64 {
+	var n int64
+	for _, v := range s.Rejected {
+		n += v
+	}
+	return n
+}
+
+// Print writes the summary for a person.
+func (s ImportSummary) Print(w io.Writer) {
+	rate := float64(s.Read) / max(s.Elapsed.Seconds(), 1e-9)
+	fmt.Fprintf(w, "lines read:  %d\n", s.Read)
+	fmt.Fprintf(w, "stored:      %d\n", s.Stored)
+	if s.Duplicates > 0 {
+		fmt.Fprintf(w, "duplicates:  %d (already imported, skipped)\n", s.Duplicates)
+	}
+	if s.Dropped > 0 {
+		fmt.Fprintf(w, "dropped:     %d (RAW stream full, ingest.when_full: drop)\n", s.Dropped)
+	}
+	fmt.Fprintf(w, "rejected:    %d\n", s.RejectedTotal())
+	for _, reason := range slices.Sorted(maps.Keys(s.Rejected)) {
+		fmt.Fprintf(w, "  %-22s %d\n", reason, s.Rejected[reason])
+	}
+	fmt.Fprintf(w, "elapsed:     %s (%.0f lines/s)\n", s.Elapsed.Round(time.Millisecond), rate)
+}
