@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vakt-dev/vakt/internal/configkit"
 )
 
 // Tables vakt creates in its database. In a cluster (SchemaConfig.Cluster)
@@ -96,8 +98,8 @@ func (c SchemaConfig) Validate() error {
 		if t.name == ClientsTable && !clientRollupsSet {
 			continue // it follows the requests, checked above
 		}
-		if err := validTTL(t.key, t.ttl(c)); err != nil {
-			errs = append(errs, err)
+		if p, bad := TTLProblem(t.key, t.ttl(c)); bad {
+			errs = append(errs, fmt.Errorf("%s: %s; %s", p.Key, p.Problem, p.Fix))
 		}
 	}
 	if c.MergeWithTTLTimeout < 0 || (c.MergeWithTTLTimeout > 0 && c.MergeWithTTLTimeout < time.Second) {
@@ -106,16 +108,24 @@ func (c SchemaConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-func validTTL(key string, ttl time.Duration) error {
+// TTLProblem says what is wrong with ttl as the retention of a table, set
+// by key: partitions are daily and expire whole. The configuration's check
+// and the schema's use it, so a retention key is validated in one place.
+func TTLProblem(key string, ttl time.Duration) (configkit.Problem, bool) {
+	p := configkit.Problem{Key: key}
 	switch {
+	case ttl <= 0:
+		p.Problem, p.Fix = "must be positive", "use a whole number of days such as 30d"
 	case ttl < day:
-		return fmt.Errorf("%s: %s is shorter than one day; use a whole number of days such as 30d", key, ttl)
+		p.Problem, p.Fix = fmt.Sprintf("%s is shorter than one day", ttl), "use a whole number of days such as 30d"
 	case ttl%day != 0:
-		return fmt.Errorf("%s: %s is not a whole number of days; use e.g. %dd", key, ttl, int(ttl/day))
+		p.Problem, p.Fix = fmt.Sprintf("%s is not a whole number of days", ttl), fmt.Sprintf("partitions are daily and expire whole: use e.g. %dd", int(ttl/day))
 	case ttl > maxTTL:
-		return fmt.Errorf("%s: %s is more than 10 years; a privacy TTL that long is almost certainly a typo", key, ttl)
+		p.Problem, p.Fix = fmt.Sprintf("%s is more than 10 years", ttl), "a privacy TTL that long is almost certainly a typo"
+	default:
+		return p, false
 	}
-	return nil
+	return p, true
 }
 
 // ttlTable is a table whose rows expire, and where its TTL comes from.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vakt-dev/vakt/store"
 )
 
 // Problems lists every invalid setting; empty means valid. The stages'
@@ -172,17 +174,15 @@ func (c *Config) streamProblems() []Problem {
 func (c *Config) retentionProblems() []Problem {
 	var ps []Problem
 	r := c.Retention
-	positive(&ps, "retention.requests", r.Requests, "use e.g. 30d")
-	positive(&ps, "retention.health_rollups", r.HealthRollups, "use e.g. 396d (13 months)")
-	if r.ClientRollups < 0 {
-		ps = append(ps, newProblem("retention.client_rollups", "must not be negative", "use e.g. 30d, or 0 for the same as retention.requests"))
-	}
 	for _, t := range []struct {
 		key string
 		d   Duration
 	}{{"retention.requests", r.Requests}, {"retention.client_rollups", r.ClientRollups}, {"retention.health_rollups", r.HealthRollups}} {
-		if t.d > 0 && t.d.D()%(24*time.Hour) != 0 {
-			ps = append(ps, newProblem(t.key, fmt.Sprintf("%s is not whole days", t.d), "partitions are daily and expire whole, so use whole days, e.g. 30d"))
+		if t.key == "retention.client_rollups" && t.d == 0 {
+			continue // 0: as retention.requests
+		}
+		if p, bad := store.TTLProblem(t.key, t.d.D()); bad {
+			ps = append(ps, p)
 		}
 	}
 	return ps
