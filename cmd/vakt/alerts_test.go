@@ -240,14 +240,16 @@ alerts: {interval: %s}
 	stop()
 }
 
-// waitFor polls cond until it holds or the timeout passes.
+// waitFor is testenv.WaitFor that also shows vakt run's output when the
+// wait fails.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool, out *testenv.SyncBuffer) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s\nvakt run output:\n%s", what, out.String())
+	held := false
+	defer func() {
+		if !held {
+			t.Logf("vakt run output:\n%s", out.String())
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	}()
+	testenv.WaitFor(t, timeout, what, cond)
+	held = true
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"github.com/vakt-dev/vakt/internal/app"
-	"github.com/vakt-dev/vakt/internal/chserver"
 	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/internal/testenv"
 )
@@ -41,16 +39,9 @@ func TestBackpressureBoundedMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("30-second ClickHouse outage: skipped with -short")
 	}
-	lib := testenv.CHDBLib(t)
 	work := t.TempDir()
-	chDir := filepath.Join(work, "clickhouse")
 	const chPassword = "backpressure-test-password"
-	srv, err := chserver.Start(context.Background(), chserver.Config{DataDir: chDir, Listen: "127.0.0.1:0", LibPath: lib,
-		Users: map[string]chserver.User{"vakt": {Password: chPassword}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := testenv.RunEngine(t, testenv.EngineDataDir(filepath.Join(work, "clickhouse")), testenv.EngineAccount("vakt", chPassword))
 	proxy := startTCPProxy(t, srv.Addr())
 
 	logFile := filepath.Join(work, "access.log")

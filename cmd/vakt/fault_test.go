@@ -259,24 +259,14 @@ func startNATSServer(t *testing.T, opts *server.Options) *natsServer {
 	t.Helper()
 	ns := &natsServer{opts: opts}
 	ns.start(t)
-	t.Cleanup(func() { ns.srv.Shutdown() })
 	return ns
 }
 
 func (ns *natsServer) start(t *testing.T) {
 	t.Helper()
-	o := *ns.opts
-	srv, err := server.NewServer(&o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	ns.srv = srv
+	ns.srv = testenv.RunNATSWith(t, ns.opts)
 	if ns.opts.Port <= 0 {
-		ns.opts.Port = srv.Addr().(*net.TCPAddr).Port
+		ns.opts.Port = ns.srv.Addr().(*net.TCPAddr).Port
 	}
 }
 
@@ -284,7 +274,7 @@ func (ns *natsServer) restart(t *testing.T, down time.Duration) {
 	t.Helper()
 	ns.srv.Shutdown()
 	ns.srv.WaitForShutdown()
-	time.Sleep(down)
+	time.Sleep(down) // the outage is the scenario
 	ns.start(t)
 }
 

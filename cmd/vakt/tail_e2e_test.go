@@ -226,6 +226,7 @@ store: {flush_interval: 200ms}
 // TestQuarantineCommand imports bad lines and shows them with vakt
 // quarantine: masked, by reason, at most QuarantinePerHour per reason.
 func TestQuarantineCommand(t *testing.T) {
+	t.Parallel()
 	testenv.CHDBLib(t)
 	work := t.TempDir()
 	dataDir := filepath.Join(work, "data")
