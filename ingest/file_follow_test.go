@@ -276,7 +276,6 @@ func startFollow(t *testing.T, cfg Config, js jetstream.JetStream, log *slog.Log
 // rename every 150ms (the pattern matches only the live file); every line
 // arrives exactly once.
 func TestTailRotateRenameFullSpeed(t *testing.T) {
-	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	dir := t.TempDir()
 	path := filepath.Join(dir, "access.log")
@@ -310,7 +309,6 @@ func TestTailRotateRenameFullSpeed(t *testing.T) {
 // a pattern that matches the copies and once with one that does not (the
 // rest of a truncated file is then found next to it).
 func TestTailCopytruncateFullSpeed(t *testing.T) {
-	t.Parallel()
 	for _, tc := range []struct {
 		name, pattern string
 	}{

@@ -23,8 +23,9 @@ import (
 const secrepo = "/work/shared/testdata/secrepo-access-2021-10-22.log"
 
 // Tests each run their own NATS server on their own temp dirs and call
-// t.Parallel, except those that bound a latency, time a stall or measure
-// this process's heap: those stay serial, and so run alone.
+// t.Parallel, except those that bound a latency, time a stall, measure
+// this process's heap or race a writer at full speed (a starved follower
+// falls behind a copytruncate): those stay serial, and so run alone.
 
 // startNATS starts an embedded nats-server with the pipeline's streams.
 func startNATS(t testing.TB, sc bus.StreamConfig) jetstream.JetStream {

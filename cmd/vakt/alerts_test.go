@@ -136,7 +136,7 @@ alerts: {interval: %s}
 		o, _, err := vakt(t, "sql", "--data-dir", dataDir, "--format", "tsv", "SELECT count() FROM vakt.requests")
 		return err == nil && strings.TrimSpace(o) == "300"
 	}, &out)
-	time.Sleep(3 * interval)
+	time.Sleep(3 * interval) // three evaluations that must not alert
 	if a := count(); len(a) != 0 {
 		t.Fatalf("alerts on benign traffic: %+v", a)
 	}
@@ -198,7 +198,7 @@ alerts: {interval: %s}
 	}
 
 	// Once per window: later evaluations do not repeat it.
-	time.Sleep(3 * interval)
+	time.Sleep(3 * interval) // three more evaluations that must not repeat it
 	if a := count(); len(a) != 1 {
 		t.Errorf("%d alerts, want exactly one: %+v", len(a), a)
 	}

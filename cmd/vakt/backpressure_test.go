@@ -73,13 +73,13 @@ ingest:
 	waitsBefore := metricValue(t, metricsAddr, filepath.Join(work, "data"), `vakt_backpressure_waits_total{stage="ingest"}`)
 	proxy.setDown(true)
 	t.Logf("ClickHouse down at %d lines written", w.written.Load())
-	time.Sleep(30 * time.Second)
+	time.Sleep(30 * time.Second) // the scenario: the writer keeps writing through 30 s of outage
 	waits := metricValue(t, metricsAddr, filepath.Join(work, "data"), `vakt_backpressure_waits_total{stage="ingest"}`) - waitsBefore
 	held, _ := chCountAs(srv.Addr(), "vakt", chPassword)
 	proxy.setDown(false)
 	t.Logf("ClickHouse up at %d lines written (%d rows stored); ingest waited on a full RAW stream %.0f times; peak RSS %.0f MiB",
 		w.written.Load(), held, waits, float64(peak.Load())/(1<<20))
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // the scenario: writing goes on after the recovery
 	w.stop()
 	n := int(w.written.Load())
 	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {

@@ -313,7 +313,7 @@ func TestRunDebugMalformedFailingInsertsKeepIPsOut(t *testing.T) {
 		return countRows(t, conn, "SELECT count() FROM vakt.requests") >= uint64(tl.valid)
 	})
 	// Exactly once: no row twice, none missing, after the retries.
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // room for a duplicate to arrive
 	if n, paths := countRows(t, conn, "SELECT count() FROM vakt.requests"), countRows(t, conn, "SELECT uniqExact(path) FROM vakt.requests"); n != uint64(tl.valid) || paths != n {
 		t.Fatalf("%d rows with %d distinct paths, want %d valid lines stored once each", n, paths, tl.valid)
 	}
