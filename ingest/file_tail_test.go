@@ -135,14 +135,14 @@ func TestTailNATSRestart(t *testing.T) {
 	e.WaitForShutdown()
 	for range 40 {
 		w.write(1000)
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // the scenario: the log grows while NATS is down
 	}
 	read := waitStalled(t, ing)
 	t.Logf("NATS down: %d of %d lines read", read, w.written())
 	if limit := int64(5000 + (8+groupBatches+2)*100); read > limit {
 		t.Fatalf("read %d lines while NATS was down, more than the in-flight limit allows (%d)", read, limit)
 	}
-	e = start()
+	start() // on the same port and store; RunNATS shuts it down at the end
 	ensure()
 	c.cons = nil
 	c2 := newSeqCounter(t, js)

@@ -401,7 +401,7 @@ func TestEpochRotation(t *testing.T) {
 	salts := r.p.Salts()
 	_, end, destroyAt := salts.Bounds(first.Epoch)
 
-	time.Sleep(time.Until(end) + 50*time.Millisecond)
+	time.Sleep(time.Until(end) + 50*time.Millisecond) // the scenario: a clock time, the next epoch
 	publishRaw(t, n.js, testSite, "second", []event.Raw{rawRecord(ip, "/second")})
 	second := reader.next(1, 5*time.Second)[0].Events[0]
 	if second.Epoch <= first.Epoch {
