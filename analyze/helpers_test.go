@@ -1,7 +1,6 @@
 package analyze
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/vakt-dev/vakt/internal/bus"
-	"github.com/vakt-dev/vakt/internal/chserver"
 	"github.com/vakt-dev/vakt/internal/testenv"
 	"github.com/vakt-dev/vakt/pseudonymize"
 	"github.com/vakt-dev/vakt/store"
@@ -27,31 +25,25 @@ var chAddr, natsURL string
 const testCHUser, testCHPassword = "vakt", "report-test-password"
 
 func TestMain(m *testing.M) {
-	lib := testenv.MainCHDB()
+	srv, stopEngine := testenv.MainEngine(testenv.EngineAccount(testCHUser, testCHPassword))
+	chAddr = srv.Addr()
 	dir, err := os.MkdirTemp("", "vakt-report-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		stopEngine()
 		os.Exit(1)
 	}
-	srv, err := chserver.Start(context.Background(), chserver.Config{DataDir: dir, Listen: "127.0.0.1:0", LibPath: lib,
-		Users: map[string]chserver.User{testCHUser: {Password: testCHPassword}}})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start the embedded ClickHouse endpoint:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	chAddr = srv.Addr()
 	natsSrv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: filepath.Join(dir, "nats")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start the embedded NATS server:", err)
-		srv.Close()
+		stopEngine()
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
 	natsURL = natsSrv.ClientURL()
 	code := m.Run()
 	natsSrv.Shutdown()
-	srv.Close()
+	stopEngine()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -6,9 +6,11 @@ import (
 	"time"
 
 	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
 func TestDemo(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	ing, err := New(Config{Demo: true, DemoRate: 500, FlushInterval: 50 * time.Millisecond}, js, nil, nil)
 	if err != nil {
@@ -17,7 +19,7 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ing.Run(ctx) }()
-	waitFor(t, "demo lines", func() bool { return ing.Stats().Published >= 100 })
+	testenv.WaitFor(t, 10*time.Second, "demo lines", func() bool { return ing.Stats().Published >= 100 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -17,8 +17,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
+	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
 // TestTailRestartExactlyOnce crashes a follower in the middle (its NATS
@@ -26,11 +28,8 @@ import (
 // lost) while lines are written and rotated at full speed, then starts
 // another: every line is stored exactly once.
 func TestTailRestartExactlyOnce(t *testing.T) {
-	e, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Shutdown)
+	t.Parallel()
+	e := testenv.RunNATS(t)
 	// connect returns a connection and a function that kills it as a
 	// crash would: the socket is closed under the client, so whatever it
 	// had not sent yet is lost, and it does not reconnect.
@@ -156,6 +155,7 @@ func (d *killDialer) kill() {
 // happens: whenever a batch is in the stream, the checkpoint of its
 // generation either has passed its end or lists its end.
 func TestCheckpointCoversPublished(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	dir := t.TempDir()
 	path := filepath.Join(dir, "access.log")
@@ -225,6 +225,7 @@ func TestCheckpointCoversPublished(t *testing.T) {
 // follower finds the rest of the generation it was reading and the
 // generations it never saw next to it, and every line arrives once.
 func TestTailRotatedWhileDown(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	dir := t.TempDir()
 	path := filepath.Join(dir, "access.log")
@@ -232,7 +233,7 @@ func TestTailRotatedWhileDown(t *testing.T) {
 	cfg := Config{Files: []string{path}}
 	var logs logBuf
 	_, stop := startFollow(t, cfg, js, logs.logger())
-	waitFor(t, "follower", func() bool { return strings.Contains(logs.String(), "following log files") })
+	testenv.WaitFor(t, 10*time.Second, "follower", func() bool { return strings.Contains(logs.String(), "following log files") })
 	w.write(1000)
 	c := newSeqCounter(t, js)
 	c.until("lines before the stop", 10*time.Second, func() bool { return c.total >= 1000 })
@@ -252,7 +253,7 @@ func TestTailRotatedWhileDown(t *testing.T) {
 	_, stop2 := startFollow(t, cfg, js, logs2.logger())
 	n := w.written()
 	c.until("every line", 10*time.Second, func() bool { return len(c.counts) >= n })
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // room for a duplicate to arrive: exactlyOnce below checks none did
 	if err := stop2(); err != nil {
 		t.Fatal(err)
 	}
@@ -267,6 +268,7 @@ func TestTailRotatedWhileDown(t *testing.T) {
 // TestCheckpointGC: checkpoints of generations no file holds any more are
 // deleted once older than MaxAge; those of files still there are kept.
 func TestCheckpointGC(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	dir := t.TempDir()
 	keep, gone := filepath.Join(dir, "keep.log"), filepath.Join(dir, "gone.log")
@@ -279,7 +281,7 @@ func TestCheckpointGC(t *testing.T) {
 	pattern := filepath.Join(dir, "*.log")
 	cfg := Config{Files: []string{pattern}, FromStart: true}
 	ing, stop := startFollow(t, cfg, js, nil)
-	waitFor(t, "both files", func() bool { return ing.Stats().Published == 11 })
+	testenv.WaitFor(t, 10*time.Second, "both files", func() bool { return ing.Stats().Published == 11 })
 	stop()
 	os.Remove(gone)
 
@@ -298,7 +300,7 @@ func TestCheckpointGC(t *testing.T) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer func() { cancel(); s.wg.Wait() }()
 	s.scan(rctx, ctx, false) // keep.log is followed again
-	waitFor(t, "keep.log followed", func() bool { return len(s.held()) == 1 })
+	testenv.WaitFor(t, 10*time.Second, "keep.log followed", func() bool { return len(s.held()) == 1 })
 	s.gc(ctx)
 	if n := len(cps.all()); n != 1 {
 		t.Fatalf("%d checkpoints after gc, want 1", n)
@@ -311,6 +313,7 @@ func TestCheckpointGC(t *testing.T) {
 // of the replay does not forget them. The RAW stream is full, so the
 // follower stops after its first batch and the checkpoint can be looked at.
 func TestReplayKeepsRecordedEnds(t *testing.T) {
+	t.Parallel()
 	sc := bus.DefaultStreamConfig()
 	sc.RawMaxBytes = 8 << 10
 	js := startNATS(t, sc)
@@ -352,7 +355,7 @@ func TestReplayKeepsRecordedEnds(t *testing.T) {
 
 	_, stop := startFollow(t, Config{Files: []string{path}, MaxInFlight: 1, DrainTimeout: 100 * time.Millisecond}, js, nil)
 	var cp checkpoint
-	waitFor(t, "the replay's first checkpoint", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the replay's first checkpoint", func() bool {
 		e, err := cps.kv.Get(ctx, key)
 		if err != nil || e.Revision() == first.Revision() {
 			return false
@@ -374,6 +377,7 @@ func TestReplayKeepsRecordedEnds(t *testing.T) {
 // the boundaries the crashed run recorded, so they get the ids they had,
 // and a batch the crashed run stored is dropped by JetStream.
 func TestReplayCutsAtRecordedEnds(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "access.log")
@@ -406,7 +410,7 @@ func TestReplayCutsAtRecordedEnds(t *testing.T) {
 	}
 
 	ing, stop := startFollow(t, Config{Files: []string{path}, BatchLines: 1000}, js, nil)
-	waitFor(t, "every line", func() bool { return ing.Stats().Published+ing.Stats().Duplicates == 30 })
+	testenv.WaitFor(t, 10*time.Second, "every line", func() bool { return ing.Stats().Published+ing.Stats().Duplicates == 30 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
 	"github.com/vakt-dev/vakt/internal/loggen"
+	"github.com/vakt-dev/vakt/internal/testenv"
 	"github.com/vakt-dev/vakt/logformat"
 )
 
@@ -281,7 +282,7 @@ func TestTailRotateRenameFullSpeed(t *testing.T) {
 	w := newSeqWriter(t, path)
 	var logs logBuf
 	ing, stop := startFollow(t, Config{Files: []string{path}, Site: "rename.example"}, js, logs.logger())
-	waitFor(t, "reader", func() bool { return strings.Contains(logs.String(), "following log files") })
+	testenv.WaitFor(t, 10*time.Second, "reader", func() bool { return strings.Contains(logs.String(), "following log files") })
 
 	w.runFor(time.Second, 100*time.Millisecond, 100, func(k int) { w.rotateRename(fmt.Sprintf("access.log.%d", k)) })
 	w.close()
@@ -289,7 +290,7 @@ func TestTailRotateRenameFullSpeed(t *testing.T) {
 	c := newSeqCounter(t, js)
 	c.until("every line", 20*time.Second, func() bool { return len(c.counts) >= n })
 	// Rotated files are closed once quiet for rotateGrace.
-	waitFor(t, "rotated files closed", func() bool { return strings.Count(logs.String(), "finished a rotated log file") == w.rots })
+	testenv.WaitFor(t, 10*time.Second, "rotated files closed", func() bool { return strings.Count(logs.String(), "finished a rotated log file") == w.rots })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +322,7 @@ func TestTailCopytruncateFullSpeed(t *testing.T) {
 			w := newSeqWriter(t, path)
 			var logs logBuf
 			_, stop := startFollow(t, Config{Files: []string{filepath.Join(dir, tc.pattern)}}, js, logs.logger())
-			waitFor(t, "reader", func() bool { return strings.Contains(logs.String(), "following log files") })
+			testenv.WaitFor(t, 10*time.Second, "reader", func() bool { return strings.Contains(logs.String(), "following log files") })
 
 			w.runFor(time.Second, 100*time.Millisecond, 100, func(k int) { w.rotateCopyTruncate(fmt.Sprintf("access.log.%d", k)) })
 			w.close()
@@ -347,15 +348,16 @@ func TestTailCopytruncateFullSpeed(t *testing.T) {
 // and patterns) would publish the same lines twice; the checkpoints'
 // revisions give them away and one of them stops.
 func TestTailSecondFollowerStops(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	path := filepath.Join(t.TempDir(), "access.log")
 	w := newSeqWriter(t, path)
 	defer w.close()
 	var logs1, logs2 logBuf
 	_, stop1 := startFollow(t, Config{Files: []string{path}}, js, logs1.logger())
-	waitFor(t, "first follower", func() bool { return strings.Contains(logs1.String(), "following log files") })
+	testenv.WaitFor(t, 10*time.Second, "first follower", func() bool { return strings.Contains(logs1.String(), "following log files") })
 	_, stop2 := startFollow(t, Config{Files: []string{path}}, js, logs2.logger())
-	waitFor(t, "second follower", func() bool { return strings.Contains(logs2.String(), "following log files") })
+	testenv.WaitFor(t, 10*time.Second, "second follower", func() bool { return strings.Contains(logs2.String(), "following log files") })
 	const msg = "another process follows the same files"
 	for k := 0; !strings.Contains(logs1.String()+logs2.String(), msg); k++ {
 		if k > 500 {
@@ -403,10 +405,10 @@ func TestFollow(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ing.Run(ctx) }()
-	waitFor(t, "tailer started", func() bool { return strings.Contains(logs.String(), "reading log file") })
+	testenv.WaitFor(t, 10*time.Second, "tailer started", func() bool { return strings.Contains(logs.String(), "reading log file") })
 	wait := func(what string, published int64) {
 		t.Helper()
-		waitFor(t, what, func() bool { return ing.Stats().Published == published })
+		testenv.WaitFor(t, 10*time.Second, what, func() bool { return ing.Stats().Published == published })
 	}
 
 	f, _ = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
@@ -424,7 +426,7 @@ func TestFollow(t *testing.T) {
 	ips[l.IP]++
 	f, _ = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	f.Write(l.Text[:20])
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // room to read the partial line, which it must not
 	if st := ing.Stats(); st.LinesRead != 50 {
 		t.Fatalf("partial line read: %+v", st)
 	}
@@ -445,10 +447,10 @@ func TestFollow(t *testing.T) {
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // the scenario: the file stays empty a moment, as after copytruncate
 	appendLines(path, 5, true)
 	wait("truncation", 86)
-	waitFor(t, "rotated file finished", func() bool { return strings.Contains(logs.String(), "finished a rotated log file") })
+	testenv.WaitFor(t, 10*time.Second, "rotated file finished", func() bool { return strings.Contains(logs.String(), "finished a rotated log file") })
 
 	cancel()
 	if err := <-done; err != nil {
@@ -468,6 +470,7 @@ func TestFollow(t *testing.T) {
 }
 
 func TestFollowMissingFile(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	path := filepath.Join(t.TempDir(), "later.log")
 	ing, err := New(Config{Files: []string{path}, Follow: true, FlushInterval: 20 * time.Millisecond}, js, nil, nil)
@@ -477,11 +480,11 @@ func TestFollowMissingFile(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ing.Run(ctx) }()
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // the scenario: the file appears while ingest runs
 	if _, err := loggen.New(loggen.Config{Seed: 6, Now: time.Now}).WriteFile(path, 30); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "file that appeared", func() bool { return ing.Stats().Published == 30 })
+	testenv.WaitFor(t, 10*time.Second, "file that appeared", func() bool { return ing.Stats().Published == 30 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
 // TestTailGzipAndNewFiles: files appearing later are picked up, a .gz of
 // a file already read adds nothing, an unknown .gz is imported once, even
 // across a restart, and each source labels its own site.
 func TestTailGzipAndNewFiles(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a")
@@ -77,11 +79,11 @@ func TestTailGzipAndNewFiles(t *testing.T) {
 	if err := os.Rename(filepath.Join(a, "z.log"), filepath.Join(a, "z.log.1")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // the scenario: logrotate compresses a little after the rename
 	writeGzip(filepath.Join(a, "z.log.1.gz"), zdata)
 	os.Remove(filepath.Join(a, "z.log.1"))
 	imported := regexp.MustCompile(`"imported compressed log file"[^\n]*z\.log\.1\.gz`)
-	waitFor(t, "compressed rotation imported", func() bool { return imported.MatchString(logs.String()) })
+	testenv.WaitFor(t, 10*time.Second, "compressed rotation imported", func() bool { return imported.MatchString(logs.String()) })
 	c.fetch(300 * time.Millisecond)
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -95,7 +97,7 @@ func TestTailGzipAndNewFiles(t *testing.T) {
 	// A restart reads nothing again, the compressed files included.
 	var logs2 logBuf
 	ing2, stop2 := startFollow(t, cfg, js, logs2.logger())
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // room to read something again, which it must not
 	if err := stop2(); err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +110,7 @@ func TestTailGzipAndNewFiles(t *testing.T) {
 
 // TestImportGzip: vakt import reads a .gz file decompressed.
 func TestImportGzip(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	path := filepath.Join(t.TempDir(), "access.log.2.gz")
 	f, err := os.Create(path)

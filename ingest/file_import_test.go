@@ -20,6 +20,7 @@ import (
 )
 
 func TestImportAndDeduplicate(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	path := filepath.Join(t.TempDir(), "access.log")
 	const n = 20_000
@@ -66,6 +67,7 @@ func TestImportAndDeduplicate(t *testing.T) {
 }
 
 func TestImportRejects(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	dir := t.TempDir()
 	now := time.Now()
@@ -132,6 +134,7 @@ func TestImportRejects(t *testing.T) {
 // older than the retention and must not be stored, unless the retention is
 // long enough.
 func TestSecRepoPastRetention(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat(secrepo); err != nil {
 		t.Skipf("test data: %v", err)
 	}
@@ -151,6 +154,7 @@ func TestSecRepoPastRetention(t *testing.T) {
 }
 
 func TestImportMissingFile(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	dir := t.TempDir()
 	ing, err := New(Config{Files: []string{filepath.Join(dir, "nope.log")}}, js, nil, nil)
@@ -167,6 +171,7 @@ func TestImportMissingFile(t *testing.T) {
 }
 
 func TestImportCanceled(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	path := filepath.Join(t.TempDir(), "access.log")
 	if _, err := loggen.New(loggen.Config{Seed: 8, Start: time.Now().Add(-time.Hour)}).WriteFile(path, 1000); err != nil {

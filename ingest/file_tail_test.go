@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+
 	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/testenv"
 	"github.com/vakt-dev/vakt/logformat"
 )
 
@@ -104,15 +107,8 @@ func TestTailNATSRestart(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	store := t.TempDir()
-	start := func() *bus.Embedded {
-		e, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: store, Port: port})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
+	start := func() *server.Server { return testenv.RunNATS(t, testenv.NATSStoreDir(store), testenv.NATSPort(port)) }
 	e := start()
-	defer func() { e.Shutdown() }()
 	nc, js, err := bus.Connect(bus.ConnConfig{URL: e.ClientURL(), Name: "test"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -130,22 +126,23 @@ func TestTailNATSRestart(t *testing.T) {
 	w := newSeqWriter(t, path)
 	var logs logBuf
 	ing, stop := startFollow(t, Config{Files: []string{path}, BatchLines: 100, MaxInFlight: 8}, js, logs.logger())
-	waitFor(t, "reader", func() bool { return strings.Contains(logs.String(), "following log files") })
+	testenv.WaitFor(t, 10*time.Second, "reader", func() bool { return strings.Contains(logs.String(), "following log files") })
 	w.write(5000)
 	c := newSeqCounter(t, js)
 	c.until("lines before the outage", 10*time.Second, func() bool { return len(c.counts) >= 5000 })
 
 	e.Shutdown()
+	e.WaitForShutdown()
 	for range 40 {
 		w.write(1000)
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // the scenario: the log grows while NATS is down
 	}
 	read := waitStalled(t, ing)
 	t.Logf("NATS down: %d of %d lines read", read, w.written())
 	if limit := int64(5000 + (8+groupBatches+2)*100); read > limit {
 		t.Fatalf("read %d lines while NATS was down, more than the in-flight limit allows (%d)", read, limit)
 	}
-	e = start()
+	start() // on the same port and store; RunNATS shuts it down at the end
 	ensure()
 	c.cons = nil
 	c2 := newSeqCounter(t, js)
@@ -164,6 +161,7 @@ func TestTailNATSRestart(t *testing.T) {
 // 2 MiB line, a half line that is never finished for a while) is counted
 // by reason and does not stop the lines after it.
 func TestTailBadInput(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	path := filepath.Join(t.TempDir(), "access.log")
 	w := newSeqWriter(t, path)
@@ -178,7 +176,7 @@ func TestTailBadInput(t *testing.T) {
 		f.Close()
 	}
 	w.write(10)
-	waitFor(t, "first lines", func() bool { return ing.Stats().Published == 10 })
+	testenv.WaitFor(t, 10*time.Second, "first lines", func() bool { return ing.Stats().Published == 10 })
 	garbage := make([]byte, 300<<10)
 	for k := range garbage {
 		garbage[k] = byte(k*31+k>>7) | 1
@@ -186,13 +184,13 @@ func TestTailBadInput(t *testing.T) {
 			garbage[k] = 0
 		}
 	}
-	raw(garbage[:200<<10]) // half a line of binary, finished later
-	time.Sleep(50 * time.Millisecond)
+	raw(garbage[:200<<10])            // half a line of binary, finished later
+	time.Sleep(50 * time.Millisecond) // the scenario: the rest of the line comes later
 	raw(append(garbage[200<<10:], '\n'))
 	raw([]byte("192.0.2.1 - - [10/Oct/2000:13:55:36 -0700] \"GET /\xff HTTP/1.1\" 200 1 \"-\" \"-\"\n"))
 	raw(append([]byte("192.0.2.2 "), append(make([]byte, 2<<20), '\n')...))
 	w.write(10)
-	waitFor(t, "lines after the garbage", func() bool { return ing.Stats().Published == 20 })
+	testenv.WaitFor(t, 10*time.Second, "lines after the garbage", func() bool { return ing.Stats().Published == 20 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -14,21 +14,24 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
+	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
 const secrepo = "/work/shared/testdata/secrepo-access-2021-10-22.log"
 
+// Tests each run their own NATS server on their own temp dirs and call
+// t.Parallel, except those that bound a latency, time a stall, measure
+// this process's heap or race a writer at full speed (a starved follower
+// falls behind a copytruncate): those stay serial, and so run alone.
+
 // startNATS starts an embedded nats-server with the pipeline's streams.
 func startNATS(t testing.TB, sc bus.StreamConfig) jetstream.JetStream {
 	t.Helper()
-	e, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Shutdown)
-	nc, js, err := bus.Connect(bus.ConnConfig{URL: e.ClientURL(), Name: "test"}, slog.New(slog.DiscardHandler))
+	srv := testenv.RunNATS(t)
+	nc, js, err := bus.Connect(bus.ConnConfig{URL: srv.ClientURL(), Name: "test"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,15 +170,4 @@ func counterValue(c prometheus.Counter) float64 {
 		return -1
 	}
 	return m.GetCounter().GetValue()
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

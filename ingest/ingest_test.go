@@ -15,6 +15,7 @@ import (
 
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/loggen"
+	"github.com/vakt-dev/vakt/internal/testenv"
 	"github.com/vakt-dev/vakt/logformat"
 )
 
@@ -22,6 +23,7 @@ import (
 // (DiscardNew) and retried while a consumer drains it, and every record
 // arrives exactly once.
 func TestBackpressure(t *testing.T) {
+	t.Parallel()
 	sc := bus.DefaultStreamConfig()
 	sc.RawMaxBytes = 256 << 10
 	js := startNATS(t, sc)
@@ -41,7 +43,7 @@ func TestBackpressure(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- ing.Run(ctx) }()
-	time.Sleep(300 * time.Millisecond) // let the stream fill up
+	time.Sleep(300 * time.Millisecond) // the scenario: ingest publishes into a full stream for a while
 	recs := readRaw(t, js, n)
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -61,6 +63,7 @@ func TestBackpressure(t *testing.T) {
 // refuses are dropped and counted, and every line is accounted for as
 // published or dropped. What was published is in the stream, once.
 func TestWhenFullDrop(t *testing.T) {
+	t.Parallel()
 	sc := bus.DefaultStreamConfig()
 	sc.RawMaxBytes = 256 << 10
 	js := startNATS(t, sc)
@@ -130,11 +133,7 @@ func TestValidate(t *testing.T) {
 // retries until shutdown and then gives up after the drain timeout,
 // reporting what was not published.
 func TestShutdownWhileRejected(t *testing.T) {
-	e, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Shutdown)
+	e := testenv.RunNATS(t)
 	nc, js, err := bus.Connect(bus.ConnConfig{URL: e.ClientURL(), Name: "test"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -171,6 +170,7 @@ func TestShutdownWhileRejected(t *testing.T) {
 // TestBatchBytes checks that messages respect BatchBytes and that a record
 // too large for any message is rejected instead of retried forever.
 func TestBatchBytes(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	gen := loggen.New(loggen.Config{Seed: 10, Now: time.Now})
 	var file bytes.Buffer

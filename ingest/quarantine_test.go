@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/testenv"
 	"github.com/vakt-dev/vakt/logformat"
 )
 
@@ -144,6 +145,7 @@ func FuzzMaskEmbeddedIP(f *testing.F) {
 // QuarantinePerHour masked samples per reason, with no IP or e-mail
 // address in them.
 func TestQuarantineSamples(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	now := time.Now()
 	stamp := string(logformat.AppendTime(nil, now))
@@ -195,7 +197,7 @@ func TestQuarantineSamples(t *testing.T) {
 
 	// Samples are published without waiting; give them a moment.
 	var samples []QuarantineSample
-	waitFor(t, "samples", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "samples", func() bool {
 		var err error
 		samples, err = ReadQuarantine(context.Background(), js, QuarantineFilter{})
 		if err != nil {

@@ -72,7 +72,7 @@ func startSyslog(t *testing.T, sc SyslogConfig) (addr string, ing *Ingest, js je
 			t.Error(err)
 		}
 	})
-	waitFor(t, "syslog receiver", func() bool { return strings.Contains(logs.String(), "syslog receiver listening") })
+	testenv.WaitFor(t, 10*time.Second, "syslog receiver", func() bool { return strings.Contains(logs.String(), "syslog receiver listening") })
 	return addr, ing, js, m
 }
 
@@ -119,7 +119,7 @@ func TestSyslogIdleFlood(t *testing.T) {
 	}
 	fmt.Fprintln(stdin, line("/steady/first"))
 	sent["/steady/first"] = true
-	waitFor(t, "steady sender connected", func() bool { return ing.Stats().LinesRead == 1 })
+	testenv.WaitFor(t, 10*time.Second, "steady sender connected", func() bool { return ing.Stats().LinesRead == 1 })
 
 	// The flood, from a bounded loop; the test holds every connection.
 	var (
@@ -208,7 +208,7 @@ func TestSyslogIdleFlood(t *testing.T) {
 	}
 	// Nothing sends any more: the flood's survivors are closed when idle.
 	start := time.Now()
-	waitFor(t, "every connection closed", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "every connection closed", func() bool {
 		sample()
 		return conns.open() == 0 && conns.closed(closeEvicted)+conns.closed(closeIdle)+conns.closed(closePeer) == flood+oneShot+1
 	})
@@ -268,7 +268,7 @@ func TestSyslogSlowLoris(t *testing.T) {
 	if recs := readRaw(t, js, 1); recs[0].Target != "/after-long" {
 		t.Fatalf("got %q", recs[0].Target)
 	}
-	waitFor(t, "over-long line rejected", func() bool { return ing.Stats().Rejected[event.ReasonBadSyslog] == 1 })
+	testenv.WaitFor(t, 10*time.Second, "over-long line rejected", func() bool { return ing.Stats().Rejected[event.ReasonBadSyslog] == 1 })
 
 	// The slow loris.
 	sl, err := net.Dial("tcp", addr)
@@ -305,16 +305,17 @@ func TestSyslogSlowLoris(t *testing.T) {
 	if took < idle {
 		t.Errorf("cut after %v, before the idle timeout %v", took, idle)
 	}
-	waitFor(t, "incomplete frame counted", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "incomplete frame counted", func() bool {
 		return conns.closed(closeIncompleteFrame) == 1 && ing.Stats().Rejected[event.ReasonBadSyslog] == 2
 	})
 	// The first connection delivered nothing since: closed as idle.
-	waitFor(t, "idle connection closed", func() bool { return conns.closed(closeIdle) == 1 && conns.open() == 0 })
+	testenv.WaitFor(t, 10*time.Second, "idle connection closed", func() bool { return conns.closed(closeIdle) == 1 && conns.open() == 0 })
 }
 
 // TestSyslogPerAddressCap: with max_connections_per_address, one address's
 // connections evict each other and leave room for other addresses.
 func TestSyslogPerAddressCap(t *testing.T) {
+	t.Parallel()
 	addr, _, _, m := startSyslog(t, SyslogConfig{MaxConnectionsPerAddress: 4, MaxConnections: 100})
 	conns := syslogConns{t, m}
 	dial := func(from string) net.Conn {
@@ -330,9 +331,9 @@ func TestSyslogPerAddressCap(t *testing.T) {
 	for range 10 {
 		dial("127.0.0.2")
 	}
-	waitFor(t, "one address capped", func() bool { return conns.closed(closeEvicted) == 6 && conns.open() == 4 })
+	testenv.WaitFor(t, 10*time.Second, "one address capped", func() bool { return conns.closed(closeEvicted) == 6 && conns.open() == 4 })
 	dial("127.0.0.3")
-	waitFor(t, "another address admitted", func() bool { return conns.open() == 5 })
+	testenv.WaitFor(t, 10*time.Second, "another address admitted", func() bool { return conns.open() == 5 })
 	if n := conns.closed(closeEvicted); n != 6 {
 		t.Errorf("%d evicted", n)
 	}
@@ -362,6 +363,7 @@ func collectRaw(t *testing.T, js jetstream.JetStream, want int) []event.Raw {
 // a slow loris goes before a sender, and among senders the one with a line
 // waiting goes last.
 func TestSyslogEvictionSparesUnread(t *testing.T) {
+	t.Parallel()
 	js := startNATS(t, bus.DefaultStreamConfig())
 	m := metrics.New()
 	ing, err := New(Config{Follow: true, Site: "s", Syslog: SyslogConfig{TCP: "127.0.0.1:0", MaxConnections: 3}}, js, nil, m)
@@ -398,7 +400,7 @@ func TestSyslogEvictionSparesUnread(t *testing.T) {
 		r := &syslogConn{c: sc, addr: "127.0.0.1"}
 		r.last.Store(time.Now().UnixNano())
 		if data != "" {
-			waitFor(t, "bytes in the kernel", func() bool { return r.unread() == len(data) })
+			testenv.WaitFor(t, 10*time.Second, "bytes in the kernel", func() bool { return r.unread() == len(data) })
 		}
 		if !s.admit(context.Background(), r) {
 			t.Fatal("not admitted")
@@ -446,7 +448,7 @@ func TestSyslogEvictionSparesUnread(t *testing.T) {
 	if _, err := io.WriteString(senderC, line); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "bytes in the kernel", func() bool { return sender.unread() == len(line) })
+	testenv.WaitFor(t, 10*time.Second, "bytes in the kernel", func() bool { return sender.unread() == len(line) })
 	_, _ = open("")
 	if !gone(waiting) || gone(sender) {
 		t.Fatalf("evicted: slow loris %v, sender %v; want the slow loris", gone(waiting), gone(sender))

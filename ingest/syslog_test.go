@@ -23,6 +23,7 @@ import (
 // (access_log syslog:server=...,tag=...) over UDP, and checks that every
 // line arrives in the RAW stream with the site named by its tag.
 func TestSyslogRealSenders(t *testing.T) {
+	t.Parallel()
 	logger, err := exec.LookPath("logger")
 	if err != nil {
 		if testenv.CI() {
@@ -43,7 +44,7 @@ func TestSyslogRealSenders(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- ing.Run(ctx) }()
-	waitFor(t, "syslog receiver", func() bool { return strings.Contains(logs.String(), "syslog receiver listening") })
+	testenv.WaitFor(t, 10*time.Second, "syslog receiver", func() bool { return strings.Contains(logs.String(), "syslog receiver listening") })
 
 	now := time.Now()
 	line := func(ip, path string) string {
@@ -110,7 +111,7 @@ func TestSyslogRealSenders(t *testing.T) {
 			t.Errorf("%s: site %q, want %q", path, got[path], site)
 		}
 	}
-	waitFor(t, "bad syslog counted", func() bool { return ing.Stats().Rejected[event.ReasonBadSyslog] == 2 })
+	testenv.WaitFor(t, 10*time.Second, "bad syslog counted", func() bool { return ing.Stats().Rejected[event.ReasonBadSyslog] == 2 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -129,6 +130,7 @@ func TestSyslogRealSenders(t *testing.T) {
 // TestSyslogSiteFrom covers site_from hostname, host and config, and a
 // configured format, with messages sent over TCP by the test.
 func TestSyslogSiteFrom(t *testing.T) {
+	t.Parallel()
 	const custom = `$host $remote_addr [$time_local] "$request" $status $request_time`
 	now := time.Now().Format("02/Jan/2006:15:04:05 -0700")
 	body := func(host, path string) string {
@@ -160,7 +162,7 @@ func TestSyslogSiteFrom(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- ing.Run(ctx) }()
 			var c net.Conn
-			waitFor(t, "listener", func() bool { c, err = net.Dial("tcp", addr); return err == nil })
+			testenv.WaitFor(t, 10*time.Second, "listener", func() bool { c, err = net.Dial("tcp", addr); return err == nil })
 			msg := "<134>1 2024-01-01T00:00:00Z " + tc.hostname + " tagged - - - " + body(tc.host, "/p")
 			fmt.Fprintf(c, "%d %s", len(msg), msg)
 			c.Close()

@@ -77,7 +77,7 @@ func TestGeoIPOffWithoutDatabase(t *testing.T) {
 	if r.p.builder.enricher != nil {
 		t.Error("enricher set without a database")
 	}
-	waitFor(t, 5*time.Second, "the start log line", func() bool { return strings.Contains(logs.String(), "GeoIP enrichment off") })
+	testenv.WaitFor(t, 5*time.Second, "the start log line", func() bool { return strings.Contains(logs.String(), "GeoIP enrichment off") })
 	r.stop(t)
 	if c := strings.Count(logs.String(), "GeoIP"); c != 1 {
 		t.Errorf("%d GeoIP log lines, want 1:\n%s", c, logs.String())
@@ -118,7 +118,7 @@ func TestGeoIPReload(t *testing.T) {
 	}
 	ctx := t.Context()
 	go g.Run(ctx)
-	waitFor(t, 5*time.Second, "the reloaded databases", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "the reloaded databases", func() bool {
 		e := lookup(g, "198.51.100.7")
 		return e.Country == "NO" && e.ASN == 64999
 	})

@@ -10,18 +10,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
 	"github.com/vakt-dev/vakt/internal/metrics"
+	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
 // testNATS is an embedded nats-server with the pipeline's streams, consumers
 // and salt bucket.
 type testNATS struct {
-	srv      *bus.Embedded
+	srv      *server.Server
 	storeDir string
 	js       jetstream.JetStream
 }
@@ -29,12 +31,7 @@ type testNATS struct {
 func startNATS(t *testing.T) *testNATS {
 	t.Helper()
 	dir := t.TempDir()
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	n := &testNATS{srv: srv, storeDir: dir}
+	n := &testNATS{srv: testenv.RunNATS(t, testenv.NATSStoreDir(dir)), storeDir: dir}
 	n.js = n.connect(t, "test")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -187,17 +184,5 @@ func (r *running) stop(t *testing.T) {
 	})
 	if r.err != nil {
 		t.Errorf("Run: %v", r.err)
-	}
-}
-
-// waitFor polls cond until it holds or the timeout ends.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

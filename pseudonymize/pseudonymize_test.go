@@ -401,7 +401,7 @@ func TestEpochRotation(t *testing.T) {
 	salts := r.p.Salts()
 	_, end, destroyAt := salts.Bounds(first.Epoch)
 
-	time.Sleep(time.Until(end) + 50*time.Millisecond)
+	time.Sleep(time.Until(end) + 50*time.Millisecond) // the scenario: a clock time, the next epoch
 	publishRaw(t, n.js, testSite, "second", []event.Raw{rawRecord(ip, "/second")})
 	second := reader.next(1, 5*time.Second)[0].Events[0]
 	if second.Epoch <= first.Epoch {
@@ -419,7 +419,7 @@ func TestEpochRotation(t *testing.T) {
 		t.Fatalf("old salt gone before its destruction time: %v", err)
 	}
 	// No command: the stage's janitor must act on its own, within moments.
-	waitFor(t, time.Until(destroyAt)+time.Second, "the old salt's destruction", func() bool {
+	testenv.WaitFor(t, time.Until(destroyAt)+time.Second, "the old salt's destruction", func() bool {
 		return saltSubjectCount(t, n.js, epochKey(first.Epoch)) == 0
 	})
 	if late := time.Since(destroyAt); late < 0 {
@@ -465,7 +465,7 @@ func TestRejects(t *testing.T) {
 	if len(b.Events) != 2 || b.MsgID != "mixed" || b.Records != "2" {
 		t.Fatalf("stored batch %q with %d events (header %s), want the 2 valid of \"mixed\"", b.MsgID, len(b.Events), b.Records)
 	}
-	waitFor(t, 5*time.Second, "all raw messages finished", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "all raw messages finished", func() bool {
 		return r.p.Stats().EventsIn == 7
 	})
 	reader.none(200 * time.Millisecond)
@@ -478,7 +478,7 @@ func TestRejects(t *testing.T) {
 	if got := counter(t, m.Rejected.WithLabelValues(stage, event.ReasonInvalidIP)); got != 3 {
 		t.Errorf("invalid_ip rejected %v, want 3", got)
 	}
-	waitFor(t, 5*time.Second, "raw consumer drained", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "raw consumer drained", func() bool {
 		c, err := n.js.Consumer(context.Background(), bus.RawStream, bus.PseudonymizeConsumer)
 		if err != nil {
 			return false
@@ -549,7 +549,7 @@ func TestBackpressure(t *testing.T) {
 	for i := range 3 {
 		publishRaw(t, n.js, testSite, fmt.Sprintf("bp-%d", i), []event.Raw{rawRecord(ip, fmt.Sprintf("/bp/%d", i))})
 	}
-	waitFor(t, 5*time.Second, "publish errors", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "publish errors", func() bool {
 		return counter(t, m.PublishErrors.WithLabelValues(stage)) >= 2
 	})
 	raw, err := n.js.Stream(ctx, bus.RawStream)
@@ -576,7 +576,7 @@ func TestBackpressure(t *testing.T) {
 		}
 	}
 	reader.none(300 * time.Millisecond)
-	waitFor(t, 5*time.Second, "RAW stream emptied", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "RAW stream emptied", func() bool {
 		info, err := raw.Info(ctx)
 		return err == nil && info.State.Msgs == 0
 	})

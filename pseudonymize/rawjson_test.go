@@ -143,7 +143,7 @@ func TestJSONContract(t *testing.T) {
 		t.Errorf("raw line: host %q referrer %q", e.Host, e.Referrer)
 	}
 
-	waitFor(t, 5*time.Second, "all raw messages finished", func() bool { return r.p.Stats().EventsIn == 7 })
+	testenv.WaitFor(t, 5*time.Second, "all raw messages finished", func() bool { return r.p.Stats().EventsIn == 7 })
 	if got := counter(t, m.Rejected.WithLabelValues(stage, event.ReasonInvalidJSON)); got != 1 {
 		t.Errorf("invalid_json rejected %v, want 1", got)
 	}

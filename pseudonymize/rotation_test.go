@@ -15,6 +15,7 @@ import (
 
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
+	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
 func sec(s float64) time.Time { return time.Unix(0, int64(s*1e9)).UTC() }
@@ -246,7 +247,7 @@ func TestRotateAcrossReplicas(t *testing.T) {
 		t.Fatalf("rotation %+v from epoch %d", rot, epoch0)
 	}
 	start := time.Now()
-	waitFor(t, 5*time.Second, "every replica switching", func() bool {
+	testenv.WaitFor(t, 5*time.Second, "every replica switching", func() bool {
 		for _, r := range replicas {
 			if k, err := r.p.Salts().EpochOf(time.Now()); err != nil || k != rot.Epoch {
 				return false
@@ -297,7 +298,7 @@ func TestRotateAcrossReplicas(t *testing.T) {
 		t.Fatalf("replaced salt destroyed at %v, want rotation + grace %v", destroyAt, want)
 	}
 	// When its grace ends the replicas' janitors destroy it, with no command.
-	waitFor(t, time.Until(destroyAt)+3*time.Second, "the replaced salt's destruction", func() bool {
+	testenv.WaitFor(t, time.Until(destroyAt)+3*time.Second, "the replaced salt's destruction", func() bool {
 		return saltSubjectCount(t, n.js, epochKey(epoch0)) == 0
 	})
 	if early := time.Until(destroyAt); early > 0 {

@@ -316,6 +316,7 @@ func TestDestroyErasesLastMessage(t *testing.T) {
 	}
 	assertNotOnDisk(t, n.storeDir, salt)
 	n.srv.Shutdown()
+	n.srv.WaitForShutdown()
 	assertNotOnDisk(t, n.storeDir, salt)
 }
 

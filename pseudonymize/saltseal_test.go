@@ -87,7 +87,7 @@ func TestSaltReplacedIsRefused(t *testing.T) {
 	conflicts := func(m *metrics.Pipeline) float64 {
 		return counter(t, m.SaltConflicts.WithLabelValues(itoa(k)))
 	}
-	waitFor(t, 5*time.Second, "the running replica's conflict metric", func() bool { return conflicts(m1) == 1 })
+	testenv.WaitFor(t, 5*time.Second, "the running replica's conflict metric", func() bool { return conflicts(m1) == 1 })
 	t.Logf("refused %s after the replacement", time.Since(replacedAt).Round(time.Millisecond))
 	if !strings.Contains(logs1.String(), "level=ERROR msg=\"SALT CONFLICT") {
 		t.Fatalf("no ERROR log of the conflict:\n%s", logs1.String())
@@ -117,7 +117,7 @@ func TestSaltReplacedIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	r2 := startPseudonymizer(t, n.connect(t, "replica-2"), cfg, slog.New(slog.NewTextHandler(&logs2, nil)), m2)
-	waitFor(t, 5*time.Second, "the fresh replica's conflict metric", func() bool { return conflicts(m2) == 1 })
+	testenv.WaitFor(t, 5*time.Second, "the fresh replica's conflict metric", func() bool { return conflicts(m2) == 1 })
 	if !strings.Contains(logs2.String(), "level=ERROR msg=\"SALT CONFLICT") {
 		t.Fatalf("fresh replica: no ERROR log of the conflict:\n%s", logs2.String())
 	}

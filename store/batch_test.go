@@ -341,6 +341,7 @@ func (f *flakyInserter) insert(_ context.Context, token string, r *rows) error {
 // token, the messages are kept in progress meanwhile and acked only after
 // the commit.
 func TestCommitRetriesThenAcks(t *testing.T) {
+	t.Parallel()
 	msgs := []*fakeMsg{{id: "1", data: batchMsg(0, 5)}, {id: "2", data: batchMsg(5, 0)}, {id: "3", data: batchMsg(5, 7)}}
 	ins := &flakyInserter{failures: 3, msgs: msgs}
 	cfg := Config{ClickHouse: ClickHouseConfig{Addr: []string{"x:1"}}, MaxRetryBackoff: 200 * time.Millisecond}.withDefaults()
@@ -489,6 +490,7 @@ func BenchmarkBatchAdd(b *testing.B) {
 // inserted; two copies of one batch in hand are stored once; batches
 // without the mark, or without a key, cost no lookup.
 func TestReplayedBatchesStoredOnce(t *testing.T) {
+	t.Parallel()
 	day := unixDay(testBase) // of batchMsg's records
 	key := func(id string) uint64 { return batchKeyOf(&fakeMsg{batch: id}) }
 	ins := &flakyInserter{stored: map[uint64]map[int64]bool{

@@ -24,6 +24,7 @@ func (o *observingInserter) insert(ctx context.Context, token string, r *rows) e
 // TestInsertHealth: failing since the first failure of a run, with the
 // latest error, and healthy again after a commit.
 func TestInsertHealth(t *testing.T) {
+	t.Parallel()
 	msgs := []*fakeMsg{{id: "1", data: batchMsg(0, 3)}}
 	cfg := Config{ClickHouse: ClickHouseConfig{Addr: []string{"x:1"}}, MaxRetryBackoff: 50 * time.Millisecond}.withDefaults()
 	s := &Store{cfg: cfg, log: discardLogger(), m: metrics.New()}

@@ -51,21 +51,19 @@ func testMain(m *testing.M) int {
 		chMissing = err.Error()
 		return m.Run()
 	}
-	dir, err := os.MkdirTemp("", "vakt-store-test")
+	srv, stop, err := testenv.StartEngine(lib, testenv.EngineAccount(testCHUser, testCHPassword))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	chSrv, err = chserver.Start(context.Background(), chserver.Config{DataDir: dir, Listen: "127.0.0.1:0", LibPath: lib,
-		Users: map[string]chserver.User{testCHUser: {Password: testCHPassword}}})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "start the embedded ClickHouse endpoint: %v\n", err)
-		return 1
-	}
-	defer chSrv.Close()
+	defer stop()
+	chSrv = srv
 	return m.Run()
 }
+
+// The package's tests share one engine, each in a database of its own, and
+// call t.Parallel; those that bound a latency, time an ack wait, measure
+// this process's memory or create server-wide roles stay serial.
 
 // The embedded endpoint's account in these tests.
 const testCHUser, testCHPassword = "vakt", "store-test-password"
@@ -109,11 +107,7 @@ func testDB(t testing.TB, conn driver.Conn) string {
 // startNATS starts an embedded nats-server with the pipeline's streams.
 func startNATS(t testing.TB, ackWait time.Duration) jetstream.JetStream {
 	t.Helper()
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := testenv.RunNATS(t)
 	nc, js, err := bus.Connect(bus.ConnConfig{URL: srv.ClientURL(), Name: t.Name()}, discardLogger())
 	if err != nil {
 		t.Fatal(err)
@@ -175,17 +169,6 @@ func consumerInfo(t testing.TB, js jetstream.JetStream) *jetstream.ConsumerInfo 
 	return info
 }
 
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func waitDrained(t testing.TB, js jetstream.JetStream) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -215,6 +198,7 @@ func storeConfig(addr, db string) Config {
 // with the right typed values, NULL durations where unknown and millisecond
 // timestamps in UTC; a corrupt message is terminated and counted.
 func TestStoreRowsTyped(t *testing.T) {
+	t.Parallel()
 	addr := needEngine(t)
 	conn := openCH(t, addr)
 	db := testDB(t, conn)
@@ -307,6 +291,7 @@ func checkDuration(t *testing.T, row int, col string, got *float32, want time.Du
 // TestStoreWorkersExactlyOnce: several workers filling small batches from
 // the shared consumer store every row once.
 func TestStoreWorkersExactlyOnce(t *testing.T) {
+	t.Parallel()
 	addr := needEngine(t)
 	conn := openCH(t, addr)
 	db := testDB(t, conn)
@@ -351,7 +336,7 @@ func TestShutdownFlushes(t *testing.T) {
 	for i := range 5 {
 		publish(t, js, "s"+strconv.Itoa(i), i*10, 10)
 	}
-	waitFor(t, "the messages to be held", 10*time.Second, func() bool { return consumerInfo(t, js).NumAckPending == 5 })
+	testenv.WaitFor(t, 10*time.Second, "the messages to be held", func() bool { return consumerInfo(t, js).NumAckPending == 5 })
 	cancel()
 	start := time.Now()
 	select {
@@ -374,6 +359,7 @@ func TestShutdownFlushes(t *testing.T) {
 // TestInsertDeduplicationToken: the same batch inserted twice under one
 // token is stored once; under another token it is stored again.
 func TestInsertDeduplicationToken(t *testing.T) {
+	t.Parallel()
 	addr := needEngine(t)
 	conn := openCH(t, addr)
 	db := testDB(t, conn)
@@ -405,6 +391,7 @@ func TestInsertDeduplicationToken(t *testing.T) {
 // batch's rows are stored in, by its key, and nothing for another key,
 // another site or outside the batch's time span.
 func TestStoredDaysFindsBatchByDay(t *testing.T) {
+	t.Parallel()
 	addr := needEngine(t)
 	conn := openCH(t, addr)
 	db := testDB(t, conn)
@@ -517,7 +504,7 @@ func TestAckOnlyAfterCommit(t *testing.T) {
 	for i := range first {
 		publish(t, js, "a"+strconv.Itoa(i), i*100, 100)
 	}
-	waitFor(t, "the first batch to be held", 10*time.Second, func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the first batch to be held", func() bool {
 		return consumerInfo(t, js).NumAckPending == first && s.Stats().InsertErrors >= 2
 	})
 	// Published during the outage: must not be pulled while the batch in

@@ -39,6 +39,7 @@ func freshDB(t *testing.T, conn driver.Conn) string {
 // cannot run on one embedded node; this is how its SQL meets a real
 // ClickHouse parser.
 func TestSchemaParsesOnEngine(t *testing.T) {
+	t.Parallel()
 	conn := openCH(t, needEngine(t))
 	for _, tc := range goldenConfigs {
 		ddl, err := SchemaSQL(tc.cfg)
@@ -86,6 +87,7 @@ func stripComments(s string) string {
 // issues no DDL at all; a retention change alters exactly the tables
 // concerned, and the tables then state the new TTLs.
 func TestMigrate(t *testing.T) {
+	t.Parallel()
 	conn := openCH(t, needEngine(t))
 	db := freshDB(t, conn)
 	rc := &recordingConn{Conn: conn}
@@ -159,6 +161,7 @@ func TestMigrate(t *testing.T) {
 // TestMigrateConcurrently: replicas starting together on a fresh database
 // all succeed and the history holds each version.
 func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
 	conn := openCH(t, needEngine(t))
 	db := freshDB(t, conn)
 	var wg sync.WaitGroup
@@ -190,6 +193,7 @@ const foundationRequestsSQL = "CREATE TABLE %s (`ts` DateTime64(3, 'UTC') CODEC(
 // sort order cannot be altered in place), keeps its rows, and gets the
 // rollups, which count the rows stored from then on.
 func TestMigrateFoundationTable(t *testing.T) {
+	t.Parallel()
 	conn := openCH(t, needEngine(t))
 	db := freshDB(t, conn)
 	if err := conn.Exec(t.Context(), "CREATE DATABASE "+quoteIdent(db)); err != nil {

@@ -94,7 +94,7 @@ func TestOutage30s(t *testing.T) {
 		}
 	})
 
-	time.Sleep(3 * time.Second)
+	time.Sleep(3 * time.Second) // the scenario: steady load before the outage
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -105,7 +105,7 @@ func TestOutage30s(t *testing.T) {
 	var maxHeap, maxRSS uint64
 	maxHeld := 0
 	for time.Since(outageStart) < 30*time.Second {
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // the outage lasts 30 s: sample memory every half second
 		runtime.ReadMemStats(&ms)
 		maxHeap, maxRSS = max(maxHeap, ms.HeapAlloc), max(maxRSS, rssBytes())
 		maxHeld = max(maxHeld, consumerInfo(t, js).NumAckPending)

@@ -117,6 +117,7 @@ func queryRows(t testing.TB, conn driver.Conn, q string) map[string][]string {
 // several inserts and parts) give rollups whose every figure equals the
 // same aggregate over the raw rows, per group and for a window.
 func TestRollupsMatchRawRows(t *testing.T) {
+	t.Parallel()
 	addr := needEngine(t)
 	conn := openCH(t, addr)
 	db := testDB(t, conn)
@@ -222,6 +223,7 @@ func diff(t *testing.T, raw, rollup map[string][]string) {
 // another token (another batch) are stored again, which shows the check
 // sees a double count.
 func TestRetriedBatchStoredOnce(t *testing.T) {
+	t.Parallel()
 	addr := needEngine(t)
 	conn := openCH(t, addr)
 	db := testDB(t, conn)

@@ -66,6 +66,7 @@ func waitExpired(t *testing.T, conn driver.Conn, db string, cut time.Time, timeo
 // background merges alone: no OPTIMIZE, no DELETE, no statement at all
 // after the tables were set up.
 func TestTTLExpiresWithoutCommand(t *testing.T) {
+	t.Parallel()
 	conn := openCH(t, needEngine(t))
 	cut := time.Now().Add(-24 * time.Hour)
 	oneDay := SchemaConfig{RequestsTTL: day, HealthRollupsTTL: day, MergeWithTTLTimeout: time.Second}

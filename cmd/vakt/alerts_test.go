@@ -136,7 +136,7 @@ alerts: {interval: %s}
 		o, _, err := vakt(t, "sql", "--data-dir", dataDir, "--format", "tsv", "SELECT count() FROM vakt.requests")
 		return err == nil && strings.TrimSpace(o) == "300"
 	}, &out)
-	time.Sleep(3 * interval)
+	time.Sleep(3 * interval) // three evaluations that must not alert
 	if a := count(); len(a) != 0 {
 		t.Fatalf("alerts on benign traffic: %+v", a)
 	}
@@ -198,7 +198,7 @@ alerts: {interval: %s}
 	}
 
 	// Once per window: later evaluations do not repeat it.
-	time.Sleep(3 * interval)
+	time.Sleep(3 * interval) // three more evaluations that must not repeat it
 	if a := count(); len(a) != 1 {
 		t.Errorf("%d alerts, want exactly one: %+v", len(a), a)
 	}
@@ -240,14 +240,16 @@ alerts: {interval: %s}
 	stop()
 }
 
-// waitFor polls cond until it holds or the timeout passes.
+// waitFor is testenv.WaitFor that also shows vakt run's output when the
+// wait fails.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool, out *testenv.SyncBuffer) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s\nvakt run output:\n%s", what, out.String())
+	held := false
+	defer func() {
+		if !held {
+			t.Logf("vakt run output:\n%s", out.String())
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	}()
+	testenv.WaitFor(t, timeout, what, cond)
+	held = true
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"github.com/vakt-dev/vakt/internal/app"
-	"github.com/vakt-dev/vakt/internal/chserver"
 	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/internal/testenv"
 )
@@ -41,16 +39,9 @@ func TestBackpressureBoundedMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("30-second ClickHouse outage: skipped with -short")
 	}
-	lib := testenv.CHDBLib(t)
 	work := t.TempDir()
-	chDir := filepath.Join(work, "clickhouse")
 	const chPassword = "backpressure-test-password"
-	srv, err := chserver.Start(context.Background(), chserver.Config{DataDir: chDir, Listen: "127.0.0.1:0", LibPath: lib,
-		Users: map[string]chserver.User{"vakt": {Password: chPassword}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := testenv.RunEngine(t, testenv.EngineDataDir(filepath.Join(work, "clickhouse")), testenv.EngineAccount("vakt", chPassword))
 	proxy := startTCPProxy(t, srv.Addr())
 
 	logFile := filepath.Join(work, "access.log")
@@ -82,13 +73,13 @@ ingest:
 	waitsBefore := metricValue(t, metricsAddr, filepath.Join(work, "data"), `vakt_backpressure_waits_total{stage="ingest"}`)
 	proxy.setDown(true)
 	t.Logf("ClickHouse down at %d lines written", w.written.Load())
-	time.Sleep(30 * time.Second)
+	time.Sleep(30 * time.Second) // the scenario: the writer keeps writing through 30 s of outage
 	waits := metricValue(t, metricsAddr, filepath.Join(work, "data"), `vakt_backpressure_waits_total{stage="ingest"}`) - waitsBefore
 	held, _ := chCountAs(srv.Addr(), "vakt", chPassword)
 	proxy.setDown(false)
 	t.Logf("ClickHouse up at %d lines written (%d rows stored); ingest waited on a full RAW stream %.0f times; peak RSS %.0f MiB",
 		w.written.Load(), held, waits, float64(peak.Load())/(1<<20))
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // the scenario: writing goes on after the recovery
 	w.stop()
 	n := int(w.written.Load())
 	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {

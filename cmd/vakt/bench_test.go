@@ -9,6 +9,7 @@ import (
 )
 
 func TestBenchPrintsEveryFigure(t *testing.T) {
+	t.Parallel()
 	testenv.CHDBLib(t)
 	stdout, stderr, err := vakt(t, "bench", "--lines", "20000", "--clients", "2000", "--live-for", "1s", "--live-rate", "500", "--log-level", "warn")
 	if err != nil {

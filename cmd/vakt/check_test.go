@@ -8,6 +8,7 @@ import (
 )
 
 func TestCheckReportsEveryProblemOnce(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, yaml string
 		keys       []string // one line per problem, in any order

@@ -15,7 +15,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/vakt-dev/vakt/internal/chserver"
 	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
@@ -25,14 +24,7 @@ import (
 func startSecureClickHouse(t *testing.T, password string) (tlsAddr, plainAddr, caFile string) {
 	t.Helper()
 	dir := t.TempDir()
-	srv, err := chserver.Start(context.Background(), chserver.Config{
-		DataDir: filepath.Join(dir, "clickhouse"), Listen: "127.0.0.1:0", LibPath: testenv.CHDBLib(t),
-		Users: map[string]chserver.User{"vakt_writer": {Password: password}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := testenv.RunEngine(t, testenv.EngineDataDir(filepath.Join(dir, "clickhouse")), testenv.EngineAccount("vakt_writer", password))
 	caFile, cert := writeTLSFiles(t, dir)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -121,20 +120,23 @@ func waitStored(t *testing.T, addr, dataDir string, want int, within time.Durati
 	for rows, _ := chCount(addr, dataDir); rows < want && time.Now().Before(deadline); rows, _ = chCount(addr, dataDir) {
 		time.Sleep(200 * time.Millisecond)
 	}
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // room for a duplicate to arrive: the callers check none did
 }
 
-// checkExactlyOnce opens the stopped data dir's store and checks that the
-// rows are exactly the n lines written: count(), uniqExact(path), and every
-// path in range.
+// checkExactlyOnce queries the stopped data dir's store (with `vakt sql`,
+// so that the engine is a subprocess's and the test can run in parallel)
+// and checks that the rows are exactly the n lines written: count(),
+// uniqExact(path), and every path in range.
 func checkExactlyOnce(t *testing.T, dataDir string, n int) {
 	t.Helper()
-	conn := openStore(t, dataDir)
+	stdout, stderr, err := vakt(t, "sql", "--data-dir", dataDir, "--format", "tsv", fmt.Sprintf(
+		"SELECT count(), uniqExact(path), countIf(startsWith(path, '/f/') AND toUInt64OrZero(substring(path, 4)) < %d) FROM vakt.requests", n))
+	if err != nil {
+		t.Fatalf("vakt sql: %v\n%s", err, stderr)
+	}
 	var total, distinct, inRange uint64
-	if err := conn.QueryRow(context.Background(), fmt.Sprintf(
-		"SELECT count(), uniqExact(path), countIf(startsWith(path, '/f/') AND toUInt64OrZero(substring(path, 4)) < %d) FROM vakt.requests", n),
-	).Scan(&total, &distinct, &inRange); err != nil {
-		t.Fatal(err)
+	if _, err := fmt.Sscan(stdout, &total, &distinct, &inRange); err != nil {
+		t.Fatalf("vakt sql printed %q: %v", stdout, err)
 	}
 	t.Logf("%d lines written; %d rows stored, %d distinct paths, %d in range", n, total, distinct, inRange)
 	if total != uint64(n) || distinct != uint64(n) || inRange != uint64(n) {
@@ -175,6 +177,7 @@ var chEndpointRe = regexp.MustCompile(`ClickHouse endpoint:\s+http://(\S+)`)
 // with it the RAW stream and the duplicate windows.) A short ack wait
 // brings back sooner what the dead store held.
 func TestRunSIGKILLWhileTailing(t *testing.T) {
+	t.Parallel()
 	testenv.CHDBLib(t)
 	work := t.TempDir()
 	dataDir := filepath.Join(work, "data")
@@ -194,11 +197,11 @@ ingest:
 		if round == 2 {
 			break
 		}
-		time.Sleep(time.Duration(1500+500*round) * time.Millisecond)
+		time.Sleep(time.Duration(1500+500*round) * time.Millisecond) // the scenario: kill it while busy
 		p.kill()
 		t.Logf("SIGKILL %d at %d lines written", round+1, w.written.Load())
 	}
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // the scenario: the last run tails a while
 	w.stop()
 	n := int(w.written.Load())
 	addr := chEndpointRe.FindStringSubmatch(p.output())[1]
@@ -211,6 +214,7 @@ ingest:
 // file, once its first batch is stored, and runs the import again: the file
 // is stored exactly once. A third import finds every line stored already.
 func TestImportSIGKILLThenAgain(t *testing.T) {
+	t.Parallel()
 	testenv.CHDBLib(t)
 	work := t.TempDir()
 	dataDir := filepath.Join(work, "data")
@@ -245,7 +249,7 @@ func TestImportSIGKILLThenAgain(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^\s*stored:\s+0$`).MatchString(stdout) {
 		t.Errorf("third import of the same file stored lines again:\n%s", stdout)
 	}
-	checkExactlyOnce(t, dataDir, n) // the engine is this process's from here on
+	checkExactlyOnce(t, dataDir, n)
 }
 
 // natsServer is an external nats-server with JetStream on file storage
@@ -259,24 +263,14 @@ func startNATSServer(t *testing.T, opts *server.Options) *natsServer {
 	t.Helper()
 	ns := &natsServer{opts: opts}
 	ns.start(t)
-	t.Cleanup(func() { ns.srv.Shutdown() })
 	return ns
 }
 
 func (ns *natsServer) start(t *testing.T) {
 	t.Helper()
-	o := *ns.opts
-	srv, err := server.NewServer(&o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	ns.srv = srv
+	ns.srv = testenv.RunNATSWith(t, ns.opts)
 	if ns.opts.Port <= 0 {
-		ns.opts.Port = srv.Addr().(*net.TCPAddr).Port
+		ns.opts.Port = ns.srv.Addr().(*net.TCPAddr).Port
 	}
 }
 
@@ -284,7 +278,7 @@ func (ns *natsServer) restart(t *testing.T, down time.Duration) {
 	t.Helper()
 	ns.srv.Shutdown()
 	ns.srv.WaitForShutdown()
-	time.Sleep(down)
+	time.Sleep(down) // the outage is the scenario
 	ns.start(t)
 }
 
@@ -295,6 +289,7 @@ func (ns *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n
 // against an external nats-server and restarts that server twice while
 // lines flow. Every line is stored exactly once.
 func TestNATSRestartMidStream(t *testing.T) {
+	t.Parallel()
 	testenv.CHDBLib(t)
 	work := t.TempDir()
 	ns := startNATSServer(t, &server.Options{
@@ -316,7 +311,7 @@ func TestNATSRestartMidStream(t *testing.T) {
 	ing := startVakt(t, "ingest", "--config", ingestCfg)
 	ing.waitOutput(t, regexp.MustCompile(`following log files`))
 	for i := range 2 {
-		time.Sleep(1500 * time.Millisecond)
+		time.Sleep(1500 * time.Millisecond) // the scenario: lines flow between restarts
 		if i == 0 {
 			t.Logf("stored before the first restart: %v", fmt.Sprint(chCount(addr, dataDir)))
 		}
@@ -324,7 +319,7 @@ func TestNATSRestartMidStream(t *testing.T) {
 		ns.restart(t, 300*time.Millisecond)
 		t.Logf("NATS restart %d at %d lines written", i+1, before)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond) // the scenario: lines flow after the last fault
 	w.stop()
 	n := int(w.written.Load())
 	waitStored(t, addr, dataDir, n, 60*time.Second)
@@ -351,6 +346,7 @@ func lastLines(s string, n int) string {
 // the others keep running and take over what the dead ones held once the
 // ack wait (2s here) has passed. Every line is stored exactly once.
 func TestReplicaSIGKILL(t *testing.T) {
+	t.Parallel()
 	testenv.CHDBLib(t)
 	work := t.TempDir()
 	dataDir := filepath.Join(work, "data")
@@ -375,16 +371,16 @@ func TestReplicaSIGKILL(t *testing.T) {
 	}
 	ing := startVakt(t, "ingest", "--config", ingestCfg)
 	ing.waitOutput(t, regexp.MustCompile(`following log files`))
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond) // the scenario: kill each while busy
 	ps1.kill()
 	t.Logf("pseudonymiser SIGKILL at %d lines written", w.written.Load())
-	time.Sleep(1000 * time.Millisecond)
+	time.Sleep(1000 * time.Millisecond) // the scenario: the survivor works alone a while
 	// A store replica killed between its insert and its acks leaves
 	// messages the survivor batches otherwise (another deduplication
 	// token): it finds them stored by their ingest batch key.
 	st.kill()
 	t.Logf("store replica SIGKILL at %d lines written", w.written.Load())
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond) // the scenario: lines flow after the last fault
 	w.stop()
 	n := int(w.written.Load())
 	waitStored(t, addr, dataDir, n, 60*time.Second)
@@ -414,7 +410,7 @@ ingest:
 	w := startLogWriter(t, logFile, 20, 5*time.Millisecond)
 	p := startVakt(t, "run", "--config", cfg, "--log-level", "debug")
 	p.waitOutput(t, chEndpointRe)
-	time.Sleep(2500 * time.Millisecond)
+	time.Sleep(2500 * time.Millisecond) // the scenario: SIGTERM a busy vakt
 	start := time.Now()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {

@@ -19,7 +19,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/vakt-dev/vakt/internal/chserver"
 	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
@@ -44,6 +43,12 @@ func TestMain(m *testing.M) {
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// Tests that only drive vakt subprocesses (each in its own temp dirs, on
+// free ports) call t.Parallel. Tests that open the ClickHouse engine in
+// this process (openStore, testenv.RunEngine) stay serial, as do those
+// that set environment variables or bound a latency: a test binary holds
+// one chDB engine at a time.
 
 // vakt runs the binary and returns stdout and stderr.
 func vakt(t *testing.T, args ...string) (string, string, error) {
@@ -131,14 +136,7 @@ func testLine(path string) (int, error) {
 // returns a clickhouse-go connection to it.
 func openStore(t *testing.T, dataDir string) driver.Conn {
 	t.Helper()
-	srv, err := chserver.Start(context.Background(), chserver.Config{
-		DataDir: filepath.Join(dataDir, "clickhouse"), Listen: "127.0.0.1:0", LibPath: testenv.CHDBLib(t),
-		Users: map[string]chserver.User{"vakt": {Password: "cli-test-password"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := testenv.RunEngine(t, testenv.EngineDataDir(filepath.Join(dataDir, "clickhouse")), testenv.EngineAccount("vakt", "cli-test-password"))
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr()}, Protocol: clickhouse.HTTP,
 		Auth: clickhouse.Auth{Username: "vakt", Password: "cli-test-password"}})
 	if err != nil {

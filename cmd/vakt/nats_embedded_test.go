@@ -37,6 +37,7 @@ var natsEndpointRe = regexp.MustCompile(`NATS \(embedded\):\s+(nats://\S+)`)
 // salt bucket, and after the run no file of the data dir holds the salt the
 // pipeline created, raw or encoded.
 func TestEmbeddedNATSUsersEndToEnd(t *testing.T) {
+	t.Parallel()
 	testenv.CHDBLib(t)
 	work := t.TempDir()
 	dataDir := filepath.Join(work, "data")

@@ -169,17 +169,6 @@ func runtimeCH(t *testing.T, dataDir string) driver.Conn {
 	return conn
 }
 
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func countRows(t *testing.T, conn driver.Conn, query string, args ...any) uint64 {
 	t.Helper()
 	var n uint64
@@ -309,7 +298,7 @@ func TestRunDebugMalformedFailingInsertsKeepIPsOut(t *testing.T) {
 	}
 
 	run := startBackground(t, append([]string{"run", "--file", tl.path}, common...)...)
-	waitUntil(t, 60*time.Second, "failed inserts", func() bool {
+	testenv.WaitFor(t, 60*time.Second, "failed inserts", func() bool {
 		body, err := tryScrape(metricsAddr, dataDir) // refused until vakt listens
 		return err == nil && metricSum(body, "vakt_insert_errors_total") >= 3
 	})
@@ -320,11 +309,11 @@ func TestRunDebugMalformedFailingInsertsKeepIPsOut(t *testing.T) {
 	if err := conn.Exec(context.Background(), "DROP VIEW default.refuse_inserts"); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 60*time.Second, "every valid line stored", func() bool {
+	testenv.WaitFor(t, 60*time.Second, "every valid line stored", func() bool {
 		return countRows(t, conn, "SELECT count() FROM vakt.requests") >= uint64(tl.valid)
 	})
 	// Exactly once: no row twice, none missing, after the retries.
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // room for a duplicate to arrive
 	if n, paths := countRows(t, conn, "SELECT count() FROM vakt.requests"), countRows(t, conn, "SELECT uniqExact(path) FROM vakt.requests"); n != uint64(tl.valid) || paths != n {
 		t.Fatalf("%d rows with %d distinct paths, want %d valid lines stored once each", n, paths, tl.valid)
 	}
@@ -369,7 +358,7 @@ func TestRunDebugMalformedFailingInsertsKeepIPsOut(t *testing.T) {
 		fmt.Fprintf(f, "%s - - [%s] \"GET /after-rotate/%d HTTP/1.1\" 200 1 \"-\" \"test\"\n", ip, ts, j)
 	}
 	f.Close()
-	waitUntil(t, 30*time.Second, "the lines after the rotation", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "the lines after the rotation", func() bool {
 		return countRows(t, conn, "SELECT count() FROM vakt.requests WHERE path LIKE '/after-rotate/%'") == 50
 	})
 	if n := countRows(t, conn, "SELECT count() FROM vakt.requests WHERE path LIKE '/after-rotate/%' AND epoch = ?", epoch0+1); n != 50 {
@@ -690,6 +679,7 @@ func assertNoSalt(t *testing.T, text string, salt []byte) {
 // TestCheckReportsGeoIPProblems: `vakt check` names each GeoIP key whose
 // file is missing or of the wrong kind, with a fix.
 func TestCheckReportsGeoIPProblems(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, asnDB := testenv.WriteGeoIPDBs(t, dir, "", map[netip.Prefix]testenv.GeoRecord{
 		netip.MustParsePrefix("198.51.100.0/24"): {Country: "SE", ASN: 64500, ASOrg: "x"},

@@ -270,6 +270,7 @@ func jnum(t *testing.T, v any) float64 {
 // `vakt report health` equals figures computed from the log, and that `vakt
 // report top` ranks what the log holds.
 func TestReportsOnLabelledTraffic(t *testing.T) {
+	t.Parallel()
 	testenv.CHDBLib(t)
 	work := t.TempDir()
 	dataDir := filepath.Join(work, "data")
@@ -504,6 +505,7 @@ func TestReportsOnLabelledTraffic(t *testing.T) {
 }
 
 func TestReportCommandLine(t *testing.T) {
+	t.Parallel()
 	work := t.TempDir()
 	rules := filepath.Join(work, "rules.d")
 	os.Mkdir(rules, 0o700)

@@ -17,6 +17,7 @@ import (
 // migrate`, the days `vakt retention` states for each table are the TTLs
 // `SHOW CREATE TABLE` shows, both parsed here from the commands' output.
 func TestRetentionCommandAgreesWithTables(t *testing.T) {
+	t.Parallel()
 	testenv.CHDBLib(t)
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "vakt.yaml")
@@ -74,6 +75,7 @@ func TestRetentionCommandAgreesWithTables(t *testing.T) {
 // TestMigratePrintSQL: the SQL of a cluster installation, without a
 // server.
 func TestMigratePrintSQL(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "vakt.yaml")
 	os.WriteFile(cfgFile, []byte("clickhouse:\n  addr: [ch-1:9000]\n  cluster: prod\n"), 0o600)

@@ -42,7 +42,7 @@ type runtimeEndpoints struct {
 func readRuntime(t *testing.T, dataDir string) runtimeEndpoints {
 	t.Helper()
 	var info runtimeEndpoints
-	waitUntil(t, 90*time.Second, "the runtime file", func() bool {
+	testenv.WaitFor(t, 90*time.Second, "the runtime file", func() bool {
 		b, err := os.ReadFile(filepath.Join(dataDir, "vakt.runtime.json"))
 		return err == nil && json.Unmarshal(b, &info) == nil && info.ClickHouse != "" && info.NATS != ""
 	})
@@ -107,6 +107,7 @@ func chAsk(t *testing.T, base, method, user, password, query string, header map[
 // TestSecurityAttacksRefused starts `vakt run --demo` with defaults (free
 // ports only) and replays every attack of issue 12.
 func TestSecurityAttacksRefused(t *testing.T) {
+	t.Parallel()
 	testenv.CHDBLib(t)
 	work := t.TempDir()
 	dataDir := filepath.Join(work, "data")
@@ -136,7 +137,7 @@ func TestSecurityAttacksRefused(t *testing.T) {
 	}
 	defer reader.Close()
 	var before uint64
-	waitUntil(t, 90*time.Second, "demo rows stored", func() bool {
+	testenv.WaitFor(t, 90*time.Second, "demo rows stored", func() bool {
 		return reader.QueryRow(context.Background(), "SELECT count() FROM vakt.requests").Scan(&before) == nil && before > 0
 	})
 
@@ -406,7 +407,7 @@ func TestSecurityAttacksRefused(t *testing.T) {
 			t.Fatalf("vakt import: %v\n%s\n%s", err, out, errOut)
 		}
 		var row string
-		waitUntil(t, 60*time.Second, "the free-text row", func() bool {
+		testenv.WaitFor(t, 60*time.Second, "the free-text row", func() bool {
 			return reader.QueryRow(context.Background(), "SELECT concat(path, ' ', referrer, ' ', user_agent) FROM vakt.requests WHERE site = 'free.example' LIMIT 1").Scan(&row) == nil
 		})
 		for _, ip := range []string{"198.51.100.23", "203.0.113.77", "203.0.113.99", "2001:db8::99", "192.0.2.10"} {
@@ -428,7 +429,7 @@ func TestSecurityAttacksRefused(t *testing.T) {
 			t.Errorf("vakt report health: %v %q\n%s", err, tailOf(out, 500), errOut)
 		}
 		var after uint64
-		waitUntil(t, 60*time.Second, "the store to keep storing", func() bool {
+		testenv.WaitFor(t, 60*time.Second, "the store to keep storing", func() bool {
 			return reader.QueryRow(context.Background(), "SELECT count() FROM vakt.requests").Scan(&after) == nil && after > before
 		})
 	})
@@ -459,6 +460,7 @@ var chProbeOutRE = regexp.MustCompile(`<pre id="out">done ([^<]*)</pre>`)
 // with valid credentials; none runs. The same statement sent without a
 // browser does run, so only the Origin and Host checks stopped them.
 func TestBrowserCannotReachClickHouseEndpoint(t *testing.T) {
+	t.Parallel()
 	testenv.CHDBLib(t)
 	testenv.Chromium(t)
 	work := t.TempDir()
@@ -468,7 +470,7 @@ func TestBrowserCannotReachClickHouseEndpoint(t *testing.T) {
 	ep := readRuntime(t, dataDir)
 	vaktPass := credential(t, dataDir, "clickhouse-vakt.password")
 	auth := url.Values{"user": {"vakt"}, "password": {vaktPass}}.Encode()
-	waitUntil(t, 60*time.Second, "the endpoint to answer", func() bool {
+	testenv.WaitFor(t, 60*time.Second, "the endpoint to answer", func() bool {
 		return chQuery(strings.TrimPrefix(ep.ClickHouse, "http://"), "vakt", vaktPass, "SELECT 1") == "1"
 	})
 	exists := func(table string) bool {
@@ -535,6 +537,7 @@ func chProbeResult(t *testing.T, b testenv.Browser) string {
 // wait instead of being published under it, and `vakt salts rotate` lets
 // them through under a new epoch.
 func TestSaltReplacedUnderRunningVakt(t *testing.T) {
+	t.Parallel()
 	testenv.CHDBLib(t)
 	work := t.TempDir()
 	dataDir := filepath.Join(work, "data")
@@ -565,7 +568,7 @@ func TestSaltReplacedUnderRunningVakt(t *testing.T) {
 	}
 	var kv jetstream.KeyValue
 	var epoch uint64
-	waitUntil(t, 60*time.Second, "a salt in the bucket", func() bool {
+	testenv.WaitFor(t, 60*time.Second, "a salt in the bucket", func() bool {
 		if kv == nil {
 			if kv, err = js.KeyValue(ctx, bus.SaltBucket); err != nil {
 				kv = nil
@@ -586,7 +589,7 @@ func TestSaltReplacedUnderRunningVakt(t *testing.T) {
 	if _, err := kv.Put(ctx, fmt.Sprintf("epoch.%d", epoch), []byte(strings.Repeat("A", 32))); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "the conflict metric", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the conflict metric", func() bool {
 		body, err := tryScrape(httpAddr, dataDir)
 		return err == nil && metricSum(body, "vakt_salt_conflicts_total") >= 1
 	})

@@ -12,6 +12,7 @@ import (
 // states clickhouse-go cannot decode, in every format, as clickhouse-client
 // would.
 func TestSQLRollupFormats(t *testing.T) {
+	t.Parallel()
 	dataDir := filepath.Join(t.TempDir(), "data")
 	insert := `INSERT INTO vakt.requests (ts, site, client_id, network_id, ip_version, epoch, method, path, status, user_agent, request_time)
 		SELECT now64(3) - toIntervalSecond(number * 7), 'shop.example', number % 4, 7, 4, 20400, 'GET', concat('/p', toString(number)), 200, 'Mozilla/5.0', 0.01

@@ -23,6 +23,7 @@ import (
 // logger over TCP (RFC 5424, octet-counted), and the rows arrive in
 // ClickHouse under the sites their tags name, pseudonymised.
 func TestRunSyslogEndToEnd(t *testing.T) {
+	t.Parallel()
 	testenv.CHDBLib(t)
 	logger, err := exec.LookPath("logger")
 	if err != nil {

@@ -184,11 +184,11 @@ store: {flush_interval: 200ms}
 			break
 		}
 		// Kill it while it is busy.
-		time.Sleep(time.Duration(700+300*round) * time.Millisecond)
+		time.Sleep(time.Duration(700+300*round) * time.Millisecond) // the scenario: kill it while busy
 		ing.kill()
 		t.Logf("SIGKILL %d at %d lines written", round+1, written.Load())
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // the scenario: the last ingest tails a while
 	stopWriting.Store(true)
 	<-writerDone
 	n := int(written.Load())
@@ -226,6 +226,7 @@ store: {flush_interval: 200ms}
 // TestQuarantineCommand imports bad lines and shows them with vakt
 // quarantine: masked, by reason, at most QuarantinePerHour per reason.
 func TestQuarantineCommand(t *testing.T) {
+	t.Parallel()
 	testenv.CHDBLib(t)
 	work := t.TempDir()
 	dataDir := filepath.Join(work, "data")
