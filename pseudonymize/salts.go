@@ -288,13 +288,12 @@ func (s *SaltStore) loadOrCreate(ctx context.Context, k uint32, now time.Time) (
 	if !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, fmt.Errorf("epoch %d: read salt: %w", k, err)
 	}
-	// A sealed epoch had a salt: making another would be a second salt
-	// under its number.
+	// A sealed epoch has, or is about to have, its salt: making another
+	// would be a second salt under its number.
 	if sealed, err := s.sealed(ctx, k); err != nil {
 		return nil, fmt.Errorf("epoch %d: read salt seal: %w", k, err)
 	} else if sealed {
-		s.conflict(ctx, k, ConflictRemoved)
-		return nil, fmt.Errorf("epoch %d: %w", k, ErrSaltConflict)
+		return s.awaitSalt(ctx, k)
 	}
 	// Before creating a salt, make sure no rotation has ended this epoch
 	// (the watch may not have delivered it yet): a salt created for an
@@ -309,18 +308,31 @@ func (s *SaltStore) loadOrCreate(ctx context.Context, k uint32, now time.Time) (
 	if _, err := rand.Read(salt); err != nil {
 		return nil, fmt.Errorf("epoch %d: generate salt: %w", k, err)
 	}
+	// The seal first, then the salt: a salt in the bucket always has its
+	// seal already, so no replica ever sees a pseudonymiser's salt unsealed
+	// (however slow its creator), and the seal decides which of racing
+	// replicas creates the salt.
+	if _, err := s.kv.Create(ctx, sealKey(k), []byte(saltSeal(salt))); err != nil {
+		clear(salt)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return s.awaitSalt(ctx, k) // another replica won the race: use its salt so ids agree
+		}
+		return nil, fmt.Errorf("epoch %d: seal salt: %w", k, err)
+	}
 	rev, err := s.kv.Create(ctx, key, salt)
 	if err == nil {
 		s.log.Info("salt created", "epoch", k)
-		return s.verified(ctx, k, rev, salt, time.Time{}) // ours: sealed now
+		return s.verified(ctx, k, rev, salt, time.Time{})
 	}
+	clear(salt)
 	if !errors.Is(err, jetstream.ErrKeyExists) {
 		return nil, fmt.Errorf("epoch %d: create salt: %w", k, err)
 	}
-	// Another replica won the race: use its salt so ids agree.
+	// A salt appeared under the seal this replica holds: not a
+	// pseudonymiser's. verify refuses it (the seal does not match).
 	e, err = s.kv.Get(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("epoch %d: read salt after losing creation race: %w", k, err)
+		return nil, fmt.Errorf("epoch %d: read salt: %w", k, err)
 	}
 	return s.verified(ctx, k, e.Revision(), e.Value(), e.Created())
 }

@@ -29,7 +29,9 @@ import (
 //   - a running replica watches the epoch keys and compares any change with
 //     the salt it holds (within moments; Revalidate re-reads every minute);
 //   - "seal.<k>" holds a commitment to epoch k's salt (HMAC-SHA256 keyed by
-//     the salt over a constant, 16 bytes, hex), written once next to the salt.
+//     the salt over a constant, 16 bytes, hex), written once just before the
+//     salt (so a pseudonymiser's salt is never seen unsealed, and the seal
+//     decides which of racing replicas writes the salt).
 //     A replica that loads a salt compares it, so one started after the
 //     replacement refuses too. A bucket from an older vakt has no seals: the
 //     first replica to load a salt written before "meta.seals_since" seals
@@ -51,7 +53,7 @@ import (
 // replaced epoch's schedule (at once with --destroy-now).
 const (
 	sealsSinceKey     = "meta.seals_since"
-	sealWait          = 2 * time.Second
+	saltAwait         = time.Minute
 	sealPoll          = 50 * time.Millisecond
 	sealKeyPrefix     = "seal."
 	conflictKeyPrefix = "conflict."
@@ -156,10 +158,10 @@ func (s *SaltStore) conflict(ctx context.Context, k uint32, what string) {
 
 // verify checks a salt read from the bucket for epoch k against the
 // recorded conflict and the seal. created is when the salt was written, or
-// zero for a salt this replica has just created, which it seals. A salt
+// zero for a salt this replica has just created (and sealed). A salt
 // without a seal is sealed on first use if it predates sealsSince (an older
-// vakt's); a newer one gets sealWait for its creator to seal it, and is then
-// refused: someone wrote a salt before any replica did.
+// vakt's); a newer one is refused: pseudonymisers seal before they write,
+// so someone else wrote it.
 func (s *SaltStore) verify(ctx context.Context, k uint32, salt []byte, created time.Time) error {
 	if _, err := s.kv.Get(ctx, conflictKey(k)); err == nil {
 		s.conflict(ctx, k, ConflictReported)
@@ -168,7 +170,6 @@ func (s *SaltStore) verify(ctx context.Context, k uint32, salt []byte, created t
 		return fmt.Errorf("epoch %d: read conflict record: %w", k, err)
 	}
 	want := saltSeal(salt)
-	deadline := time.Now().Add(sealWait)
 	for {
 		e, err := s.kv.Get(ctx, sealKey(k))
 		switch {
@@ -181,11 +182,9 @@ func (s *SaltStore) verify(ctx context.Context, k uint32, salt []byte, created t
 		case !errors.Is(err, jetstream.ErrKeyNotFound):
 			return fmt.Errorf("epoch %d: read salt seal: %w", k, err)
 		}
+		// Pseudonymisers seal before they write a salt: a newer salt
+		// without a seal was written by someone else.
 		if !created.IsZero() && !created.Before(s.sealsSince) {
-			if time.Now().Before(deadline) {
-				sleep(ctx, sealPoll) // its creator seals it next
-				continue
-			}
 			s.conflict(ctx, k, ConflictUnsealed)
 			return fmt.Errorf("epoch %d: %w", k, ErrSaltConflict)
 		}
@@ -214,6 +213,39 @@ func (s *SaltStore) readSealsSince(ctx context.Context) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("salt bucket %s: read %s: %w", bus.SaltBucket, sealsSinceKey, err)
 	}
 	return e.Created(), nil
+}
+
+// awaitSalt returns the salt of a sealed epoch k. Its creator writes it
+// right after the seal, so an absent salt is on its way, however slow that
+// replica is; one that was there and is gone (a delete or purge marker in
+// the key's history) was removed, which refuses the epoch. A seal whose salt
+// never comes (its creator stopped between the two writes) is an error,
+// not a conflict: the epoch waits for `vakt salts rotate`.
+func (s *SaltStore) awaitSalt(ctx context.Context, k uint32) (*Keys, error) {
+	key := epochKey(k)
+	deadline := time.Now().Add(saltAwait)
+	for {
+		e, err := s.kv.Get(ctx, key)
+		if err == nil {
+			return s.verified(ctx, k, e.Revision(), e.Value(), e.Created())
+		}
+		if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("epoch %d: read salt: %w", k, err)
+		}
+		// (The salt may also have arrived since the Get: then the loop
+		// reads it.)
+		if h, err := s.kv.History(ctx, key); err == nil && len(h) > 0 && h[len(h)-1].Operation() != jetstream.KeyValuePut {
+			s.conflict(ctx, k, ConflictRemoved)
+			return nil, fmt.Errorf("epoch %d: %w", k, ErrSaltConflict)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("epoch %d: sealed, but its salt was not written within %s (the replica creating it stopped?): run `vakt salts rotate`", k, saltAwait)
+		}
+		sleep(ctx, sealPoll)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // sealed reports whether epoch k has a seal: its salt existed, so a missing
