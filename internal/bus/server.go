@@ -84,9 +84,11 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
 	go srv.Start()
-	if !srv.ReadyForConnections(30 * time.Second) {
+	// A large encrypted store (an import of 400,000 events, after a crash)
+	// takes a while to recover on a busy machine: 30 s was seen to be short.
+	if !srv.ReadyForConnections(2 * time.Minute) {
 		srv.Shutdown()
-		return nil, fmt.Errorf("embedded nats: not ready after 30s (store %s)", c.StoreDir)
+		return nil, fmt.Errorf("embedded nats: not ready after 2m (store %s)", c.StoreDir)
 	}
 	return &Embedded{srv: srv}, nil
 }
