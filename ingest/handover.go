@@ -39,12 +39,14 @@ type handover struct {
 	mu      sync.Mutex
 	waiters map[*handoverWaiter]struct{}
 	created time.Time // of the RAW stream as last seen
+	added   uint64    // waiters registered so far: orders them against polls
 	kick    chan struct{}
 }
 
 type handoverWaiter struct {
 	seq     uint64
 	created time.Time // the stream the batch went into, as known then
+	order   uint64    // h.added when it registered
 	done    chan error
 }
 
@@ -56,11 +58,7 @@ func newHandover(js jetstream.JetStream, log *slog.Logger) *handover {
 // been taken by a pseudonymiser, errRawReset when it must be published
 // again, or ctx's error. run must be running.
 func (h *handover) wait(ctx context.Context, seq uint64) error {
-	w := &handoverWaiter{seq: seq, done: make(chan error, 1)}
-	h.mu.Lock()
-	w.created = h.created
-	h.waiters[w] = struct{}{}
-	h.mu.Unlock()
+	w := h.add(seq)
 	select {
 	case h.kick <- struct{}{}:
 	default:
@@ -74,6 +72,25 @@ func (h *handover) wait(ctx context.Context, seq uint64) error {
 		h.mu.Unlock()
 		return ctx.Err()
 	}
+}
+
+// add registers a waiter for the batch stored at sequence seq.
+func (h *handover) add(seq uint64) *handoverWaiter {
+	w := &handoverWaiter{seq: seq, done: make(chan error, 1)}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.added++
+	w.created, w.order = h.created, h.added
+	h.waiters[w] = struct{}{}
+	return w
+}
+
+// pollStart returns the order of the last waiter registered before a poll
+// of the stream's state begins: only those can be judged by what it reads.
+func (h *handover) pollStart() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.added
 }
 
 // run polls the RAW stream while batches wait, until ctx ends.
@@ -94,6 +111,7 @@ func (h *handover) run(ctx context.Context) {
 		if n == 0 {
 			continue
 		}
+		polled := h.pollStart()
 		info, err := h.info(ctx)
 		if err != nil {
 			if !warned && ctx.Err() == nil {
@@ -103,7 +121,7 @@ func (h *handover) run(ctx context.Context) {
 			continue
 		}
 		warned = false
-		h.settle(info.Created, info.State.FirstSeq, info.State.LastSeq)
+		h.settle(info.Created, info.State.FirstSeq, info.State.LastSeq, polled)
 	}
 }
 
@@ -119,8 +137,12 @@ func (h *handover) info(ctx context.Context) (*jetstream.StreamInfo, error) {
 
 // settle releases the waiters the stream's state decides: handed over
 // when first is past their sequence, reset when the stream is not the one
-// they were stored in.
-func (h *handover) settle(created time.Time, first, last uint64) {
+// they were stored in. The state was read by a poll that began after the
+// waiter numbered polled registered: a later waiter's publish may have
+// been acknowledged after the stream answered, so a last sequence short
+// of it is no sign of a reset (that race told operators NATS restarted
+// when it had not); such waiters wait for the next poll.
+func (h *handover) settle(created time.Time, first, last, polled uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.created.IsZero() {
@@ -129,6 +151,12 @@ func (h *handover) settle(created time.Time, first, last uint64) {
 	reset := !created.Equal(h.created)
 	h.created = created
 	for w := range h.waiters {
+		if w.order > polled {
+			if first > w.seq {
+				h.release(w, nil)
+			}
+			continue
+		}
 		if w.created.IsZero() {
 			// Stored before the first look at the stream: in this one,
 			// unless its sequence says otherwise.
@@ -138,12 +166,15 @@ func (h *handover) settle(created time.Time, first, last uint64) {
 		case reset && !w.created.Equal(created), w.seq > last:
 			// A waiter stored in the new stream before this look is
 			// sent again needlessly; JetStream drops it as a duplicate.
-			w.done <- errRawReset
+			h.release(w, errRawReset)
 		case first > w.seq:
-			w.done <- nil
-		default:
-			continue
+			h.release(w, nil)
 		}
-		delete(h.waiters, w)
 	}
+}
+
+// release ends a waiter; h.mu is held.
+func (h *handover) release(w *handoverWaiter, err error) {
+	w.done <- err
+	delete(h.waiters, w)
 }

@@ -11,8 +11,12 @@ import (
 // ImportSummary is what `vakt import` reports: ingest's counts, with the
 // duplicates the store found.
 type ImportSummary struct {
-	Read       int64            `json:"lines_read"`
-	Stored     int64            `json:"stored"`
+	Read   int64 `json:"lines_read"`
+	Stored int64 `json:"stored"`
+	// InFlight were published but not confirmed stored when an import
+	// was interrupted: they wait in NATS for a running pipeline or the
+	// next import.
+	InFlight   int64            `json:"in_flight"`
 	Duplicates int64            `json:"duplicates"`
 	Dropped    int64            `json:"dropped"`
 	Rejected   map[string]int64 `json:"rejected"`
@@ -33,6 +37,9 @@ func (s ImportSummary) Print(w io.Writer) {
 	rate := float64(s.Read) / max(s.Elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(w, "lines read:  %d\n", s.Read)
 	fmt.Fprintf(w, "stored:      %d\n", s.Stored)
+	if s.InFlight > 0 {
+		fmt.Fprintf(w, "in flight:   %d (published, not yet stored: a running pipeline or the next import stores them)\n", s.InFlight)
+	}
 	if s.Duplicates > 0 {
 		fmt.Fprintf(w, "duplicates:  %d (already imported, skipped)\n", s.Duplicates)
 	}

@@ -30,7 +30,17 @@ type process struct {
 
 func startVakt(t *testing.T, args ...string) *process {
 	t.Helper()
+	return startVaktEnv(t, nil, args...)
+}
+
+// startVaktEnv starts vakt with extra environment variables (KEY=value),
+// which a parallel test cannot set with t.Setenv.
+func startVaktEnv(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
 	p := &process{cmd: exec.Command(vaktBin, args...), done: make(chan struct{})}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	pr, pw := io.Pipe()
 	p.cmd.Stdout, p.cmd.Stderr = pw, pw
 	if err := p.cmd.Start(); err != nil {

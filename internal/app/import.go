@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/vakt-dev/vakt/ingest"
@@ -35,7 +36,10 @@ func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Lo
 	}
 	defer im.Close()
 	err = im.Run(ctx)
-	return im.summary(start), err
+	// Stop the stages before counting, so that what the store commits
+	// while stopping is counted too.
+	im.Close()
+	return im.summary(start, err == nil), err
 }
 
 // Importer pushes whole files through the pipeline: the pseudonymise and
@@ -47,6 +51,7 @@ type Importer struct {
 	store      *store.Store
 	stagesDone chan error
 	stopStages context.CancelFunc
+	closeOnce  sync.Once
 }
 
 // StartImport migrates the schema, starts the stages and prepares ingest.
@@ -101,22 +106,29 @@ func (im *Importer) Run(ctx context.Context) error {
 // IngestStats are ingest's counts so far.
 func (im *Importer) IngestStats() ingest.Stats { return im.in.Stats() }
 
-// Close stops the stages.
+// Close stops the stages; it may be called more than once.
 func (im *Importer) Close() {
-	im.stopStages()
-	<-im.stagesDone
+	im.closeOnce.Do(func() {
+		im.stopStages()
+		<-im.stagesDone
+	})
 }
 
 // summary counts the import. Lines of a repeated import are dropped as
 // duplicates by JetStream (ingest's count) or found stored by this
 // import's store stage (other replicas' finds are not counted here).
-func (im *Importer) summary(start time.Time) ingest.ImportSummary {
+// When the pipeline drained, everything published is stored; when the
+// import was interrupted, stored is what this import's store committed,
+// and the rest of what was published is in flight: in NATS, for a running
+// pipeline or the next import to store.
+func (im *Importer) summary(start time.Time, drained bool) ingest.ImportSummary {
 	st := im.in.Stats()
-	var found int64
+	var found, committed int64
 	if im.store != nil {
-		found = int64(im.store.Stats().Duplicates)
+		ss := im.store.Stats()
+		found, committed = int64(ss.Duplicates), int64(ss.Rows)
 	}
-	return ingest.ImportSummary{
+	sum := ingest.ImportSummary{
 		Read:       st.LinesRead,
 		Stored:     st.Published - found,
 		Duplicates: st.Duplicates + found,
@@ -124,6 +136,11 @@ func (im *Importer) summary(start time.Time) ingest.ImportSummary {
 		Rejected:   st.Rejected,
 		Elapsed:    time.Since(start),
 	}
+	if !drained {
+		sum.InFlight = max(sum.Stored-committed, 0)
+		sum.Stored = min(sum.Stored, committed)
+	}
+	return sum
 }
 
 // IngestConfig is the ingest section and what the command decides: a
