@@ -37,7 +37,7 @@ func SQL(ctx context.Context, conn driver.Conn, chCfg store.ClickHouseConfig, qu
 	engineFormat := output.EngineFormat(format)
 	var body io.ReadCloser
 	var err error
-	if chCfg.Protocol == store.ProtocolHTTP {
+	if chCfg.HTTP() && len(chCfg.Addr) > 0 {
 		body, err = store.QueryHTTP(ctx, chCfg, query, engineFormat, output.EngineSettings)
 	} else {
 		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(engineSettings()))

@@ -17,9 +17,11 @@ import (
 
 // Protocols ClickHouseConfig.Protocol accepts.
 const (
-	// ProtocolNative is ClickHouse's TCP protocol, for a real server.
+	// ProtocolNative is ClickHouse's TCP protocol (port 9000/9440).
 	ProtocolNative = "native"
-	// ProtocolHTTP is the HTTP interface, used for the embedded chDB endpoint.
+	// ProtocolHTTP is the HTTP interface (port 8123/8443): the default,
+	// because it is the protocol of the embedded endpoint, so the one every
+	// test drives against the real engine (README, "Why HTTP").
 	ProtocolHTTP = "http"
 )
 
@@ -28,10 +30,9 @@ const DefaultDatabase = "vakt"
 
 // ClickHouseConfig says how to reach ClickHouse.
 type ClickHouseConfig struct {
-	// Addr lists host:port of the servers (9000/9440 native, 8123/8443 HTTP).
+	// Addr lists host:port of the servers (8123/8443 HTTP, 9000/9440 native).
 	Addr []string `yaml:"addr"`
-	// Protocol is "native" (default) for a ClickHouse server or "http" for
-	// the embedded endpoint.
+	// Protocol is "http" (default) or "native".
 	Protocol string `yaml:"protocol"`
 	// Database holds vakt's tables (default "vakt"). Sessions always start
 	// in "default" because this one may not exist before Migrate; every
@@ -55,7 +56,7 @@ type ClickHouseConfig struct {
 
 func (c ClickHouseConfig) withDefaults() ClickHouseConfig {
 	if c.Protocol == "" {
-		c.Protocol = ProtocolNative
+		c.Protocol = ProtocolHTTP
 	}
 	if c.Database == "" {
 		c.Database = DefaultDatabase
@@ -72,13 +73,16 @@ func (c ClickHouseConfig) withDefaults() ClickHouseConfig {
 	return c
 }
 
+// HTTP reports whether the connection speaks ClickHouse's HTTP interface.
+func (c ClickHouseConfig) HTTP() bool { return c.withDefaults().Protocol == ProtocolHTTP }
+
 // Validate reports the first invalid setting, naming its key and the fix.
 // Unset fields are valid: they take their defaults.
 func (c ClickHouseConfig) Validate() error {
 	c = c.withDefaults()
 	var errs []error
 	if len(c.Addr) == 0 {
-		errs = append(errs, errors.New("clickhouse.addr: no address; set host:port of a ClickHouse server (9000 native, 8123 http)"))
+		errs = append(errs, errors.New("clickhouse.addr: no address; set host:port of a ClickHouse server (8123 http, 9000 native)"))
 	}
 	for _, a := range c.Addr {
 		if a == "" || !strings.Contains(a, ":") {

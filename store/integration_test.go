@@ -565,6 +565,9 @@ func TestOpen(t *testing.T) {
 		wantErr string
 	}{
 		{"http", ClickHouseConfig{Addr: []string{addr}, Protocol: ProtocolHTTP, Username: testCHUser, Password: testCHPassword}, ""},
+		// No protocol named: the production default, which must be the
+		// one the engine's endpoint speaks (HTTP), so the tests run it.
+		{"default protocol", ClickHouseConfig{Addr: []string{addr}, Username: testCHUser, Password: testCHPassword}, ""},
 		{"invalid", ClickHouseConfig{Protocol: ProtocolHTTP}, "clickhouse.addr"},
 		{"unreachable", ClickHouseConfig{Addr: []string{"127.0.0.1:1"}, Protocol: ProtocolHTTP, DialTimeout: 2 * time.Second}, "ping"},
 	}

@@ -70,7 +70,7 @@ func TestStoreOverClickHouseTLSWithCredentials(t *testing.T) {
 
 	conf := func(name, clickhouse string) string {
 		f := filepath.Join(work, name)
-		c := fmt.Sprintf("nats: {listen: \"127.0.0.1:0\"}\nhttp: {listen: \"\"}\nalerts: {enabled: false}\nclickhouse:\n  protocol: http\n  user: vakt_writer\n%s", clickhouse)
+		c := fmt.Sprintf("nats: {listen: \"127.0.0.1:0\"}\nhttp: {listen: \"\"}\nalerts: {enabled: false}\nclickhouse:\n  user: vakt_writer\n%s", clickhouse)
 		if err := os.WriteFile(f, []byte(c), 0o600); err != nil {
 			t.Fatal(err)
 		}

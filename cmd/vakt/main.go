@@ -86,7 +86,7 @@ Common flags (also: a YAML file with --config, and VAKT_* environment variables)
   --config FILE          configuration file (see configs/vakt.yaml)
   --data-dir DIR         state of the embedded engines (default ./data)
   --nats-url URL         external NATS; empty runs nats-server embedded
-  --clickhouse-addr H:P  external ClickHouse (native protocol); empty embeds the engine
+  --clickhouse-addr H:P  external ClickHouse (HTTP by default); empty embeds the engine
   --log-level LEVEL      debug, info, warn or error
 
 Run "vakt COMMAND -h" for a command's own flags.

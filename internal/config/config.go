@@ -89,7 +89,7 @@ type NATS struct {
 // ClickHouse engine and serves it on Listen.
 type ClickHouse struct {
 	Addr         []string `yaml:"addr"`
-	Protocol     string   `yaml:"protocol"` // native (default for Addr) or http
+	Protocol     string   `yaml:"protocol"` // http (default) or native
 	Database     string   `yaml:"database"`
 	User         string   `yaml:"user"`
 	Password     string   `yaml:"password"`
