@@ -125,7 +125,25 @@ func MigrateReport(ctx context.Context, conn driver.Conn, cfg SchemaConfig) (*Mi
 	if err := alignTTLs(ctx, conn, s, rep); err != nil {
 		return rep, err
 	}
-	return rep, nil
+	return rep, alignDurability(ctx, conn, s)
+}
+
+// alignDurability gives tables created before inserts were made durable
+// the settings new tables get (durableInserts).
+func alignDurability(ctx context.Context, conn driver.Conn, s schema) error {
+	for _, t := range ttlTables {
+		create, err := showCreate(ctx, conn, s.c.Database, s.storage(t.name))
+		if err != nil {
+			return err
+		}
+		if strings.Contains(create, "fsync_after_insert = 1") {
+			continue
+		}
+		if err := exec(ctx, conn, s.makeDurable(t.name)); err != nil {
+			return fmt.Errorf("make inserts into %s.%s durable: %w", s.c.Database, t.name, err)
+		}
+	}
+	return nil
 }
 
 // applyMigrations applies the migrations not in applied, recording each,

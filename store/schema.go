@@ -284,12 +284,18 @@ func (s schema) engine(family string) string {
 }
 
 // settings are the MergeTree settings of a table with a TTL.
+// durableInserts makes an insert's part reach the disk (fsync of its files
+// and directory) before the insert returns, so that the store's "ack only
+// after commit" also holds through a power loss or an OS crash; measured
+// cost in BENCHMARKS.md ("Durability").
+const durableInserts = "fsync_after_insert = 1, fsync_part_directory = 1"
+
 func (s schema) settings() string {
 	// ttl_only_drop_parts: expire by dropping whole (daily) parts, never by
 	// rewriting them. materialize_ttl_recalculate_only: a MODIFY TTL only
 	// recomputes each part's expiry; background merges then drop the parts,
 	// rather than the ALTER rewriting every part.
-	set := []string{"ttl_only_drop_parts = 1", "materialize_ttl_recalculate_only = 1"}
+	set := []string{"ttl_only_drop_parts = 1", "materialize_ttl_recalculate_only = 1", durableInserts}
 	if s.c.Cluster == "" {
 		// Remember recent insert tokens so a retried batch is stored once
 		// on a single (non-replicated) node; replicated tables always do
@@ -516,6 +522,10 @@ func (s schema) clientsDDL() []string {
 		ddl = append(ddl, s.distributed(ClientsTable, ""))
 	}
 	return ddl
+}
+
+func (s schema) makeDurable(table string) string {
+	return "ALTER TABLE " + s.name(s.storage(table)) + s.onCluster() + " MODIFY SETTING " + durableInserts
 }
 
 func (s schema) modifyTTL(t ttlTable, ttl time.Duration) string {

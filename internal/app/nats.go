@@ -49,6 +49,9 @@ func startNATS(cfg config.Config, log *slog.Logger) (*bus.Embedded, error) {
 			return nil, err
 		}
 	}
+	if ec.Sync, err = bus.ParseSync(cfg.NATS.SyncInterval); err != nil {
+		return nil, fmt.Errorf("nats.sync_interval: %w", err)
+	}
 	if ec.StoreKey, err = bus.StoreKeyFor(cfg.NATSDir(), cfg.NATS.StoreEncryption, keyFile, cfg.NATS.StoreKey, log); err != nil {
 		return nil, err
 	}

@@ -33,6 +33,38 @@ type EmbeddedConfig struct {
 	// stores in the clear. A store written in the clear is encrypted at
 	// the first start with a key.
 	StoreKey string
+	// Sync is how the file store reaches the disk (ParseSync); the zero
+	// value is nats-server's own default, an fsync every two minutes.
+	Sync SyncPolicy
+}
+
+// SyncPolicy is when JetStream's file store calls fsync: after every
+// write (Always), or in the background every Interval. What was written
+// since the last fsync is in the OS's page cache only: a power loss or an
+// OS crash loses it, although JetStream acknowledged it.
+type SyncPolicy struct {
+	Always   bool
+	Interval time.Duration
+}
+
+// ParseSync reads a sync_interval setting: "always" or a duration.
+func ParseSync(s string) (SyncPolicy, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "always") {
+		return SyncPolicy{Always: true}, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return SyncPolicy{}, fmt.Errorf("%q is neither \"always\" nor a positive duration", s)
+	}
+	return SyncPolicy{Interval: d}, nil
+}
+
+// String is the setting as written in a config file.
+func (p SyncPolicy) String() string {
+	if p.Always {
+		return "always"
+	}
+	return p.Interval.String()
 }
 
 // StoreCipher is the cipher of an encrypted store: AES-GCM, which the
@@ -79,6 +111,7 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 	if c.StoreKey != "" {
 		opts.JetStreamKey, opts.JetStreamCipher = c.StoreKey, StoreCipher
 	}
+	opts.SyncAlways, opts.SyncInterval = c.Sync.Always, c.Sync.Interval
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
@@ -91,6 +124,18 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 		return nil, fmt.Errorf("embedded nats: not ready after 2m (store %s)", c.StoreDir)
 	}
 	return &Embedded{srv: srv}, nil
+}
+
+// Sync is the sync policy the running server applies.
+func (e *Embedded) Sync() SyncPolicy {
+	jc := e.srv.JetStreamConfig()
+	switch {
+	case jc == nil:
+		return SyncPolicy{}
+	case jc.SyncAlways:
+		return SyncPolicy{Always: true}
+	}
+	return SyncPolicy{Interval: jc.SyncInterval}
 }
 
 // ClientURL is the URL clients connect to, "" with NoListen.

@@ -41,10 +41,11 @@ var freeSettings = map[string]bool{
 var freeSettingPrefixes = []string{"input_format_", "output_format_"}
 
 // MergeTree settings a CREATE TABLE or ALTER ... MODIFY SETTING may use
-// (vakt's schema uses the first four).
+// (vakt's schema uses the first six).
 var storageSettings = map[string]bool{
 	"ttl_only_drop_parts": true, "materialize_ttl_recalculate_only": true,
 	"non_replicated_deduplication_window": true, "merge_with_ttl_timeout": true,
+	"fsync_after_insert": true, "fsync_part_directory": true,
 	"index_granularity": true, "index_granularity_bytes": true, "min_bytes_for_wide_part": true,
 	"min_rows_for_wide_part": true, "allow_nullable_key": true, "parts_to_delay_insert": true,
 	"parts_to_throw_insert": true, "old_parts_lifetime": true,

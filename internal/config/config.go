@@ -65,6 +65,9 @@ type NATS struct {
 	StoreKeyFile string `yaml:"store_key_file"`
 	// StoreKey, from VAKT_NATS_STORE_KEY only, replaces StoreKeyFile.
 	StoreKey string `yaml:"-" env:"VAKT_NATS_STORE_KEY"`
+	// SyncInterval is when the embedded server's file store calls fsync:
+	// "always" (after every write) or a duration (README, "Durability").
+	SyncInterval string `yaml:"sync_interval"`
 	// AllowPlaintextRemote lets Listen be a non-loopback address although
 	// the embedded server has no TLS (see listeners.go).
 	AllowPlaintextRemote bool `yaml:"allow_plaintext_remote"`
@@ -183,7 +186,7 @@ func Defaults() Config {
 	return Config{
 		DataDir:    "data",
 		Log:        Log{Level: "info", Format: "text"},
-		NATS:       NATS{Listen: "127.0.0.1:4222", StoreEncryption: true},
+		NATS:       NATS{Listen: "127.0.0.1:4222", StoreEncryption: true, SyncInterval: DefaultNATSSync},
 		ClickHouse: ClickHouse{Database: store.DefaultDatabase, Listen: "127.0.0.1:8123"},
 		Streams:    bus.DefaultStreamConfig(),
 
@@ -243,3 +246,7 @@ func absPath(p string) string {
 	}
 	return p
 }
+
+// DefaultNATSSync is nats.sync_interval's default, chosen from the costs
+// measured in BENCHMARKS.md ("Durability").
+const DefaultNATSSync = "always"

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/store"
 )
 
@@ -77,6 +78,9 @@ func (c *Config) natsProblems() []Problem {
 	}
 	if c.EmbeddedNATS() && c.NATS.Listen != "" {
 		checkListen(&ps, "nats.listen", c.NATS.Listen)
+	}
+	if _, err := bus.ParseSync(c.NATS.SyncInterval); err != nil {
+		add("nats.sync_interval", err.Error(), `use "always" (an fsync after every write: nothing acknowledged is lost in a power loss) or a duration such as 1s`)
 	}
 	if c.EmbeddedNATS() && c.NATS.StoreEncryption && c.NATS.StoreKeyFile != "" && c.DataDir != "" {
 		if rel, err := filepath.Rel(absPath(c.DataDir), absPath(c.NATS.StoreKeyFile)); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {

@@ -41,7 +41,7 @@ PARTITION BY toDate(ts)
 PRIMARY KEY (site, toStartOfHour(ts), client_id)
 ORDER BY (site, toStartOfHour(ts), client_id, ts)
 TTL toDateTime(ts) + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
 
 CREATE TABLE IF NOT EXISTS `vakt`.`requests` ON CLUSTER `vakt_cluster` AS `vakt`.`requests_local`
 ENGINE = Distributed(`vakt_cluster`, `vakt`, `requests_local`, cityHash64(client_id));
@@ -69,7 +69,7 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{
 PARTITION BY toDate(minute)
 ORDER BY (site, minute)
 TTL minute + INTERVAL 396 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`site_health_1m_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`site_health_1m_local`
 AS SELECT
@@ -119,7 +119,7 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{
 PARTITION BY toDate(hour)
 ORDER BY (site, hour, client_id, epoch, network_id)
 TTL last_seen + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`client_activity_1h_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`client_activity_1h_local`
 AS SELECT

@@ -41,7 +41,7 @@ PARTITION BY toDate(ts)
 PRIMARY KEY (site, toStartOfHour(ts), client_id)
 ORDER BY (site, toStartOfHour(ts), client_id, ts)
 TTL toDateTime(ts) + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, non_replicated_deduplication_window = 1000;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (1, 'requests table', now64(3));
 
@@ -66,7 +66,7 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toDate(minute)
 ORDER BY (site, minute)
 TTL minute + INTERVAL 396 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, non_replicated_deduplication_window = 1000;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`site_health_1m_mv` TO `vakt`.`site_health_1m`
 AS SELECT
@@ -113,7 +113,7 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toDate(hour)
 ORDER BY (site, hour, client_id, epoch, network_id)
 TTL last_seen + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, non_replicated_deduplication_window = 1000;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`client_activity_1h_mv` TO `vakt`.`client_activity_1h`
 AS SELECT
