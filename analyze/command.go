@@ -216,6 +216,9 @@ func ReportArgs(args []string) (name, id string, err error) {
 			return name, "", errNoClientID
 		}
 		id, rest = rest[0], rest[1:]
+		if len(rest) > 0 {
+			return "", "", fmt.Errorf("unexpected arguments after the id: %q (put flags before the id: vakt report client --epoch E ID)", rest)
+		}
 	}
 	if len(rest) > 0 {
 		return "", "", fmt.Errorf("unexpected arguments after the report name: %q (flags go before or right after the name)", rest)

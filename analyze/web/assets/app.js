@@ -526,7 +526,9 @@
       tr.dataset.key = [o.scope, o.site, o.epoch, o.id].join("/");
       const sev = el("td"); sev.appendChild(el("span", "sev sev-" + (o.severity || 0), SEVERITY[o.severity] || String(o.severity)));
       tr.appendChild(sev);
-      tr.appendChild(el("td", "cat", cats(o).map((c) => c.replace(/_/g, " ")).join(", ")));
+      const catCell = el("td", "cats");
+      for (const c of cats(o)) catCell.appendChild(el("span", "cat", c.replace(/_/g, " ")));
+      tr.appendChild(catCell);
       const rule = el("td", "rules");
       for (const name of rules(o)) {
         const r = el("span", "rule", name);
