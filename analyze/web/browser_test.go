@@ -407,6 +407,8 @@ func TestBrowserClientPage(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("client page = vakt report client: %s requests, %d buckets, %d paths, %d user agents, %d referrer hosts, %d rules, %d other clients of its network",
+		text(sum["requests"]), len(cli["series"]), len(cli["paths"]), len(cli["user_agents"]), len(cli["referrers"]), len(cli["rules"]), len(cli["network"]))
 	// Every rule of its threats-table row is among the rules matched.
 	var matched []string
 	for _, r := range cli["rules"] {
