@@ -17,7 +17,7 @@ import (
 )
 
 // Reports of `vakt report`.
-var ReportNames = []string{"health", "threats", "top"}
+var ReportNames = []string{"health", "threats", "top", "client"}
 
 // ReportOptions are the flags of `vakt report`.
 type ReportOptions struct {
@@ -37,6 +37,11 @@ type ReportOptions struct {
 	RulesDir string
 	// Rules, when not empty, are the only rules threats runs (by name).
 	Rules []string
+	// Client: the id investigated, its scope (client, network or asn;
+	// empty: client) and salt epoch (0: every epoch).
+	ID    string
+	Scope string
+	Epoch uint32
 }
 
 // ParseReportTime reads a --since or --until value: a duration back from
@@ -90,7 +95,15 @@ type ReportRequest struct {
 // of ruleDir, the configured rules.dir, then o.RulesDir).
 func NewReportRequest(name string, o ReportOptions, ruleDir string, now time.Time) (*ReportRequest, error) {
 	if !slices.Contains(ReportNames, name) {
-		return nil, fmt.Errorf("unknown report %q: use health, threats or top", name)
+		return nil, fmt.Errorf("unknown report %q: use health, threats, top or client", name)
+	}
+	if name == "client" {
+		if o.ID == "" {
+			return nil, errNoClientID
+		}
+		if err := (ClientQuery{Scope: o.Scope, ID: o.ID}).Check(); err != nil {
+			return nil, fmt.Errorf("report client: %w", err)
+		}
 	}
 	if o.Format == "" {
 		o.Format = output.Table
@@ -103,7 +116,7 @@ func NewReportRequest(name string, o ReportOptions, ruleDir string, now time.Tim
 		return nil, err
 	}
 	r := &ReportRequest{Name: name, Options: o, Filter: f}
-	if name == "threats" {
+	if name == "threats" || name == "client" {
 		rules, err := LoadRules(ruleDir, o.RulesDir)
 		if err != nil {
 			return nil, err
@@ -145,6 +158,13 @@ func (r *ReportRequest) Write(ctx context.Context, conn driver.Conn, db string, 
 			return err
 		}
 		secs = TopSections(t)
+	case "client":
+		c, err := ClientReport(ctx, conn, db, r.Rules, f, ClientQuery{Scope: o.Scope, ID: o.ID, Epoch: o.Epoch, N: o.N})
+		if c == nil {
+			return err
+		}
+		runErr = err
+		secs = ClientSections(c, o.Format)
 	}
 	if err := writeSections(secs, o.Section, o.Format, out); err != nil {
 		return err
@@ -153,7 +173,7 @@ func (r *ReportRequest) Write(ctx context.Context, conn driver.Conn, db string, 
 }
 
 // errNoReport is returned for a missing report name.
-var errNoReport = errors.New("name a report: health, threats or top")
+var errNoReport = errors.New("name a report: health, threats, top or client")
 
 // selectRules keeps the rules named in names, all of them when names is
 // empty; an unknown name is an error that lists the known ones.
@@ -180,11 +200,28 @@ func selectRules(rules []Rule, names []string) ([]Rule, error) {
 
 // ReportName checks the report name argument.
 func ReportName(args []string) (string, error) {
+	name, _, err := ReportArgs(args)
+	return name, err
+}
+
+// ReportArgs checks the arguments of `vakt report`: the report name, and
+// for client the id investigated.
+func ReportArgs(args []string) (name, id string, err error) {
 	if len(args) == 0 {
-		return "", errNoReport
+		return "", "", errNoReport
 	}
-	if len(args) > 1 {
-		return "", fmt.Errorf("unexpected arguments after the report name: %q (flags go before or right after the name)", args[1:])
+	name, rest := args[0], args[1:]
+	if name == "client" {
+		if len(rest) == 0 {
+			return name, "", errNoClientID
+		}
+		id, rest = rest[0], rest[1:]
+		if len(rest) > 0 {
+			return "", "", fmt.Errorf("unexpected arguments after the id: %q (put flags before the id: vakt report client --epoch E ID)", rest)
+		}
 	}
-	return args[0], nil
+	if len(rest) > 0 {
+		return "", "", fmt.Errorf("unexpected arguments after the report name: %q (flags go before or right after the name)", rest)
+	}
+	return name, id, nil
 }

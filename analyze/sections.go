@@ -3,10 +3,7 @@ package analyze
 import (
 	"fmt"
 	"io"
-	"maps"
 	"math"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -152,29 +149,71 @@ func HealthSections(h *Health) []section {
 }
 
 var threatCols = []column{
-	{"severity", "UInt8"}, {"rule", "String"}, {"category", "String"}, {"scope", "String"}, {"site", "String"},
+	{"severity", "UInt8"}, {"rules", "Array(String)"}, {"categories", "Array(String)"}, {"scope", "String"}, {"site", "String"},
 	{"id", "String"}, {"epoch", "UInt32"}, {"requests", "UInt64"}, {"first_seen", dt}, {"last_seen", dt},
 	{"country", "String"}, {"asn", "UInt32"}, {"evidence", "String"},
 }
 
-// ThreatSections lays out a threat report: one row per offender. Evidence
-// is a JSON object in json, "name=value ..." otherwise.
+// threatJSONCols keep the fields of the report before offenders were
+// grouped (rule, category and evidence: those of the offender's primary,
+// highest-severity rule) and add every rule's detection as matches.
+var threatJSONCols = []column{
+	{"severity", "UInt8"}, {"rule", "String"}, {"category", "String"}, {"scope", "String"}, {"site", "String"},
+	{"id", "String"}, {"epoch", "UInt32"}, {"requests", "UInt64"}, {"first_seen", dt}, {"last_seen", dt},
+	{"country", "String"}, {"asn", "UInt32"}, {"evidence", "String"},
+	{"rules", "Array(String)"}, {"categories", "Array(String)"}, {"matches", "String"},
+}
+
+// matchJSON is one rule's detection of a grouped offender, in json.
+type matchJSON struct {
+	Rule      string         `json:"rule"`
+	Category  string         `json:"category"`
+	Severity  int            `json:"severity"`
+	Requests  uint64         `json:"requests"`
+	Evidence  map[string]any `json:"evidence"`
+	FirstSeen string         `json:"first_seen"`
+	LastSeen  string         `json:"last_seen"`
+}
+
+// ThreatSections lays out a threat report: one row per offender (client,
+// network or AS) with every rule that caught it and the highest severity.
+// In table, csv and tsv, evidence is "rule: name=value ...; rule2: ...";
+// in json, see threatJSONCols.
 func ThreatSections(th *Threats, format string) []section {
 	s := section{name: "offenders", cols: threatCols, rows: [][]any{},
 		title: fmt.Sprintf("Offenders: %s", rangeTitle(th.Filter))}
-	for _, o := range th.Offenders {
-		var ev any = o.Evidence
+	if format == output.JSON {
+		s.cols = threatJSONCols
+	}
+	for _, g := range GroupOffenders(th.Offenders) {
 		if format != output.JSON {
-			var parts []string
-			for _, k := range slices.Sorted(maps.Keys(o.Evidence)) {
-				parts = append(parts, k+"="+strconv.FormatFloat(o.Evidence[k], 'g', -1, 64))
-			}
-			ev = strings.Join(parts, " ")
+			s.rows = append(s.rows, []any{uint8(g.Severity), g.Rules(), g.Categories(), g.Scope, g.Site, g.ID, g.Epoch, g.Requests,
+				g.FirstSeen, g.LastSeen, g.Country, g.ASN, g.EvidenceText()})
+			continue
 		}
-		s.rows = append(s.rows, []any{uint8(o.Severity), o.Rule, o.Category, o.Scope, o.Site, o.ID, o.Epoch, o.Requests,
-			o.FirstSeen, o.LastSeen, o.Country, o.ASN, ev})
+		p := g.Matches[0]
+		matches := make([]matchJSON, len(g.Matches))
+		for i, m := range g.Matches {
+			matches[i] = matchJSON{Rule: m.Rule, Category: m.Category, Severity: m.Severity, Requests: m.Requests, Evidence: finite(m.Evidence),
+				FirstSeen: m.FirstSeen.UTC().Format(time.RFC3339Nano), LastSeen: m.LastSeen.UTC().Format(time.RFC3339Nano)}
+		}
+		s.rows = append(s.rows, []any{uint8(g.Severity), p.Rule, p.Category, g.Scope, g.Site, g.ID, g.Epoch, g.Requests,
+			g.FirstSeen, g.LastSeen, g.Country, g.ASN, finite(p.Evidence), g.Rules(), g.Categories(), matches})
 	}
 	return []section{s}
+}
+
+// finite makes NaN (NULL) evidence null, which JSON can hold.
+func finite(ev map[string]float64) map[string]any {
+	out := make(map[string]any, len(ev))
+	for k, v := range ev {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			out[k] = nil
+		} else {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // TopSections lays out a top report: one section per list.

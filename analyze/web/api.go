@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -375,20 +374,26 @@ type ruleInfo struct {
 	Source      string  `json:"source"`
 }
 
+// offender is one client, network or AS with every rule that caught it
+// (analyze.OffenderGroup): rule, category and evidence are those of its
+// primary (highest-severity) rule, matches every rule's.
 type offender struct {
-	Rule      string         `json:"rule"`
-	Category  string         `json:"category"`
-	Severity  int            `json:"severity"`
-	Scope     string         `json:"scope"`
-	Site      string         `json:"site"`
-	ID        string         `json:"id"` // pseudonymous client or network id, or an ASN
-	Epoch     uint32         `json:"epoch"`
-	Requests  uint64         `json:"requests"`
-	Evidence  map[string]num `json:"evidence"`
-	FirstSeen time.Time      `json:"first_seen"`
-	LastSeen  time.Time      `json:"last_seen"`
-	Country   string         `json:"country"`
-	ASN       uint32         `json:"asn"`
+	Rule       string         `json:"rule"`
+	Category   string         `json:"category"`
+	Severity   int            `json:"severity"` // the highest of its rules
+	Scope      string         `json:"scope"`
+	Site       string         `json:"site"`
+	ID         string         `json:"id"` // pseudonymous client or network id, or an ASN
+	Epoch      uint32         `json:"epoch"`
+	Requests   uint64         `json:"requests"`
+	Evidence   map[string]num `json:"evidence"`
+	FirstSeen  time.Time      `json:"first_seen"`
+	LastSeen   time.Time      `json:"last_seen"`
+	Country    string         `json:"country"`
+	ASN        uint32         `json:"asn"`
+	Rules      []string       `json:"rules"`
+	Categories []string       `json:"categories"`
+	Matches    []match        `json:"matches"`
 }
 
 type categoryCount struct {
@@ -432,24 +437,21 @@ func threatsResponse(t *analyze.Threats, rules []analyze.Rule, f analyze.Filter)
 			Description: ru.Description, Window: ru.Window.Seconds(), Source: ru.Source})
 	}
 	cats := map[string]*categoryCount{}
-	for _, o := range t.Offenders {
-		ev := make(map[string]num, len(o.Evidence))
-		for k, v := range o.Evidence {
-			ev[k] = num(v)
+	for _, g := range analyze.GroupOffenders(t.Offenders) {
+		o := toOffender(g, severity)
+		r.Offenders = append(r.Offenders, o)
+		for _, m := range o.Matches {
+			c := cats[m.Category]
+			if c == nil {
+				c = &categoryCount{Category: m.Category}
+				cats[m.Category] = c
+			}
+			c.Severity = max(c.Severity, m.Severity)
 		}
-		r.Offenders = append(r.Offenders, offender{
-			Rule: o.Rule, Category: o.Category, Severity: cmp.Or(o.Severity, severity[o.Rule]), Scope: o.Scope, Site: o.Site, ID: o.ID,
-			Epoch: o.Epoch, Requests: o.Requests, Evidence: ev, FirstSeen: o.FirstSeen.UTC(), LastSeen: o.LastSeen.UTC(),
-			Country: o.Country, ASN: o.ASN,
-		})
-		c := cats[o.Category]
-		if c == nil {
-			c = &categoryCount{Category: o.Category}
-			cats[o.Category] = c
+		for _, cat := range o.Categories {
+			cats[cat].Offenders++
+			cats[cat].Requests += o.Requests
 		}
-		c.Offenders++
-		c.Requests += o.Requests
-		c.Severity = max(c.Severity, o.Severity, severity[o.Rule])
 	}
 	for _, c := range cats {
 		r.Categories = append(r.Categories, *c)

@@ -254,6 +254,12 @@ type threatsJSON struct {
 		Evidence                        map[string]*float64
 		FirstSeen                       time.Time `json:"first_seen"`
 		LastSeen                        time.Time `json:"last_seen"`
+		Rules, Categories               []string
+		Matches                         []struct {
+			Rule, Category string
+			Severity       int
+			Evidence       map[string]*float64
+		}
 	}
 	Categories []struct {
 		Category  string
@@ -270,8 +276,29 @@ func TestThreatsListTheSeededAttackers(t *testing.T) {
 		t.Fatal("no rules")
 	}
 	cats := map[string]int{}
+	seen := map[string]bool{}
+	var categorised int
 	for _, o := range all.Offenders {
-		cats[o.Category]++
+		// One row per offender, with every rule that caught it and the
+		// highest severity; rule, category and evidence are its first's.
+		key := fmt.Sprint(o.Scope, o.Site, o.Epoch, o.ID)
+		if seen[key] {
+			t.Errorf("offender %s listed twice", key)
+		}
+		seen[key] = true
+		if len(o.Matches) == 0 || len(o.Rules) != len(o.Matches) || o.Rule != o.Rules[0] || o.Matches[0].Severity != o.Severity ||
+			o.Category != o.Matches[0].Category || len(o.Evidence) != len(o.Matches[0].Evidence) {
+			t.Errorf("offender %s: rule %s (%s), severity %d, rules %v, matches %+v", key, o.Rule, o.Category, o.Severity, o.Rules, o.Matches)
+		}
+		for i, m := range o.Matches {
+			if m.Rule != o.Rules[i] || m.Severity > o.Severity || !slices.Contains(o.Categories, m.Category) {
+				t.Errorf("offender %s: match %+v of rules %v, categories %v", key, m, o.Rules, o.Categories)
+			}
+		}
+		for _, c := range o.Categories {
+			cats[c]++
+		}
+		categorised += len(o.Categories)
 		if o.Severity < 1 || o.Severity > 5 || o.ID == "" || o.Requests == 0 || o.LastSeen.Before(o.FirstSeen) {
 			t.Errorf("offender %+v", o)
 		}
@@ -295,8 +322,8 @@ func TestThreatsListTheSeededAttackers(t *testing.T) {
 	for _, c := range all.Categories {
 		sum += c.Offenders
 	}
-	if sum != len(all.Offenders) {
-		t.Errorf("categories count %d offenders, the list has %d", sum, len(all.Offenders))
+	if sum != categorised {
+		t.Errorf("categories count %d offenders, the list has %d in %d categories", sum, len(all.Offenders), categorised)
 	}
 
 	// The site filter.

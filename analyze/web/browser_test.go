@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"html"
 	"image/png"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,8 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/ingest"
+	"github.com/vakt-dev/vakt/internal/app"
 	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
@@ -41,7 +46,7 @@ var (
 	bodyAttrRE = regexp.MustCompile(`<body[^>]*>`)
 	attrRE     = regexp.MustCompile(`([a-z-]+)="([^"]*)"`)
 	optionRE   = regexp.MustCompile(`<option value="([^"]*)"`)
-	rowRE      = regexp.MustCompile(`(?s)<tr class="offender" data-category="([^"]*)">(.*?)</tr>`)
+	rowRE      = regexp.MustCompile(`(?s)<tr class="offender" data-category="([^"]*)" data-key="([^"]*)">(.*?)</tr>`)
 	cellRE     = regexp.MustCompile(`(?s)<td[^>]*>(.*?)</td>`)
 	tagRE      = regexp.MustCompile(`<[^>]+>`)
 )
@@ -97,12 +102,17 @@ func (p page) kpi(t *testing.T, id string) (string, string) {
 	return html.UnescapeString(m[2]), exact
 }
 
-type shownOffender struct{ category, rule, id, site string }
+// shownOffender is one row of the threats table: its categories and
+// rules (space-separated), id, site, key (scope/site/epoch/id) and the
+// link of its id.
+type shownOffender struct{ category, rule, id, site, key, href string }
+
+var hrefRE = regexp.MustCompile(`<a class="offender-id" href="([^"]*)"`)
 
 func (p page) offenders() []shownOffender {
 	var out []shownOffender
 	for _, r := range rowRE.FindAllStringSubmatch(p.dom, -1) {
-		cells := cellRE.FindAllStringSubmatch(r[2], -1)
+		cells := cellRE.FindAllStringSubmatch(r[3], -1)
 		text := func(i int) string {
 			if i >= len(cells) {
 				return ""
@@ -110,7 +120,10 @@ func (p page) offenders() []shownOffender {
 			return html.UnescapeString(tagRE.ReplaceAllString(cells[i][1], " "))
 		}
 		id := strings.Fields(text(3))
-		o := shownOffender{category: r[1], rule: strings.TrimSpace(text(2)), site: strings.TrimSpace(text(4))}
+		o := shownOffender{category: r[1], rule: strings.Join(strings.Fields(text(2)), " "), site: strings.TrimSpace(text(4)), key: html.UnescapeString(r[2])}
+		if m := hrefRE.FindStringSubmatch(r[3]); m != nil {
+			o.href = html.UnescapeString(m[1])
+		}
 		if len(id) > 0 {
 			o.id = id[0]
 		}
@@ -195,11 +208,17 @@ func TestBrowserDashboard(t *testing.T) {
 	if len(rows) != min(len(api.Offenders), 250) || one.body["data-offenders"] != strconv.Itoa(len(rows)) {
 		t.Errorf("%s: the table shows %d offenders, the API reports %d", site, len(rows), len(api.Offenders))
 	}
+	// One row per offender, with all its rules.
+	keys := map[string]bool{}
 	for i, r := range rows {
+		if keys[r.key] {
+			t.Errorf("row %d: offender %s has a second row", i, r.key)
+		}
+		keys[r.key] = true
 		if i < len(api.Offenders) {
 			a := api.Offenders[i]
-			if r.id != a.ID || r.rule != a.Rule || r.category != a.Category || (a.Scope != "asn" && r.site != site) {
-				t.Errorf("row %d shows %+v, the API has %s %s %s on %s", i, r, a.Rule, a.Category, a.ID, a.Site)
+			if r.id != a.ID || r.rule != strings.Join(a.Rules, " ") || r.category != strings.Join(a.Categories, " ") || (a.Scope != "asn" && r.site != site) {
+				t.Errorf("row %d shows %+v, the API has %v %v %s on %s", i, r, a.Rules, a.Categories, a.ID, a.Site)
 			}
 		}
 	}
@@ -278,4 +297,230 @@ func checkScreenshot(t *testing.T, path, size string) {
 	if len(colours) < 40 {
 		t.Errorf("screenshot %s looks blank: %d colours", path, len(colours))
 	}
+}
+
+// TestBrowserClientPage opens an offender's investigation page the way a
+// user does, from its id in the threats table, and checks that every panel
+// shows what `vakt report client` prints for the same id, site and range.
+func TestBrowserClientPage(t *testing.T) {
+	bin := chromium(t)
+	site := seededSites[0]
+	dash := parsePage(t, headless(t, bin, pageURL("range=24h&site="+site), "--window-size=1400,1000", "--dump-dom"))
+	var pick shownOffender
+	for _, r := range dash.offenders() {
+		if strings.HasPrefix(r.key, "client/") && len(strings.Fields(r.rule)) > len(strings.Fields(pick.rule)) {
+			pick = r
+		}
+	}
+	if pick.href == "" {
+		t.Fatalf("no client offender with a link in the threats table:\n%.3000s", dash.dom)
+	}
+	u, err := url.Parse(pick.href)
+	if err != nil || u.Path != "/client" {
+		t.Fatalf("offender link %q: %v", pick.href, err)
+	}
+	lq := u.Query()
+	_, _, epoch, id := splitKey(t, pick.key)
+	if lq.Get("id") != id || lq.Get("epoch") != epoch || lq.Get("site") != site || lq.Get("range") != "24h" || id != pick.id {
+		t.Fatalf("offender %s links to %q", pick.key, pick.href)
+	}
+	t.Logf("offender %s (rules %s): %s", pick.key, pick.rule, pick.href)
+
+	dom := headless(t, bin, baseURL+pick.href+"&token="+token, "--window-size=1400,1200", "--dump-dom")
+	p := parsePage(t, dom)
+	if p.body["data-loaded"] != "client" || p.body["data-js-errors"] != "0" {
+		t.Fatalf("client page: loaded %q, js errors %q: %s", p.body["data-loaded"], p.body["data-js-errors"],
+			regexp.MustCompile(`(?s)<(ul id="js-errors"|div id="banner").*?</(ul|div)>`).FindAllString(dom, -1))
+	}
+
+	// The same report from the command line's code (vakt report client).
+	ep, _ := strconv.ParseUint(epoch, 10, 32)
+	var out strings.Builder
+	err = app.ReportCommand(t.Context(), runCfg, "client", analyze.ReportOptions{Since: "24h", Site: site, Format: "json", ID: id, Epoch: uint32(ep)}, quiet, &out)
+	if err != nil {
+		t.Fatalf("vakt report client: %v", err)
+	}
+	cli := map[string][]map[string]any{}
+	for line := range strings.Lines(out.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("vakt report client: %v: %s", err, line)
+		}
+		cli[m["section"].(string)] = append(cli[m["section"].(string)], m)
+	}
+	if len(cli["summary"]) != 1 {
+		t.Fatalf("vakt report client printed no summary:\n%s", out.String())
+	}
+
+	// Summary figures.
+	sum := cli["summary"][0]
+	for _, k := range []struct{ kpi, want string }{
+		{"requests", text(sum["requests"])},
+		{"errors", text(sum["status_4xx"]) + " " + text(sum["status_5xx"])},
+		{"paths", text(sum["distinct_paths"])},
+		{"seen", isoTime(t, sum["first_seen"]) + " " + isoTime(t, sum["last_seen"])},
+		{"country", text(sum["country"])},
+		{"as", text(sum["asn"])},
+	} {
+		if _, got := p.kpi(t, k.kpi); html.UnescapeString(got) != k.want {
+			t.Errorf("summary %s: page %q, vakt report client %q", k.kpi, got, k.want)
+		}
+	}
+	// Requests over time.
+	var total float64
+	for _, r := range cli["series"] {
+		total += number(t, r["requests"])
+	}
+	if c := p.chart(t, "series"); c["points"] != len(cli["series"]) || c["total"] != int(total) || total != number(t, sum["requests"]) {
+		t.Errorf("series: page %v, vakt report client %d buckets, %v requests", c, len(cli["series"]), total)
+	}
+	// Tables: every row, in order.
+	for _, tc := range []struct {
+		table, section string
+		attrs, fields  []string
+	}{
+		{"c-paths", "paths", []string{"key", "status", "n"}, []string{"path", "status", "requests"}},
+		{"c-user_agents", "user_agents", []string{"key", "n"}, []string{"user_agent", "requests"}},
+		{"c-referrers", "referrers", []string{"key", "n"}, []string{"referrer_host", "requests"}},
+		{"c-rules", "rules", []string{"key", "scope", "id", "n"}, []string{"rule", "scope", "id", "requests"}},
+		{"c-network", "network", []string{"key", "epoch", "n", "rules"}, []string{"id", "epoch", "requests", "rules"}},
+	} {
+		shown := tableRows(t, dom, tc.table)
+		if len(shown) != len(cli[tc.section]) {
+			t.Errorf("%s: page shows %d rows, vakt report client %d", tc.section, len(shown), len(cli[tc.section]))
+			continue
+		}
+		for i, row := range shown {
+			for j, a := range tc.attrs {
+				if want := text(cli[tc.section][i][tc.fields[j]]); row[a] != want {
+					t.Errorf("%s row %d: %s %q on the page, %q from vakt report client", tc.section, i, tc.fields[j], row[a], want)
+				}
+			}
+			if tc.section == "rules" {
+				var page, want map[string]*float64
+				json.Unmarshal([]byte(row["evidence"]), &page)
+				b, _ := json.Marshal(cli["rules"][i]["evidence"])
+				json.Unmarshal(b, &want)
+				if fmt.Sprint(deref(page)) != fmt.Sprint(deref(want)) {
+					t.Errorf("rule %s: evidence %s on the page, %s from vakt report client", row["key"], row["evidence"], b)
+				}
+			}
+		}
+	}
+	t.Logf("client page = vakt report client: %s requests, %d buckets, %d paths, %d user agents, %d referrer hosts, %d rules, %d other clients of its network",
+		text(sum["requests"]), len(cli["series"]), len(cli["paths"]), len(cli["user_agents"]), len(cli["referrers"]), len(cli["rules"]), len(cli["network"]))
+	// Every rule of its threats-table row is among the rules matched.
+	var matched []string
+	for _, r := range cli["rules"] {
+		matched = append(matched, text(r["rule"]))
+	}
+	for _, r := range strings.Fields(pick.rule) {
+		if !slices.Contains(matched, r) {
+			t.Errorf("rule %s of the threats table is not on the client page (%v)", r, matched)
+		}
+	}
+	for _, ip := range truth.ips {
+		if strings.Contains(dom, ip.String()) || strings.Contains(out.String(), ip.String()) {
+			t.Fatalf("client IP %s is on the client page or in vakt report client", ip)
+		}
+	}
+
+	path, err := filepath.Abs(filepath.Join(screenshotDir, "client.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	headless(t, bin, baseURL+pick.href+"&token="+token, "--window-size=1400,1600", "--screenshot="+path)
+	checkScreenshot(t, path, "1400,1600")
+	t.Logf("screenshot: %s", path)
+}
+
+// splitKey splits a threats row's key: scope/site/epoch/id.
+func splitKey(t *testing.T, key string) (scope, site, epoch, id string) {
+	t.Helper()
+	parts := strings.Split(key, "/")
+	if len(parts) != 4 {
+		t.Fatalf("row key %q", key)
+	}
+	return parts[0], parts[1], parts[2], parts[3]
+}
+
+var (
+	tableRE = regexp.MustCompile(`(?s)<table id="([^"]*)"[^>]*>.*?<tbody>(.*?)</tbody>`)
+	trRE    = regexp.MustCompile(`<tr([^>]*)>`)
+)
+
+// tableRows returns the data-* attributes of each row of a table.
+func tableRows(t *testing.T, dom, id string) []map[string]string {
+	t.Helper()
+	for _, m := range tableRE.FindAllStringSubmatch(dom, -1) {
+		if m[1] != id {
+			continue
+		}
+		var out []map[string]string
+		for _, tr := range trRE.FindAllStringSubmatch(m[2], -1) {
+			row := map[string]string{}
+			for _, a := range attrRE.FindAllStringSubmatch(tr[1], -1) {
+				row[strings.TrimPrefix(a[1], "data-")] = html.UnescapeString(a[2])
+			}
+			out = append(out, row)
+		}
+		return out
+	}
+	t.Fatalf("no table %s on the page", id)
+	return nil
+}
+
+// text renders a JSON value of vakt report as the page's data attributes
+// hold it: numbers (quoted or not) in decimal, arrays space-separated.
+func text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = text(e)
+		}
+		return strings.Join(parts, " ")
+	}
+	return fmt.Sprint(v)
+}
+
+func number(t *testing.T, v any) float64 {
+	t.Helper()
+	f, err := strconv.ParseFloat(text(v), 64)
+	if err != nil {
+		t.Fatalf("not a number: %v", v)
+	}
+	return f
+}
+
+// isoTime turns a DateTime64(3) of vakt report into the page's ISO form.
+func isoTime(t *testing.T, v any) string {
+	t.Helper()
+	ts, err := time.Parse("2006-01-02 15:04:05.000", text(v))
+	if err != nil {
+		t.Fatalf("time %v: %v", v, err)
+	}
+	return strings.Replace(ts.Format("2006-01-02T15:04:05.000Z"), ".000Z", "Z", 1)
+}
+
+func deref(m map[string]*float64) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		if v == nil {
+			out[k] = nil
+		} else {
+			out[k] = *v
+		}
+	}
+	return out
 }

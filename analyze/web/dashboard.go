@@ -14,6 +14,8 @@
 //	/api/threats?since=24h&site=S   offenders of every rule
 //	/api/top?since=1h&site=S&n=10   top clients, networks, paths, countries, ASNs, user agents
 //	/api/status                     salt epochs, retention, stored rows, pipeline readiness
+//	/api/client?id=ID&epoch=E&scope=client&since=24h&site=S&n=20
+//	                                one client's (network's, AS's) investigation; the page is /client
 //
 // since is a duration (15m, 1h, 24h, 7d, …); site empty means every site.
 package web
@@ -104,6 +106,10 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 		w.Header().Set("Cache-Control", "no-cache")
 		http.ServeFileFS(w, r, static, "index.html")
 	})))
+	mux.Handle("GET /client", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeFileFS(w, r, static, "client.html")
+	})))
 	mux.Handle("GET /assets/", secure(http.StripPrefix("/assets/", noDirs(files))))
 	mux.Handle("GET /favicon.ico", http.RedirectHandler("/assets/favicon.svg", http.StatusMovedPermanently))
 	mux.Handle("GET /api/sites", secure(d.api("sites", d.sites, 20*time.Second)))
@@ -111,15 +117,16 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/threats", secure(d.api("threats", d.threats, 10*time.Second, "since", "site")))
 	mux.Handle("GET /api/top", secure(d.api("top", d.top, 5*time.Second, "since", "site", "n")))
 	mux.Handle("GET /api/status", secure(d.api("status", d.status, 5*time.Second)))
+	mux.Handle("GET /api/client", secure(d.api("client", d.client, 10*time.Second, "since", "site", "n", "scope", "id", "epoch")))
 	mux.Handle("/api/", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/api/sites", "/api/health", "/api/threats", "/api/top", "/api/status":
+		case "/api/sites", "/api/health", "/api/threats", "/api/top", "/api/status", "/api/client":
 			// The API is read-only: nothing but GET changes nothing.
 			w.Header().Set("Allow", "GET, HEAD")
 			writeError(w, http.StatusMethodNotAllowed, "the API is read-only: use GET")
 			return
 		}
-		writeError(w, http.StatusNotFound, "no such endpoint: see /api/health, /api/threats, /api/top, /api/status, /api/sites")
+		writeError(w, http.StatusNotFound, "no such endpoint: see /api/health, /api/threats, /api/top, /api/status, /api/sites, /api/client")
 	})))
 }
 

@@ -325,7 +325,12 @@ func TestReportsOnLabelledTraffic(t *testing.T) {
 		found := map[string][]string{} // attacker label → categories reported
 		var truePos, falsePos int
 		for _, o := range offenders {
-			id, scope, cat := o["id"].(string), o["scope"].(string), o["category"].(string)
+			// One row per offender: every rule's category is in categories.
+			id, scope := o["id"].(string), o["scope"].(string)
+			var cats []string
+			for _, c := range o["categories"].([]any) {
+				cats = append(cats, c.(string))
+			}
 			label := ""
 			switch scope {
 			case "client":
@@ -335,11 +340,13 @@ func TestReportsOnLabelledTraffic(t *testing.T) {
 			}
 			if label == "" {
 				falsePos++
-				t.Errorf("benign %s %s reported by %s (%s): %v", scope, id, o["rule"], cat, o["evidence"])
+				t.Errorf("benign %s %s reported by %v (%v): %v", scope, id, o["rules"], cats, o["matches"])
 				continue
 			}
 			truePos++
-			found[label] = append(found[label], cat+"/"+scope)
+			for _, cat := range cats {
+				found[label] = append(found[label], cat+"/"+scope)
+			}
 		}
 		recalled := 0
 		for _, a := range tl.attackers {
@@ -357,6 +364,28 @@ func TestReportsOnLabelledTraffic(t *testing.T) {
 		for _, a := range tl.attackers {
 			t.Logf("  %-6s %-15s reported as %v", a.label, a.category, found[a.label])
 		}
+	})
+
+	t.Run("client", func(t *testing.T) {
+		// An attacker with one address, and one client of the attack spread
+		// over a /24: each report equals the log's figures for that
+		// address, its rules include the attack's category (the second's
+		// through its network), and its network's other clients are the
+		// log's other addresses of its /24 or /48.
+		var single, spread labelledAttacker
+		for _, x := range tl.attackers {
+			if x.scope == "client" && len(x.ips) == 1 && single.label == "" {
+				single = x
+			}
+			if x.scope == "network" && x.ips[0].Is4() {
+				spread = x
+			}
+		}
+		if single.label == "" || spread.label == "" {
+			t.Fatal("no single-address or spread attacker in the log")
+		}
+		checkClientReport(t, dataDir, tl, single, " atk-"+single.label, report)
+		checkClientReport(t, dataDir, tl, spread, " atk-"+spread.label+"-0", report)
 	})
 
 	t.Run("health", func(t *testing.T) {
@@ -520,6 +549,7 @@ func TestReportCommandLine(t *testing.T) {
 	}{
 		{"no report name", []string{"report"}, 2, "name a report"},
 		{"unknown report", []string{"report", "weather"}, 2, `unknown report "weather"`},
+		{"client without id", []string{"report", "client"}, 2, "name the client"},
 		{"bad since", []string{"report", "health", "--since", "yesterday"}, 1, "--since"},
 		{"empty range", []string{"report", "top", "--since", "1h", "--until", "2h"}, 1, "not before"},
 		{"bad format", []string{"report", "top", "--format", "xml"}, 1, "--format"},
@@ -540,4 +570,77 @@ func TestReportCommandLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkClientReport checks `vakt report client` of attacker a's first
+// address (its user agent ends in uaSuffix) against the log.
+func checkClientReport(t *testing.T, dataDir string, tl *threatLog, a labelledAttacker, uaSuffix string, report func(args ...string) string) {
+	t.Helper()
+	out, errOut, err := vakt(t, "sql", "--data-dir", dataDir, "--format", "tsv",
+		"SELECT DISTINCT toString(client_id), epoch FROM vakt.requests WHERE endsWith(user_agent, '"+uaSuffix+"')")
+	if err != nil {
+		t.Fatalf("vakt sql: %v\n%s", err, errOut)
+	}
+	id, epoch, ok := strings.Cut(strings.TrimSpace(out), "\t")
+	if !ok || strings.Contains(epoch, "\n") {
+		t.Fatalf("attacker %s: ids %q", a.label, out)
+	}
+	rows := jsonRows(t, report("client", "--since", "2h", "--format", "json", "--epoch", epoch, "--n", "100", id))
+	prefix := func(ip netip.Addr) netip.Prefix {
+		if ip.Is4() {
+			p, _ := ip.Prefix(24)
+			return p
+		}
+		p, _ := ip.Prefix(48)
+		return p
+	}
+	var requests, s4, s5 int
+	paths := map[string]int{}
+	others := map[netip.Addr]int{}
+	for _, r := range tl.records {
+		switch {
+		case r.ip == a.ips[0]:
+			requests++
+			if r.status/100 == 4 {
+				s4++
+			} else if r.status/100 == 5 {
+				s5++
+			}
+			p, _, _ := strings.Cut(r.target, "?")
+			paths[fmt.Sprintf("%s %d", p, r.status)]++
+		case prefix(r.ip) == prefix(a.ips[0]):
+			others[r.ip]++
+		}
+	}
+	var wantOthers, gotOthers []int
+	for _, n := range others {
+		wantOthers = append(wantOthers, n)
+	}
+	slices.Sort(wantOthers)
+	sections := map[string]int{}
+	var rules []string
+	for _, r := range rows {
+		sections[r["section"].(string)]++
+		switch r["section"] {
+		case "summary":
+			if int(jnum(t, r["requests"])) != requests || int(jnum(t, r["status_4xx"])) != s4 || int(jnum(t, r["status_5xx"])) != s5 {
+				t.Errorf("summary %v; the log has %d requests, %d 4xx, %d 5xx", r, requests, s4, s5)
+			}
+		case "paths":
+			k := fmt.Sprintf("%s %v", r["path"], r["status"])
+			if int(jnum(t, r["requests"])) != paths[k] {
+				t.Errorf("path %s: %v requests, the log has %d", k, r["requests"], paths[k])
+			}
+		case "rules":
+			rules = append(rules, r["category"].(string)+"/"+r["scope"].(string))
+		case "network":
+			gotOthers = append(gotOthers, int(jnum(t, r["requests"])))
+		}
+	}
+	slices.Sort(gotOthers)
+	if sections["summary"] != 1 || sections["paths"] != min(len(paths), 100) || !slices.Contains(rules, a.category+"/"+a.scope) || !slices.Equal(gotOthers, wantOthers) {
+		t.Errorf("client report of attacker %s (%s/%s): sections %v, rules %v; network's other clients' requests %v, the log's %v",
+			a.label, a.category, a.scope, sections, rules, gotOthers, wantOthers)
+	}
+	t.Logf("client %s (attacker %s): %d requests, %d paths with statuses, rules %v, %d other clients in its network", id, a.label, requests, len(paths), rules, len(gotOthers))
 }

@@ -472,49 +472,92 @@
     drawThreatRows();
   }
 
+  // clientHref is the investigation page of a client, network or AS, over
+  // the dashboard's site and range.
+  function clientHref(scope, id, epoch) {
+    const q = new URLSearchParams();
+    if (scope !== "client") q.set("scope", scope);
+    q.set("id", id);
+    if (epoch) q.set("epoch", String(epoch));
+    if (state.site) q.set("site", state.site);
+    q.set("range", state.range);
+    return "/client?" + q.toString();
+  }
+
+  // sortRows orders offenders by a column; ties keep the API's order.
+  const SORT_KEYS = {
+    severity: (o) => o.severity,
+    categories: (o) => (o.categories || [o.category]).join(","),
+    rules: (o) => (o.rules || [o.rule]).length,
+    id: (o) => o.scope + " " + o.id,
+    site: (o) => o.site,
+    requests: (o) => o.requests,
+    first_seen: (o) => new Date(o.first_seen).getTime(),
+    last_seen: (o) => new Date(o.last_seen).getTime(),
+    origin: (o) => (o.country || "~") + " " + String(o.asn).padStart(10, "0"),
+  };
+  function sortRows(rows, srt) {
+    const key = SORT_KEYS[srt.key];
+    return rows.map((o, i) => [o, i]).sort((a, b) => {
+      const x = key(a[0]), y = key(b[0]);
+      const c = typeof x === "string" ? x.localeCompare(y) : x - y;
+      return c * srt.dir || a[1] - b[1];
+    }).map((p) => p[0]);
+  }
+
   function drawThreatRows() {
     const t = state.threats;
     if (!t) return;
     const q = state.threatQuery.trim().toLowerCase();
+    const cats = (o) => o.categories || [o.category];
+    const rules = (o) => o.rules || [o.rule];
     let rows = (t.offenders || []).filter((o) =>
-      (state.threatCats.size === 0 || state.threatCats.has(o.category)) &&
-      (!q || [o.id, o.rule, o.category, o.site, o.country, String(o.asn), o.scope].some((s) => String(s || "").toLowerCase().includes(q))));
+      (state.threatCats.size === 0 || cats(o).some((c) => state.threatCats.has(c))) &&
+      (!q || [o.id, o.site, o.country, String(o.asn), o.scope, ...rules(o), ...cats(o)].some((s) => String(s || "").toLowerCase().includes(q))));
     const srt = state.threatSort;
-    if (srt) {
-      const key = { severity: (o) => o.severity, requests: (o) => o.requests, last_seen: (o) => new Date(o.last_seen).getTime() }[srt.key];
-      rows = rows.slice().sort((a, b) => (key(a) - key(b)) * srt.dir);
-    }
+    if (srt) rows = sortRows(rows, srt);
     const shown = rows.slice(0, 250);
     document.body.dataset.offenders = String(shown.length);
     const tb = $("threats").querySelector("tbody");
     clear(tb);
     for (const o of shown) {
       const tr = el("tr", "offender");
-      tr.dataset.category = o.category;
+      tr.dataset.category = cats(o).join(" ");
+      tr.dataset.key = [o.scope, o.site, o.epoch, o.id].join("/");
       const sev = el("td"); sev.appendChild(el("span", "sev sev-" + (o.severity || 0), SEVERITY[o.severity] || String(o.severity)));
       tr.appendChild(sev);
-      tr.appendChild(el("td", "cat", o.category.replace(/_/g, " ")));
-      const rule = el("td", "nowrap", o.rule);
-      const info = (t.rules || []).find((r) => r.name === o.rule);
-      if (info) rule.title = info.description;
+      const catCell = el("td", "cats");
+      for (const c of cats(o)) catCell.appendChild(el("span", "cat", c.replace(/_/g, " ")));
+      tr.appendChild(catCell);
+      const rule = el("td", "rules");
+      for (const name of rules(o)) {
+        const r = el("span", "rule", name);
+        const info = (t.rules || []).find((x) => x.name === name);
+        if (info) r.title = info.description;
+        rule.appendChild(r);
+      }
       tr.appendChild(rule);
       const id = el("td");
-      const idb = el("button", "offender-id", o.id);
-      idb.type = "button";
-      idb.title = "Show every detection of this " + o.scope;
-      idb.addEventListener("click", () => { state.threatQuery = o.id; $("threat-search").value = o.id; drawThreatRows(); });
+      const idb = el("a", "offender-id", o.id);
+      idb.href = clientHref(o.scope, o.id, o.scope === "asn" ? 0 : o.epoch);
+      idb.title = "Investigate this " + o.scope + ": its requests, paths, user agents, rules and network";
       id.appendChild(idb);
       id.appendChild(el("span", "scope", o.scope + (o.scope !== "asn" && o.epoch ? " · epoch " + o.epoch : "")));
       tr.appendChild(id);
       tr.appendChild(el("td", "nowrap", o.site));
       tr.appendChild(el("td", "num", fmtInt(o.requests)));
       const ev = el("td");
-      for (const k of Object.keys(o.evidence || {}).sort()) {
-        const v = o.evidence[k];
-        const chip = el("span", "ev");
-        chip.appendChild(document.createTextNode(k.replace(/_/g, " ") + " "));
-        chip.appendChild(el("b", null, v === null ? "—" : Number.isInteger(v) ? fmtInt(v) : v < 1 ? v.toFixed(3) : v.toFixed(1)));
-        ev.appendChild(chip);
+      for (const m of o.matches || [{ rule: o.rule, evidence: o.evidence }]) {
+        const line = el("div", "ev-line");
+        if ((o.matches || []).length > 1) line.appendChild(el("span", "ev-rule", m.rule));
+        for (const k of Object.keys(m.evidence || {}).sort()) {
+          const v = m.evidence[k];
+          const chip = el("span", "ev");
+          chip.appendChild(document.createTextNode(k.replace(/_/g, " ") + " "));
+          chip.appendChild(el("b", null, v === null ? "—" : Number.isInteger(v) ? fmtInt(v) : v < 1 ? v.toFixed(3) : v.toFixed(1)));
+          line.appendChild(chip);
+        }
+        ev.appendChild(line);
       }
       tr.appendChild(ev);
       const fs = el("td", "nowrap", fmtTime(o.first_seen, state.range === "7d" || state.range === "24h")); fs.title = isoTitle(o.first_seen);
@@ -573,7 +616,9 @@
           li.appendChild(bar);
           let text = unknown(e) ? "unknown" : e.key === "" ? "(none)" : key === "asns" && /^\d+$/.test(e.key) ? "AS" + e.key : e.key;
           if (e.label) text += " " + e.label;
-          const k = el("span", "key", text);
+          const scope = { clients: "client", networks: "network", asns: "asn" }[key];
+          const k = scope && !unknown(e) ? el("a", "key", text) : el("span", "key", text);
+          if (k.tagName === "A") k.href = clientHref(scope, e.key, 0);
           k.title = text;
           li.appendChild(k);
           li.appendChild(el("span", "val", fmtCompact(e.requests) + (e.share !== null && e.share !== undefined ? " · " + fmtPct(e.share) : "")));
