@@ -464,8 +464,11 @@ func (w *worker) insert(ctx context.Context, b *batch) error {
 			return fmt.Errorf("store: insert of %d rows: %w (%w)", b.rows.len(), context.Cause(ctx), err)
 		}
 		wait := jitter(backoff)
-		w.s.log.Warn("insert failed; retrying", "worker", w.id, "rows", b.rows.len(),
-			"attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", err)
+		args := []any{"worker", w.id, "rows", b.rows.len(), "attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", err}
+		if fix := insertFix(err); fix != "" {
+			args = append(args, "fix", fix)
+		}
+		w.s.log.Warn("insert failed; retrying", args...)
 		if !sleep(ctx, wait) {
 			return fmt.Errorf("store: insert of %d rows: %w (%w)", b.rows.len(), context.Cause(ctx), err)
 		}

@@ -46,12 +46,12 @@ func TestImportInterruptedSummaryCountsStored(t *testing.T) {
 	select {
 	case <-p.done:
 	case <-time.After(2 * time.Minute):
-		t.Fatalf("import did not stop on SIGINT:\n%s", tailOf(p.output(), 20))
+		t.Fatalf("import did not stop on SIGINT:\n%s", lastLines(p.output(), 20))
 	}
 	out := p.output()
 	stored, inFlight, read := summaryCount(out, "stored"), summaryCount(out, "in flight"), summaryCount(out, "lines read")
 	if stored < 0 || read < 0 {
-		t.Fatalf("no summary after SIGINT:\n%s", tailOf(out, 20))
+		t.Fatalf("no summary after SIGINT:\n%s", lastLines(out, 20))
 	}
 	stdout, stderr, err := vakt(t, "sql", "--data-dir", dataDir, "--format", "tsv", "SELECT count() FROM vakt.requests")
 	if err != nil {

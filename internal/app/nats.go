@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,7 +25,7 @@ import (
 // users (bus.Users) may connect, with the passwords generated in the data
 // dir, and the store is encrypted at rest (nats.store_encryption).
 func startNATS(cfg config.Config, log *slog.Logger) (*bus.Embedded, error) {
-	ec := bus.EmbeddedConfig{StoreDir: cfg.NATSDir(), NoListen: cfg.NATS.Listen == ""}
+	ec := bus.EmbeddedConfig{StoreDir: cfg.NATSDir(), NoListen: cfg.NATS.Listen == "", Log: log}
 	if !ec.NoListen {
 		host, portStr, err := net.SplitHostPort(cfg.NATS.Listen)
 		if err != nil {
@@ -110,6 +111,9 @@ func (e *Engines) connectNATS(cfg config.Config, need Need, name string) error {
 		return nil
 	}
 	e.nats = bus.NewStageConns(e.natsSrv, e.natsURL, cfg.DataDir, cfg.Streams, name, e.log)
+	if e.natsSrv != nil {
+		e.natsSrv.OnJetStreamRestored(func() { e.restoreStreams(cfg.Streams) })
+	}
 	if need.Stage != bus.StageNone && (e.Owner || need.Stage == bus.StageAll) {
 		if _, _, err := e.nats.Conn(bus.StageSetup); err != nil {
 			return err
@@ -162,4 +166,27 @@ func natsListenerHint(cfg config.Config, url string) string {
 		return "in process only (nats.listen is empty)"
 	}
 	return fmt.Sprintf("%s  (shippers: user %s, password in %s)", url, bus.UserShipper, secrets.Path(cfg.DataDir, bus.PasswordFile(bus.UserShipper)))
+}
+
+// restoreStreams sets the pipeline's streams up again after the embedded
+// server started JetStream anew (bus.Embedded.OnJetStreamRestored), as
+// the administrator: the memory-only RAW stream and its consumer are gone.
+func (e *Engines) restoreStreams(sc bus.StreamConfig) {
+	for attempt := range 30 {
+		err := func() error {
+			_, js, err := e.nats.Conn(bus.StageSetup)
+			if err != nil {
+				return err
+			}
+			defer e.nats.Close(bus.StageSetup)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return bus.Ensure(ctx, js, sc)
+		}()
+		if err == nil {
+			return
+		}
+		e.log.Warn("set up the streams again after JetStream restarted", "attempt", attempt+1, "err", err)
+		time.Sleep(time.Second)
+	}
 }

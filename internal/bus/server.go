@@ -8,6 +8,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -36,6 +38,8 @@ type EmbeddedConfig struct {
 	// Sync is how the file store reaches the disk (ParseSync); the zero
 	// value is nats-server's own default, an fsync every two minutes.
 	Sync SyncPolicy
+	// Log receives what the server's storage watch sees (a full disk).
+	Log *slog.Logger
 }
 
 // SyncPolicy is when JetStream's file store calls fsync: after every
@@ -74,7 +78,15 @@ const StoreCipher = server.AES
 
 // Embedded is a running in-process nats-server.
 type Embedded struct {
-	srv *server.Server
+	srv       *server.Server
+	storeDir  string
+	maxMemory int64
+	log       *slog.Logger
+	stop      chan struct{}
+	watching  sync.WaitGroup
+	restored  atomic.Pointer[func()]
+	watch     *storageWatch
+	stopOnce  sync.Once
 }
 
 // StartEmbedded starts nats-server with JetStream on, storing under
@@ -95,7 +107,6 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 		JetStream:  true,
 		StoreDir:   c.StoreDir,
 		NoSigs:     true, // vakt owns signal handling
-		NoLog:      true,
 		// Bounded memory for the RAW stream (memory storage).
 		JetStreamMaxMemory: 1 << 30,
 		MaxPayload:         8 << 20,
@@ -116,6 +127,8 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
+	watch := &storageWatch{}
+	srv.SetLogger(watch, false, false)
 	go srv.Start()
 	// A large encrypted store (an import of 400,000 events, after a crash)
 	// takes a while to recover on a busy machine: 30 s was seen to be short.
@@ -123,7 +136,12 @@ func StartEmbedded(c EmbeddedConfig) (*Embedded, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("embedded nats: not ready after 2m (store %s)", c.StoreDir)
 	}
-	return &Embedded{srv: srv}, nil
+	e := &Embedded{srv: srv, storeDir: c.StoreDir, maxMemory: opts.JetStreamMaxMemory, log: c.Log, stop: make(chan struct{}), watch: watch}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	e.watching.Go(func() { e.watchStorage(time.Second) })
+	return e, nil
 }
 
 // Sync is the sync policy the running server applies.
@@ -150,8 +168,11 @@ func (e *Embedded) ClientURL() string {
 // Server returns the underlying server, for in-process connections.
 func (e *Embedded) Server() *server.Server { return e.srv }
 
-// Shutdown stops the server and waits for it to finish.
+// Shutdown stops the server and waits for it to finish; it may be called
+// more than once.
 func (e *Embedded) Shutdown() {
+	e.stopOnce.Do(func() { close(e.stop) })
+	e.watching.Wait()
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
 }
