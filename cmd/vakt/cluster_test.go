@@ -51,7 +51,7 @@ func startClusterPipeline(t *testing.T) *clusterPipeline {
 	store1 := faultConfig(t, work, "store-1.yaml", store1Data, common+fmt.Sprintf("clickhouse: {listen: %q}\n", c.chAddr))
 
 	c.procs["store-1"] = startVakt(t, "store", "--config", store1)
-	c.procs["store-1"].waitOutput(t, regexp.MustCompile(`stage running`))
+	c.waitOutput(t, "store-1", `stage running`)
 	password, err := secrets.Read(store1Data, app.ClickHousePasswordFile(app.DefaultClickHouseUser))
 	if err != nil {
 		t.Fatal(err)
@@ -60,16 +60,17 @@ func startClusterPipeline(t *testing.T) *clusterPipeline {
 	store2 := faultConfig(t, work, "store-2.yaml", filepath.Join(work, "store-2-data"), common+fmt.Sprintf(
 		"clickhouse: {addr: [%s], protocol: http, user: %s, password_file: %s}\n",
 		c.chAddr, app.DefaultClickHouseUser, secrets.Path(store1Data, app.ClickHousePasswordFile(app.DefaultClickHouseUser))))
-	c.procs["store-2"] = startVakt(t, "store", "--config", store2)
+	// One process at a time: the first of each stage creates its stream,
+	// the salt bucket and the consumers at R3, which takes a while on a
+	// loaded machine.
 	for i := range 2 {
-		cfg := faultConfig(t, work, fmt.Sprintf("pseudonymize-%d.yaml", i+1), filepath.Join(work, fmt.Sprintf("pseudonymize-%d-data", i+1)), common)
-		c.procs[fmt.Sprintf("pseudonymize-%d", i+1)] = startVakt(t, "pseudonymize", "--config", cfg)
+		name := fmt.Sprintf("pseudonymize-%d", i+1)
+		cfg := faultConfig(t, work, name+".yaml", filepath.Join(work, name+"-data"), common)
+		c.procs[name] = startVakt(t, "pseudonymize", "--config", cfg)
+		c.waitOutput(t, name, `stage running`)
 	}
-	for name, p := range c.procs {
-		if name != "store-1" {
-			p.waitOutput(t, regexp.MustCompile(`stage running`))
-		}
-	}
+	c.procs["store-2"] = startVakt(t, "store", "--config", store2)
+	c.waitOutput(t, "store-2", `stage running`)
 	ingest := faultConfig(t, work, "ingest.yaml", c.ingestData, common+fmt.Sprintf(`http: {listen: %q}
 ingest:
   from_start: true
@@ -79,7 +80,7 @@ ingest:
 	// About 2,000 lines/s, more than a busy site's web server writes.
 	c.writer = startLogWriter(t, logFile, 40, 20*time.Millisecond)
 	c.procs["ingest"] = startVakt(t, "ingest", "--config", ingest)
-	c.procs["ingest"].waitOutput(t, regexp.MustCompile(`following log files`))
+	c.waitOutput(t, "ingest", `following log files`)
 	c.rows = sampleRows(t, func() int { n, _ := chCountAs(c.chAddr, app.DefaultClickHouseUser, c.chPassword); return n })
 	testenv.WaitFor(t, 60*time.Second, "the first rows stored", func() bool { return c.rows.last() > 0 })
 	return c
@@ -96,6 +97,25 @@ func (c *clusterPipeline) logs() string {
 		fmt.Fprintf(&b, "--- nats-server %s:\n%s\n", n.Name, n.LogTail(10))
 	}
 	return b.String()
+}
+
+// waitOutput waits until process name has printed what re matches, and
+// fails with every process's and node's log if it exits or has not within
+// two minutes.
+func (c *clusterPipeline) waitOutput(t *testing.T, name, re string) {
+	t.Helper()
+	p, want := c.procs[name], regexp.MustCompile(re)
+	deadline := time.Now().Add(120 * time.Second)
+	for !want.MatchString(p.output()) {
+		select {
+		case <-p.done:
+			t.Fatalf("vakt %s exited\n%s", name, c.logs())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("vakt %s: no %q within 120s\n%s", name, re, c.logs())
+		}
+	}
 }
 
 // leader waits for stream's leader and returns it.
