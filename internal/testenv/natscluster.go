@@ -84,6 +84,8 @@ type NATSCluster struct {
 	tb    testing.TB
 	bin   string
 	Nodes []*NATSNode
+	// Dir holds each node's config, log and JetStream store (Dir/<name>).
+	Dir string
 }
 
 // NATSNode is one server of a NATSCluster.
@@ -103,8 +105,8 @@ type NATSNode struct {
 // leader. The servers are killed when the test ends.
 func RunNATSCluster(tb testing.TB, n int) *NATSCluster {
 	tb.Helper()
-	c := &NATSCluster{tb: tb, bin: NATSServerBinary(tb)}
 	dir := tb.TempDir()
+	c := &NATSCluster{tb: tb, bin: NATSServerBinary(tb), Dir: dir}
 	clientPorts, routePorts := freePorts(tb, n), freePorts(tb, n)
 	var routes []string
 	for _, p := range routePorts {
