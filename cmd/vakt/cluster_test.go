@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -183,6 +184,7 @@ func TestNATSClusterFaults(t *testing.T) {
 	if warns := strings.Count(c.procs["ingest"].output(), "level=WARN"); warns != 0 {
 		t.Errorf("ingest logged %d warnings with no NATS failure:\n%s", warns, lastLines(c.procs["ingest"].output(), 30))
 	}
+	c.checkRawInMemory(t)
 
 	type stall struct {
 		fault string
@@ -219,15 +221,45 @@ func TestNATSClusterFaults(t *testing.T) {
 	}
 	t.Logf("ingest republished %.0f batches in all", metricValue(t, c.metricsAddr, c.ingestData, `vakt_republished_total{stage="ingest"}`))
 	c.checkExactlyOnce(t, n)
+	c.checkRawInMemory(t)
 	c.checkNoRawIPs(t)
+}
+
+// checkRawInMemory checks that the RAW stream is replicated on all three
+// nodes and kept in their memory only: memory storage at R3, and neither
+// its stream directory nor its Raft log on any node's disk (a file-backed
+// stream has both; a memory one keeps its Raft log in memory too).
+func (c *clusterPipeline) checkRawInMemory(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := c.js.Stream(ctx, bus.RawStream)
+	if err != nil {
+		t.Fatalf("stream info %s: %v", bus.RawStream, err)
+	}
+	info := s.CachedInfo()
+	if info.Config.Storage != jetstream.MemoryStorage || info.Config.Replicas != clusterReplicas || info.Cluster == nil || info.Cluster.RaftGroup == "" {
+		t.Fatalf("%s: storage %s, %d replicas, cluster %+v; want memory storage at R%d", bus.RawStream, info.Config.Storage, info.Config.Replicas, info.Cluster, clusterReplicas)
+	}
+	for _, node := range c.nats.Nodes {
+		for _, p := range []string{
+			filepath.Join(node.JetStreamDir(), "$G", "streams", bus.RawStream),
+			filepath.Join(node.JetStreamDir(), "$SYS", "_js_", info.Cluster.RaftGroup, "msgs"),
+		} {
+			if _, err := os.Stat(p); err == nil {
+				t.Errorf("node %s has %s on disk: raw events stored there", node.Name, p)
+			}
+		}
+	}
 }
 
 // checkNoRawIPs scans every node's JetStream store and every vakt data dir
 // (the ClickHouse engine's included) for the log's client IPs, and every
-// process's output: the RAW stream at R3 is in the nodes' memory only. It
-// looks for the 256 addresses of 10.3.1.0/24, which the log writer gives
-// to lines 256-511 and every 65,536 lines after: a leak holds them all,
-// and so few patterns cannot match the stored bytes by chance.
+// process's output. It looks for the 256 addresses of 10.3.1.0/24, which
+// the log writer gives to lines 256-511 and every 65,536 lines after: a
+// lasting leak holds them all, and so few patterns cannot match the stored
+// bytes by chance. (Raw events a stream on disk has deleted once consumed
+// may be gone by now: checkRawInMemory checks where the RAW stream is.)
 func (c *clusterPipeline) checkNoRawIPs(t *testing.T) {
 	t.Helper()
 	var ips []netip.Addr

@@ -92,6 +92,7 @@ type NATSCluster struct {
 type NATSNode struct {
 	Name       string
 	Port       int
+	storeDir   string
 	conf       string
 	logFile    string
 	mu         sync.Mutex
@@ -115,6 +116,7 @@ func RunNATSCluster(tb testing.TB, n int) *NATSCluster {
 	for i := range n {
 		node := &NATSNode{Name: fmt.Sprintf("n%d", i+1), Port: clientPorts[i]}
 		nodeDir := filepath.Join(dir, node.Name)
+		node.storeDir = filepath.Join(nodeDir, "js")
 		if err := os.MkdirAll(nodeDir, 0o700); err != nil {
 			tb.Fatal(err)
 		}
@@ -133,7 +135,7 @@ cluster {
   port: %d
   routes: [%s]
 }
-`, node.Name, node.Port, filepath.Join(nodeDir, "js"), routePorts[i], strings.Join(routes, ", "))
+`, node.Name, node.Port, node.storeDir, routePorts[i], strings.Join(routes, ", "))
 		node.conf = filepath.Join(nodeDir, "nats.conf")
 		node.logFile = filepath.Join(nodeDir, "nats.log")
 		if err := os.WriteFile(node.conf, []byte(conf), 0o600); err != nil {
@@ -179,6 +181,10 @@ func (c *NATSCluster) URLs() string {
 	}
 	return strings.Join(urls, ",")
 }
+
+// JetStreamDir is where the node keeps its JetStream state: streams under
+// $G/streams/<name>, Raft groups under $SYS/_js_/<group>.
+func (n *NATSNode) JetStreamDir() string { return filepath.Join(n.storeDir, "jetstream") }
 
 // URL is the node's client URL.
 func (n *NATSNode) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.Port) }
