@@ -222,6 +222,14 @@ func TestNATSClusterFaults(t *testing.T) {
 	t.Logf("ingest republished %.0f batches in all", metricValue(t, c.metricsAddr, c.ingestData, `vakt_republished_total{stage="ingest"}`))
 	c.checkExactlyOnce(t, n)
 	c.checkRawInMemory(t)
+	// Nothing writes while the files are scanned (a part merged away or a
+	// block deleted mid-scan would end it).
+	for _, p := range c.procs {
+		p.stop(t)
+	}
+	for _, node := range c.nats.Nodes {
+		node.Kill()
+	}
 	c.checkNoRawIPs(t)
 }
 
