@@ -58,6 +58,10 @@ deps:
 	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { echo "installing Debian's nginx for the parser and syslog tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
 	@command -v logger >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bsdutils; }
+	@# Debian's docker-compose (no container engine: only `config`) when the docker CLI has no
+	@# Compose plugin, for the docker-compose.cluster.yml test.
+	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || { echo "installing Debian's docker-compose for the compose file test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
 	@# Debian's headless chromium for the dashboard's browser test.
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the dashboard browser test"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }

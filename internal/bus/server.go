@@ -193,6 +193,10 @@ type ConnConfig struct {
 	Stage Stage
 }
 
+// staleCheckInterval is how often a connection to an external NATS pings
+// its server to find it unresponsive.
+const staleCheckInterval = 5 * time.Second
+
 // Connect connects to NATS with reconnects that never give up, so a NATS
 // restart pauses the pipeline instead of ending it.
 func Connect(c ConnConfig, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
@@ -201,6 +205,12 @@ func Connect(c ConnConfig, log *slog.Logger) (*nats.Conn, jetstream.JetStream, e
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(false),
+		// A cluster node that stops answering (partitioned, frozen) keeps
+		// its TCP connections open: with nats.go's default (a ping every
+		// 2 min) a stage stalls that long before it fails over to another
+		// node. Stale after 2 unanswered pings: 10-15 s.
+		nats.PingInterval(staleCheckInterval),
+		nats.MaxPingsOutstanding(2),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("nats disconnected", "err", err)

@@ -60,6 +60,7 @@ func TestProblemsNameKeyAndFix(t *testing.T) {
 	}{
 		{"level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"nats url", func(c *Config) { c.NATS.URL = "localhost:4222" }, "nats.url"},
+		{"nats url of a cluster node", func(c *Config) { c.NATS.URL = "nats://n1:4222,n2:4222" }, "nats.url"},
 		{"listen", func(c *Config) { c.ClickHouse.Listen = "8123" }, "clickhouse.listen"},
 		{"protocol", func(c *Config) { c.ClickHouse.Addr = []string{"ch:9000"}; c.ClickHouse.Protocol = "grpc" }, "clickhouse.protocol"},
 		{"retention days", func(c *Config) { c.Retention.Requests = Duration(36 * time.Hour) }, "retention.requests"},

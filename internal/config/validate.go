@@ -70,8 +70,13 @@ func checkHosts(ps *[]Problem, key string, hosts []string) {
 func (c *Config) natsProblems() []Problem {
 	var ps []Problem
 	add := func(key, problem, fix string) { ps = append(ps, newProblem(key, problem, fix)) }
-	if !c.EmbeddedNATS() && !strings.Contains(c.NATS.URL, "://") {
-		add("nats.url", fmt.Sprintf("%q has no scheme", c.NATS.URL), "use nats://host:4222 (or tls://), or leave it empty for the embedded server")
+	if !c.EmbeddedNATS() {
+		// A cluster's nodes, comma-separated: vakt connects to any and fails over.
+		for _, u := range strings.Split(c.NATS.URL, ",") {
+			if u = strings.TrimSpace(u); !strings.Contains(u, "://") {
+				add("nats.url", fmt.Sprintf("%q has no scheme", u), "use nats://host:4222 (or tls://), comma-separated for a cluster's nodes, or leave it empty for the embedded server")
+			}
+		}
 	}
 	if p := c.NATS.InboxPrefix; p != "" && (strings.ContainsAny(p, "*> \t\r\n") || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") || strings.Contains(p, "..")) {
 		add("nats.inbox_prefix", fmt.Sprintf("%q is not a subject prefix", p), "use subject tokens without wildcards, e.g. _INBOX_ingest")
