@@ -621,7 +621,7 @@ func BenchmarkInsert200k(b *testing.B) {
 				rt, ut := cols[18].([]*float32)[i], cols[19].([]*float32)[i]
 				if err := batch.Append(time.UnixMilli(r.ts[i]).UTC(), r.site[i], r.clientID[i], r.networkID[i], r.ipVersion[i], r.epoch[i],
 					r.country[i], r.asn[i], r.asOrg[i], r.method[i], r.path[i], r.query[i], r.proto[i], r.status[i], r.bytes[i],
-					r.referrer[i], r.userAgent[i], r.host[i], rt, ut, r.flags[i]); err != nil {
+					r.referrer[i], r.userAgent[i], r.host[i], rt, ut, r.flags[i], r.batchKey[i], r.signature[i]); err != nil {
 					b.Fatal(err)
 				}
 			}
