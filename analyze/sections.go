@@ -154,7 +154,7 @@ func HealthSections(h *Health) []section {
 var threatCols = []column{
 	{"severity", "UInt8"}, {"rule", "String"}, {"category", "String"}, {"scope", "String"}, {"site", "String"},
 	{"id", "String"}, {"epoch", "UInt32"}, {"requests", "UInt64"}, {"first_seen", dt}, {"last_seen", dt},
-	{"country", "String"}, {"asn", "UInt32"}, {"evidence", "String"},
+	{"country", "String"}, {"asn", "UInt32"}, {"evidence", "String"}, {"signatures", "String"},
 }
 
 // ThreatSections lays out a threat report: one row per offender. Evidence
@@ -171,8 +171,12 @@ func ThreatSections(th *Threats, format string) []section {
 			}
 			ev = strings.Join(parts, " ")
 		}
+		var sigs any = strings.Join(o.Signatures, ", ")
+		if format == output.JSON {
+			sigs = append([]string{}, o.Signatures...)
+		}
 		s.rows = append(s.rows, []any{uint8(o.Severity), o.Rule, o.Category, o.Scope, o.Site, o.ID, o.Epoch, o.Requests,
-			o.FirstSeen, o.LastSeen, o.Country, o.ASN, ev})
+			o.FirstSeen, o.LastSeen, o.Country, o.ASN, ev, sigs})
 	}
 	return []section{s}
 }

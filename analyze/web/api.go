@@ -389,6 +389,8 @@ type offender struct {
 	LastSeen  time.Time      `json:"last_seen"`
 	Country   string         `json:"country"`
 	ASN       uint32         `json:"asn"`
+	// Signatures name the exploit or probe signatures matched, with CVEs.
+	Signatures []string `json:"signatures,omitempty"`
 }
 
 type categoryCount struct {
@@ -440,7 +442,7 @@ func threatsResponse(t *analyze.Threats, rules []analyze.Rule, f analyze.Filter)
 		r.Offenders = append(r.Offenders, offender{
 			Rule: o.Rule, Category: o.Category, Severity: cmp.Or(o.Severity, severity[o.Rule]), Scope: o.Scope, Site: o.Site, ID: o.ID,
 			Epoch: o.Epoch, Requests: o.Requests, Evidence: ev, FirstSeen: o.FirstSeen.UTC(), LastSeen: o.LastSeen.UTC(),
-			Country: o.Country, ASN: o.ASN,
+			Country: o.Country, ASN: o.ASN, Signatures: o.Signatures,
 		})
 		c := cats[o.Category]
 		if c == nil {
