@@ -3,8 +3,8 @@ package app
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/analyze/rules/signatures"
