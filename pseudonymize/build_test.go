@@ -131,12 +131,14 @@ func BenchmarkBuild(b *testing.B) {
 	bl := builder{policy: QueryRedact}
 	var e event.Event
 	var out []byte
+	cpu := threadCPU()
 	for b.Loop() {
 		if err := bl.build(keys, &raw, "", &e); err != nil {
 			b.Fatal(err)
 		}
 		out = event.AppendEvent(out[:0], &e)
 	}
+	b.ReportMetric(float64(threadCPU()-cpu)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 

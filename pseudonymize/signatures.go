@@ -29,6 +29,9 @@ type Matcher struct {
 	// signatures), the referrer and the user agent.
 	target, referer, agent literalIndex
 	agents                 agentCache
+	// refererPrefilter: every literal of every referrer signature has a
+	// refererSuspect byte, so suspectReferer may skip a referrer.
+	refererPrefilter bool
 }
 
 // literalIndex finds which signatures' literals occur in a text.
@@ -121,9 +124,12 @@ func NewMatcher(set *signatures.Set) (*Matcher, error) {
 	if len(set.Signatures) > maxSignatures {
 		return nil, fmt.Errorf("signatures: %d signatures, at most %d", len(set.Signatures), maxSignatures)
 	}
-	m := &Matcher{set: set}
+	m := &Matcher{set: set, refererPrefilter: true}
 	for i, s := range set.Signatures {
 		for _, lit := range s.Any {
+			if s.In(signatures.Referer) && !strings.ContainsFunc(lit, func(r rune) bool { return r < 256 && r != '%' && refererSuspect[r] }) {
+				m.refererPrefilter = false
+			}
 			if s.In(signatures.Target) || s.In(signatures.Path) {
 				m.target.add(lit, i)
 			}
@@ -221,28 +227,43 @@ func (m *Matcher) targetLayer(layer string) match {
 	return m.verify(&c, signatures.Target, layer, pathEnd)
 }
 
-// refererSuspectBytes: a referrer without any of these cannot carry an
-// exploit (every referrer signature needs one, raw or encoded), so most
-// referrers are never decoded or searched.
+// refererSuspect: a referrer without any of these bytes, raw or
+// percent-encoded, cannot carry an exploit (every referrer signature needs
+// one), so most referrers are never decoded or searched. Benign referrers
+// do encode other bytes (%20, %2F, %3A, %3D, %26 in search links).
 var refererSuspect = func() (t [256]bool) {
-	for _, c := range []byte("${}()<>'\"`;|\\%@#") {
+	for _, c := range []byte("${}()<>'\"`;|\\@#\n") {
 		t[c] = true
 	}
+	t['%'] = true // double encoding: %25
 	return t
 }()
+
+func suspectReferer(ref string) bool {
+	for i := 0; i < len(ref); i++ {
+		c := ref[i]
+		if c == '%' && i+1 < len(ref) && (ref[i+1] == 'u' || ref[i+1] == 'U') {
+			return true // IIS %uXXXX: rare, decoded rather than second-guessed
+		}
+		if c == '%' && i+2 < len(ref) && isHex(ref[i+1]) && isHex(ref[i+2]) {
+			if refererSuspect[unhex(ref[i+1])<<4|unhex(ref[i+2])] {
+				return true
+			}
+			i += 2
+			continue
+		}
+		if c != '%' && refererSuspect[c] {
+			return true
+		}
+	}
+	return false
+}
 
 func (m *Matcher) refererMatch(ref string) match {
 	if ref == "" || ref == "-" || !m.referer.any {
 		return noMatch
 	}
-	suspect := false
-	for i := 0; i < len(ref); i++ {
-		if refererSuspect[ref[i]] {
-			suspect = true
-			break
-		}
-	}
-	if !suspect {
+	if m.refererPrefilter && !suspectReferer(ref) {
 		return noMatch
 	}
 	out := noMatch
