@@ -219,3 +219,21 @@ func BenchmarkClassifyBenign(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSignatureStepBenign is only what signature matching adds to a
+// benign request: the target's layer and the referrer (user-agent verdicts
+// are cached per agent).
+func BenchmarkSignatureStepBenign(b *testing.B) {
+	targets := []string{"/images/billing.png", "/products?id=123&page=2", "/blog/2026/11/25/a-post-title", "/api/v1/items?sort=price&order=asc", "/", "/products/shoes?size=42&color=red&page=2"}
+	referers := []string{"https://www.google.com/", "https://shop.example/products?id=122", "-", "https://duckduckgo.com/?q=shoes%20red", "", "https://www.google.com/search?q=red%20shoes"}
+	m := BuiltinMatcher()
+	b.ReportAllocs()
+	cpu := threadCPU()
+	i := 0
+	for b.Loop() {
+		x := m.targetLayer(targets[i%len(targets)])
+		x.merge(m.refererMatch(referers[i%len(referers)]))
+		i++
+	}
+	b.ReportMetric(float64(threadCPU()-cpu)/float64(b.N), "cpu-ns/op")
+}
