@@ -246,7 +246,8 @@ func suspectReferer(ref string) bool {
 			return true // IIS %uXXXX: rare, decoded rather than second-guessed
 		}
 		if c == '%' && i+2 < len(ref) && isHex(ref[i+1]) && isHex(ref[i+2]) {
-			if refererSuspect[unhex(ref[i+1])<<4|unhex(ref[i+2])] {
+			// Overlong UTF-8 (%c0%af, %c1%9c, %e0%80%ae) decodes to '/', '\' or '.'.
+			if b := unhex(ref[i+1])<<4 | unhex(ref[i+2]); refererSuspect[b] || b == 0xc0 || b == 0xc1 || b == 0xe0 {
 				return true
 			}
 			i += 2

@@ -176,6 +176,7 @@ func FuzzSignatureIndex(f *testing.F) {
 	}
 	f.Add("/", "%u0024%u007bjndi:x}")
 	f.Add("/", "%2524%257Bjndi:ldap://x%257D")
+	f.Add("/", "http://x/?s=index/%c1%9cthink%c1%9capp/invokefunction")
 	m := BuiltinMatcher()
 	if !m.refererPrefilter {
 		f.Fatal("a built-in referrer signature has a literal without a suspect byte: the prefilter is off")
