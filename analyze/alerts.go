@@ -58,6 +58,8 @@ type Alert struct {
 	WindowEnd   time.Time          `json:"window_end"`
 	Country     string             `json:"country,omitempty"`
 	ASN         uint32             `json:"asn,omitempty"`
+	// Signatures name the exploit or probe signatures matched, with CVEs.
+	Signatures []string `json:"signatures,omitempty"`
 }
 
 // NewAlert makes the alert for an offender caught by rule r over the
@@ -74,7 +76,7 @@ func NewAlert(r Rule, o Offender, start, end time.Time) Alert {
 		Rule: r.Name, Category: r.Category, Severity: r.Severity, Description: r.Description, Scope: o.Scope,
 		Site: o.Site, Offender: o.ID, Epoch: o.Epoch, Requests: o.Requests, Evidence: ev,
 		FirstSeen: o.FirstSeen.UTC(), LastSeen: o.LastSeen.UTC(), WindowStart: start.UTC(), WindowEnd: end.UTC(),
-		Country: o.Country, ASN: o.ASN,
+		Country: o.Country, ASN: o.ASN, Signatures: o.Signatures,
 	}
 }
 

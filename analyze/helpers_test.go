@@ -87,6 +87,7 @@ type row struct {
 	status      uint16
 	bytes       uint64
 	ua          string
+	ref         string // raw referrer: matched by the signatures, stored empty
 	rt          *float32
 }
 
@@ -108,9 +109,10 @@ func insert(t testing.TB, conn driver.Conn, db string, rows []row) {
 		if ipv == 0 {
 			ipv = 4
 		}
+		flags, sig := pseudonymize.BuiltinMatcher().Classify(r.target, r.ref, r.ua)
 		err := batch.Append(r.ts, r.site, r.client, r.net, ipv, epoch, r.country, r.asn, "",
 			r.method, path, pseudonymize.ScrubQuery(query, pseudonymize.QueryRedact), "HTTP/1.1",
-			r.status, r.bytes, "", r.ua, r.site, r.rt, (*float32)(nil), uint32(pseudonymize.Flags(r.target, r.ua)), uint64(0))
+			r.status, r.bytes, "", r.ua, r.site, r.rt, (*float32)(nil), uint32(flags), uint64(0), sig)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -50,6 +50,20 @@ func (g OffenderGroup) Categories() []string {
 	return out
 }
 
+// Signatures are the distinct exploit or probe signatures its rules
+// matched ("id (CVE)"), in Matches order.
+func (g OffenderGroup) Signatures() []string {
+	out := []string{}
+	for _, m := range g.Matches {
+		for _, sig := range m.Signatures {
+			if !slices.Contains(out, sig) {
+				out = append(out, sig)
+			}
+		}
+	}
+	return out
+}
+
 // EvidenceText is every rule's evidence in one line:
 // "rule: name=value ...; rule2: ...".
 func (g OffenderGroup) EvidenceText() string {

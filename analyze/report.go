@@ -79,6 +79,10 @@ type Offender struct {
 	LastSeen  time.Time
 	Country   string
 	ASN       uint32
+	// Signatures are the exploit or probe signatures the offender's
+	// requests matched, each as "id (CVE-...)" when it has a CVE, from a
+	// rule's "signatures" column.
+	Signatures []string
 }
 
 // Threats is `vakt report threats`.

@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/vakt-dev/vakt/analyze/rules/signatures"
 	"github.com/vakt-dev/vakt/internal/config"
 )
 
@@ -33,6 +34,9 @@ const (
 	ScopeClient  = "client"  // client_id (per salt epoch)
 	ScopeNetwork = "network" // network_id: the /24 or /48 (per salt epoch)
 	ScopeASN     = "asn"     // autonomous system number
+	// ScopeCampaign: many clients sharing a probe pattern; the id names
+	// the pattern (e.g. user_agent=(none)).
+	ScopeCampaign = "campaign"
 )
 
 // Rule is one detection: a ClickHouse query over {db}.requests that
@@ -54,6 +58,9 @@ type Rule struct {
 	// Source is the file the rule came from: "builtin:<file>" for an
 	// embedded rule, else its path.
 	Source string
+	// signatures name the ids of a "signatures" column (with their CVE);
+	// nil: the built-in ones.
+	signatures *signatures.Set
 }
 
 // RuleError is a problem of one rule file: its source and every problem,
@@ -148,11 +155,22 @@ func LoadRules(dirs ...string) ([]Rule, error) {
 			add(path, b)
 		}
 	}
+	var sigDirs []string
+	for _, dir := range dirs {
+		if dir != "" {
+			sigDirs = append(sigDirs, filepath.Join(dir, "signatures"))
+		}
+	}
+	sigs, err := signatures.Load(sigDirs...)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	out := make([]Rule, 0, len(byName))
 	for _, r := range byName {
+		r.signatures = sigs
 		out = append(out, r)
 	}
 	sortRules(out)
@@ -221,9 +239,9 @@ func (r Rule) Validate() error {
 		bad("category %q: use a lower-case identifier such as scanning or brute_force", r.Category)
 	}
 	switch r.Scope {
-	case ScopeClient, ScopeNetwork, ScopeASN:
+	case ScopeClient, ScopeNetwork, ScopeASN, ScopeCampaign:
 	default:
-		bad("scope %q: use client, network or asn", r.Scope)
+		bad("scope %q: use client, network, asn or campaign", r.Scope)
 	}
 	if r.Severity < 1 || r.Severity > 5 {
 		bad("severity %d: use 1 (informational) to 5 (critical)", r.Severity)

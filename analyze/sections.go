@@ -151,7 +151,7 @@ func HealthSections(h *Health) []section {
 var threatCols = []column{
 	{"severity", "UInt8"}, {"rules", "Array(String)"}, {"categories", "Array(String)"}, {"scope", "String"}, {"site", "String"},
 	{"id", "String"}, {"epoch", "UInt32"}, {"requests", "UInt64"}, {"first_seen", dt}, {"last_seen", dt},
-	{"country", "String"}, {"asn", "UInt32"}, {"evidence", "String"},
+	{"country", "String"}, {"asn", "UInt32"}, {"evidence", "String"}, {"signatures", "String"},
 }
 
 // threatJSONCols keep the fields of the report before offenders were
@@ -161,7 +161,7 @@ var threatJSONCols = []column{
 	{"severity", "UInt8"}, {"rule", "String"}, {"category", "String"}, {"scope", "String"}, {"site", "String"},
 	{"id", "String"}, {"epoch", "UInt32"}, {"requests", "UInt64"}, {"first_seen", dt}, {"last_seen", dt},
 	{"country", "String"}, {"asn", "UInt32"}, {"evidence", "String"},
-	{"rules", "Array(String)"}, {"categories", "Array(String)"}, {"matches", "String"},
+	{"rules", "Array(String)"}, {"categories", "Array(String)"}, {"matches", "String"}, {"signatures", "Array(String)"},
 }
 
 // matchJSON is one rule's detection of a grouped offender, in json.
@@ -173,6 +173,8 @@ type matchJSON struct {
 	Evidence  map[string]any `json:"evidence"`
 	FirstSeen string         `json:"first_seen"`
 	LastSeen  string         `json:"last_seen"`
+	// Signatures name the exploit or probe signatures matched, with CVEs.
+	Signatures []string `json:"signatures,omitempty"`
 }
 
 // ThreatSections lays out a threat report: one row per offender (client,
@@ -188,17 +190,18 @@ func ThreatSections(th *Threats, format string) []section {
 	for _, g := range GroupOffenders(th.Offenders) {
 		if format != output.JSON {
 			s.rows = append(s.rows, []any{uint8(g.Severity), g.Rules(), g.Categories(), g.Scope, g.Site, g.ID, g.Epoch, g.Requests,
-				g.FirstSeen, g.LastSeen, g.Country, g.ASN, g.EvidenceText()})
+				g.FirstSeen, g.LastSeen, g.Country, g.ASN, g.EvidenceText(), strings.Join(g.Signatures(), ", ")})
 			continue
 		}
 		p := g.Matches[0]
 		matches := make([]matchJSON, len(g.Matches))
 		for i, m := range g.Matches {
 			matches[i] = matchJSON{Rule: m.Rule, Category: m.Category, Severity: m.Severity, Requests: m.Requests, Evidence: finite(m.Evidence),
-				FirstSeen: m.FirstSeen.UTC().Format(time.RFC3339Nano), LastSeen: m.LastSeen.UTC().Format(time.RFC3339Nano)}
+				FirstSeen: m.FirstSeen.UTC().Format(time.RFC3339Nano), LastSeen: m.LastSeen.UTC().Format(time.RFC3339Nano),
+				Signatures: append([]string{}, m.Signatures...)}
 		}
 		s.rows = append(s.rows, []any{uint8(g.Severity), p.Rule, p.Category, g.Scope, g.Site, g.ID, g.Epoch, g.Requests,
-			g.FirstSeen, g.LastSeen, g.Country, g.ASN, finite(p.Evidence), g.Rules(), g.Categories(), matches})
+			g.FirstSeen, g.LastSeen, g.Country, g.ASN, finite(p.Evidence), g.Rules(), g.Categories(), matches, g.Signatures()})
 	}
 	return []section{s}
 }

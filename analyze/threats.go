@@ -11,13 +11,15 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/vakt-dev/vakt/analyze/rules/signatures"
 )
 
 // Columns every rule query returns; every other column is evidence and
 // must be numeric.
 var (
 	requiredColumns = []string{"site", "id", "requests", "first_seen", "last_seen"}
-	optionalColumns = []string{"epoch", "country", "asn"}
+	optionalColumns = []string{"epoch", "country", "asn", "signatures"}
 )
 
 // ThreatReport runs rules over f and returns their offenders, ordered by
@@ -116,7 +118,12 @@ func (r Rule) Offenders(ctx context.Context, conn driver.Conn, db string, f Filt
 				}
 				v = v.Elem()
 			}
-			err := o.set(name, v)
+			var err error
+			if name == "signatures" {
+				o.Signatures, err = r.describeSignatures(v)
+			} else {
+				err = o.set(name, v)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("rule %s: column %s (%s): %w", r.Name, name, types[i].DatabaseTypeName(), err)
 			}
@@ -125,6 +132,30 @@ func (r Rule) Offenders(ctx context.Context, conn driver.Conn, db string, f Filt
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("rule %s: %w", r.Name, chError(err))
+	}
+	return out, nil
+}
+
+// describeSignatures names the signature ids of a "signatures" column
+// (Array(String)) with their CVEs.
+func (r Rule) describeSignatures(v reflect.Value) ([]string, error) {
+	if v.Kind() != reflect.Slice || v.Type().Elem().Kind() != reflect.String {
+		return nil, errors.New("signatures must be an Array(String) of signature ids")
+	}
+	set := r.signatures
+	if set == nil {
+		set = signatures.Builtin()
+	}
+	out := make([]string, 0, v.Len())
+	for i := range v.Len() {
+		id := v.Index(i).String()
+		if id == "" {
+			continue
+		}
+		if s, ok := set.Lookup(id); ok && s.CVE != "" {
+			id += " (" + s.CVE + ")"
+		}
+		out = append(out, id)
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vakt-dev/vakt/analyze/rules/signatures"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
 )
@@ -33,6 +34,16 @@ type builder struct {
 	sites    map[string]sitePolicy // by site label
 	proxies  TrustedProxies
 	enricher Enricher
+	// signatures matches exploit, probe and allow signatures; nil: the
+	// built-in ones.
+	signatures *Matcher
+}
+
+func (b *builder) matcher() *Matcher {
+	if b.signatures == nil {
+		return BuiltinMatcher()
+	}
+	return b.signatures
 }
 
 // sitePolicy is a SitePolicy ready for use.
@@ -48,6 +59,15 @@ func newBuilder(cfg Config, enricher Enricher) (builder, error) {
 		return builder{}, err
 	}
 	b := builder{policy: cfg.WithDefaults().QueryPolicy, proxies: proxies, enricher: enricher}
+	if len(cfg.SignatureDirs) > 0 {
+		set, err := signatures.Load(cfg.SignatureDirs...)
+		if err != nil {
+			return builder{}, err
+		}
+		if b.signatures, err = NewMatcher(set); err != nil {
+			return builder{}, err
+		}
+	}
 	if len(cfg.Sites) > 0 {
 		b.sites = make(map[string]sitePolicy, len(cfg.Sites))
 		for site, sp := range cfg.Sites {
@@ -100,8 +120,8 @@ func (b *builder) build(keys *Keys, r *event.Raw, site string, e *event.Event) e
 		Host:         r.Host,
 		RequestTime:  r.RequestTime,
 		UpstreamTime: r.UpstreamTime,
-		Flags:        Flags(r.Target, r.UserAgent),
 	}
+	e.Flags, e.Signature = b.matcher().Classify(r.Target, r.Referrer, r.UserAgent)
 	if ip.Is4() {
 		e.IPVersion = 4
 	}

@@ -69,6 +69,10 @@ type Config struct {
 	GeoIP GeoIPConfig `yaml:"geoip"`
 	// Enricher adds country and ASN from the raw IP, replacing GeoIP.
 	Enricher Enricher `yaml:"-"`
+	// SignatureDirs replace and add to the built-in signature files
+	// (analyze/rules/signatures): the "signatures" directory of rules.dir,
+	// set by the composition root. Empty: the built-in signatures.
+	SignatureDirs []string `yaml:"-"`
 }
 
 // SitePolicy is the scrubbing of one site.

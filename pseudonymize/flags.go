@@ -118,55 +118,83 @@ var badUserAgent = []string{
 }
 
 // Flags returns the threat signals of a request from its raw target and user
-// agent. The target is examined as logged, lower-cased, and after each of up
-// to maxDecodeRounds URL-decoding passes.
+// agent, with the built-in signatures (Classify).
 func Flags(target, userAgent string) event.Flags {
-	var f event.Flags
-	if target != "" {
-		f |= targetFlags(target)
-	}
-	if userAgent != "" && badAgent(userAgent) {
-		f |= event.FlagBadUserAgent
-	}
+	f, _ := BuiltinMatcher().Classify(target, "", userAgent)
 	return f
 }
 
-// agentVerdicts caches badAgent per user agent: a site sees few distinct
+// Classify returns the threat signals of a request from its raw target,
+// referrer and user agent, and the id of the signature it matched (an
+// exploit's, else a probe's; empty when none). The target is examined as
+// logged, lower-cased, and after each of up to maxDecodeRounds URL-decoding
+// passes; so is the referrer when it holds a character an exploit needs.
+func (m *Matcher) Classify(target, referer, userAgent string) (event.Flags, string) {
+	var f event.Flags
+	x := noMatch
+	if target != "" {
+		var tf event.Flags
+		tf, x = m.targetFlags(target)
+		f |= tf
+	}
+	if referer != "" {
+		x.merge(m.refererMatch(referer))
+	}
+	if userAgent != "" {
+		v := m.agentVerdict(userAgent)
+		if v.bad {
+			f |= event.FlagBadUserAgent
+		}
+		x.merge(v.match)
+	}
+	sf, id := m.flagsOf(x)
+	return f | sf, id
+}
+
+// agentCache caches the verdict per user agent: a site sees few distinct
 // agents, and checking one costs about a microsecond. Cleared when full, so
 // a flood of unique agents costs memory no more than maxAgentVerdicts.
-var agentVerdicts struct {
+type agentCache struct {
 	sync.RWMutex
-	m map[string]bool
+	m map[string]agentVerdict
+}
+
+type agentVerdict struct {
+	bad   bool // an attack tool's (badUserAgent)
+	match match
 }
 
 const maxAgentVerdicts = 8192
 
-func badAgent(userAgent string) bool {
-	agentVerdicts.RLock()
-	bad, ok := agentVerdicts.m[userAgent]
-	agentVerdicts.RUnlock()
+func (m *Matcher) agentVerdict(userAgent string) agentVerdict {
+	c := &m.agents
+	c.RLock()
+	v, ok := c.m[userAgent]
+	c.RUnlock()
 	if ok {
-		return bad
+		return v
 	}
 	ua := strings.ToLower(userAgent)
 	for _, s := range badUserAgent {
 		if strings.Contains(ua, s) {
-			bad = true
+			v.bad = true
 			break
 		}
 	}
-	agentVerdicts.Lock()
-	if agentVerdicts.m == nil || len(agentVerdicts.m) >= maxAgentVerdicts {
-		agentVerdicts.m = make(map[string]bool, 1024)
+	v.match = m.agentMatch(ua)
+	c.Lock()
+	if c.m == nil || len(c.m) >= maxAgentVerdicts {
+		c.m = make(map[string]agentVerdict, 1024)
 	}
-	agentVerdicts.m[userAgent] = bad
-	agentVerdicts.Unlock()
-	return bad
+	c.m[userAgent] = v
+	c.Unlock()
+	return v
 }
 
-func targetFlags(target string) event.Flags {
+func (m *Matcher) targetFlags(target string) (event.Flags, match) {
 	raw := strings.ToLower(target)
 	var f event.Flags
+	x := noMatch
 
 	// Encodings no browser produces, used to smuggle payloads past filters:
 	// null bytes, overlong UTF-8, IIS %u escapes, and percent-encoded dots
@@ -193,6 +221,7 @@ func targetFlags(target string) event.Flags {
 			sig |= event.FlagEncodedPayload
 		}
 		f |= sig
+		x.merge(m.targetLayer(layer))
 		next := strings.ToLower(decodeOnce(layer))
 		if next == layer {
 			break
@@ -202,7 +231,7 @@ func targetFlags(target string) event.Flags {
 	if _, query, ok := strings.Cut(target, "?"); ok {
 		f |= base64Flags(query)
 	}
-	return f
+	return f, x
 }
 
 // signals runs the pattern families over one lower-case decoded layer.

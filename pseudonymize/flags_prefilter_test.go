@@ -41,9 +41,11 @@ func FuzzSignalsPrefilter(f *testing.F) {
 func BenchmarkFlagsBenign(b *testing.B) {
 	targets := []string{"/images/billing.png", "/products?id=123&page=2", "/blog/2026/11/25/a-post-title", "/api/v1/items?sort=price&order=asc", "/"}
 	b.ReportAllocs()
+	cpu := threadCPU()
 	i := 0
 	for b.Loop() {
 		Flags(targets[i%len(targets)], "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36")
 		i++
 	}
+	b.ReportMetric(float64(threadCPU()-cpu)/float64(b.N), "cpu-ns/op")
 }

@@ -103,7 +103,8 @@ func testEvent(i int) event.Event {
 		Host:         "example.org",
 		RequestTime:  []time.Duration{event.Unknown, 0, 1500 * time.Microsecond}[i%3],
 		UpstreamTime: []time.Duration{event.Unknown, 250 * time.Millisecond}[i%2],
-		Flags:        event.Flags(i % 64),
+		Flags:        event.Flags(i % 512),
+		Signature:    []string{"", "", "log4shell", "webshell"}[i%4],
 	}
 }
 

@@ -226,7 +226,7 @@ func TestStoreRowsTyped(t *testing.T) {
 
 	rows, err := conn.Query(t.Context(), `SELECT ts, toTypeName(ts), timezone(), site, client_id, network_id, ip_version, epoch,
 		country, asn, as_org, method, path, query, protocol, status, bytes, referrer, user_agent, host,
-		request_time, upstream_time, flags
+		request_time, upstream_time, flags, signature
 		FROM `+tableName(db, RequestsTable)+` ORDER BY toUInt32(substring(path, 7))`)
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +237,7 @@ func TestStoreRowsTyped(t *testing.T) {
 		var (
 			ts                                                    time.Time
 			tsType, tz, site, country, asOrg, method, path, query string
-			proto, referrer, ua, host                             string
+			proto, referrer, ua, host, signature                  string
 			clientID, networkID, bytes                            uint64
 			ipVersion                                             uint8
 			epoch, asn, flags                                     uint32
@@ -246,7 +246,7 @@ func TestStoreRowsTyped(t *testing.T) {
 		)
 		if err := rows.Scan(&ts, &tsType, &tz, &site, &clientID, &networkID, &ipVersion, &epoch,
 			&country, &asn, &asOrg, &method, &path, &query, &proto, &status, &bytes, &referrer, &ua, &host,
-			&requestTime, &upstreamTime, &flags); err != nil {
+			&requestTime, &upstreamTime, &flags, &signature); err != nil {
 			t.Fatal(err)
 		}
 		e := testEvent(i)
@@ -257,8 +257,8 @@ func TestStoreRowsTyped(t *testing.T) {
 		if tsType != "DateTime64(3, 'UTC')" {
 			t.Errorf("ts type %s", tsType)
 		}
-		got := []any{site, clientID, networkID, ipVersion, epoch, country, asn, asOrg, method, path, query, proto, status, bytes, referrer, ua, host, flags}
-		want := []any{e.Site, e.ClientID, e.NetworkID, e.IPVersion, e.Epoch, e.Country, e.ASN, e.ASOrg, e.Method, e.Path, e.Query, e.Protocol, e.Status, e.Bytes, e.Referrer, e.UserAgent, e.Host, uint32(e.Flags)}
+		got := []any{site, clientID, networkID, ipVersion, epoch, country, asn, asOrg, method, path, query, proto, status, bytes, referrer, ua, host, flags, signature}
+		want := []any{e.Site, e.ClientID, e.NetworkID, e.IPVersion, e.Epoch, e.Country, e.ASN, e.ASOrg, e.Method, e.Path, e.Query, e.Protocol, e.Status, e.Bytes, e.Referrer, e.UserAgent, e.Host, uint32(e.Flags), e.Signature}
 		for k := range got {
 			if got[k] != want[k] {
 				t.Errorf("row %d field %d: %v, want %v", i, k, got[k], want[k])
@@ -624,7 +624,7 @@ func BenchmarkInsert200k(b *testing.B) {
 				rt, ut := cols[18].([]*float32)[i], cols[19].([]*float32)[i]
 				if err := batch.Append(time.UnixMilli(r.ts[i]).UTC(), r.site[i], r.clientID[i], r.networkID[i], r.ipVersion[i], r.epoch[i],
 					r.country[i], r.asn[i], r.asOrg[i], r.method[i], r.path[i], r.query[i], r.proto[i], r.status[i], r.bytes[i],
-					r.referrer[i], r.userAgent[i], r.host[i], rt, ut, r.flags[i]); err != nil {
+					r.referrer[i], r.userAgent[i], r.host[i], rt, ut, r.flags[i], r.batchKey[i], r.signature[i]); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -32,6 +32,7 @@ var migrations = []migration{
 	{3, "client activity per hour (rollup)", schema.clientsDDL},
 	{4, "requests remember their ingest batch (exactly once across restarts)", schema.batchKeyDDL},
 	{5, "user agents dictionary-encoded (faster user-agent rules)", schema.userAgentDDL},
+	{6, "requests name the exploit or probe signature they matched", schema.signatureDDL},
 }
 
 // SchemaVersion is the version Migrate brings a database to.

@@ -32,6 +32,7 @@ type rows struct {
 	requestTimeNull, upstreamTimeNull []bool
 	flags                             []uint32
 	batchKey                          []uint64
+	signature                         []string
 	size                              int // approximate bytes of the batch
 	n                                 int
 }
@@ -66,7 +67,8 @@ func (r *rows) add(e *event.Event, batchKey uint64) {
 	r.upstreamTimeNull = append(r.upstreamTimeNull, utNull)
 	r.flags = append(r.flags, uint32(e.Flags))
 	r.batchKey = append(r.batchKey, batchKey)
-	r.size += rowFixedBytes + len(e.Site) + len(e.Country) + len(e.ASOrg) + len(e.Method) +
+	r.signature = append(r.signature, e.Signature)
+	r.size += rowFixedBytes + len(e.Signature) + len(e.Site) + len(e.Country) + len(e.ASOrg) + len(e.Method) +
 		len(e.Path) + len(e.Query) + len(e.Protocol) + len(e.Referrer) + len(e.UserAgent) + len(e.Host)
 	r.n++
 }
@@ -110,10 +112,11 @@ func (r *rows) truncate(n int) {
 	r.upstreamTimeNull = r.upstreamTimeNull[:n]
 	r.flags = r.flags[:n]
 	r.batchKey = r.batchKey[:n]
+	r.signature = r.signature[:n]
 	r.n = n
 	r.size = 0 // recomputed below; truncation is rare (corrupt messages)
 	for i := range n {
-		r.size += rowFixedBytes + len(r.site[i]) + len(r.country[i]) + len(r.asOrg[i]) + len(r.method[i]) +
+		r.size += rowFixedBytes + len(r.signature[i]) + len(r.site[i]) + len(r.country[i]) + len(r.asOrg[i]) + len(r.method[i]) +
 			len(r.path[i]) + len(r.query[i]) + len(r.proto[i]) + len(r.referrer[i]) + len(r.userAgent[i]) + len(r.host[i])
 	}
 }
@@ -126,7 +129,7 @@ func (r *rows) reset() {
 			clear(x)
 		}
 	}
-	clearStrings(r.site, r.country, r.asOrg, r.method, r.path, r.query, r.proto, r.referrer, r.userAgent, r.host)
+	clearStrings(r.site, r.country, r.asOrg, r.method, r.path, r.query, r.proto, r.referrer, r.userAgent, r.host, r.signature)
 	r.truncate(0)
 }
 
@@ -137,7 +140,7 @@ func (r *rows) columns() []any {
 		r.ts, r.site, r.clientID, r.networkID, r.ipVersion, r.epoch, r.country, r.asn, r.asOrg,
 		r.method, r.path, r.query, r.proto, r.status, r.bytes, r.referrer, r.userAgent, r.host,
 		nullable(r.requestTime, r.requestTimeNull), nullable(r.upstreamTime, r.upstreamTimeNull),
-		r.flags, r.batchKey,
+		r.flags, r.batchKey, r.signature,
 	}
 }
 

@@ -184,6 +184,13 @@ var requestColumns = []column{
 var batchKeyColumn = column{"batch_key", "UInt64", "ZSTD(1)",
 	"hash of the ingest batch the row came from (file and byte range), 0 when none; lets a batch published again be recognised as stored"}
 
+// signatureColumn came with migration 6: the id of the exploit (else
+// probe) signature the raw request matched (event.Event.Signature), so a
+// report can say which exploit was tried. Empty for nearly every row:
+// dictionary-encoded, it costs next to nothing.
+var signatureColumn = column{"signature", "LowCardinality(String)", "",
+	"id of the exploit or probe signature the raw request matched (analyze/rules/signatures), empty when none"}
+
 // userAgentType is user_agent's type since migration 5: a dictionary per
 // part, so that rules matching user agents evaluate each distinct one once
 // instead of once per row (tool-user-agent: 3.4 s → 0.9 s over 30 M rows).
@@ -192,7 +199,7 @@ const userAgentType = "LowCardinality(String)"
 // insertColumns are the requests columns every insert writes, with the
 // types the migrations leave.
 var insertColumns = func() []column {
-	cs := append(slices.Clone(requestColumns), batchKeyColumn)
+	cs := append(slices.Clone(requestColumns), batchKeyColumn, signatureColumn)
 	for i := range cs {
 		if cs[i].name == "user_agent" {
 			cs[i].typ = userAgentType
@@ -436,10 +443,18 @@ func (s schema) requestsDDL() []string {
 
 // batchKeyDDL adds batchKeyColumn to the requests table (and, in a
 // cluster, to its distributed table, which does not follow by itself).
-func (s schema) batchKeyDDL() []string {
-	c := batchKeyColumn
-	add := " ADD COLUMN IF NOT EXISTS " + quoteIdent(c.name) + " " + c.typ +
-		" COMMENT '" + c.comment + "' CODEC(" + c.codec + ")"
+func (s schema) batchKeyDDL() []string { return s.addRequestsColumn(batchKeyColumn) }
+
+// signatureDDL adds signatureColumn to the requests table.
+func (s schema) signatureDDL() []string { return s.addRequestsColumn(signatureColumn) }
+
+// addRequestsColumn adds a column to the requests table (and, in a
+// cluster, to its distributed table, which does not follow by itself).
+func (s schema) addRequestsColumn(c column) []string {
+	add := " ADD COLUMN IF NOT EXISTS " + quoteIdent(c.name) + " " + c.typ + " COMMENT '" + c.comment + "'"
+	if c.codec != "" {
+		add += " CODEC(" + c.codec + ")"
+	}
 	ddl := []string{"ALTER TABLE " + s.name(s.storage(RequestsTable)) + s.onCluster() + add}
 	if s.c.Cluster != "" {
 		ddl = append(ddl, "ALTER TABLE "+s.name(RequestsTable)+s.onCluster()+" ADD COLUMN IF NOT EXISTS "+

@@ -394,6 +394,8 @@ type offender struct {
 	Rules      []string       `json:"rules"`
 	Categories []string       `json:"categories"`
 	Matches    []match        `json:"matches"`
+	// Signatures name the exploit or probe signatures matched, with CVEs.
+	Signatures []string `json:"signatures,omitempty"`
 }
 
 type categoryCount struct {

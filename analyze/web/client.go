@@ -40,7 +40,7 @@ func toMatch(o analyze.Offender, severity map[string]int) match {
 func toOffender(g analyze.OffenderGroup, severity map[string]int) offender {
 	o := offender{Scope: g.Scope, Site: g.Site, ID: g.ID, Epoch: g.Epoch, Requests: g.Requests,
 		FirstSeen: g.FirstSeen.UTC(), LastSeen: g.LastSeen.UTC(), Country: g.Country, ASN: g.ASN,
-		Rules: g.Rules(), Categories: g.Categories(), Matches: []match{}}
+		Rules: g.Rules(), Categories: g.Categories(), Matches: []match{}, Signatures: g.Signatures()}
 	for _, m := range g.Matches {
 		o.Matches = append(o.Matches, toMatch(m, severity))
 	}

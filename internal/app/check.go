@@ -2,9 +2,12 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/vakt-dev/vakt/analyze"
+	"github.com/vakt-dev/vakt/analyze/rules/signatures"
 	"github.com/vakt-dev/vakt/internal/config"
 )
 
@@ -14,6 +17,10 @@ import (
 func Check(ctx context.Context, cfg config.Config, loadErr error, connect bool, log *slog.Logger) []config.Problem {
 	ps := config.Check(cfg, loadErr, func(dir string) error {
 		_, err := analyze.LoadRules(dir)
+		if dir != "" {
+			_, sigErr := signatures.Load(filepath.Join(dir, "signatures"))
+			err = errors.Join(err, sigErr)
+		}
 		return err
 	})
 	if connect && len(ps) == 0 {

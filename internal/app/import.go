@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/metrics"
+	"github.com/vakt-dev/vakt/pseudonymize"
 	"github.com/vakt-dev/vakt/store"
 )
 
@@ -157,4 +159,14 @@ func IngestConfig(c config.Config, follow bool) ingest.Config {
 		ic.Demo, ic.FromStart, ic.Syslog = false, false, ingest.SyslogConfig{}
 	}
 	return ic
+}
+
+// PseudonymizeConfig is the pseudonymise stage's configuration with what
+// it takes from other sections: the signatures directory of rules.dir.
+func PseudonymizeConfig(c config.Config) pseudonymize.Config {
+	pc := c.Pseudonymize
+	if c.Rules.Dir != "" {
+		pc.SignatureDirs = []string{filepath.Join(c.Rules.Dir, "signatures")}
+	}
+	return pc
 }

@@ -188,7 +188,7 @@ func pipelineStages(cfg config.Config, eng *Engines, log *slog.Logger, m *metric
 	if err != nil {
 		return nil, err
 	}
-	ps, err := pseudonymize.New(cfg.Pseudonymize, pjs, log, m)
+	ps, err := pseudonymize.New(PseudonymizeConfig(cfg), pjs, log, m)
 	if err != nil {
 		return nil, err
 	}

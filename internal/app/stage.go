@@ -33,7 +33,7 @@ func RunStage(ctx context.Context, cfg config.Config, name string, log *slog.Log
 		}
 		stage, err = ingest.New(IngestConfig(cfg, true), eng.JS, log, m)
 	case "pseudonymize":
-		stage, err = pseudonymize.New(cfg.Pseudonymize, eng.JS, log, m)
+		stage, err = pseudonymize.New(PseudonymizeConfig(cfg), eng.JS, log, m)
 	case "store":
 		if err := migrateOnStart(ctx, eng.CH, cfg, log); err != nil {
 			return err

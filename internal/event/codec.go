@@ -51,6 +51,7 @@ const (
 	evRequestTime  protowire.Number = 19
 	evUpstreamTime protowire.Number = 20
 	evFlags        protowire.Number = 21
+	evSignature    protowire.Number = 22
 )
 
 // ErrCorrupt reports a message that is not a valid batch.
@@ -111,6 +112,7 @@ func AppendEvent(b []byte, e *Event) []byte {
 	m = appendDuration(m, evRequestTime, e.RequestTime)
 	m = appendDuration(m, evUpstreamTime, e.UpstreamTime)
 	m = appendVarint(m, evFlags, uint64(e.Flags))
+	m = appendString(m, evSignature, e.Signature)
 	b = protowire.AppendTag(b, batchRecord, protowire.BytesType)
 	return protowire.AppendBytes(b, m)
 }
@@ -253,6 +255,8 @@ func decodeEvent(rec []byte, e *Event) error {
 			e.UpstreamTime = fromWireDuration(v)
 		case evFlags:
 			e.Flags = Flags(v)
+		case evSignature:
+			e.Signature = string(s)
 		}
 		return nil
 	})

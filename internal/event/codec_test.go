@@ -53,7 +53,7 @@ func TestEventRoundTrip(t *testing.T) {
 		Time: time.Date(2026, 11, 25, 10, 0, 0, 1000, time.UTC), Site: "s", ClientID: ^uint64(0), NetworkID: 7,
 		IPVersion: 6, Epoch: 20417, Country: "SE", ASN: 3301, ASOrg: "Telia", Method: "POST", Path: "/login",
 		Query: "user=", Protocol: "HTTP/2.0", Status: 401, Bytes: 12, Referrer: "https://x/", UserAgent: "curl/8",
-		Host: "h", RequestTime: Unknown, UpstreamTime: 0, Flags: FlagSQLInjection | FlagXSS,
+		Host: "h", RequestTime: Unknown, UpstreamTime: 0, Flags: FlagSQLInjection | FlagXSS | FlagExploit, Signature: "log4shell",
 	}
 	batch := AppendEvent(nil, &e)
 	var got Event

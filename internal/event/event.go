@@ -65,6 +65,9 @@ type Event struct {
 	RequestTime  time.Duration
 	UpstreamTime time.Duration
 	Flags        Flags // threat signals computed from raw content before scrubbing
+	// Signature is the id of the exploit (else probe) signature the raw
+	// request matched, empty when none.
+	Signature string
 }
 
 // Flags are threat signals the pseudonymiser derives from content that is
@@ -79,4 +82,12 @@ const (
 	FlagEncodedPayload
 	FlagSensitiveFile
 	FlagBadUserAgent
+	// FlagExploit: the request matched an exploit signature
+	// (analyze/rules/signatures/exploit.yaml); Event.Signature names it.
+	FlagExploit
+	// FlagProbe: a path only scanners ask for (signatures/probe.yaml).
+	FlagProbe
+	// FlagAllowed: a crawler, monitor or git client by its user agent
+	// (signatures/allow.yaml), which the probe rules leave alone.
+	FlagAllowed
 )

@@ -164,6 +164,14 @@ ALTER TABLE `vakt`.`requests` ON CLUSTER `vakt_cluster` MODIFY COLUMN `user_agen
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (5, 'user agents dictionary-encoded (faster user-agent rules)', now64(3));
 
+-- migration 6: requests name the exploit or probe signature they matched
+
+ALTER TABLE `vakt`.`requests_local` ON CLUSTER `vakt_cluster` ADD COLUMN IF NOT EXISTS `signature` LowCardinality(String) COMMENT 'id of the exploit or probe signature the raw request matched (analyze/rules/signatures), empty when none';
+
+ALTER TABLE `vakt`.`requests` ON CLUSTER `vakt_cluster` ADD COLUMN IF NOT EXISTS `signature` LowCardinality(String);
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (6, 'requests name the exploit or probe signature they matched', now64(3));
+
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 
 ALTER TABLE `vakt`.`requests_local` ON CLUSTER `vakt_cluster` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
