@@ -138,7 +138,7 @@ func TestThreatSectionsGroupOffenders(t *testing.T) {
 		{Rule: "xss", Category: "xss", Scope: ScopeClient, Severity: 3, Site: "a", ID: "7", Epoch: 1, Requests: 10,
 			Evidence: map[string]float64{"hits": 2}, FirstSeen: t0, LastSeen: t0.Add(time.Minute)},
 		{Rule: "sqli", Category: "sql_injection", Scope: ScopeClient, Severity: 4, Site: "a", ID: "7", Epoch: 1, Requests: 12,
-			Evidence: map[string]float64{"hits": 3}, FirstSeen: t0.Add(time.Second), LastSeen: t0.Add(2 * time.Minute)},
+			Evidence: map[string]float64{"hits": 3}, FirstSeen: t0.Add(time.Second), LastSeen: t0.Add(2 * time.Minute), Signatures: []string{"union-select"}},
 		{Rule: "xss", Category: "xss", Scope: ScopeClient, Severity: 3, Site: "a", ID: "7", Epoch: 2, Requests: 1,
 			Evidence: map[string]float64{"hits": 1}, FirstSeen: t0, LastSeen: t0},
 	}}
@@ -146,8 +146,8 @@ func TestThreatSectionsGroupOffenders(t *testing.T) {
 	if err := writeSections(ThreatSections(th, output.TSV), "", output.TSV, &b); err != nil {
 		t.Fatal(err)
 	}
-	want := "4\t['sqli','xss']\t['sql_injection','xss']\tclient\ta\t7\t1\t12\t2026-01-02 03:04:05.000\t2026-01-02 03:06:05.000\t\t0\tsqli: hits=3; xss: hits=2\n" +
-		"3\t['xss']\t['xss']\tclient\ta\t7\t2\t1\t2026-01-02 03:04:05.000\t2026-01-02 03:04:05.000\t\t0\txss: hits=1\n"
+	want := "4\t['sqli','xss']\t['sql_injection','xss']\tclient\ta\t7\t1\t12\t2026-01-02 03:04:05.000\t2026-01-02 03:06:05.000\t\t0\tsqli: hits=3; xss: hits=2\tunion-select\n" +
+		"3\t['xss']\t['xss']\tclient\ta\t7\t2\t1\t2026-01-02 03:04:05.000\t2026-01-02 03:04:05.000\t\t0\txss: hits=1\t\n"
 	if b.String() != want {
 		t.Errorf("tsv:\n%s\nwant:\n%s", b.String(), want)
 	}
