@@ -47,4 +47,3 @@ func (s *SaltStore) readOnlyChecks(ctx context.Context) error {
 // RefreshSchedule reads the rotation schedule again, for a reader that
 // does not run the janitor (which watches it).
 func (s *SaltStore) RefreshSchedule(ctx context.Context) error { return s.refreshSchedule(ctx) }
-
