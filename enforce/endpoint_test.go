@@ -1,8 +1,10 @@
 package enforce
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,4 +182,81 @@ func TestEndpointOnUnixSocket(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusNoContent
 	})
+}
+
+// TestNoAddressInDecisionsBucket: after decisions by address (client and
+// network), answers, hits and a carry, no file of the NATS store (kept in
+// the clear here) holds any address asked about, in text or binary form,
+// and neither do the endpoint's metrics.
+func TestNoAddressInDecisionsBucket(t *testing.T) {
+	env := startEnv(t)
+	ep := startEndpoint(t, env, Config{})
+	keys := env.keys(t)
+	ds := ep.Decisions()
+	addrs := []string{"192.0.2.7", "203.0.113.9", "2001:db8::77", "198.51.100.23"}
+	ban(t, ds, keys, ScopeClient, addrs[0], time.Hour, 403)
+	ban(t, ds, keys, ScopeNetwork, addrs[1], time.Hour, 403)
+	ban(t, ds, keys, ScopeClient, addrs[2], time.Hour, 429)
+	if _, err := Add(context.Background(), env.js, env.pcfg, ds, AddRequest{IP: addrs[3], Duration: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		testenv.WaitFor(t, 10*time.Second, "ban enforced", func() bool { s, _ := ep.ask(t, a, "shop"); return s != http.StatusNoContent })
+	}
+	if _, err := env.salts.Rotate(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	env.keys(t)
+	testenv.WaitFor(t, 20*time.Second, "carried and hits flushed", func() bool {
+		for _, a := range addrs {
+			ep.ask(t, a, "shop")
+		}
+		list, err := ds.List(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		carried, hits := 0, uint64(0)
+		for _, d := range list {
+			if d.Origin == OriginCarried {
+				carried++
+			}
+			hits += d.Hits
+		}
+		return carried == len(addrs) && hits > 0
+	})
+	var needles [][]byte
+	for _, s := range addrs {
+		a := netip.MustParseAddr(s)
+		needles = append(needles, []byte(a.String()), []byte(a.StringExpanded()))
+		if a.Is6() {
+			b := a.As16()
+			needles = append(needles, b[:])
+		}
+	}
+	files := 0
+	err := filepath.WalkDir(env.storeDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files++
+		for _, n := range needles {
+			if bytes.Contains(b, n) {
+				t.Errorf("%s holds an address asked about (%q)", p, n)
+			}
+		}
+		return nil
+	})
+	if err != nil || files == 0 {
+		t.Fatalf("scan %s: %v (%d files)", env.storeDir, err, files)
+	}
+	m := metricsText(t, ep.reg)
+	for _, n := range needles {
+		if bytes.Contains([]byte(m), n) {
+			t.Errorf("metrics hold an address")
+		}
+	}
 }
