@@ -114,7 +114,7 @@ func (e *Endpoint) refreshLoop(ctx context.Context) {
 	t := time.NewTicker(refreshEvery)
 	defer t.Stop()
 	for {
-		e.set.rebuild(false)
+		e.set.dropExpired()
 		e.ring.refresh(ctx, e.set.load().epochs)
 		e.m.SaltEpochs.Set(float64(e.ring.count()))
 		select {

@@ -72,7 +72,10 @@ type decisionSet struct {
 	mu    sync.Mutex
 	book  map[string]*entry // by bucket key
 	snap  atomic.Pointer[snapshot]
-	now   func() time.Time
+	// firstExpiry is the soonest expiry in the snapshot: rebuilding
+	// before it would change nothing.
+	firstExpiry time.Time
+	now         func() time.Time
 	onSet func(perScope map[string]int) // the active gauge
 }
 
@@ -120,10 +123,14 @@ func (s *decisionSet) rebuild(loaded bool) {
 	now := s.now()
 	sn := &snapshot{byID: make(map[idKey]*entry, len(s.book)), loaded: loaded || s.load().loaded}
 	perScope := map[string]int{ScopeClient: 0, ScopeNetwork: 0, ScopeASN: 0}
+	s.firstExpiry = time.Time{}
 	for k, e := range s.book {
 		if !now.Before(e.d.Expires) {
 			delete(s.book, k)
 			continue
+		}
+		if s.firstExpiry.IsZero() || e.d.Expires.Before(s.firstExpiry) {
+			s.firstExpiry = e.d.Expires
 		}
 		sn.byID[e.id] = e
 		perScope[e.d.Scope]++
@@ -144,6 +151,18 @@ func (s *decisionSet) rebuild(loaded bool) {
 	s.snap.Store(sn)
 	if s.onSet != nil {
 		s.onSet(perScope)
+	}
+}
+
+// dropExpired rebuilds when a decision has expired since the last
+// rebuild (answers check expiry themselves; this frees the memory and
+// updates the gauge).
+func (s *decisionSet) dropExpired() {
+	s.mu.Lock()
+	due := !s.firstExpiry.IsZero() && !s.now().Before(s.firstExpiry)
+	s.mu.Unlock()
+	if due {
+		s.rebuild(false)
 	}
 }
 
@@ -181,9 +200,24 @@ func (s *decisionSet) watch(ctx context.Context, kv jetstream.KeyValue) error {
 				continue
 			}
 			s.apply(e.Key(), e.Value(), e.Operation() != jetstream.KeyValuePut)
-			if loaded {
-				s.rebuild(false)
+			if !loaded {
+				continue
 			}
+			// A burst of changes (an alert loop's many bans) is applied
+			// whole, then published in one rebuild.
+			for drained := false; !drained; {
+				select {
+				case e, ok := <-w.Updates():
+					if !ok || e == nil {
+						drained = true
+						break
+					}
+					s.apply(e.Key(), e.Value(), e.Operation() != jetstream.KeyValuePut)
+				default:
+					drained = true
+				}
+			}
+			s.rebuild(false)
 		}
 	}
 }
