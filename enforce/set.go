@@ -69,14 +69,14 @@ type snapshot struct {
 // decisionSet is the endpoint's copy of the decisions bucket, kept current
 // by a watch.
 type decisionSet struct {
-	mu    sync.Mutex
-	book  map[string]*entry // by bucket key
-	snap  atomic.Pointer[snapshot]
+	mu   sync.Mutex
+	book map[string]*entry // by bucket key
+	snap atomic.Pointer[snapshot]
 	// firstExpiry is the soonest expiry in the snapshot: rebuilding
 	// before it would change nothing.
 	firstExpiry time.Time
 	now         func() time.Time
-	onSet func(perScope map[string]int) // the active gauge
+	onSet       func(perScope map[string]int) // the active gauge
 }
 
 func newDecisionSet(now func() time.Time, onSet func(map[string]int)) *decisionSet {
