@@ -216,7 +216,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this endpoint answers only to loopback names and enforce.allowed_hosts", http.StatusForbidden)
 		return
 	}
-	if e.key != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get(HeaderKey)), []byte(e.key)) != 1 {
+	if e.key != "" && subtle.ConstantTimeCompare([]byte(requestKey(r)), []byte(e.key)) != 1 {
 		// 401, never 403: the snippets treat it as an error and fail
 		// open, so a wrong key cannot lock a site's visitors out.
 		http.Error(w, "send the key of <data_dir>/credentials/enforce.key as "+HeaderKey, http.StatusUnauthorized)
@@ -240,6 +240,15 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.m.Denied.WithLabelValues(v.deny.d.Rule, v.deny.d.Scope).Inc()
 	}
 	e.count(v.outcome, time.Since(start))
+}
+
+// requestKey is the key a request carries: X-Vakt-Key, or for Traefik,
+// whose forwardAuth cannot add a header, the `key` query parameter.
+func requestKey(r *http.Request) string {
+	if k := r.Header.Get(HeaderKey); k != "" || r.URL.RawQuery == "" {
+		return k
+	}
+	return r.URL.Query().Get("key")
 }
 
 // count records the verdict and the latency.

@@ -77,6 +77,12 @@ func TestEndpointDecides(t *testing.T) {
 	if s, _ := ep.ask(t, "192.0.2.7", "shop", HeaderKey, "wrong"); s != http.StatusUnauthorized {
 		t.Errorf("wrong key: %d, want 401", s)
 	}
+	// The key in the query, as Traefik's snippet sends it.
+	qreq, _ := http.NewRequest(http.MethodGet, ep.url+"/decide?key="+ep.key, nil)
+	qreq.Header.Set("X-Forwarded-For", "192.0.2.7")
+	if resp, err := http.DefaultClient.Do(qreq); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("key in the query, banned client: %v %v, want 403", resp, err)
+	}
 	req, _ := http.NewRequest(http.MethodGet, ep.url+"/decide", nil)
 	req.Host = "attacker.example"
 	req.Header.Set(HeaderKey, ep.key)
