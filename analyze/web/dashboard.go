@@ -14,6 +14,7 @@
 //	/api/threats?since=24h&site=S   offenders of every rule
 //	/api/top?since=1h&site=S&n=10   top clients, networks, paths, countries, ASNs, user agents
 //	/api/status                     salt epochs, retention, stored rows, pipeline readiness
+//	/api/decisions                  the bans the decision endpoint enforces (pseudonymous ids)
 //
 // since is a duration (15m, 1h, 24h, 7d, …); site empty means every site.
 package web
@@ -68,6 +69,9 @@ type Options struct {
 	// Pipeline, if set, returns the pipeline's readiness (the /readyz
 	// answer), shown in the page's header.
 	Pipeline func(ctx context.Context) any
+	// Decisions, if set, lists the active decisions of the decision
+	// endpoint (enforce.Decisions.List): ids, rules, expiry, hits.
+	Decisions func(ctx context.Context) (any, error)
 	// OnQuery, if set, is called each time an endpoint computes an answer
 	// (a cache miss), with the endpoint's name.
 	OnQuery func(endpoint string)
@@ -111,6 +115,7 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/threats", secure(d.api("threats", d.threats, 10*time.Second, "since", "site")))
 	mux.Handle("GET /api/top", secure(d.api("top", d.top, 5*time.Second, "since", "site", "n")))
 	mux.Handle("GET /api/status", secure(d.api("status", d.status, 5*time.Second)))
+	mux.Handle("GET /api/decisions", secure(d.api("decisions", d.decisions, 2*time.Second)))
 	mux.Handle("/api/", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/api/sites", "/api/health", "/api/threats", "/api/top", "/api/status":
@@ -234,4 +239,21 @@ func normalise(q url.Values, params []string) url.Values {
 		out.Set(p, v)
 	}
 	return out
+}
+
+// decisionsResp is /api/decisions.
+type decisionsResp struct {
+	Decisions any    `json:"decisions"`
+	Error     string `json:"error,omitempty"`
+}
+
+func (d *Dashboard) decisions(ctx context.Context, _ url.Values) (any, error) {
+	if d.o.Decisions == nil {
+		return decisionsResp{Decisions: []any{}, Error: "decisions are not available in this process"}, nil
+	}
+	list, err := d.o.Decisions(ctx)
+	if err != nil {
+		return decisionsResp{Decisions: []any{}, Error: err.Error()}, nil
+	}
+	return decisionsResp{Decisions: list}, nil
 }
