@@ -172,11 +172,13 @@ func (e *Endpoint) decide(site string, ip netip.Addr) verdict {
 	}
 	now := e.now()
 	cur := e.ring.current.Load()
+	usable := 0
 	for _, epoch := range sn.epochs {
 		keys := e.ring.keys(epoch)
 		if keys == nil {
 			continue
 		}
+		usable++
 		if sn.client {
 			if en := sn.byID[idKey{codeClient, epoch, keys.ClientID(ip)}]; en != nil && en.active(site, now) {
 				e.carryIfOld(en, cur, ip)
@@ -189,6 +191,11 @@ func (e *Endpoint) decide(site string, ip netip.Addr) verdict {
 				return verdict{deny: en, outcome: verdictDeny}
 			}
 		}
+	}
+	if usable == 0 && len(sn.epochs) > 0 && !sn.anyASN {
+		// Decisions of epochs whose salts this endpoint cannot read (not
+		// yet loaded, or destroyed): nothing could match.
+		return verdict{outcome: verdictUndecided + ":no_salt"}
 	}
 	if sn.anyASN && e.geo != nil {
 		var ev event.Event

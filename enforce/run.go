@@ -133,7 +133,10 @@ func (e *Endpoint) flushLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			e.flushHits(context.WithoutCancel(ctx))
+			// What was counted since the last flush, if NATS answers soon.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			e.flushHits(fctx)
+			cancel()
 			return
 		case <-t.C:
 			e.flushHits(ctx)

@@ -81,10 +81,10 @@ cpu() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14+$15)/t}' "/proc/$1/s
 # served per CPU second of PID (the machine may be shared: CPU time, unlike
 # latency, does not count the time others had the core).
 run_wrk() {
-  local name=$1 pid=$2 url=$3; shift 3
+  local name=$1 pid=$2 c=$3 url=$4; shift 4
   local before after out n
   before=$(cpu "$pid")
-  out=$(taskset -c 0 wrk -t1 -c"$conns" -d"$dur" --latency "$@" "$url")
+  out=$(taskset -c 0 wrk -t1 -c"$c" -d"$dur" --latency "$@" "$url")
   after=$(cpu "$pid")
   n=$(echo "$out" | awk '/requests in/ {print $1}')
   echo "== $name"
@@ -94,9 +94,13 @@ run_wrk() {
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 idle0=$(cpu "$vakt_pid"); sleep 10; idle1=$(cpu "$vakt_pid")
 echo "vakt idle (no requests): $(echo "$idle1 - $idle0" | bc) CPU s in 10 s"
-run_wrk "nginx, static page, no auth_request (CPU: nginx)" "$nginx_pid" "http://127.0.0.1:$plain/"
-run_wrk "nginx, static page, auth_request to vakt (CPU: nginx)" "$nginx_pid" "http://127.0.0.1:$guarded/"
-run_wrk "the decision endpoint alone, vakt on one core (CPU: vakt)" "$vakt_pid" "http://127.0.0.1:$enforce/decide" \
+# Latency: one connection, one request at a time (nothing queues).
+run_wrk "latency: nginx, static page, no auth_request, 1 connection" "$nginx_pid" 1 "http://127.0.0.1:$plain/"
+run_wrk "latency: nginx, static page, auth_request to vakt, 1 connection" "$nginx_pid" 1 "http://127.0.0.1:$guarded/"
+# Throughput: $conns connections.
+run_wrk "throughput: nginx, static page, no auth_request (CPU: nginx)" "$nginx_pid" "$conns" "http://127.0.0.1:$plain/"
+run_wrk "throughput: nginx, static page, auth_request to vakt (CPU: nginx)" "$nginx_pid" "$conns" "http://127.0.0.1:$guarded/"
+run_wrk "throughput: the decision endpoint alone, vakt on one core (CPU: vakt)" "$vakt_pid" "$conns" "http://127.0.0.1:$enforce/decide" \
   -H "X-Vakt-Key: $key" -H "X-Forwarded-For: 198.51.100.7" -H "X-Vakt-Site: bench"
 echo "fail-open events logged by nginx: $(cat "$work/nginx/vakt-fail-open.log" 2>/dev/null | wc -l)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
