@@ -87,6 +87,9 @@ func Add(ctx context.Context, js jetstream.JetStream, pcfg pseudonymize.Config, 
 // currentKeys are the keys of the current epoch's salt, read only.
 func currentKeys(ctx context.Context, js jetstream.JetStream, pcfg pseudonymize.Config) (*pseudonymize.Keys, error) {
 	salts, err := pseudonymize.NewSaltReader(ctx, js, pcfg, nil)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, errors.New("no salt for the current epoch yet: no pseudonymiser has run on this NATS (start vakt run first)")
+	}
 	if err != nil {
 		return nil, err
 	}
