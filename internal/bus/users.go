@@ -108,6 +108,12 @@ func Users() []User {
 			"$JS.API.DIRECT.GET." + kvSalts, "$JS.API.DIRECT.GET." + kvSalts + ".>",
 			"$JS.API.CONSUMER.CREATE." + kvSalts + ".>", "$JS.API.CONSUMER.DELETE." + kvSalts + ".>",
 			"$JS.FC." + kvSalts + ".>",
+			// the decision endpoint when it runs in `vakt pseudonymize`
+			// (enforce.listen): its decisions bucket
+			"$JS.API.STREAM.INFO." + "KV_" + DecisionsBucket, "$JS.API.STREAM.CREATE." + "KV_" + DecisionsBucket,
+			"$KV." + DecisionsBucket + ".>", "$JS.API.DIRECT.GET." + "KV_" + DecisionsBucket + ".>",
+			"$JS.API.CONSUMER.CREATE." + "KV_" + DecisionsBucket + ".>", "$JS.API.CONSUMER.DELETE." + "KV_" + DecisionsBucket + ".>",
+			"$JS.FC." + "KV_" + DecisionsBucket + ".>", "$JS.API.INFO",
 		},
 		Subscribe: []string{"_INBOX_pseudonymize.>"},
 	}, {
