@@ -104,7 +104,20 @@ type Alerter struct {
 
 	mu   sync.Mutex
 	sent map[string]time.Time // alert key → when alerted
+
+	// actions carries out the rules' actions (bans); nil: alerts only.
+	actions ActionSink
 }
+
+// ActionSink carries out a rule's action for a new offender: in `vakt
+// run`, a decision in the decisions bucket that every decision endpoint
+// enforces (enforce/).
+type ActionSink interface {
+	Ban(ctx context.Context, al Alert, a Action) error
+}
+
+// SetActions makes the alerter carry out the rules' actions through s.
+func (a *Alerter) SetActions(s ActionSink) { a.actions = s }
 
 // Config configures the analysis stage's alert loop (the alerts and rules
 // sections of the configuration).
@@ -217,6 +230,7 @@ func (a *Alerter) Evaluate(ctx context.Context) int {
 				continue
 			}
 			published++
+			a.act(ctx, r, al)
 		}
 	}
 	if published > 0 {
@@ -305,4 +319,15 @@ func (a *Alerter) publish(al Alert) error {
 		a.hook.enqueue(b)
 	}
 	return nil
+}
+
+// act carries out r's action for a new offender, once per alert: a ban
+// outlives the alert loop's window only if its duration says so.
+func (a *Alerter) act(ctx context.Context, r Rule, al Alert) {
+	if a.actions == nil || !r.Action.Bans() {
+		return
+	}
+	if err := a.actions.Ban(ctx, al, r.Action); err != nil {
+		a.log.Warn("rule action", "rule", r.Name, "site", al.Site, "action", r.Action.String(), "err", err)
+	}
 }

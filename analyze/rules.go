@@ -55,6 +55,10 @@ type Rule struct {
 	// threshold t is {t:Type} in the SQL.
 	Thresholds map[string]float64
 	SQL        string
+	// Action is what the alert loop does about a new offender besides
+	// alerting (actions.go): from the file's action, or the category's
+	// default.
+	Action Action
 	// Source is the file the rule came from: "builtin:<file>" for an
 	// embedded rule, else its path.
 	Source string
@@ -86,6 +90,8 @@ type ruleFile struct {
 	Window      config.Duration    `yaml:"window"`
 	Thresholds  map[string]float64 `yaml:"thresholds"`
 	SQL         string             `yaml:"sql"`
+	// Action is optional: nil takes DefaultAction.
+	Action *actionFile `yaml:"action"`
 	// Disabled, in a rules directory, removes the built-in rule of the
 	// same name.
 	Disabled bool `yaml:"disabled"`
@@ -220,7 +226,9 @@ func parseRule(src string, b []byte) (Rule, bool, error) {
 	if r.Thresholds == nil {
 		r.Thresholds = map[string]float64{}
 	}
-	if err := r.Validate(); err != nil {
+	action, aerr := resolveAction(f.Action, f.Category, f.Scope, f.Severity)
+	r.Action = action
+	if err := errors.Join(r.Validate(), aerr); err != nil {
 		return Rule{}, false, &RuleError{src, err}
 	}
 	return r, false, nil

@@ -114,6 +114,10 @@ type EpochInfo struct {
 // epoch length and grace of cfg (defaults applied). It refuses to work with a
 // bucket set up for another epoch length.
 func NewSaltStore(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logger) (*SaltStore, error) {
+	return newSaltStore(ctx, js, cfg, log, false)
+}
+
+func newSaltStore(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logger, readOnly bool) (*SaltStore, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -140,11 +144,17 @@ func NewSaltStore(ctx context.Context, js jetstream.JetStream, cfg Config, log *
 		now:     time.Now,
 		onEpoch: func(uint32) {},
 	}
-	if err := s.checkEpochLength(ctx); err != nil {
-		return nil, err
-	}
-	if s.sealsSince, err = s.readSealsSince(ctx); err != nil {
-		return nil, err
+	if readOnly {
+		if err := s.readOnlyChecks(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := s.checkEpochLength(ctx); err != nil {
+			return nil, err
+		}
+		if s.sealsSince, err = s.readSealsSince(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.refreshSchedule(ctx); err != nil {
 		return nil, fmt.Errorf("salt bucket %s: %w", bus.SaltBucket, err)

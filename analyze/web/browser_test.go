@@ -143,7 +143,7 @@ func TestBrowserDashboard(t *testing.T) {
 
 	// Every site, the last hour: what an operator opens first.
 	all := parsePage(t, headless(t, bin, pageURL("range=1h"), "--window-size=1400,1000", "--dump-dom"))
-	if got := strings.Fields(all.body["data-loaded"]); !slices.Equal(got, []string{"health", "sites", "status", "threats", "top"}) {
+	if got := strings.Fields(all.body["data-loaded"]); !slices.Equal(got, []string{"decisions", "health", "sites", "status", "threats", "top"}) {
 		t.Fatalf("panels loaded: %q, want every one (js errors: %s)", all.body["data-loaded"], all.body["data-js-errors"])
 	}
 	if all.body["data-js-errors"] != "0" || strings.Contains(all.dom, `<ul id="js-errors" hidden=""><li>`) {

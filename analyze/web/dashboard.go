@@ -16,6 +16,7 @@
 //	/api/status                     salt epochs, retention, stored rows, pipeline readiness
 //	/api/client?id=ID&epoch=E&scope=client&since=24h&site=S&n=20
 //	                                one client's (network's, AS's) investigation; the page is /client
+//	/api/decisions                  the bans the decision endpoint enforces (pseudonymous ids)
 //
 // since is a duration (15m, 1h, 24h, 7d, …); site empty means every site.
 package web
@@ -70,6 +71,9 @@ type Options struct {
 	// Pipeline, if set, returns the pipeline's readiness (the /readyz
 	// answer), shown in the page's header.
 	Pipeline func(ctx context.Context) any
+	// Decisions, if set, lists the active decisions of the decision
+	// endpoint (enforce.Decisions.List): ids, rules, expiry, hits.
+	Decisions func(ctx context.Context) (any, error)
 	// OnQuery, if set, is called each time an endpoint computes an answer
 	// (a cache miss), with the endpoint's name.
 	OnQuery func(endpoint string)
@@ -118,9 +122,10 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/top", secure(d.api("top", d.top, 5*time.Second, "since", "site", "n")))
 	mux.Handle("GET /api/status", secure(d.api("status", d.status, 5*time.Second)))
 	mux.Handle("GET /api/client", secure(d.api("client", d.client, 10*time.Second, "since", "site", "n", "scope", "id", "epoch")))
+	mux.Handle("GET /api/decisions", secure(d.api("decisions", d.decisions, 2*time.Second)))
 	mux.Handle("/api/", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/api/sites", "/api/health", "/api/threats", "/api/top", "/api/status", "/api/client":
+		case "/api/sites", "/api/health", "/api/threats", "/api/top", "/api/status", "/api/client", "/api/decisions":
 			// The API is read-only: nothing but GET changes nothing.
 			w.Header().Set("Allow", "GET, HEAD")
 			writeError(w, http.StatusMethodNotAllowed, "the API is read-only: use GET")
@@ -241,4 +246,21 @@ func normalise(q url.Values, params []string) url.Values {
 		out.Set(p, v)
 	}
 	return out
+}
+
+// decisionsResp is /api/decisions.
+type decisionsResp struct {
+	Decisions any    `json:"decisions"`
+	Error     string `json:"error,omitempty"`
+}
+
+func (d *Dashboard) decisions(ctx context.Context, _ url.Values) (any, error) {
+	if d.o.Decisions == nil {
+		return decisionsResp{Decisions: []any{}, Error: "decisions are not available in this process"}, nil
+	}
+	list, err := d.o.Decisions(ctx)
+	if err != nil {
+		return decisionsResp{Decisions: []any{}, Error: err.Error()}, nil
+	}
+	return decisionsResp{Decisions: list}, nil
 }

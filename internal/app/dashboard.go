@@ -7,6 +7,7 @@ import (
 
 	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/analyze/web"
+	"github.com/vakt-dev/vakt/enforce"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/metrics"
@@ -51,6 +52,16 @@ func dashboardRoutes(ctx context.Context, cfg config.Config, eng *Engines, log *
 		o.SaltsErr = err
 	} else {
 		o.Salts = salts
+	}
+	// The decision endpoint's bans, read as the alert loop's user.
+	if ds, err := enforce.OpenDecisions(ctx, eng.JS, cfg.Streams.Replicas); err == nil {
+		o.Decisions = func(ctx context.Context) (any, error) {
+			list, err := ds.List(ctx)
+			if list == nil {
+				list = []enforce.Listed{}
+			}
+			return list, err
+		}
 	}
 	return web.New(o).Register
 }

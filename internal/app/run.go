@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vakt-dev/vakt/analyze"
+	"github.com/vakt-dev/vakt/enforce"
 	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
@@ -63,7 +64,20 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		if err != nil {
 			return err
 		}
+		if ds, err := enforce.OpenDecisions(ctx, eng.JS, cfg.Streams.Replicas); err != nil {
+			log.Warn("rules' ban actions disabled: no decisions bucket", "err", err)
+		} else {
+			al.SetActions(decisionSink{ds})
+		}
 		stages["alerts"] = al
+	}
+	enforceAt := ""
+	if cfg.Enforce.Enabled() {
+		st, at, err := startEnforce(ctx, cfg, eng, log, m)
+		if err != nil {
+			return err
+		}
+		stages["enforce"], enforceAt = st, at
 	}
 	go pollLag(ctx, eng.JS, m, lagInterval)
 	httpSrv, stopHTTP := serveHTTP(cfg, m, eng, log, dashboardRoutes(ctx, cfg, eng, log, m))
@@ -81,13 +95,16 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		fmt.Fprintf(out, "  metrics and health:     http://%s/metrics (Authorization: Bearer <%s>)  /healthz  /readyz\n",
 			httpSrv.Addr, secrets.Path(cfg.DataDir, HTTPTokenName))
 	}
+	if enforceAt != "" {
+		fmt.Fprintf(out, "  decision endpoint:      %s\n", enforceAt)
+	}
 	fmt.Fprintf(out, "  query from a shell:     vakt sql --data-dir %s \"SELECT site, count() FROM vakt.requests GROUP BY site\"\n", cfg.DataDir)
 	if sources == 0 {
 		fmt.Fprintln(out, "  no log source configured: set ingest.files, use --demo, or publish to vakt.raw.<site>")
 	}
 	go store.ReportProgress(ctx, eng.CH, 5*time.Second, out)
 	front := map[string]Stage{}
-	for _, name := range []string{"ingest", "alerts"} {
+	for _, name := range []string{"ingest", "alerts", "enforce"} {
 		if s, ok := stages[name]; ok {
 			front[name] = s
 			delete(stages, name)

@@ -48,10 +48,21 @@ func RunStage(ctx context.Context, cfg config.Config, name string, log *slog.Log
 	if err != nil {
 		return err
 	}
+	stages := map[string]Stage{name: stage}
+	if name == "pseudonymize" && cfg.Enforce.Enabled() {
+		// The decision endpoint belongs to the pseudonymiser's trust zone:
+		// it needs the salts.
+		ep, at, err := startEnforce(ctx, cfg, eng, log, m)
+		if err != nil {
+			return err
+		}
+		stages["enforce"] = ep
+		log.Info("decision endpoint", "at", at)
+	}
 	_, stopHTTP := serveHTTP(cfg, m, eng, log)
 	defer stopHTTP()
 	log.Info("stage running", "stage", name)
-	return runStages(ctx, map[string]Stage{name: stage})
+	return runStages(ctx, stages)
 }
 
 // SQLCommand is `vakt sql`: it connects (or starts the embedded engine) and

@@ -34,6 +34,9 @@ const (
 	// StageSalts is `vakt salts`; StageQuarantine is `vakt quarantine`.
 	StageSalts      Stage = "salts"
 	StageQuarantine Stage = "quarantine"
+	// StageEnforce is the decision endpoint and `vakt decisions`: it sets
+	// up nothing but its own bucket (enforce.OpenDecisions).
+	StageEnforce Stage = "enforce"
 	// StageNone sets up nothing.
 	StageNone Stage = "none"
 )
@@ -62,6 +65,7 @@ var stageParts = map[Stage][]part{
 	StageStore:        {partEvents, partStoreConsumer},
 	StageSalts:        {partSalts},
 	StageQuarantine:   {partQuarantine},
+	StageEnforce:      nil,
 	StageNone:         nil,
 }
 

@@ -18,11 +18,32 @@ const (
 	UserStore        = "vakt_store"
 	UserOps          = "vakt_ops"
 	UserShipper      = "vakt_shipper"
+	// UserEnforce is the decision endpoint's (enforce/) and `vakt
+	// decisions`': it reads the salts (to compute the ids of the addresses
+	// it is asked about) and the decisions, never a raw event.
+	UserEnforce = "vakt_enforce"
 )
 
 // AlertsBucket is the KV bucket where `vakt run` remembers which offenders
 // it alerted on (vakt_ops may use it).
 const AlertsBucket = "vakt_alerts"
+
+// DecisionsBucket is the KV bucket of the decisions the decision endpoint
+// enforces (enforce/): pseudonymous ids, rules and expiry, never an
+// address. vakt_ops (the alert loop) and vakt_enforce may use it.
+const DecisionsBucket = "vakt_decisions"
+
+// decisionsBucketAccess is what a user of DecisionsBucket publishes to:
+// creating the bucket, its keys (values, per-key TTLs), direct gets and
+// the watchers that keep the endpoint's copy current.
+func decisionsBucketAccess() []string {
+	kv := "KV_" + DecisionsBucket
+	return []string{
+		"$JS.API.INFO", "$JS.API.STREAM.INFO." + kv, "$JS.API.STREAM.CREATE." + kv,
+		"$KV." + DecisionsBucket + ".>", "$JS.API.DIRECT.GET." + kv + ".>",
+		"$JS.API.CONSUMER.CREATE." + kv + ".>", "$JS.API.CONSUMER.DELETE." + kv + ".>", "$JS.FC." + kv + ".>",
+	}
+}
 
 // User is one NATS user: the subjects it may publish to and subscribe to.
 // Replies (JetStream answers, pulled messages, KV values) go to the
@@ -87,6 +108,12 @@ func Users() []User {
 			"$JS.API.DIRECT.GET." + kvSalts, "$JS.API.DIRECT.GET." + kvSalts + ".>",
 			"$JS.API.CONSUMER.CREATE." + kvSalts + ".>", "$JS.API.CONSUMER.DELETE." + kvSalts + ".>",
 			"$JS.FC." + kvSalts + ".>",
+			// the decision endpoint when it runs in `vakt pseudonymize`
+			// (enforce.listen): its decisions bucket
+			"$JS.API.STREAM.INFO." + "KV_" + DecisionsBucket, "$JS.API.STREAM.CREATE." + "KV_" + DecisionsBucket,
+			"$KV." + DecisionsBucket + ".>", "$JS.API.DIRECT.GET." + "KV_" + DecisionsBucket + ".>",
+			"$JS.API.CONSUMER.CREATE." + "KV_" + DecisionsBucket + ".>", "$JS.API.CONSUMER.DELETE." + "KV_" + DecisionsBucket + ".>",
+			"$JS.FC." + "KV_" + DecisionsBucket + ".>", "$JS.API.INFO",
 		},
 		Subscribe: []string{"_INBOX_pseudonymize.>"},
 	}, {
@@ -112,8 +139,17 @@ func Users() []User {
 			"vakt.alerts.>", "$JS.API.INFO",
 			"$JS.API.STREAM.INFO." + kvAlerts, "$JS.API.STREAM.CREATE." + kvAlerts, "$JS.API.STREAM.UPDATE." + kvAlerts,
 			"$KV." + AlertsBucket + ".>", "$JS.API.DIRECT.GET." + kvAlerts + ".>",
-		}, lag...),
+		}, append(lag, decisionsBucketAccess()[1:]...)...),
 		Subscribe: []string{"_INBOX_ops.>", "vakt.alerts.>"},
+	}, {
+		// The decision endpoint and `vakt decisions`: the salts read only
+		// (the key, the seal and conflict records, the rotation schedule:
+		// direct gets), the decisions bucket; no raw event, no salt write.
+		Name: UserEnforce, InboxPrefix: "_INBOX_enforce",
+		Publish: append([]string{
+			"$JS.API.STREAM.INFO." + kvSalts, "$JS.API.DIRECT.GET." + kvSalts + ".>",
+		}, decisionsBucketAccess()...),
+		Subscribe: []string{"_INBOX_enforce.>"},
 	}, {
 		// Vector, Fluent Bit or a script publishing the JSON contract
 		// (docs/nats-contract.md). No vakt user uses _INBOX, so the
@@ -146,6 +182,8 @@ func StageUser(stage Stage) string {
 		return UserPseudonymize
 	case StageStore:
 		return UserStore
+	case StageEnforce:
+		return UserEnforce
 	case StageSetup, StageNone:
 		return UserAdmin
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/vakt-dev/vakt/enforce"
 	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/pseudonymize"
@@ -38,6 +39,9 @@ type Config struct {
 	Rules Rules `yaml:"rules"`
 	// Alerts: `vakt run` evaluates the rules and publishes new offenders.
 	Alerts Alerts `yaml:"alerts"`
+	// Enforce is the decision endpoint web servers ask whether to serve a
+	// client (enforce/); off unless enforce.listen is set.
+	Enforce enforce.Config `yaml:"enforce"`
 	// ShutdownTimeout bounds how long a stopping vakt (SIGTERM, Ctrl-C)
 	// keeps publishing and storing the batches it holds.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
@@ -196,6 +200,7 @@ func Defaults() Config {
 		Retention:       Retention{Requests: Duration(store.DefaultRequestsTTL), HealthRollups: Duration(store.DefaultHealthRollupsTTL)},
 		HTTP:            HTTP{Listen: "127.0.0.1:9464", Auth: "token", AllowedHosts: []string{}},
 		Alerts:          Alerts{Enabled: true, Interval: Duration(10 * time.Second), WebhookTimeout: Duration(5 * time.Second), WebhookRetries: 3},
+		Enforce:         enforce.Defaults(),
 		ShutdownTimeout: Duration(10 * time.Second),
 	}
 }

@@ -44,6 +44,7 @@ func (c *Config) Problems() []Problem {
 	ps = append(ps, c.Ingest.Problems()...)
 	ps = append(ps, c.listenerProblems()...)
 	ps = append(ps, c.alertProblems()...)
+	ps = append(ps, c.Enforce.Problems()...)
 	return ps
 }
 

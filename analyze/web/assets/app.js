@@ -42,7 +42,7 @@
     range: RANGES.includes(params.get("range")) ? params.get("range") : "1h",
     live: params.get("live") !== "0",
     gen: 0, // bumped on every change of site or range: older answers are dropped
-    due: { health: 0, threats: 0, top: 0, status: 0, sites: 0 },
+    due: { health: 0, threats: 0, top: 0, status: 0, sites: 0, decisions: 0 },
     busy: {},
     loaded: new Set(),
     health: null, threats: null,
@@ -756,6 +756,39 @@
     run("threats", tp, () => refresh("threats", () => api("/api/threats"), renderThreats, threatsError));
     run("top", tp, () => refresh("top", () => api("/api/top", { n: 8 }), renderTop, topError));
     run("status", STATUS_PERIOD, () => refresh("status", () => fetchPlain("/api/status"), renderStatus, statusError));
+    run("decisions", STATUS_PERIOD, () => refresh("decisions", () => fetchPlain("/api/decisions"), renderDecisions, decisionsError));
+  }
+  function renderDecisions(d) {
+    const tb = $("decisions").querySelector("tbody");
+    clear(tb);
+    const list = d.decisions || [];
+    const now = Date.now();
+    for (const x of list) {
+      const tr = el("tr");
+      tr.appendChild(el("td", null, x.scope));
+      tr.appendChild(el("td", "mono", x.id));
+      tr.appendChild(el("td", "num", x.epoch || "—"));
+      const r = el("td", null, x.rule);
+      r.title = x.origin + (x.carried_from ? " from epoch " + x.carried_from : "");
+      tr.appendChild(r);
+      tr.appendChild(el("td", null, x.site || "all"));
+      tr.appendChild(el("td", "num", x.status));
+      const ex = el("td", "nowrap", "in " + fmtDuration(new Date(x.expires).getTime() - now));
+      ex.title = isoTitle(x.expires);
+      tr.appendChild(ex);
+      tr.appendChild(el("td", "num", fmtInt(x.hits || 0)));
+      tb.appendChild(tr);
+    }
+    $("decisions").hidden = list.length === 0;
+    const empty = $("decisions-empty");
+    empty.hidden = list.length !== 0 && !d.error;
+    empty.textContent = d.error ? "Decisions unavailable: " + d.error : "No active bans.";
+    $("decisions-note").textContent = list.length ? list.length + " active" : "";
+  }
+  function decisionsError(err) {
+    const empty = $("decisions-empty");
+    empty.hidden = false;
+    empty.textContent = "Decisions unavailable: " + err.message;
   }
   async function fetchPlain(path) {
     const res = await fetch(path, { cache: "no-store", headers: { Accept: "application/json" } });

@@ -1,0 +1,139 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/vakt-dev/vakt/analyze"
+	"github.com/vakt-dev/vakt/enforce"
+	"github.com/vakt-dev/vakt/internal/bus"
+	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/metrics"
+	"github.com/vakt-dev/vakt/internal/secrets"
+	"github.com/vakt-dev/vakt/pseudonymize"
+)
+
+// enforceStage is the decision endpoint with its listener.
+type enforceStage struct {
+	ep *enforce.Endpoint
+	ln net.Listener
+}
+
+func (s enforceStage) Run(ctx context.Context) error { return s.ep.Run(ctx, s.ln) }
+
+// startEnforce builds the decision endpoint of `vakt run` (enforce.listen
+// set): as vakt_enforce, which may read the salts, not raw events. It
+// returns what to print about it.
+func startEnforce(ctx context.Context, cfg config.Config, eng *Engines, log *slog.Logger, m *metrics.Pipeline) (Stage, string, error) {
+	js, err := eng.StageJS(bus.StageEnforce)
+	if err != nil {
+		return nil, "", err
+	}
+	ec := cfg.Enforce.WithDefaults()
+	var key, hint string
+	if ec.Auth == "key" {
+		if key, err = secrets.Ensure(cfg.DataDir, enforce.KeyName); err != nil {
+			return nil, "", fmt.Errorf("enforce: shared key: %w", err)
+		}
+		hint = fmt.Sprintf(" (send %s: <%s>)", enforce.HeaderKey, secrets.Path(cfg.DataDir, enforce.KeyName))
+	}
+	var geo *pseudonymize.GeoIP
+	if gc := cfg.Pseudonymize.GeoIP; gc.ASNDB != "" {
+		if geo, err = pseudonymize.NewGeoIP(gc, log); err != nil {
+			return nil, "", fmt.Errorf("enforce: %w", err)
+		}
+	}
+	ep, err := enforce.New(ctx, ec, enforce.Deps{
+		JS: js, Pseudonymize: cfg.Pseudonymize, GeoIP: geo, Key: key, Replicas: cfg.Streams.Replicas,
+		Metrics: metrics.NewEnforce(m.Registry), Log: log,
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	ln, err := ep.Listen()
+	if err != nil {
+		return nil, "", err
+	}
+	addr := ec.Listen
+	if ln.Addr().Network() == "tcp" {
+		addr = "http://" + ln.Addr().String()
+	}
+	return enforceStage{ep, ln}, addr + hint, nil
+}
+
+// decisionSink turns the alert loop's bans into decisions: on every site
+// (an attacker of one site is one of all), from the offender's
+// pseudonymous id and epoch, or its AS.
+type decisionSink struct{ ds *enforce.Decisions }
+
+func (s decisionSink) Ban(ctx context.Context, al analyze.Alert, a analyze.Action) error {
+	now := time.Now().UTC()
+	d := enforce.Decision{
+		Scope: al.Scope, ID: al.Offender, Epoch: al.Epoch, Rule: al.Rule, Category: al.Category,
+		Status: a.Status, Origin: enforce.OriginRule, Created: now, Expires: now.Add(a.Duration),
+	}
+	if d.Scope == enforce.ScopeASN {
+		d.Epoch = 0
+	}
+	_, err := s.ds.Put(ctx, d)
+	return err
+}
+
+// withDecisions runs f on the decisions bucket as vakt_enforce (which may
+// read the salts, for --ip).
+func withDecisions(ctx context.Context, cfg config.Config, log *slog.Logger, f func(*Engines, *enforce.Decisions) error) error {
+	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, Stage: bus.StageEnforce}, "decisions", log)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	ds, err := enforce.OpenDecisions(ctx, eng.JS, cfg.Streams.Replicas)
+	if err != nil {
+		return err
+	}
+	return f(eng, ds)
+}
+
+// DecisionsList is `vakt decisions list`.
+func DecisionsList(ctx context.Context, cfg config.Config, format string, log *slog.Logger, out io.Writer) error {
+	return withDecisions(ctx, cfg, log, func(_ *Engines, ds *enforce.Decisions) error {
+		list, err := ds.List(ctx)
+		if err != nil {
+			return err
+		}
+		return enforce.PrintList(out, list, format)
+	})
+}
+
+// DecisionsAdd is `vakt decisions add`: it prints the decision made (its
+// pseudonymous id, never the address it was asked for).
+func DecisionsAdd(ctx context.Context, cfg config.Config, req enforce.AddRequest, format string, log *slog.Logger, out io.Writer) error {
+	return withDecisions(ctx, cfg, log, func(eng *Engines, ds *enforce.Decisions) error {
+		d, err := enforce.Add(ctx, eng.JS, cfg.Pseudonymize, ds, req)
+		if err != nil {
+			return err
+		}
+		return enforce.PrintList(out, []enforce.Listed{{Decision: d, Key: d.Key()}}, format)
+	})
+}
+
+// DecisionsDelete is `vakt decisions delete KEY...`.
+func DecisionsDelete(ctx context.Context, cfg config.Config, keys []string, log *slog.Logger, out io.Writer) error {
+	return withDecisions(ctx, cfg, log, func(_ *Engines, ds *enforce.Decisions) error {
+		for _, k := range keys {
+			ok, err := ds.Delete(ctx, k)
+			if err != nil {
+				return fmt.Errorf("delete %s: %w", k, err)
+			}
+			if !ok {
+				return fmt.Errorf("no decision %s (vakt decisions list shows the keys)", k)
+			}
+			fmt.Fprintf(out, "deleted %s\n", k)
+		}
+		return nil
+	})
+}
