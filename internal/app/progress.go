@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -113,4 +114,49 @@ func (p *importProgress) finish() {
 	<-p.done
 	_ = p.bar.Exit()
 	fmt.Fprintln(p.w)
+}
+
+// stepBars draws one bar per long step of `vakt migrate` (rows copied of
+// the rows to copy), created at the step's first report: a migration
+// with nothing to copy draws nothing.
+type stepBars struct {
+	w    io.Writer
+	mu   sync.Mutex
+	step string
+	bar  *progressbar.ProgressBar
+}
+
+func (s *stepBars) update(step string, done, total uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bar == nil || step != s.step {
+		s.finishLocked()
+		s.step = step
+		s.bar = progressbar.NewOptions64(int64(max(total, 1)),
+			progressbar.OptionSetWriter(s.w),
+			progressbar.OptionSetDescription(step),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetItsString("rows"),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionSetWidth(24),
+			progressbar.OptionThrottle(progressTick/2),
+			progressbar.OptionSetRenderBlankState(true),
+		)
+	}
+	_ = s.bar.Set64(int64(done))
+}
+
+func (s *stepBars) finish() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finishLocked()
+}
+
+func (s *stepBars) finishLocked() {
+	if s.bar != nil {
+		_ = s.bar.Exit()
+		fmt.Fprintln(s.w)
+		s.bar = nil
+	}
 }
