@@ -16,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/creack/pty"
 
 	"github.com/vakt-dev/vakt/internal/loggen"
+	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
 // progressLogs writes a plain and a gzipped access log of recent traffic
@@ -120,5 +122,77 @@ func TestImportProgressBar(t *testing.T) {
 	}
 	if _, stderr, err := vakt(t, "import", "--progress", "sometimes", files[0]); err == nil || !strings.Contains(stderr, `--progress "sometimes": use auto`) {
 		t.Errorf("bad --progress: %v %s", err, stderr)
+	}
+}
+
+// legacyRequestsSQL is a requests table as vakt made it before migrations
+// were recorded (another sort key): `vakt migrate` copies its rows into the
+// current layout, the one step that backfills.
+const legacyRequestsSQL = "CREATE TABLE vakt.requests (`ts` DateTime64(3, 'UTC'), `site` LowCardinality(String), `client_id` UInt64, " +
+	"`network_id` UInt64, `ip_version` UInt8, `epoch` UInt32, `country` LowCardinality(String), `asn` UInt32, `as_org` LowCardinality(String), " +
+	"`method` LowCardinality(String), `path` String, `query` String, `protocol` LowCardinality(String), `status` UInt16, `bytes` UInt64, " +
+	"`referrer` String, `user_agent` String, `host` LowCardinality(String), `request_time` Nullable(Float32), `upstream_time` Nullable(Float32), `flags` UInt32) " +
+	"ENGINE = MergeTree PARTITION BY toDate(ts) ORDER BY (site, toStartOfHour(ts), client_id, ts)"
+
+// TestMigrateProgressBar: `vakt migrate` under a pseudo-terminal draws
+// the copy's bar from 0 to all rows; a migrate with nothing to copy, or
+// on a pipe, draws none.
+func TestMigrateProgressBar(t *testing.T) {
+	lib := testenv.CHDBLib(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	const rows = 2_000_000
+	srv, stop, err := testenv.StartEngine(lib, testenv.EngineDataDir(filepath.Join(dataDir, "clickhouse")), testenv.EngineAccount("vakt", "cli-test-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr()}, Protocol: clickhouse.HTTP,
+		Auth: clickhouse.Auth{Username: "vakt", Password: "cli-test-password"}})
+	if err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	for _, q := range []string{"CREATE DATABASE vakt", legacyRequestsSQL,
+		"INSERT INTO vakt.requests (ts, site, client_id, status, path) SELECT now64(3) - number % 86400, 'example.org', number, 200, concat('/p/', toString(number % 100)) FROM numbers(" + strconv.Itoa(rows) + ")"} {
+		if err := conn.Exec(t.Context(), q); err != nil {
+			conn.Close()
+			stop()
+			t.Fatal(err)
+		}
+	}
+	conn.Close()
+	stop() // the data dir is vakt migrate's now
+
+	cmd := exec.Command(vaktBin, "migrate", "--data-dir", dataDir, "--log-level", "warn")
+	cmd.Dir = t.TempDir()
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 160})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := io.Copy(&out, tty); err != nil && !errors.Is(err, syscall.EIO) {
+		t.Fatal(err)
+	}
+	tty.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("migrate under a terminal: %v\n%s", err, tailOf(out.String(), 3000))
+	}
+	total := "/" + strconv.Itoa(rows) + ")"
+	var counts []string
+	for frame := range strings.SplitSeq(out.String(), "\r") {
+		if barPercent.MatchString(frame) && strings.Contains(frame, "copying requests into the current layout") {
+			counts = append(counts, frame)
+		}
+	}
+	if len(counts) < 2 || !strings.Contains(counts[0], "(0"+total) || !strings.Contains(counts[len(counts)-1], "("+strconv.Itoa(rows)+total) {
+		t.Fatalf("no copy bar from 0 to %d rows:\n%s", rows, tailOf(out.String(), 3000))
+	}
+	if !strings.Contains(out.String(), "rebuilt with the current layout, 2000000 rows copied") {
+		t.Errorf("no migration report after the bar:\n%s", tailOf(out.String(), 1500))
+	}
+
+	// Nothing left to copy, and not a terminal: no bar.
+	stdout, stderr, err := vakt(t, "migrate", "--data-dir", dataDir, "--progress", "always")
+	if err != nil || barPercent.MatchString(stderr) || !strings.Contains(stdout, "no migration to apply") {
+		t.Errorf("second migrate: %v\nstdout %s\nstderr %s", err, stdout, tailOf(stderr, 1500))
 	}
 }

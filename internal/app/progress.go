@@ -106,6 +106,10 @@ func (p *importProgress) update() {
 	}
 	p.bar.Describe(fmt.Sprintf("%d lines (%.0f/s), stored %d, rejected %d%s", st.LinesRead, rate, stored, rejected, file))
 	_ = p.bar.Set64(fp.BytesRead)
+	// The bar redraws by itself only when the percentage moves: draw every
+	// tick, so the counts stay live while reading waits (backpressure) or
+	// the stages drain.
+	_ = p.bar.RenderBlank()
 }
 
 // finish draws the last state and ends the bar's line.
@@ -120,10 +124,11 @@ func (p *importProgress) finish() {
 // the rows to copy), created at the step's first report: a migration
 // with nothing to copy draws nothing.
 type stepBars struct {
-	w    io.Writer
-	mu   sync.Mutex
-	step string
-	bar  *progressbar.ProgressBar
+	w     io.Writer
+	mu    sync.Mutex
+	step  string
+	start time.Time
+	bar   *progressbar.ProgressBar
 }
 
 func (s *stepBars) update(step string, done, total uint64) {
@@ -131,20 +136,30 @@ func (s *stepBars) update(step string, done, total uint64) {
 	defer s.mu.Unlock()
 	if s.bar == nil || step != s.step {
 		s.finishLocked()
-		s.step = step
+		s.step, s.start = step, time.Now()
+		// The engine commits a copy in large blocks: the bar's own rolling
+		// rate would mostly read 0, so rate and ETA are over the whole step.
 		s.bar = progressbar.NewOptions64(int64(max(total, 1)),
 			progressbar.OptionSetWriter(s.w),
-			progressbar.OptionSetDescription(step),
 			progressbar.OptionShowCount(),
-			progressbar.OptionSetItsString("rows"),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionSetPredictTime(false),
 			progressbar.OptionSetWidth(24),
 			progressbar.OptionThrottle(progressTick/2),
 			progressbar.OptionSetRenderBlankState(true),
+			progressbar.OptionShowDescriptionAtLineEnd(),
 		)
 	}
+	elapsed := time.Since(s.start)
+	rate := float64(done) / max(elapsed.Seconds(), 1e-3)
+	eta := "?"
+	if done > 0 && done < total {
+		eta = (time.Duration(float64(total-done)/rate) * time.Second).Round(time.Second).String()
+	} else if done >= total {
+		eta = "0s"
+	}
+	s.bar.Describe(fmt.Sprintf("%s: %.0f rows/s, elapsed %s, ETA %s", step, rate, elapsed.Round(time.Second), eta))
 	_ = s.bar.Set64(int64(done))
+	_ = s.bar.RenderBlank()
 }
 
 func (s *stepBars) finish() {
