@@ -162,9 +162,14 @@ func (i *Ingest) importFile(ctx, pubCtx context.Context, it importItem) error {
 		s.replayAll = true
 		i.log.Info("file was imported before, or partly: lines already stored are skipped", slog.String("file", path))
 	}
-	var r io.Reader = f
+	i.progress.file.Store(&path)
+	defer func() {
+		i.progress.file.Store(nil)
+		i.progress.filesDone.Add(1)
+	}()
+	var r io.Reader = countingReader{f, &i.progress.read}
 	if isGzip(path) {
-		zr, err := gzip.NewReader(f)
+		zr, err := gzip.NewReader(r)
 		if err != nil {
 			return fmt.Errorf("ingest: %s: %w", path, err)
 		}

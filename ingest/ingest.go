@@ -75,6 +75,7 @@ type Ingest struct {
 	started       atomic.Bool
 
 	linesRead, published, duplicates, dropped atomic.Int64
+	progress                                  importProgress
 	rejected                                  map[string]*atomic.Int64 // fixed key set, read-only map
 }
 
@@ -208,6 +209,7 @@ func (i *Ingest) Run(ctx context.Context) error {
 		if imports, err = i.importList(); err != nil {
 			return err
 		}
+		i.progress.start(imports)
 	}
 	mode := "import"
 	if i.cfg.Follow {

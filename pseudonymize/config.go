@@ -97,7 +97,7 @@ func Defaults() Config {
 		Sites:       map[string]SitePolicy{},
 		// An empty list, as the example file writes it.
 		TrustedProxies: []string{},
-		GeoIP:          GeoIPConfig{Reload: DefaultGeoIPReload},
+		GeoIP:          GeoIPConfig{Reload: DefaultGeoIPReload, OpenData: OpenDataAuto},
 	}
 }
 
@@ -148,6 +148,9 @@ func (c Config) Problems() configkit.Problems {
 	}
 	if c.GeoIP.Reload < 10*time.Millisecond {
 		ps.Add("pseudonymize.geoip.reload", fmt.Sprintf("%s must be positive", c.GeoIP.Reload), "use e.g. 1m (the default): how often the database files are checked for a new version")
+	}
+	if c.GeoIP.OpenData != OpenDataAuto && c.GeoIP.OpenData != OpenDataOff {
+		ps.Add("pseudonymize.geoip.open_data", fmt.Sprintf("%q is not a choice", c.GeoIP.OpenData), fmt.Sprintf("use %q (the open databases of `make geoip` for a kind with no file configured) or %q", OpenDataAuto, OpenDataOff))
 	}
 	return ps
 }

@@ -51,12 +51,12 @@ func TestConfigValidate(t *testing.T) {
 func TestConfigWithDefaults(t *testing.T) {
 	got := Config{}.WithDefaults()
 	want := Config{EpochLength: 24 * time.Hour, Grace: 48 * time.Hour, Workers: 2, FetchBatch: DefaultFetchBatch, QueryPolicy: QueryRedact,
-		GeoIP: GeoIPConfig{Reload: DefaultGeoIPReload}}
+		GeoIP: GeoIPConfig{Reload: DefaultGeoIPReload, OpenData: OpenDataAuto}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("WithDefaults() = %+v, want %+v", got, want)
 	}
 	custom := Config{EpochLength: time.Hour, Grace: time.Minute, Workers: 3, FetchBatch: 5, QueryPolicy: QueryKeep,
-		GeoIP: GeoIPConfig{CountryDB: "c.mmdb", Reload: time.Hour}, TrustedProxies: []string{"10.0.0.0/8"}}
+		GeoIP: GeoIPConfig{CountryDB: "c.mmdb", Reload: time.Hour, OpenData: OpenDataOff}, TrustedProxies: []string{"10.0.0.0/8"}}
 	if got := custom.WithDefaults(); !reflect.DeepEqual(got, custom) {
 		t.Fatalf("WithDefaults() changed set fields: %+v", got)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,14 +15,16 @@ import (
 	"github.com/oschwald/geoip2-golang/v2"
 
 	"github.com/vakt-dev/vakt/internal/event"
+	"github.com/vakt-dev/vakt/pseudonymize/geodata"
 )
 
 // DefaultGeoIPReload is how often the databases' files are checked for a
 // new version (geoipupdate replaces them weekly).
 const DefaultGeoIPReload = time.Minute
 
-// GeoIPConfig locates MaxMind-format databases for enrichment. Either may be
-// empty; with both empty enrichment is off.
+// GeoIPConfig locates MaxMind-format databases for enrichment. For either
+// left empty, the open databases of OpenDataDir are used (unless OpenData
+// is "off"); with neither, that enrichment is off.
 type GeoIPConfig struct {
 	// CountryDB is a GeoLite2-Country or GeoLite2-City database (or DB-IP's
 	// Country or City Lite, or the commercial GeoIP2 ones).
@@ -31,6 +34,49 @@ type GeoIPConfig struct {
 	// Reload is how often the files' modification times are checked; a
 	// changed file is loaded and swapped in atomically.
 	Reload time.Duration `yaml:"reload"`
+	// OpenData is "auto" (the default: use the open databases built by
+	// `make geoip` or `vakt geoip build` for a kind with no file
+	// configured) or "off".
+	OpenData string `yaml:"open_data"`
+	// OpenDataDir holds the open databases; empty: ~/.cache/vakt/geoip
+	// (geodata.DefaultDir).
+	OpenDataDir string `yaml:"open_data_dir"`
+}
+
+// Values of GeoIPConfig.OpenData.
+const (
+	OpenDataAuto = "auto"
+	OpenDataOff  = "off"
+)
+
+// openDataDir is the directory the open databases are read from.
+func (c GeoIPConfig) openDataDir() string {
+	if c.OpenDataDir != "" {
+		return c.OpenDataDir
+	}
+	return geodata.DefaultDir()
+}
+
+// OpenSources lists the open databases cfg uses: those built in the
+// open-data directory for a kind with no MaxMind file configured. Their
+// licences ask for the attribution the dashboard shows.
+func (c GeoIPConfig) OpenSources() []geodata.Source {
+	if c.OpenData == OpenDataOff || (c.CountryDB != "" && c.ASNDB != "") {
+		return nil
+	}
+	m, err := geodata.ReadManifest(c.openDataDir())
+	if err != nil {
+		return nil
+	}
+	var out []geodata.Source
+	for _, s := range m.Sources {
+		if (s.Kind == "country" && c.CountryDB == "") || (s.Kind == "asn" && c.ASNDB == "") {
+			if geodata.Path(c.openDataDir(), s.Kind) != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // GeoIP enriches events with the country and autonomous system of the raw
@@ -47,7 +93,10 @@ type GeoIP struct {
 type geoDB struct {
 	key, path string // configuration key and file
 	kind      string // "country" or "asn"
-	r         atomic.Pointer[geoip2.Reader]
+	// open describes an open database used by default; nil for a
+	// configured (MaxMind-format) file.
+	open *geodata.Source
+	r    atomic.Pointer[geoip2.Reader]
 
 	mu         sync.Mutex // guards the fields below (Reload may run concurrently)
 	mtime      time.Time  // of the version last tried
@@ -71,6 +120,14 @@ func NewGeoIP(cfg GeoIPConfig, log *slog.Logger) (*GeoIP, error) {
 	}
 	if cfg.ASNDB != "" {
 		g.asn = &geoDB{key: "pseudonymize.geoip.asn_db", path: cfg.ASNDB, kind: "asn"}
+	}
+	for _, src := range cfg.OpenSources() {
+		db := &geoDB{key: "pseudonymize.geoip.open_data_dir", path: filepath.Join(cfg.openDataDir(), src.File), kind: src.Kind, open: &src}
+		if src.Kind == "country" {
+			g.country = db
+		} else {
+			g.asn = db
+		}
 	}
 	var errs []error
 	for _, db := range g.dbs() {
@@ -97,7 +154,8 @@ func (g *GeoIP) Configured() bool { return g != nil && (g.country != nil || g.as
 // Describe is the one line that says what enrichment does.
 func (g *GeoIP) Describe() string {
 	if !g.Configured() {
-		return "GeoIP enrichment off: no database configured (set pseudonymize.geoip.country_db and/or pseudonymize.geoip.asn_db to MaxMind-format files)"
+		return "GeoIP enrichment off: no database configured (set pseudonymize.geoip.country_db and/or pseudonymize.geoip.asn_db to MaxMind-format files, " +
+			"or build the open databases with `make geoip` or `vakt geoip build`)"
 	}
 	part := func(db *geoDB, what string) string {
 		switch {
@@ -105,6 +163,8 @@ func (g *GeoIP) Describe() string {
 			return what + " off (not configured)"
 		case db.r.Load() == nil:
 			return what + " waiting for " + db.path
+		case db.open != nil:
+			return fmt.Sprintf("%s from open data %s (%s %s, data of %s, %s)", what, db.path, db.open.Package, db.open.Version, db.open.DataDate, db.open.Licence)
 		default:
 			return what + " from " + db.path
 		}

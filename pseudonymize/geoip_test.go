@@ -58,7 +58,7 @@ func TestGeoIPEnrich(t *testing.T) {
 }
 
 func TestGeoIPOffWithoutDatabase(t *testing.T) {
-	g, err := NewGeoIP(GeoIPConfig{}, nil)
+	g, err := NewGeoIP(GeoIPConfig{OpenData: OpenDataOff}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestGeoIPOffWithoutDatabase(t *testing.T) {
 	n := startNATS(t)
 	var logs testenv.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r := startPseudonymizer(t, n.connect(t, "p"), Config{}, log, nil)
+	r := startPseudonymizer(t, n.connect(t, "p"), Config{GeoIP: GeoIPConfig{OpenDataDir: t.TempDir()}}, log, nil)
 	if r.p.builder.enricher != nil {
 		t.Error("enricher set without a database")
 	}
@@ -182,5 +182,61 @@ func BenchmarkGeoIPEnrich(b *testing.B) {
 	var e event.Event
 	for b.Loop() {
 		g.Enrich(ip, &e)
+	}
+}
+
+// TestGeoIPOpenDataKnownAddresses looks well-known public addresses up in
+// the open databases `make geoip` fetched and built, through the default
+// path (no file configured), as the pseudonymiser does.
+func TestGeoIPOpenDataKnownAddresses(t *testing.T) {
+	dir := testenv.OpenGeoIPDir(t)
+	g, err := NewGeoIP(GeoIPConfig{OpenDataDir: dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.Configured() || !strings.Contains(g.Describe(), "country from open data") || !strings.Contains(g.Describe(), "ASN from open data") {
+		t.Fatalf("open data not in use: %s", g.Describe())
+	}
+	tests := []struct {
+		ip, country string
+		asn         uint32
+		org         string // a word of the AS organisation
+	}{
+		{"8.8.8.8", "US", 15169, "Google"},                  // Google Public DNS
+		{"2001:4860:4860::8888", "US", 15169, "Google"},     // its IPv6 address
+		{"1.1.1.1", "AU", 13335, "Cloudflare"},              // Cloudflare's resolver; registered to APNIC's research range in AU
+		{"2606:4700:4700::1111", "US", 13335, "Cloudflare"}, // its IPv6 address
+		{"9.9.9.9", "US", 19281, "Quad9"},                   // Quad9
+		{"193.0.14.129", "NL", 25152, "RIPE NCC"},           // k.root-servers.net
+		{"2002:808:808::1", "US", 15169, "Google"},          // 6to4 of 8.8.8.8: answered from the IPv4 data
+		{"192.168.1.1", "", 0, ""},                          // private: unknown
+	}
+	for _, tt := range tests {
+		e := lookup(g, tt.ip)
+		if e.Country != tt.country || e.ASN != tt.asn || !strings.Contains(e.ASOrg, tt.org) {
+			t.Errorf("%s: country %q AS%d %q; want %q AS%d containing %q", tt.ip, e.Country, e.ASN, e.ASOrg, tt.country, tt.asn, tt.org)
+		}
+	}
+	// A configured MaxMind-format file takes precedence over the open data
+	// for its kind; the other kind stays open.
+	country, _ := testenv.WriteGeoIPDBs(t, t.TempDir(), "", map[netip.Prefix]testenv.GeoRecord{
+		netip.MustParsePrefix("8.8.8.0/24"): {Country: "SE", ASN: 64500, ASOrg: "Example"},
+	})
+	g, err = NewGeoIP(GeoIPConfig{CountryDB: country, OpenDataDir: dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := lookup(g, "8.8.8.8"); e.Country != "SE" || e.ASN != 15169 {
+		t.Errorf("configured country file with open AS data: %+v", e)
+	}
+	dbs := g.Databases()
+	if len(dbs) != 2 || dbs[0].Origin != "pseudonymize.geoip.country_db" || dbs[1].Origin != "open data" ||
+		dbs[1].Licence != "CC-BY-4.0" || !strings.Contains(dbs[1].Attribution, "DB-IP") || dbs[1].DataDate == "" {
+		t.Errorf("Databases() = %+v", dbs)
+	}
+	// Off means off.
+	g, err = NewGeoIP(GeoIPConfig{OpenData: OpenDataOff, OpenDataDir: dir}, nil)
+	if err != nil || g.Configured() {
+		t.Errorf("open_data off: configured %v, err %v", g.Configured(), err)
 	}
 }

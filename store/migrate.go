@@ -238,10 +238,14 @@ func rebuildLegacyRequests(ctx context.Context, conn driver.Conn, s schema) ([]s
 	}
 	list := strings.Join(cols, ", ")
 	// A copy left by an interrupted rebuild is incomplete: start afresh.
-	for _, stmt := range []string{"DROP TABLE IF EXISTS " + tmp, ddl, "INSERT INTO " + tmp + " (" + list + ") SELECT " + list + " FROM " + old} {
+	for _, stmt := range []string{"DROP TABLE IF EXISTS " + tmp, ddl} {
 		if err := exec(ctx, conn, stmt); err != nil {
 			return nil, fmt.Errorf("schema: rebuild %s with the current layout: %w", RequestsTable, err)
 		}
+	}
+	copyStmt := "INSERT INTO " + tmp + " (" + list + ") SELECT " + list + " FROM " + old
+	if err := copyRows(ctx, conn, "copying "+RequestsTable+" into the current layout", copyStmt, old, tmp); err != nil {
+		return nil, fmt.Errorf("schema: rebuild %s with the current layout: %w", RequestsTable, err)
 	}
 	copied, err := queryCount(ctx, conn, "SELECT count() FROM "+tmp)
 	if err != nil {

@@ -207,10 +207,23 @@ func TestMigrateFoundationTable(t *testing.T) {
 		"SELECT now64(3) - number, 'example.org', number, 200 FROM numbers(100)"); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := MigrateReport(t.Context(), conn, SchemaConfig{Database: db})
+	// The copy reports its progress: from none to all 100 rows.
+	var progMu sync.Mutex
+	var prog [][2]uint64
+	ctx := WithMigrateProgress(t.Context(), func(step string, done, total uint64) {
+		progMu.Lock()
+		defer progMu.Unlock()
+		prog = append(prog, [2]uint64{done, total})
+	})
+	rep, err := MigrateReport(ctx, conn, SchemaConfig{Database: db})
 	if err != nil {
 		t.Fatal(err)
 	}
+	progMu.Lock()
+	if len(prog) < 2 || prog[0] != [2]uint64{0, 100} || prog[len(prog)-1] != [2]uint64{100, 100} {
+		t.Errorf("copy progress %v, want from [0 100] to [100 100]", prog)
+	}
+	progMu.Unlock()
 	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "rebuilt with the current layout, 100 rows copied") || len(rep.Applied) != len(migrations) {
 		t.Fatalf("report %+v", rep)
 	}

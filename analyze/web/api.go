@@ -551,12 +551,14 @@ type statusResp struct {
 	RetentionError string      `json:"retention_error,omitempty"`
 	Store          storeStatus `json:"store"`
 	Pipeline       any         `json:"pipeline,omitempty"`
+	// Attribution of the GeoIP data in use, for the footer.
+	Attribution []Attribution `json:"attribution"`
 }
 
 // status never fails as a whole: each part reports its own error, so the
 // page shows what it can.
 func (d *Dashboard) status(ctx context.Context, _ url.Values) (any, error) {
-	r := statusResp{Now: d.o.Now().UTC(), Retention: []Retention{}}
+	r := statusResp{Now: d.o.Now().UTC(), Retention: []Retention{}, Attribution: append([]Attribution{}, d.o.Attribution...)}
 	r.Salts = saltStatus{EpochLength: analyze.ShortDuration(d.o.EpochLength), Grace: analyze.ShortDuration(d.o.Grace), Epochs: []epochInfo{}}
 	switch {
 	case d.o.Salts != nil:

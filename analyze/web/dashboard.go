@@ -74,12 +74,22 @@ type Options struct {
 	// Decisions, if set, lists the active decisions of the decision
 	// endpoint (enforce.Decisions.List): ids, rules, expiry, hits.
 	Decisions func(ctx context.Context) (any, error)
+	// Attribution credits the open data the shown countries and ASes come
+	// from, as its licences require (pseudonymize.GeoIPConfig.OpenSources);
+	// shown in the page's footer.
+	Attribution []Attribution
 	// OnQuery, if set, is called each time an endpoint computes an answer
 	// (a cache miss), with the endpoint's name.
 	OnQuery func(endpoint string)
 	Log     *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+}
+
+// Attribution is one credit line and the pages it links to.
+type Attribution struct {
+	Text  string   `json:"text"`
+	Links []string `json:"links,omitempty"`
 }
 
 // Dashboard serves the page and its API.

@@ -14,6 +14,11 @@ func sourceFlags(fs *flag.FlagSet, o *options) {
 	fs.BoolVar(&o.demo, "demo", false, "feed generated demo traffic")
 }
 
+// progressFlag is --progress of the commands that draw a bar on stderr.
+func progressFlag(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.progress, "progress", app.ProgressAuto, "progress bar on stderr: auto (when stderr is a terminal), always or never")
+}
+
 func init() {
 	register(&command{
 		name: "run", args: "[--demo] [--file GLOB]...", summary: "run every stage (embedded NATS and ClickHouse by default)",
@@ -21,15 +26,20 @@ func init() {
 		run:   func(ctx context.Context, e *env) error { return app.Run(ctx, e.cfg, e.log, e.stdout) },
 	})
 	register(&command{
-		name: "import", args: "[--site S] FILE...", summary: "push whole log files through the pipeline, then exit",
+		name: "import", args: "[--site S] [--progress auto|always|never] FILE...", summary: "push whole log files through the pipeline, then exit",
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.site, "site", "", "site label for the files' events")
+			progressFlag(fs, o)
 		},
 		run: func(ctx context.Context, e *env) error {
 			if len(e.args) == 0 {
 				return fmt.Errorf("%w: vakt import needs at least one FILE", errUsage)
 			}
-			sum, err := app.Import(ctx, e.cfg, e.args, e.log)
+			bar, err := app.ProgressWriter(e.opts.progress, e.stderr)
+			if err != nil {
+				return fmt.Errorf("%w: %v", errUsage, err)
+			}
+			sum, err := app.Import(ctx, e.cfg, e.args, e.log, bar)
 			sum.Print(e.stdout)
 			return err
 		},

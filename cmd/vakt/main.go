@@ -45,7 +45,9 @@ type options struct {
 	site   string
 	demo   bool
 	format string
-	extra  map[string]any // flags of commands that keep their own values
+	// progress is --progress: auto, always or never.
+	progress string
+	extra    map[string]any // flags of commands that keep their own values
 }
 
 // env is what a command runs with.

@@ -42,6 +42,9 @@ func dashboardRoutes(ctx context.Context, cfg config.Config, eng *Engines, log *
 		OnQuery:  func(endpoint string) { m.DashboardQueries.WithLabelValues(endpoint).Inc() },
 		Log:      log,
 	}
+	for _, s := range cfg.Pseudonymize.GeoIP.OpenSources() {
+		o.Attribution = append(o.Attribution, web.Attribution{Text: s.Attribution, Links: s.AttributionLinks})
+	}
 	// A salt store of its own only reads the bucket: the pseudonymiser's
 	// creates and destroys the salts.
 	// It reads the salt bucket, which only the pseudonymiser's NATS user

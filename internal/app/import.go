@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -25,7 +26,8 @@ import (
 // a cluster): the stages share durable consumers, so the work is split and
 // each event is stored once. "Stored" is confirmed by the pipeline draining:
 // the store acknowledges an event only after ClickHouse committed it.
-func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Logger) (ingest.ImportSummary, error) {
+// With a progress writer (see ProgressWriter), a bar is drawn there.
+func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Logger, progress io.Writer) (ingest.ImportSummary, error) {
 	start := time.Now()
 	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, ClickHouse: true}, "import", log)
 	if err != nil {
@@ -37,7 +39,13 @@ func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Lo
 		return ingest.ImportSummary{}, err
 	}
 	defer im.Close()
-	err = im.Run(ctx)
+	if progress != nil {
+		bar := startImportProgress(progress, im)
+		err = im.Run(ctx)
+		bar.finish()
+	} else {
+		err = im.Run(ctx)
+	}
 	// Stop the stages before counting, so that what the store commits
 	// while stopping is counted too.
 	im.Close()

@@ -15,8 +15,9 @@ import (
 type MigrateOptions = store.MigrateOptions
 
 // MigrateCommand is `vakt migrate` (store.MigrateCommand) on the
-// configured or the embedded engine.
-func MigrateCommand(ctx context.Context, cfg config.Config, opts MigrateOptions, log *slog.Logger, out io.Writer) error {
+// configured or the embedded engine. With a progress writer (see
+// ProgressWriter), a step that copies rows draws a bar there.
+func MigrateCommand(ctx context.Context, cfg config.Config, opts MigrateOptions, progress io.Writer, log *slog.Logger, out io.Writer) error {
 	sc := schemaConfig(cfg)
 	if opts.PrintSQL {
 		return store.PrintSQL(out, sc, opts.Roles)
@@ -26,6 +27,11 @@ func MigrateCommand(ctx context.Context, cfg config.Config, opts MigrateOptions,
 		return err
 	}
 	defer eng.Close()
+	if progress != nil {
+		bars := &stepBars{w: progress}
+		defer bars.finish()
+		ctx = store.WithMigrateProgress(ctx, bars.update)
+	}
 	return store.MigrateCommand(ctx, eng.CH, eng.CHAddr, sc, opts.Roles, cfg.EmbeddedClickHouse(), out)
 }
 

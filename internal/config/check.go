@@ -9,6 +9,7 @@ import (
 
 	"github.com/vakt-dev/vakt/internal/chdb"
 	"github.com/vakt-dev/vakt/pseudonymize"
+	"github.com/vakt-dev/vakt/pseudonymize/geodata"
 )
 
 // Check is the static part of `vakt check`: every problem of the
@@ -120,6 +121,12 @@ func dataDirProblems(dataDir string, add func(key, problem, fix string)) {
 // will load them, for `vakt check`.
 func geoIPProblems(cfg Config, add func(key, problem, fix string)) {
 	g := cfg.Pseudonymize.GeoIP
+	if g.OpenDataDir != "" && g.OpenData != pseudonymize.OpenDataOff && (g.CountryDB == "" || g.ASNDB == "") {
+		if _, err := geodata.ReadManifest(g.OpenDataDir); err != nil {
+			add("pseudonymize.geoip.open_data_dir", fmt.Sprintf("%s holds no built open GeoIP databases (%v)", g.OpenDataDir, err),
+				"build them there with `vakt geoip build --dir "+g.OpenDataDir+"` (after `make geoip`), or clear the key for the default cache")
+		}
+	}
 	for _, db := range []struct{ key, path string }{
 		{"pseudonymize.geoip.country_db", g.CountryDB},
 		{"pseudonymize.geoip.asn_db", g.ASNDB},

@@ -39,6 +39,7 @@ var anyValueIsValid = map[string]string{
 	"ingest.syslog.site":                "a site label, any text",
 	"pseudonymize.geoip.country_db":     "a path; vakt check opens the database",
 	"pseudonymize.geoip.asn_db":         "a path; vakt check opens the database",
+	"pseudonymize.geoip.open_data_dir":  "a path; vakt check says when it holds no built databases",
 	"rules.dir":                         "a path; vakt check loads the rules",
 }
 

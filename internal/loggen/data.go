@@ -19,14 +19,8 @@ func (g *Generator) makeClients() {
 	// shared ones too, as behind NAT or in one cloud region.
 	nets4 := make([][3]byte, max(1, n4/3))
 	for i := range nets4 {
-		for {
-			a := netip.AddrFrom4([4]byte{byte(r.IntN(224)), byte(r.IntN(256)), byte(r.IntN(256)), 1})
-			if public(a) {
-				b := a.As4()
-				nets4[i] = [3]byte{b[0], b[1], b[2]}
-				break
-			}
-		}
+		b := randomIn(r, allocated4[r.IntN(len(allocated4))]).As4()
+		nets4[i] = [3]byte{b[0], b[1], b[2]}
 	}
 	nets6 := make([][6]byte, max(1, n6/2))
 	for i := range nets6 {
@@ -84,33 +78,23 @@ func (g *Generator) makeClients() {
 	}
 }
 
-// randomNet48 returns the first six bytes of a /48 in space the RIRs
-// allocate to ISPs and hosters.
+// randomNet48 returns the first six bytes of a /48 inside one of the
+// allocated networks.
 func randomNet48(r *rand.Rand) [6]byte {
-	for {
-		var hi, second uint16
-		switch r.IntN(6) {
-		case 0:
-			hi, second = 0x2001, uint16(0x0400+r.IntN(0x4800)) // above the IETF 2001::/23
-		case 1:
-			hi, second = 0x2003, uint16(r.IntN(0x10000))
-		case 2:
-			hi, second = uint16(0x2400+r.IntN(16)), uint16(r.IntN(0x10000))
-		case 3:
-			hi, second = uint16(0x2600+r.IntN(16)), uint16(r.IntN(0x10000))
-		case 4:
-			hi, second = uint16(0x2800+r.IntN(16)), uint16(r.IntN(0x10000))
-		default:
-			hi, second = uint16(0x2a00+r.IntN(16)), uint16(r.IntN(0x10000))
-		}
-		third := uint16(r.IntN(0x10000))
-		b := [6]byte{byte(hi >> 8), byte(hi), byte(second >> 8), byte(second), byte(third >> 8), byte(third)}
-		var full [16]byte
-		copy(full[:], b[:])
-		if public(netip.AddrFrom16(full)) {
-			return b
+	b := randomIn(r, allocated6[r.IntN(len(allocated6))]).As16()
+	return [6]byte(b[:6])
+}
+
+// randomIn returns a random address of p.
+func randomIn(r *rand.Rand, p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		if r.IntN(2) == 1 {
+			b[i/8] |= 0x80 >> (i % 8)
 		}
 	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
 }
 
 // reserved are the special-purpose ranges of RFC 6890 and its IPv6

@@ -9,6 +9,8 @@ import (
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
+
+	"github.com/vakt-dev/vakt/pseudonymize/geodata"
 )
 
 // GeoRecord is what a test GeoIP database says about one network.
@@ -78,4 +80,23 @@ func WriteMMDB(tb testing.TB, path, dbType string, records map[netip.Prefix]mmdb
 	if err := os.Rename(tmp, path); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// OpenGeoIPDir returns the directory of the open GeoIP databases `make
+// geoip` builds ($VAKT_GEOIP_CACHE, else the default cache). Without them
+// the test fails in CI and is skipped elsewhere, saying how to get them.
+func OpenGeoIPDir(tb testing.TB) string {
+	tb.Helper()
+	dir := os.Getenv("VAKT_GEOIP_CACHE")
+	if dir == "" {
+		dir = geodata.DefaultDir()
+	}
+	if _, err := geodata.ReadManifest(dir); err != nil {
+		msg := "open GeoIP databases not built in " + dir + " (run `make geoip`): " + err.Error()
+		if CI() {
+			tb.Fatal(msg)
+		}
+		tb.Skip(msg)
+	}
+	return dir
 }

@@ -696,6 +696,26 @@
     if (s.retention_error) { sum.textContent += " Retention: " + s.retention_error; }
 
     renderPipeline(s.pipeline);
+    renderAttribution(s.attribution || []);
+  }
+
+  // The open GeoIP data's licences ask for credit (and DB-IP's for a link)
+  // where its results are shown.
+  function renderAttribution(list) {
+    const box = $("geo-attribution");
+    clear(box);
+    for (const a of list) {
+      const p = el("span", "attribution", a.text + " ");
+      for (const href of a.links || []) {
+        const link = el("a", null, href.replace(/^https:\/\/(www\.)?/, ""));
+        link.href = href;
+        link.rel = "noopener noreferrer";
+        link.target = "_blank";
+        p.appendChild(link);
+        p.appendChild(document.createTextNode(" "));
+      }
+      box.appendChild(p);
+    }
   }
 
   function renderPipeline(p) {
