@@ -51,3 +51,8 @@ func ReadRetention(ctx context.Context, cfg config.Config, log *slog.Logger) ana
 func RetentionCommand(ctx context.Context, cfg config.Config, format string, log *slog.Logger, out io.Writer) error {
 	return ReadRetention(ctx, cfg, log).Write(format, out)
 }
+
+// ReadRetentionWith is ReadRetention over engines already open.
+func ReadRetentionWith(ctx context.Context, cfg config.Config, eng *Engines) analyze.RetentionPolicy {
+	return analyze.ReadRetention(ctx, eng.CH, nil, schemaConfig(cfg), retentionLifetimes(cfg))
+}

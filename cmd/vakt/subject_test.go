@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vakt-dev/vakt/internal/testenv"
+)
+
+// nginxLine is one line nginx logged: who, when (to the second), what.
+type nginxLine struct {
+	addr netip.Addr // unmapped, as vakt treats it
+	ts   time.Time
+	path string
+}
+
+// nginxTraffic runs nginx behind a trusted proxy (realip from
+// X-Forwarded-For, so each request comes from the address the test
+// chooses), sends requests from clients IPv4 and IPv6 addresses (a quarter
+// IPv6) with a unique path each, plus requests in IPv4-mapped IPv6 form
+// from the first client, and returns the access log and what it holds.
+func nginxTraffic(t *testing.T, clients, requests int) (string, []nginxLine, []netip.Addr) {
+	t.Helper()
+	port := testenv.FreePort(t)
+	ng := testenv.StartNginx(t, fmt.Sprintf(`
+  server {
+    listen 127.0.0.1:%d;
+    set_real_ip_from 127.0.0.1;
+    real_ip_header X-Forwarded-For;
+    access_log DIR/access.log combined;
+    location / { return 200 "ok\n"; }
+  }`, port), port)
+	rng := rand.New(rand.NewPCG(14, 1))
+	var ips []netip.Addr
+	seen := map[netip.Addr]bool{}
+	for len(ips) < clients {
+		var ip netip.Addr
+		if len(ips)%4 == 3 {
+			var b [16]byte
+			binary.BigEndian.PutUint64(b[:], 0x2a01_0000_0000_0000|rng.Uint64()&0x00ff_ffff_ffff_0000)
+			binary.BigEndian.PutUint64(b[8:], rng.Uint64())
+			ip = netip.AddrFrom16(b)
+		} else {
+			ip = netip.AddrFrom4([4]byte{byte(11 + rng.IntN(150)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(1 + rng.IntN(254))})
+		}
+		if !seen[ip] {
+			seen[ip] = true
+			ips = append(ips, ip)
+		}
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := range requests {
+		ip := ips[i%clients]
+		if i >= clients {
+			ip = ips[rng.IntN(clients)]
+		}
+		if i%50 == 0 {
+			ip = ips[0]
+		}
+		from := ip.String()
+		if ip == ips[0] && i%3 == 0 {
+			from = netip.AddrFrom16(ip.As16()).String() // ::ffff:a.b.c.d
+		}
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/s/%d/u%x", port, i, rng.Uint64()), nil)
+		req.Header.Set("X-Forwarded-For", from)
+		req.Header.Set("User-Agent", fmt.Sprintf("subject-test/%d", i%5))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	ng.Stop()
+	logPath := filepath.Join(ng.Dir, "access.log")
+	return logPath, parseNginxLog(t, logPath), ips
+}
+
+var combinedRe = regexp.MustCompile(`^(\S+) \S+ \S+ \[([^\]]+)\] "GET (\S+) HTTP/1\.1"`)
+
+func parseNginxLog(t *testing.T, path string) []nginxLine {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []nginxLine
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		m := combinedRe.FindStringSubmatch(sc.Text())
+		if m == nil {
+			t.Fatalf("nginx line not understood: %s", sc.Text())
+		}
+		addr, err := netip.ParseAddr(m[1])
+		if err != nil {
+			t.Fatalf("nginx logged %q: %v", m[1], err)
+		}
+		ts, err := time.Parse("02/Jan/2006:15:04:05 -0700", m[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, nginxLine{addr: addr.Unmap(), ts: ts.UTC(), path: m[3]})
+	}
+	return out
+}
+
+// subjectExport is the part of `vakt subject export --format json` the
+// tests read.
+type subjectExport struct {
+	Format   string                   `json:"format"`
+	Version  int                      `json:"version"`
+	Epochs   []struct{ Epoch uint32 } `json:"epochs"`
+	Requests []struct {
+		TS   time.Time `json:"ts"`
+		Site string    `json:"site"`
+		Path string    `json:"path"`
+	} `json:"requests"`
+	Activity []struct {
+		Requests uint64 `json:"requests"`
+	} `json:"client_activity"`
+	Information struct {
+		Purposes  []string `json:"purposes"`
+		Retention []struct {
+			Where       string  `json:"where"`
+			KeepSeconds float64 `json:"keep_seconds"`
+		} `json:"retention"`
+		RetentionSource string `json:"retention_source"`
+	} `json:"information"`
+	NotIdentifiable *struct{ Statement string } `json:"not_identifiable"`
+}
+
+func exitStatus(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+// TestSubjectExportMatchesNginx is issue 14's acceptance (1), and (4) for
+// find and export: on real nginx traffic from 400 clients, the export of
+// three addresses (one also logged in IPv4-mapped form, one IPv6) holds
+// exactly the lines nginx logged for it, each with its time and path, and
+// nothing of anyone else. After `vakt salts rotate --destroy-now` the same
+// requests get the Art. 11(2) statement and exit status 3.
+func TestSubjectExportMatchesNginx(t *testing.T) {
+	t.Parallel()
+	testenv.CHDBLib(t)
+	work := t.TempDir()
+	dataDir := filepath.Join(work, "data")
+	cfgFile, _ := writeConfig(t, work, "")
+	logPath, lines, ips := nginxTraffic(t, 400, 1600)
+	if len(lines) != 1600 {
+		t.Fatalf("nginx logged %d lines, want 1600", len(lines))
+	}
+	common := []string{"--config", cfgFile, "--data-dir", dataDir}
+	var outputs strings.Builder
+	run := func(args ...string) (string, error) {
+		t.Helper()
+		stdout, stderr, err := vakt(t, append(args, common...)...)
+		outputs.WriteString(stdout + stderr)
+		return stdout, err
+	}
+	stdout, stderr, err := vakt(t, append(append([]string{"import", "--site", "shop"}, common...), logPath)...)
+	outputs.WriteString(stdout + stderr)
+	out := stdout
+	if err != nil || !strings.Contains(out, "stored:      1600") {
+		t.Fatalf("import: %v\n%s\n%s", err, out, tailOf(outputs.String(), 6000))
+	}
+	targets := []netip.Addr{ips[0], ips[3], ips[1]} // mapped forms too, IPv6, plain IPv4
+	for _, ip := range targets {
+		var want []nginxLine
+		for _, l := range lines {
+			if l.addr == ip {
+				want = append(want, l)
+			}
+		}
+		out, err := run("subject", "export", "--ip", ip.String(), "--format", "json")
+		if err != nil {
+			t.Fatalf("export: %v\n%s", err, out)
+		}
+		var x subjectExport
+		if err := json.Unmarshal([]byte(out), &x); err != nil {
+			t.Fatalf("export is not one JSON document: %v\n%s", err, out)
+		}
+		if x.Format != "vakt.subject-export" || x.Version != 1 || len(x.Epochs) == 0 || len(x.Information.Purposes) == 0 ||
+			x.Information.RetentionSource != "tables" || x.NotIdentifiable != nil {
+			t.Fatalf("export header: %+v", x)
+		}
+		if len(x.Requests) != len(want) {
+			t.Fatalf("%s: exported %d requests, nginx logged %d", ip, len(x.Requests), len(want))
+		}
+		got := make([]string, len(x.Requests))
+		for i, r := range x.Requests {
+			got[i] = r.TS.Truncate(time.Second).UTC().Format(time.RFC3339) + " " + r.Path
+		}
+		exp := make([]string, len(want))
+		for i, l := range want {
+			exp[i] = l.ts.Format(time.RFC3339) + " " + l.path
+		}
+		slices.Sort(got)
+		slices.Sort(exp)
+		if !slices.Equal(got, exp) {
+			t.Fatalf("%s: exported rows differ from nginx's lines:\n%v\nwant\n%v", ip, got, exp)
+		}
+		var rolled uint64
+		for _, a := range x.Activity {
+			rolled += a.Requests
+		}
+		if rolled != uint64(len(want)) {
+			t.Errorf("%s: client activity counts %d requests, want %d", ip, rolled, len(want))
+		}
+		if ip == ips[0] && len(want) < 20 {
+			t.Fatalf("the mapped-form client has only %d lines", len(want))
+		}
+		found, err := run("subject", "find", "--ip", ip.String(), "--format", "json")
+		if err != nil || !strings.Contains(found, fmt.Sprintf(`"requests": %d,`, len(want))) {
+			t.Fatalf("find: %v\n%s", err, found)
+		}
+	}
+	// An address that sent nothing: nothing held, not an error.
+	if out, err := run("subject", "find", "--ip", "192.0.2.1"); err != nil || !strings.Contains(out, "Nothing held") {
+		t.Fatalf("find of an unknown address: %v\n%s", err, out)
+	}
+
+	// Acceptance (4): the salt of the rows' epoch destroyed.
+	if out, err := run("salts", "rotate", "--destroy-now"); err != nil {
+		t.Fatalf("rotate: %v\n%s", err, out)
+	}
+	for _, action := range []string{"find", "export"} {
+		out, err := run("subject", action, "--ip", targets[1].String())
+		if exitStatus(err) != 3 || !strings.Contains(out, "Art. 11(2)") {
+			t.Fatalf("%s after the salt's destruction: exit %d, want 3 with the Art. 11(2) statement\n%s", action, exitStatus(err), out)
+		}
+	}
+	assertNoIPText(t, "vakt's output", outputs.String(), ips)
+}
