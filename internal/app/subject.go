@@ -58,6 +58,16 @@ func SubjectCommand(ctx context.Context, cfg config.Config, action string, o Sub
 		return subject.Outcome(f.Held(), t)
 	case "export":
 		return subjectExport(ctx, cfg, d, t, o, eng, stdout)
+	case "erase":
+		r, err := subject.Erase(ctx, d, t, subject.EraseOptions{JS: eng.JS, Replicas: cfg.Streams.Replicas,
+			EventsMaxAge: cfg.Streams.EventsMaxAge, Log: log})
+		if err != nil {
+			return err
+		}
+		if err := r.Write(o.Format, stdout); err != nil {
+			return err
+		}
+		return subject.Outcome(r.Requests+r.ClientRollups > 0, t)
 	}
 	return fmt.Errorf("unknown subject command %q", action)
 }

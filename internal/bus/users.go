@@ -40,6 +40,12 @@ type User struct {
 func Users() []User {
 	kvOffsets, kvSalts, kvAlerts := "KV_"+CheckpointBucket, SaltBucketStream, "KV_"+AlertsBucket
 	lag := []string{"$JS.API.CONSUMER.INFO.VAKT_RAW.pseudonymize", "$JS.API.CONSUMER.INFO.VAKT_EVENTS.store"}
+	// Reading the bucket of data subjects' requests (erasure tombstones,
+	// restrictions) with a watcher: the store checks tombstones before
+	// inserting, reports leave restricted clients out.
+	kvSubjects := "KV_" + SubjectsBucket
+	readSubjects := []string{"$JS.API.STREAM.INFO." + kvSubjects,
+		"$JS.API.CONSUMER.CREATE." + kvSubjects + ".>", "$JS.API.CONSUMER.DELETE." + kvSubjects + ".>", "$JS.FC." + kvSubjects + ".>"}
 	return []User{{
 		Name: UserAdmin, InboxPrefix: "_INBOX_admin",
 		Publish: []string{
@@ -87,17 +93,22 @@ func Users() []User {
 			"$JS.API.DIRECT.GET." + kvSalts, "$JS.API.DIRECT.GET." + kvSalts + ".>",
 			"$JS.API.CONSUMER.CREATE." + kvSalts + ".>", "$JS.API.CONSUMER.DELETE." + kvSalts + ".>",
 			"$JS.FC." + kvSalts + ".>",
+			// `vakt subject` (which needs the salts): its bucket's keys
+			"$JS.API.STREAM.CREATE." + kvSubjects, "$KV." + SubjectsBucket + ".>", "$JS.API.INFO",
+			"$JS.API.DIRECT.GET." + kvSubjects + ".>", "$JS.API.STREAM.MSG.GET." + kvSubjects,
+			"$JS.API.STREAM.INFO." + kvSubjects,
+			"$JS.API.CONSUMER.CREATE." + kvSubjects + ".>", "$JS.API.CONSUMER.DELETE." + kvSubjects + ".>", "$JS.FC." + kvSubjects + ".>",
 		},
 		Subscribe: []string{"_INBOX_pseudonymize.>"},
 	}, {
 		Name: UserStore, InboxPrefix: "_INBOX_store",
-		Publish: []string{
+		Publish: append([]string{
 			"$JS.API.STREAM.INFO.VAKT_EVENTS",
 			"$JS.API.CONSUMER.INFO.VAKT_EVENTS.store", "$JS.API.CONSUMER.MSG.NEXT.VAKT_EVENTS.store",
 			"$JS.ACK.VAKT_EVENTS.store.>",
 			// /readyz and the lag metrics: counts, no contents
 			"$JS.API.CONSUMER.INFO.VAKT_RAW.pseudonymize",
-		},
+		}, readSubjects...),
 		Subscribe: []string{"_INBOX_store.>"},
 	}, {
 		// `vakt quarantine` (masked samples), lag monitoring, /readyz and
@@ -112,7 +123,7 @@ func Users() []User {
 			"vakt.alerts.>", "$JS.API.INFO",
 			"$JS.API.STREAM.INFO." + kvAlerts, "$JS.API.STREAM.CREATE." + kvAlerts, "$JS.API.STREAM.UPDATE." + kvAlerts,
 			"$KV." + AlertsBucket + ".>", "$JS.API.DIRECT.GET." + kvAlerts + ".>",
-		}, lag...),
+		}, append(lag, readSubjects...)...),
 		Subscribe: []string{"_INBOX_ops.>", "vakt.alerts.>"},
 	}, {
 		// Vector, Fluent Bit or a script publishing the JSON contract
