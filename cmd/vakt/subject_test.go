@@ -16,9 +16,15 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+
+	"github.com/vakt-dev/vakt/internal/app"
+	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
@@ -253,4 +259,267 @@ func TestSubjectExportMatchesNginx(t *testing.T) {
 		}
 	}
 	assertNoIPText(t, "vakt's output", outputs.String(), ips)
+}
+
+// trafficLine is one line the erasure test wrote.
+type trafficLine struct {
+	ip      netip.Addr
+	token   string // unique in the path
+	written time.Time
+}
+
+// scanTokens returns which tokens occur in any file under dir.
+func scanTokens(t *testing.T, dir string, tokens []string) map[string]bool {
+	t.Helper()
+	found := map[string]bool{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil // a part removed while walking
+			}
+			return err
+		}
+		if d.IsDir() || d.Type()&os.ModeSymlink != 0 {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if strings.HasSuffix(path, ".bin") {
+			b = append(b, decompressCH(b)...)
+		}
+		for _, tok := range tokens {
+			if !found[tok] && strings.Contains(string(b), tok) {
+				found[tok] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// decompressCH returns the decompressed contents of a ClickHouse column
+// file's blocks (16-byte checksum, method byte, compressed size with the
+// 9-byte header, uncompressed size, data) that are ZSTD, LZ4 or
+// uncompressed, so that a byte scan sees the values as stored.
+func decompressCH(b []byte) []byte {
+	var out []byte
+	dec, _ := zstd.NewReader(nil)
+	defer dec.Close()
+	for len(b) >= 25 {
+		method := b[16]
+		csize := int(binary.LittleEndian.Uint32(b[17:21]))
+		usize := int(binary.LittleEndian.Uint32(b[21:25]))
+		if csize < 9 || 16+csize > len(b) || usize > 1<<28 {
+			break
+		}
+		data := b[25 : 16+csize]
+		switch method {
+		case 0x90:
+			if d, err := dec.DecodeAll(data, nil); err == nil {
+				out = append(out, d...)
+			}
+		case 0x82:
+			d := make([]byte, usize)
+			if n, err := lz4.UncompressBlock(data, d); err == nil {
+				out = append(out, d[:n]...)
+			}
+		case 0x02:
+			out = append(out, data...)
+		}
+		b = b[16+csize:]
+	}
+	return out
+}
+
+// TestSubjectEraseWhileTrafficFlows is issue 14's acceptance (2) and (5)
+// for erase: `vakt run` follows a log that keeps growing with lines of
+// forty clients and of the address to erase. After `vakt subject erase`
+// returns, no row of that address from before the command is in any table,
+// every other client's line is stored exactly once, its events that were
+// on their way are not stored, lines it sends afterwards are, no byte of
+// the data dir holds an erased row's unique path, and no address is in any
+// output or file.
+func TestSubjectEraseWhileTrafficFlows(t *testing.T) {
+	t.Parallel()
+	testenv.CHDBLib(t)
+	work := t.TempDir()
+	dataDir := filepath.Join(work, "data")
+	logPath := filepath.Join(work, "access.log")
+	cfg := filepath.Join(work, "vakt.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir: %s
+nats: {listen: "127.0.0.1:0"}
+clickhouse: {listen: "127.0.0.1:0"}
+http: {listen: ""}
+store: {flush_interval: 200ms}
+ingest:
+  from_start: true
+  sources:
+    - files: [%s]
+      site: shop
+`, dataDir, logPath)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(14, 2))
+	var ips []netip.Addr
+	for i := range 41 {
+		if i%4 == 3 {
+			ips = append(ips, netip.AddrFrom16([16]byte{0x2a, 0x01, 0x4f, 0x8, byte(i), 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(rng.IntN(256)), 1}))
+		} else {
+			ips = append(ips, netip.AddrFrom4([4]byte{byte(20 + i), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(1 + rng.IntN(254))}))
+		}
+	}
+	target := ips[0]
+	if err := os.WriteFile(logPath, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := startVakt(t, "run", "--config", cfg)
+	chAddr := run.waitOutput(t, regexp.MustCompile(`ClickHouse endpoint:\s+http://(\S+)`))[1]
+	query := func(q string) string {
+		password, _ := secrets.Read(dataDir, app.ClickHousePasswordFile(app.DefaultClickHouseUser))
+		return chQuery(chAddr, app.DefaultClickHouseUser, password, q)
+	}
+
+	var mu sync.Mutex
+	var lines []trafficLine
+	stop := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			panic(err)
+		}
+		defer f.Close()
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			ip := ips[1+rng.IntN(len(ips)-1)]
+			if n%5 == 0 {
+				ip = target
+			}
+			tok := fmt.Sprintf("u%016x", rng.Uint64())
+			now := time.Now()
+			fmt.Fprintf(f, "%s - - [%s] \"GET /e/%d/%s HTTP/1.1\" 200 12 \"-\" \"erase-test\"\n", ip, now.Format("02/Jan/2006:15:04:05 -0700"), n, tok)
+			mu.Lock()
+			lines = append(lines, trafficLine{ip: ip, token: tok, written: now})
+			mu.Unlock()
+		}
+	}()
+	snapshot := func() []trafficLine { mu.Lock(); defer mu.Unlock(); return slices.Clone(lines) }
+	testenv.WaitFor(t, 90*time.Second, "rows stored before the erasure", func() bool {
+		var n int
+		fmt.Sscan(query("SELECT count() FROM vakt.requests"), &n)
+		return n >= 300
+	})
+
+	// The byte scan below sees stored paths (it decompresses column
+	// files): before the erasure it finds the address's.
+	var early []string
+	for _, l := range snapshot() {
+		if l.ip == target {
+			early = append(early, l.token)
+		}
+	}
+	testenv.WaitFor(t, 30*time.Second, "the address's paths readable in the data dir", func() bool {
+		return len(scanTokens(t, filepath.Join(dataDir, "clickhouse"), early)) > 0
+	})
+	t.Logf("positive control: %d of %d", len(scanTokens(t, filepath.Join(dataDir, "clickhouse"), early)), len(early))
+
+	before := time.Now()
+	out, errOut, err := vakt(t, "subject", "erase", "--ip", target.String(), "--config", cfg)
+	after := time.Now()
+	if err != nil || !strings.Contains(out, "Erased") {
+		t.Fatalf("erase: %v\n%s\n%s", err, out, errOut)
+	}
+	outputs := out + errOut
+	// Traffic goes on; lines sent a second after the command are new.
+	newFrom := after.Add(time.Second)
+	testenv.WaitFor(t, 60*time.Second, "lines written after the erasure", func() bool {
+		n := 0
+		for _, l := range snapshot() {
+			if l.ip == target && l.written.After(newFrom) {
+				n++
+			}
+		}
+		return n >= 20
+	})
+	close(stop)
+	<-writerDone
+	all := snapshot()
+
+	stored := map[string]int{}
+	testenv.WaitFor(t, 90*time.Second, "every line of the other clients and the new lines stored", func() bool {
+		clear(stored)
+		for _, p := range strings.Fields(query("SELECT path FROM vakt.requests")) {
+			stored[p[strings.LastIndexByte(p, '/')+1:]]++
+		}
+		for _, l := range all {
+			if (l.ip != target || l.written.After(newFrom)) && stored[l.token] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	var erased []string
+	for _, l := range all {
+		switch {
+		case stored[l.token] > 1:
+			t.Errorf("line %s stored %d times", l.token, stored[l.token])
+		case l.ip == target && l.written.Before(before) && stored[l.token] > 0:
+			t.Errorf("a line of the erased address written before the erasure is stored: %s", l.token)
+		}
+		if l.ip == target && l.written.Before(before) {
+			erased = append(erased, l.token)
+		}
+	}
+	if len(erased) < 50 {
+		t.Fatalf("only %d lines of the address before the erasure", len(erased))
+	}
+	// The client rollup: what is left of the address is from after the
+	// erasure began.
+	x, errOut, err := vakt(t, "subject", "export", "--ip", target.String(), "--config", cfg)
+	if err != nil {
+		t.Fatalf("export: %v\n%s", err, errOut)
+	}
+	outputs += x + errOut
+	var exp struct {
+		Requests []struct{ TS time.Time } `json:"requests"`
+		Activity []struct {
+			FirstSeen time.Time `json:"first_seen"`
+		} `json:"client_activity"`
+	}
+	if err := json.Unmarshal([]byte(x), &exp); err != nil {
+		t.Fatal(err)
+	}
+	cut := before.Truncate(time.Second)
+	for _, r := range exp.Requests {
+		if r.TS.Before(cut) {
+			t.Errorf("a request row from before the erasure is left: %s", r.TS)
+		}
+	}
+	for _, a := range exp.Activity {
+		if a.FirstSeen.Before(cut) {
+			t.Errorf("a client-activity row from before the erasure is left: first seen %s", a.FirstSeen)
+		}
+	}
+	if len(exp.Requests) == 0 {
+		t.Errorf("the address's lines after the erasure were not stored")
+	}
+	run.stop(t)
+	if found := scanTokens(t, dataDir, erased); len(found) > 0 {
+		t.Errorf("%d of the erased rows' unique paths are still in the data dir, e.g. %v", len(found), found)
+	}
+	assertNoIPText(t, "vakt's output", outputs+run.output(), ips)
+	scanDataDir(t, dataDir, ips)
 }
