@@ -93,7 +93,8 @@ type Alerter struct {
 	conn     driver.Conn
 	db       string
 	nc       *nats.Conn
-	kv       jetstream.KeyValue // nil: memory only
+	kv       jetstream.KeyValue  // nil: memory only
+	js       jetstream.JetStream // reads the restriction list; nil: none
 	interval time.Duration
 	hook     *webhook
 	log      *slog.Logger
@@ -130,7 +131,7 @@ func New(ctx context.Context, cfg Config, ch driver.Conn, nc *nats.Conn, js jets
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	a := &Alerter{
-		rules: rules, conn: ch, db: cfg.Database, nc: nc, interval: cfg.Interval,
+		rules: rules, conn: ch, db: cfg.Database, nc: nc, js: js, interval: cfg.Interval,
 		log: log.With("stage", "alerts"), m: m, now: time.Now, sent: map[string]time.Time{},
 	}
 	if js != nil {
@@ -189,6 +190,15 @@ func (a *Alerter) Run(ctx context.Context) error {
 func (a *Alerter) Evaluate(ctx context.Context) int {
 	now := a.now().UTC()
 	published := 0
+	if a.js != nil {
+		// Restricted clients raise no alert; without the list, none is
+		// raised this round rather than one about a restricted client.
+		var err error
+		if ctx, err = LoadRestricted(ctx, a.js); err != nil {
+			a.log.Warn("alerts skipped this round", "err", err)
+			return 0
+		}
+	}
 	for _, r := range a.rules {
 		if ctx.Err() != nil {
 			return published

@@ -68,6 +68,9 @@ type Options struct {
 	// Pipeline, if set, returns the pipeline's readiness (the /readyz
 	// answer), shown in the page's header.
 	Pipeline func(ctx context.Context) any
+	// Restricted, if set, reads the restriction list of data subjects'
+	// requests; every answer leaves those clients out (analyze.LoadRestricted).
+	Restricted func(ctx context.Context) (context.Context, error)
 	// OnQuery, if set, is called each time an endpoint computes an answer
 	// (a cache miss), with the endpoint's name.
 	OnQuery func(endpoint string)

@@ -19,6 +19,8 @@ command exits with status 3.
   export    every row, with the information the policy owes (--format json|csv)
   erase     remove every row from every table holding the address's ids, and
             the events of it still on their way; gone from disk on return
+  restrict  keep the rows stored but leave them out of every report, alert
+            and dashboard answer (Art. 18), until unrestrict or expiry
 
 Rectification: an access log records what happened; it is not corrected.
 Restrict (storage only) or erase instead. An address alone does not prove
@@ -28,8 +30,8 @@ identity: see docs/privacy.md for what to ask a requester for.
 func init() {
 	var o app.SubjectOptions
 	register(&command{
-		name: "subject", args: "find|export|erase --ip ADDR [--format F] [--out FILE] [--ref R]",
-		summary:    "data subjects' requests: find, export or erase what is held about an address",
+		name: "subject", args: "find|export|erase|restrict|unrestrict --ip ADDR [--format F] [--out FILE] [--ref R]",
+		summary:    "data subjects' requests: find, export, erase or restrict what is held about an address",
 		subcommand: true,
 		flags: func(fs *flag.FlagSet, opts *options) {
 			fs.StringVar(&o.IP, "ip", "", "the address the requester gives (IPv4 or IPv6)")
@@ -40,8 +42,8 @@ func init() {
 			fs.Usage = func() { fmt.Fprint(fs.Output(), subjectHelp+"\n"); usage() }
 		},
 		run: func(ctx context.Context, e *env) error {
-			if len(e.args) != 1 || !slices.Contains([]string{"find", "export", "erase"}, e.args[0]) {
-				return fmt.Errorf("%w: vakt subject needs one of: find, export, erase", errUsage)
+			if len(e.args) != 1 || !slices.Contains([]string{"find", "export", "erase", "restrict", "unrestrict"}, e.args[0]) {
+				return fmt.Errorf("%w: vakt subject needs one of: find, export, erase, restrict, unrestrict", errUsage)
 			}
 			if o.IP == "" {
 				return fmt.Errorf("%w: vakt subject %s needs --ip ADDR", errUsage, e.args[0])

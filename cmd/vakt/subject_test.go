@@ -252,7 +252,7 @@ func TestSubjectExportMatchesNginx(t *testing.T) {
 	if out, err := run("salts", "rotate", "--destroy-now"); err != nil {
 		t.Fatalf("rotate: %v\n%s", err, out)
 	}
-	for _, action := range []string{"find", "export"} {
+	for _, action := range []string{"find", "export", "erase", "restrict"} {
 		out, err := run("subject", action, "--ip", targets[1].String())
 		if exitStatus(err) != 3 || !strings.Contains(out, "Art. 11(2)") {
 			t.Fatalf("%s after the salt's destruction: exit %d, want 3 with the Art. 11(2) statement\n%s", action, exitStatus(err), out)

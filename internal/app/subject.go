@@ -11,6 +11,7 @@ import (
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/pseudonymize"
+	"github.com/vakt-dev/vakt/store"
 	"github.com/vakt-dev/vakt/subject"
 )
 
@@ -68,6 +69,21 @@ func SubjectCommand(ctx context.Context, cfg config.Config, action string, o Sub
 			return err
 		}
 		return subject.Outcome(r.Requests+r.ClientRollups > 0, t)
+	case "restrict", "unrestrict":
+		ro := subject.RestrictOptions{JS: eng.JS, Replicas: cfg.Streams.Replicas,
+			RowsTTL: max(cfg.Retention.Requests.D(), cfg.Retention.ClientRollups.D(), store.DefaultRequestsTTL)}
+		do := subject.Restrict
+		if action == "unrestrict" {
+			do = subject.Unrestrict
+		}
+		r, err := do(ctx, t, ro)
+		if err != nil {
+			return err
+		}
+		if err := r.Write(o.Format, stdout); err != nil {
+			return err
+		}
+		return subject.Outcome(len(r.Epochs) > 0, t)
 	}
 	return fmt.Errorf("unknown subject command %q", action)
 }

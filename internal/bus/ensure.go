@@ -34,6 +34,9 @@ const (
 	// StageSalts is `vakt salts`; StageQuarantine is `vakt quarantine`.
 	StageSalts      Stage = "salts"
 	StageQuarantine Stage = "quarantine"
+	// StageReport is `vakt report` and the dashboard: it reads the
+	// restriction list of data subjects' requests, and sets up nothing.
+	StageReport Stage = "report"
 	// StageNone sets up nothing.
 	StageNone Stage = "none"
 )
@@ -62,6 +65,7 @@ var stageParts = map[Stage][]part{
 	StageStore:        {partEvents, partStoreConsumer},
 	StageSalts:        {partSalts},
 	StageQuarantine:   {partQuarantine},
+	StageReport:       nil,
 	StageNone:         nil,
 }
 
