@@ -58,7 +58,7 @@ type EraseOptions struct {
 //  3. a synchronous DELETE mutation per table removes the rows, and it
 //     waits until the parts the mutation replaced are deleted from disk.
 func Erase(ctx context.Context, d Deps, t *Target, o EraseOptions) (*Erased, error) {
-	res := &Erased{Epochs: t.living(), Unlinkable: t.Unlinkable, Note: healthNote, StoreConfirmed: true}
+	res := &Erased{Epochs: t.Living(), Unlinkable: t.Unlinkable, Note: healthNote, StoreConfirmed: true}
 	if len(t.Epochs) == 0 {
 		return res, nil
 	}

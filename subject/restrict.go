@@ -35,7 +35,7 @@ type RestrictOptions struct {
 // stay stored and are left out of every report, alert and dashboard
 // answer (Art. 18). Each entry expires when the epoch's rows have expired.
 func Restrict(ctx context.Context, t *Target, o RestrictOptions) (*Restricted, error) {
-	res := &Restricted{Action: "restrict", Epochs: t.living(), Unlinkable: t.Unlinkable}
+	res := &Restricted{Action: "restrict", Epochs: t.Living(), Unlinkable: t.Unlinkable}
 	if len(t.Epochs) == 0 {
 		return res, nil
 	}
@@ -61,7 +61,7 @@ func Restrict(ctx context.Context, t *Target, o RestrictOptions) (*Restricted, e
 
 // Unrestrict lifts the target's restrictions.
 func Unrestrict(ctx context.Context, t *Target, o RestrictOptions) (*Restricted, error) {
-	res := &Restricted{Action: "unrestrict", Epochs: t.living(), Unlinkable: t.Unlinkable}
+	res := &Restricted{Action: "unrestrict", Epochs: t.Living(), Unlinkable: t.Unlinkable}
 	if len(t.Epochs) == 0 {
 		return res, nil
 	}

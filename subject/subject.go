@@ -114,14 +114,15 @@ func Resolve(ctx context.Context, d Deps, ip netip.Addr) (*Target, error) {
 		}
 		t.Epochs = append(t.Epochs, Epoch{Epoch: e.Epoch, Start: e.Start, End: e.End, DestroyAt: e.DestroyAt, clientID: keys.ClientID(ip)})
 	}
-	t.Unlinkable, err = unlinkable(ctx, d, t.living())
+	t.Unlinkable, err = unlinkable(ctx, d, t.Living())
 	if err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-func (t *Target) living() []uint32 {
+// Living lists the epochs whose salts live.
+func (t *Target) Living() []uint32 {
 	out := make([]uint32, len(t.Epochs))
 	for i, e := range t.Epochs {
 		out[i] = e.Epoch

@@ -21,6 +21,8 @@ command exits with status 3.
             the events of it still on their way; gone from disk on return
   restrict  keep the rows stored but leave them out of every report, alert
             and dashboard answer (Art. 18), until unrestrict or expiry
+  records   the record of requests handled (time, action, epochs, row counts,
+            --ref): never the address or an id
 
 Rectification: an access log records what happened; it is not corrected.
 Restrict (storage only) or erase instead. An address alone does not prove
@@ -30,7 +32,7 @@ identity: see docs/privacy.md for what to ask a requester for.
 func init() {
 	var o app.SubjectOptions
 	register(&command{
-		name: "subject", args: "find|export|erase|restrict|unrestrict --ip ADDR [--format F] [--out FILE] [--ref R]",
+		name: "subject", args: "find|export|erase|restrict|unrestrict|records --ip ADDR [--format F] [--out FILE] [--ref R]",
 		summary:    "data subjects' requests: find, export, erase or restrict what is held about an address",
 		subcommand: true,
 		flags: func(fs *flag.FlagSet, opts *options) {
@@ -42,10 +44,10 @@ func init() {
 			fs.Usage = func() { fmt.Fprint(fs.Output(), subjectHelp+"\n"); usage() }
 		},
 		run: func(ctx context.Context, e *env) error {
-			if len(e.args) != 1 || !slices.Contains([]string{"find", "export", "erase", "restrict", "unrestrict"}, e.args[0]) {
-				return fmt.Errorf("%w: vakt subject needs one of: find, export, erase, restrict, unrestrict", errUsage)
+			if len(e.args) != 1 || !slices.Contains([]string{"find", "export", "erase", "restrict", "unrestrict", "records"}, e.args[0]) {
+				return fmt.Errorf("%w: vakt subject needs one of: find, export, erase, restrict, unrestrict, records", errUsage)
 			}
-			if o.IP == "" {
+			if o.IP == "" && e.args[0] != "records" {
 				return fmt.Errorf("%w: vakt subject %s needs --ip ADDR", errUsage, e.args[0])
 			}
 			if o.Format == "" {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -200,7 +201,7 @@ func TestSubjectExportMatchesNginx(t *testing.T) {
 				want = append(want, l)
 			}
 		}
-		out, err := run("subject", "export", "--ip", ip.String(), "--format", "json")
+		out, err := run("subject", "export", "--ip", ip.String(), "--format", "json", "--ref", "TICKET-"+fmt.Sprint(len(want)))
 		if err != nil {
 			t.Fatalf("export: %v\n%s", err, out)
 		}
@@ -246,6 +247,27 @@ func TestSubjectExportMatchesNginx(t *testing.T) {
 	// An address that sent nothing: nothing held, not an error.
 	if out, err := run("subject", "find", "--ip", "192.0.2.1"); err != nil || !strings.Contains(out, "Nothing held") {
 		t.Fatalf("find of an unknown address: %v\n%s", err, out)
+	}
+
+	// The request record: each request, its counts and reference, never
+	// the address; a reference with an address is refused.
+	recs, err := run("subject", "records", "--format", "json")
+	if err != nil {
+		t.Fatalf("records: %v\n%s", err, recs)
+	}
+	for _, ip := range targets {
+		n := 0
+		for _, l := range lines {
+			if l.addr == ip {
+				n++
+			}
+		}
+		if !regexp.MustCompile(fmt.Sprintf(`"action": "export",\s+"reference": "TICKET-%d",\s+"epochs": \[\s+\d+\s+\],\s+"requests": %d,`, n, n)).MatchString(recs) {
+			t.Errorf("no record of the export with %d requests:\n%s", n, recs)
+		}
+	}
+	if out, err := run("subject", "find", "--ip", targets[0].String(), "--ref", "asked by "+targets[1].String()); err == nil || strings.Contains(out, "Held") {
+		t.Errorf("a reference with an address was accepted: %v\n%s", err, out)
 	}
 
 	// Acceptance (4): the salt of the rows' epoch destroyed.
@@ -436,6 +458,13 @@ ingest:
 	})
 	t.Logf("positive control: %d of %d", len(scanTokens(t, filepath.Join(dataDir, "clickhouse"), early)), len(early))
 
+	// The address's client id, to check that no output or file holds it.
+	var clientID uint64
+	fmt.Sscan(query(fmt.Sprintf("SELECT any(client_id) FROM vakt.requests WHERE path LIKE '%%/%s'", early[0])), &clientID)
+	if clientID == 0 {
+		t.Fatal("the address's client id not found")
+	}
+
 	before := time.Now()
 	out, errOut, err := vakt(t, "subject", "erase", "--ip", target.String(), "--config", cfg)
 	after := time.Now()
@@ -522,4 +551,15 @@ ingest:
 	}
 	assertNoIPText(t, "vakt's output", outputs+run.output(), ips)
 	scanDataDir(t, dataDir, ips)
+	// As text (the binary form is in the rows the address sent afterwards,
+	// under the same epoch's id).
+	idForms := []string{strconv.FormatUint(clientID, 10), fmt.Sprintf("%016x", clientID)}
+	for _, f := range idForms {
+		if strings.Contains(outputs+run.output(), f) {
+			t.Errorf("the erased client's id (%s) is in vakt's output", f)
+		}
+	}
+	if found := scanTokens(t, dataDir, idForms); len(found) > 0 {
+		t.Errorf("the erased client's id is in the data dir as text: %v", found)
+	}
 }

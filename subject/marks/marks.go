@@ -277,3 +277,18 @@ func (e *Erasures) Drop(epoch uint32, id uint64, tsMillis int64) bool {
 	before, ok := set[digest(epoch, id)]
 	return ok && tsMillis <= before
 }
+
+// Values returns the values of the live keys starting with prefix.
+func Values(ctx context.Context, js jetstream.JetStream, prefix string) ([][]byte, error) {
+	keys, err := snapshot(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for k, v := range keys {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
