@@ -80,6 +80,10 @@ func NewAlert(r Rule, o Offender, start, end time.Time) Alert {
 
 // alertKey identifies an offender of a rule: a hash, usable as a KV key,
 // of rule, site, scope, id and epoch.
+// AlertKey is the key under which the alerts bucket remembers an alert on
+// o by rule: `vakt subject erase` forgets an erased client's.
+func AlertKey(rule string, o Offender) string { return alertKey(rule, o) }
+
 func alertKey(rule string, o Offender) string {
 	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%s\x00%d", rule, o.Site, o.Scope, o.ID, o.Epoch))
 	return hex.EncodeToString(h[:16])

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/store"
 	"github.com/vakt-dev/vakt/subject/marks"
@@ -27,9 +29,12 @@ type Erased struct {
 	// StoreConfirmed is false when the store did not confirm within its
 	// ack wait that every event delivered before the erasure was stored
 	// (a store stuck mid-insert): rows may then arrive after the command.
-	StoreConfirmed bool        `json:"store_confirmed"`
-	Unlinkable     *Unlinkable `json:"not_identifiable,omitempty"`
-	Note           string      `json:"note"`
+	StoreConfirmed bool `json:"store_confirmed"`
+	// AlertsForgotten counts the alerts bucket's memories of alerts on
+	// the client that were removed.
+	AlertsForgotten int         `json:"alerts_forgotten"`
+	Unlinkable      *Unlinkable `json:"not_identifiable,omitempty"`
+	Note            string      `json:"note"`
 }
 
 // healthNote is said with every erasure.
@@ -44,7 +49,10 @@ type EraseOptions struct {
 	// EventsMaxAge is how long events can wait for the store
 	// (streams.events_max_age): tombstones live at least that long.
 	EventsMaxAge time.Duration
-	Log          *slog.Logger
+	// AlertRules are the names of the rules alerts are raised by, whose
+	// memories of the client are forgotten.
+	AlertRules []string
+	Log        *slog.Logger
 }
 
 // Erase removes the target's rows from every table holding its ids, so
@@ -92,10 +100,68 @@ func Erase(ctx context.Context, d Deps, t *Target, o EraseOptions) (*Erased, err
 	if res.Requests+res.ClientRollups == 0 {
 		return res, nil
 	}
+	sites, err := sitesOf(ctx, d, t)
+	if err != nil {
+		return nil, err
+	}
 	if err := deleteRows(ctx, d, t, o.Log); err != nil {
 		return nil, err
 	}
+	if res.AlertsForgotten, err = forgetAlerts(ctx, o, t, sites); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// sitesOf lists the sites of the target's rows per epoch.
+func sitesOf(ctx context.Context, d Deps, t *Target) (map[uint32][]string, error) {
+	rows, err := d.CH.Query(t.ctx(ctx), "SELECT DISTINCT epoch, site FROM "+d.table(store.RequestsTable)+" WHERE "+whoWhere)
+	if err != nil {
+		return nil, chError("sites of the rows to erase", err)
+	}
+	defer rows.Close()
+	out := map[uint32][]string{}
+	for rows.Next() {
+		var e uint32
+		var site string
+		if err := rows.Scan(&e, &site); err != nil {
+			return nil, fmt.Errorf("sites of the rows to erase: %w", err)
+		}
+		out[e] = append(out[e], site)
+	}
+	return out, rows.Err()
+}
+
+// forgetAlerts removes the alerts bucket's memories of alerts on the
+// client (keyed by a hash of rule, site, id and epoch). A purge leaves a
+// marker under the hashed key, which expires with the bucket's TTL (the
+// longest rule window).
+func forgetAlerts(ctx context.Context, o EraseOptions, t *Target, sites map[uint32][]string) (int, error) {
+	kv, err := o.JS.KeyValue(ctx, bus.AlertsBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return 0, nil // no alert loop ever ran
+	}
+	if err != nil {
+		return 0, fmt.Errorf("alerts bucket: %w", err)
+	}
+	n := 0
+	for _, e := range t.Epochs {
+		for _, site := range sites[e.Epoch] {
+			for _, rule := range o.AlertRules {
+				key := analyze.AlertKey(rule, analyze.Offender{Site: site, Scope: "client", ID: strconv.FormatUint(e.clientID, 10), Epoch: e.Epoch})
+				if _, err := kv.Get(ctx, key); errors.Is(err, jetstream.ErrKeyNotFound) {
+					continue
+				} else if err != nil {
+					return n, fmt.Errorf("alerts bucket: %w", err)
+				}
+				if err := kv.Purge(ctx, key); err != nil {
+					return n, fmt.Errorf("alerts bucket: %w", err)
+				}
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // waitStored waits until the store has acknowledged every event delivered
@@ -144,9 +210,8 @@ func waitStored(ctx context.Context, js jetstream.JetStream) (bool, error) {
 // there the text holds the ids (docs/privacy.md).
 func deleteRows(ctx context.Context, d Deps, t *Target, log *slog.Logger) error {
 	tables := []string{store.RequestsTable, store.ClientsTable}
-	onCluster := ""
+	onCluster := onCluster(d)
 	if d.Cluster != "" {
-		onCluster = " ON CLUSTER `" + d.Cluster + "`"
 		for i := range tables {
 			tables[i] += "_local"
 		}
@@ -233,7 +298,8 @@ func waitPartsRemoved(ctx context.Context, d Deps, tables []string) error {
 	lctx := clickhouse.Context(pctx, clickhouse.WithParameters(clickhouse.Parameters{"db": d.DB, "tables": stringList(tables),
 		"replaced": stringList(replaced)}))
 	q := "SELECT count() FROM " + parts + where + " AND has({replaced:Array(String)}, concat(table, '/', name))"
-	deadline := time.Now().Add(5 * time.Minute)
+	start := time.Now()
+	deadline, nudged := start.Add(5*time.Minute), start
 	for {
 		var left uint64
 		if err := d.CH.QueryRow(lctx, q).Scan(&left); err != nil {
@@ -241,6 +307,17 @@ func waitPartsRemoved(ctx context.Context, d Deps, tables []string) error {
 		}
 		if left == 0 {
 			return nil
+		}
+		// An idle table's background job sleeps up to 10 minutes between
+		// runs; a mutation that matches nothing wakes it, and the run
+		// removes the replaced parts (they must be a second old first).
+		if time.Since(nudged) >= 2*time.Second {
+			for _, tb := range tables {
+				if err := d.CH.Exec(ctx, "ALTER TABLE "+d.table(tb)+onCluster(d)+" DELETE WHERE 0"); err != nil {
+					return chError("wake the cleanup of "+tb, err)
+				}
+			}
+			nudged = time.Now()
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the rows are deleted, but %d replaced parts are still on disk after 5 minutes; they go within old_parts_lifetime", left)
@@ -251,6 +328,13 @@ func waitPartsRemoved(ctx context.Context, d Deps, tables []string) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+func onCluster(d Deps) string {
+	if d.Cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER `" + d.Cluster + "`"
 }
 
 func stringList(v []string) string {
@@ -279,6 +363,9 @@ func (r *Erased) Write(format string, out io.Writer) error {
 	default:
 		fmt.Fprintf(out, "Erased %d request rows and %d hourly client-activity rows in %d epoch(s); the replaced parts are deleted from disk,\n"+
 			"and events of this address logged before now that were still on their way will not be stored.\n", r.Requests, r.ClientRollups, len(r.Epochs))
+	}
+	if r.AlertsForgotten > 0 {
+		fmt.Fprintf(out, "Forgot %d alert(s) raised on this client (the alert loop's memory); alerts already delivered are with their recipients.\n", r.AlertsForgotten)
 	}
 	if !r.StoreConfirmed {
 		fmt.Fprintln(out, "WARNING: the store did not confirm within its ack wait that it stored every event delivered before the erasure "+

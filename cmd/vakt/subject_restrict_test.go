@@ -185,6 +185,10 @@ alerts: {interval: 1s}
 		return strings.Contains(dashboardGet(t, httpAddr, dataDir, "/api/threats?since=1h"), `"requests":37`)
 	})
 	check(true)
+	// Erasing the alerted client also forgets the alert loop's memory of it.
+	if o := cmd("subject", "erase", "--ip", other.String()); !strings.Contains(o, "Erased 23 request rows") || !strings.Contains(o, "Forgot 2 alert(s)") {
+		t.Errorf("erase of the alerted client:\n%s", o)
+	}
 	run.stop(t)
 	assertNoIPText(t, "vakt's output", outputs.String()+run.output(), ips)
 }

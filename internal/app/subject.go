@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/pseudonymize"
@@ -104,8 +105,16 @@ func subjectAction(ctx context.Context, cfg config.Config, d subject.Deps, t *su
 		rec.Requests, rec.ClientRollups = uint64(len(x.Requests)), uint64(len(x.Activity))
 		return len(x.Requests)+len(x.Activity) > 0, nil
 	case "erase":
+		rules, err := analyze.LoadRules(cfg.Rules.Dir)
+		if err != nil {
+			return false, err
+		}
+		names := make([]string, len(rules))
+		for i, r := range rules {
+			names[i] = r.Name
+		}
 		r, err := subject.Erase(ctx, d, t, subject.EraseOptions{JS: eng.JS, Replicas: cfg.Streams.Replicas,
-			EventsMaxAge: cfg.Streams.EventsMaxAge, Log: log})
+			EventsMaxAge: cfg.Streams.EventsMaxAge, AlertRules: names, Log: log})
 		if err != nil {
 			return false, err
 		}

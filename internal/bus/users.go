@@ -97,6 +97,8 @@ func Users() []User {
 			"$JS.API.STREAM.CREATE." + kvSubjects, "$KV." + SubjectsBucket + ".>", "$JS.API.INFO",
 			"$JS.API.DIRECT.GET." + kvSubjects + ".>", "$JS.API.STREAM.MSG.GET." + kvSubjects,
 			"$JS.API.STREAM.INFO." + kvSubjects,
+			// and the alerts bucket, to forget alerts on an erased client
+			"$JS.API.STREAM.INFO." + kvAlerts, "$KV." + AlertsBucket + ".>", "$JS.API.DIRECT.GET." + kvAlerts + ".>",
 			"$JS.API.CONSUMER.CREATE." + kvSubjects + ".>", "$JS.API.CONSUMER.DELETE." + kvSubjects + ".>", "$JS.FC." + kvSubjects + ".>",
 		},
 		Subscribe: []string{"_INBOX_pseudonymize.>"},
