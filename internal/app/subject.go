@@ -34,7 +34,7 @@ func SubjectCommand(ctx context.Context, cfg config.Config, action string, o Sub
 		return err
 	}
 	if action == "records" {
-		eng, err := OpenEngines(ctx, cfg, Need{NATS: true, Stage: bus.StageSalts}, "subject", log)
+		eng, err := OpenEngines(ctx, cfg, Need{NATS: true, Stage: bus.StageSubject}, "subject", log)
 		if err != nil {
 			return err
 		}
@@ -52,7 +52,7 @@ func SubjectCommand(ctx context.Context, cfg config.Config, action string, o Sub
 	if err := subject.CheckReference(o.Ref); err != nil {
 		return err
 	}
-	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, ClickHouse: true, Stage: bus.StageSalts}, "subject", log)
+	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, ClickHouse: true, Stage: bus.StageSubject}, "subject", log)
 	if err != nil {
 		return err
 	}

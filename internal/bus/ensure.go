@@ -37,6 +37,9 @@ const (
 	// StageReport is `vakt report` and the dashboard: it reads the
 	// restriction list of data subjects' requests, and sets up nothing.
 	StageReport Stage = "report"
+	// StageSubject is `vakt subject`: it needs the salt bucket to exist
+	// (a pseudonymiser creates it) and sets up nothing.
+	StageSubject Stage = "subject"
 	// StageNone sets up nothing.
 	StageNone Stage = "none"
 )
@@ -66,6 +69,7 @@ var stageParts = map[Stage][]part{
 	StageSalts:        {partSalts},
 	StageQuarantine:   {partQuarantine},
 	StageReport:       nil,
+	StageSubject:      nil,
 	StageNone:         nil,
 }
 

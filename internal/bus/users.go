@@ -18,6 +18,7 @@ const (
 	UserStore        = "vakt_store"
 	UserOps          = "vakt_ops"
 	UserShipper      = "vakt_shipper"
+	UserSubject      = "vakt_subject"
 )
 
 // AlertsBucket is the KV bucket where `vakt run` remembers which offenders
@@ -93,13 +94,6 @@ func Users() []User {
 			"$JS.API.DIRECT.GET." + kvSalts, "$JS.API.DIRECT.GET." + kvSalts + ".>",
 			"$JS.API.CONSUMER.CREATE." + kvSalts + ".>", "$JS.API.CONSUMER.DELETE." + kvSalts + ".>",
 			"$JS.FC." + kvSalts + ".>",
-			// `vakt subject` (which needs the salts): its bucket's keys
-			"$JS.API.STREAM.CREATE." + kvSubjects, "$KV." + SubjectsBucket + ".>", "$JS.API.INFO",
-			"$JS.API.DIRECT.GET." + kvSubjects + ".>", "$JS.API.STREAM.MSG.GET." + kvSubjects,
-			"$JS.API.STREAM.INFO." + kvSubjects,
-			// and the alerts bucket, to forget alerts on an erased client
-			"$JS.API.STREAM.INFO." + kvAlerts, "$KV." + AlertsBucket + ".>", "$JS.API.DIRECT.GET." + kvAlerts + ".>",
-			"$JS.API.CONSUMER.CREATE." + kvSubjects + ".>", "$JS.API.CONSUMER.DELETE." + kvSubjects + ".>", "$JS.FC." + kvSubjects + ".>",
 		},
 		Subscribe: []string{"_INBOX_pseudonymize.>"},
 	}, {
@@ -127,6 +121,25 @@ func Users() []User {
 			"$KV." + AlertsBucket + ".>", "$JS.API.DIRECT.GET." + kvAlerts + ".>",
 		}, append(lag, readSubjects...)...),
 		Subscribe: []string{"_INBOX_ops.>", "vakt.alerts.>"},
+	}, {
+		// `vakt subject`: reads salts (never writes or destroys one),
+		// counts the store's acknowledgements, keeps tombstones,
+		// restrictions and request records, and forgets alerts on an
+		// erased client. No raw event, no pipeline stream.
+		Name: UserSubject, InboxPrefix: "_INBOX_subject",
+		Publish: append([]string{
+			"$JS.API.INFO",
+			"$JS.API.STREAM.INFO." + kvSalts, "$JS.API.DIRECT.GET." + kvSalts, "$JS.API.DIRECT.GET." + kvSalts + ".>",
+			"$JS.API.STREAM.MSG.GET." + kvSalts,
+			"$JS.API.CONSUMER.CREATE." + kvSalts + ".>", "$JS.API.CONSUMER.DELETE." + kvSalts + ".>", "$JS.FC." + kvSalts + ".>",
+			// a salt store checks these once-written keys with create-if-absent
+			"$KV." + SaltBucket + ".meta.epoch_length", "$KV." + SaltBucket + ".meta.seals_since",
+			"$JS.API.CONSUMER.INFO.VAKT_EVENTS.store",
+			"$JS.API.STREAM.CREATE." + kvSubjects, "$KV." + SubjectsBucket + ".>",
+			"$JS.API.DIRECT.GET." + kvSubjects + ".>", "$JS.API.STREAM.MSG.GET." + kvSubjects,
+			"$JS.API.STREAM.INFO." + kvAlerts, "$KV." + AlertsBucket + ".>", "$JS.API.DIRECT.GET." + kvAlerts + ".>",
+		}, readSubjects...),
+		Subscribe: []string{"_INBOX_subject.>"},
 	}, {
 		// Vector, Fluent Bit or a script publishing the JSON contract
 		// (docs/nats-contract.md). No vakt user uses _INBOX, so the
@@ -159,6 +172,8 @@ func StageUser(stage Stage) string {
 		return UserPseudonymize
 	case StageStore:
 		return UserStore
+	case StageSubject:
+		return UserSubject
 	case StageSetup, StageNone:
 		return UserAdmin
 	}
