@@ -45,7 +45,9 @@ func CheckReference(ref string) error {
 		return !(r == '.' || r == ':' || r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F')
 	})
 	for _, tok := range tokens {
-		if _, err := netip.ParseAddr(strings.Trim(tok, ".:")); err == nil && strings.ContainsAny(tok, ".:") {
+		_, err1 := netip.ParseAddr(tok)
+		_, err2 := netip.ParseAddr(strings.Trim(tok, ".:"))
+		if (err1 == nil || err2 == nil) && strings.ContainsAny(tok, ".:") {
 			return errors.New("--ref: holds an IP address; the request record must not: use a ticket number instead")
 		}
 	}
