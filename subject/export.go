@@ -187,7 +187,9 @@ func (x *Export) writeCSV(out io.Writer) error {
 	}
 	fmt.Fprintln(out, "# section: requests")
 	w := csv.NewWriter(out)
-	_ = w.Write(requestColumns)
+	header := append([]string{}, requestColumns...)
+	header[len(header)-1] = "threat_flags" // as in JSON
+	_ = w.Write(header)
 	f32 := func(v *float32) string {
 		if v == nil {
 			return ""
