@@ -82,6 +82,10 @@ func NewAlert(r Rule, o Offender, start, end time.Time) Alert {
 
 // alertKey identifies an offender of a rule: a hash, usable as a KV key,
 // of rule, site, scope, id and epoch.
+// AlertKey is the key under which the alerts bucket remembers an alert on
+// o by rule: `vakt subject erase` forgets an erased client's.
+func AlertKey(rule string, o Offender) string { return alertKey(rule, o) }
+
 func alertKey(rule string, o Offender) string {
 	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%s\x00%d", rule, o.Site, o.Scope, o.ID, o.Epoch))
 	return hex.EncodeToString(h[:16])
@@ -95,7 +99,8 @@ type Alerter struct {
 	conn     driver.Conn
 	db       string
 	nc       *nats.Conn
-	kv       jetstream.KeyValue // nil: memory only
+	kv       jetstream.KeyValue  // nil: memory only
+	js       jetstream.JetStream // reads the restriction list; nil: none
 	interval time.Duration
 	hook     *webhook
 	log      *slog.Logger
@@ -145,7 +150,7 @@ func New(ctx context.Context, cfg Config, ch driver.Conn, nc *nats.Conn, js jets
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	a := &Alerter{
-		rules: rules, conn: ch, db: cfg.Database, nc: nc, interval: cfg.Interval,
+		rules: rules, conn: ch, db: cfg.Database, nc: nc, js: js, interval: cfg.Interval,
 		log: log.With("stage", "alerts"), m: m, now: time.Now, sent: map[string]time.Time{},
 	}
 	if js != nil {
@@ -204,6 +209,15 @@ func (a *Alerter) Run(ctx context.Context) error {
 func (a *Alerter) Evaluate(ctx context.Context) int {
 	now := a.now().UTC()
 	published := 0
+	if a.js != nil {
+		// Restricted clients raise no alert; without the list, none is
+		// raised this round rather than one about a restricted client.
+		var err error
+		if ctx, err = LoadRestricted(ctx, a.js); err != nil {
+			a.log.Warn("alerts skipped this round", "err", err)
+			return 0
+		}
+	}
 	for _, r := range a.rules {
 		if ctx.Err() != nil {
 			return published

@@ -296,7 +296,7 @@ func sameOffender(a, b Offender) bool {
 
 // queryRows runs a query written with {db} and calls scan for each row.
 func queryRows(ctx context.Context, conn driver.Conn, db, query string, scan func(driver.Rows) error) error {
-	q, err := expand(query, db)
+	q, err := expand(ctx, query, db)
 	if err != nil {
 		return err
 	}

@@ -110,7 +110,7 @@ func (h *Health) chooseSource(ctx context.Context, conn driver.Conn, db string, 
 	ctx0 := ctx
 	ctx = withParams(ctx, f.params())
 
-	q, err := expand("SELECT count() FROM {db}.requests WHERE "+where, db)
+	q, err := expand(ctx, "SELECT count() FROM {db}.requests WHERE "+where, db)
 	if err != nil {
 		return nil, f, 0, err
 	}
@@ -125,7 +125,10 @@ func (h *Health) chooseSource(ctx context.Context, conn driver.Conn, db string, 
 	// Many requests (approximate percentiles anyway), or none left (the
 	// range is older than the requests' retention): the per-minute health
 	// rollup answers from far fewer rows, and keeps 13 months.
-	if f.Bucket%time.Minute == 0 && (n == 0 || n > ExactQuantileMaxRows) {
+	// The rollup cannot leave restricted clients out: with any, the
+	// requests answer while they hold rows.
+	restricted := len(restrictedOf(ctx0)) > 0 && n > 0
+	if f.Bucket%time.Minute == 0 && (n == 0 || n > ExactQuantileMaxRows) && !restricted {
 		rf := f
 		rf.Since = f.Since.Truncate(time.Minute)
 		if rf.Until = f.Until.Truncate(time.Minute); rf.Until.Before(f.Until) {
@@ -133,7 +136,7 @@ func (h *Health) chooseSource(ctx context.Context, conn driver.Conn, db string, 
 		}
 		rctx := withParams(ctx0, rf.params())
 		var rn uint64
-		if q, err := expand("SELECT sum(requests) FROM {db}."+store.HealthTable+" WHERE "+rollupWhere, db); err == nil &&
+		if q, err := expand(ctx, "SELECT sum(requests) FROM {db}."+store.HealthTable+" WHERE "+rollupWhere, db); err == nil &&
 			conn.QueryRow(rctx, q).Scan(&rn) == nil && rn > 0 {
 			f, h.Filter, ctx = rf, rf, rctx
 			h.Quantile, h.Source = QuantileTDigest, store.HealthTable
@@ -192,7 +195,7 @@ func (h *Health) addPaths(failing, slowest []PathStat) {
 }
 
 func healthPoints(ctx context.Context, conn driver.Conn, db, query string) ([]HealthPoint, error) {
-	q, err := expand(query, db)
+	q, err := expand(ctx, query, db)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +237,7 @@ func pathLists(ctx context.Context, conn driver.Conn, db, quantile string) (fail
 		p95 = "quantileTDigest(0.95)(request_time)"
 	}
 	n, minKnown := strconv.Itoa(PathsPerList), strconv.Itoa(minSlowPathRequests)
-	q, err := expand(`SELECT site, path, requests, failures, p95, known, fr <= `+n+` AND failures > 0, sr <= `+n+` AND known >= `+minKnown+`
+	q, err := expand(ctx, `SELECT site, path, requests, failures, p95, known, fr <= `+n+` AND failures > 0, sr <= `+n+` AND known >= `+minKnown+`
 		FROM
 		(
 			SELECT site, path, count() AS requests, countIf(status >= 500) AS failures,

@@ -72,7 +72,7 @@ func SortOffenders(o []Offender) {
 // Filter.Resolve) and returns what it caught.
 func (r Rule) Offenders(ctx context.Context, conn driver.Conn, db string, f Filter) ([]Offender, error) {
 	f = f.Resolve(time.Now())
-	query, err := expand(r.SQL, db)
+	query, err := expand(ctx, r.SQL, db)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func TopReport(ctx context.Context, conn driver.Conn, db string, f Filter, n int
 		n = DefaultTopN
 	}
 	ctx = withParams(ctx, f.params())
-	q, err := expand("SELECT count() FROM {db}.requests WHERE "+where, db)
+	q, err := expand(ctx, "SELECT count() FROM {db}.requests WHERE "+where, db)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +49,7 @@ func TopReport(ctx context.Context, conn driver.Conn, db string, f Filter, n int
 		if total == 0 {
 			continue
 		}
-		q, err := expand(fmt.Sprintf(`SELECT %s AS key, %s AS label, count() AS requests
+		q, err := expand(ctx, fmt.Sprintf(`SELECT %s AS key, %s AS label, count() AS requests
 			FROM {db}.requests WHERE `+where+`
 			GROUP BY key ORDER BY requests DESC, key LIMIT %d`, l.key, l.label, n), db)
 		if err != nil {

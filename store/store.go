@@ -34,6 +34,7 @@ import (
 	"github.com/vakt-dev/vakt/internal/configkit"
 	"github.com/vakt-dev/vakt/internal/event"
 	"github.com/vakt-dev/vakt/internal/metrics"
+	"github.com/vakt-dev/vakt/subject/marks"
 )
 
 const (
@@ -171,6 +172,9 @@ type Store struct {
 	log *slog.Logger
 	m   *metrics.Pipeline
 
+	// erasures are the tombstones of `vakt subject erase`.
+	erasures *marks.Erasures
+
 	rows, batches, insertErrors, rejected, ackErrors, duplicates atomic.Uint64
 	health                                                       insertHealth
 }
@@ -192,11 +196,12 @@ func New(cfg Config, js jetstream.JetStream, conn driver.Conn, log *slog.Logger,
 	}
 	cfg = cfg.withDefaults()
 	return &Store{
-		cfg: cfg,
-		js:  js,
-		ins: newCHInserter(conn, cfg.Schema.Database, cfg.Schema.Cluster != ""),
-		log: log.With("stage", stage),
-		m:   m,
+		cfg:      cfg,
+		js:       js,
+		ins:      newCHInserter(conn, cfg.Schema.Database, cfg.Schema.Cluster != ""),
+		erasures: marks.NewErasures(js),
+		log:      log.With("stage", stage),
+		m:        m,
 	}, nil
 }
 
@@ -413,6 +418,9 @@ func (w *worker) commit(ctx context.Context) error {
 	b := &w.b
 	if len(b.msgs) == 0 {
 		return nil
+	}
+	if err := w.dropErased(ctx, b); err != nil {
+		return err
 	}
 	n := b.rows.len()
 	if n > 0 {

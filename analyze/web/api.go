@@ -51,6 +51,13 @@ func (d *Dashboard) api(name string, fn func(ctx context.Context, q url.Values) 
 			// so it must not end when that caller goes away.
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), queryTimeout)
 			defer cancel()
+			var err error
+			if d.o.Restricted != nil {
+				if ctx, err = d.o.Restricted(ctx); err != nil {
+					d.o.Log.Warn("dashboard query refused", "endpoint", r.URL.Path, "err", err)
+					return http.StatusServiceUnavailable, errorBody(err.Error())
+				}
+			}
 			v, err := fn(ctx, q)
 			if err != nil {
 				var br badRequest

@@ -78,6 +78,9 @@ type Options struct {
 	// from, as its licences require (pseudonymize.GeoIPConfig.OpenSources);
 	// shown in the page's footer.
 	Attribution []Attribution
+	// Restricted, if set, reads the restriction list of data subjects'
+	// requests; every answer leaves those clients out (analyze.LoadRestricted).
+	Restricted func(ctx context.Context) (context.Context, error)
 	// OnQuery, if set, is called each time an endpoint computes an answer
 	// (a cache miss), with the endpoint's name.
 	OnQuery func(endpoint string)

@@ -68,6 +68,9 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// exitCoder is an outcome with its own exit status.
+type exitCoder interface{ ExitCode() int }
+
 // errUsage marks a command-line mistake: exit status 2.
 var errUsage = errors.New("usage")
 
@@ -109,6 +112,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, new(exitCoder)):
+		// An answer with its own status (vakt subject's Art. 11(2)
+		// statement), already written to stdout.
+		var ec exitCoder
+		errors.As(err, &ec)
+		fmt.Fprintln(stderr, "vakt:", err)
+		return ec.ExitCode()
 	case errors.Is(err, errUsage):
 		fmt.Fprintln(stderr, "vakt:", strings.TrimPrefix(err.Error(), "usage: "))
 		return 2

@@ -26,7 +26,7 @@ import (
 func accountsServer(t *testing.T) (url string, passwords map[string]string) {
 	t.Helper()
 	passwords = map[string]string{}
-	for _, u := range []string{"admin", "ingest", "pseudonymize", "store", "ops", "shipper", "enforce"} {
+	for _, u := range []string{"admin", "ingest", "pseudonymize", "store", "ops", "shipper", "enforce", "subject"} {
 		passwords[u] = "pw-" + rand.Text()
 		t.Setenv("VAKT_"+strings.ToUpper(u)+"_PASSWORD", passwords[u])
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vakt-dev/vakt/analyze"
+	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 )
 
@@ -18,11 +19,15 @@ func ReportCommand(ctx context.Context, cfg config.Config, name string, o analyz
 	if err != nil {
 		return err
 	}
-	eng, err := OpenEngines(ctx, cfg, Need{ClickHouse: true}, "report", log)
+	// NATS too: the restriction list of data subjects' requests.
+	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, ClickHouse: true, Stage: bus.StageReport}, "report", log)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
+	if ctx, err = analyze.LoadRestricted(ctx, eng.JS); err != nil {
+		return err
+	}
 	return req.Write(ctx, eng.CH, cfg.ClickHouse.Database, log, out)
 }
 
@@ -50,4 +55,9 @@ func ReadRetention(ctx context.Context, cfg config.Config, log *slog.Logger) ana
 // RetentionCommand is `vakt retention`.
 func RetentionCommand(ctx context.Context, cfg config.Config, format string, log *slog.Logger, out io.Writer) error {
 	return ReadRetention(ctx, cfg, log).Write(format, out)
+}
+
+// ReadRetentionWith is ReadRetention over engines already open.
+func ReadRetentionWith(ctx context.Context, cfg config.Config, eng *Engines) analyze.RetentionPolicy {
+	return analyze.ReadRetention(ctx, eng.CH, nil, schemaConfig(cfg), retentionLifetimes(cfg))
 }

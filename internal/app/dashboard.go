@@ -45,6 +45,11 @@ func dashboardRoutes(ctx context.Context, cfg config.Config, eng *Engines, log *
 	for _, s := range cfg.Pseudonymize.GeoIP.OpenSources() {
 		o.Attribution = append(o.Attribution, web.Attribution{Text: s.Attribution, Links: s.AttributionLinks})
 	}
+	if ojs, err := eng.StageJS(bus.StageReport); err != nil {
+		o.Restricted = func(ctx context.Context) (context.Context, error) { return ctx, err }
+	} else {
+		o.Restricted = func(ctx context.Context) (context.Context, error) { return analyze.LoadRestricted(ctx, ojs) }
+	}
 	// A salt store of its own only reads the bucket: the pseudonymiser's
 	// creates and destroys the salts.
 	// It reads the salt bucket, which only the pseudonymiser's NATS user

@@ -41,6 +41,12 @@ const (
 	// paths and content hashes, never a line.
 	CheckpointBucket = "vakt_ingest_offsets"
 
+	// SubjectsBucket holds what data subjects' requests leave behind for
+	// the pipeline (subject/marks): erasure tombstones the store checks
+	// before inserting, and the restriction list every report applies.
+	// Keys expire with the rows they cover.
+	SubjectsBucket = "vakt_subjects"
+
 	// QuarantineStream keeps a few samples of rejected lines per reason,
 	// with anything IP-like masked, for a day: enough for an operator to
 	// see what went wrong. Subjects: vakt.quarantine.<site>.

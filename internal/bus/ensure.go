@@ -37,6 +37,12 @@ const (
 	// StageEnforce is the decision endpoint and `vakt decisions`: it sets
 	// up nothing but its own bucket (enforce.OpenDecisions).
 	StageEnforce Stage = "enforce"
+	// StageReport is `vakt report` and the dashboard: it reads the
+	// restriction list of data subjects' requests, and sets up nothing.
+	StageReport Stage = "report"
+	// StageSubject is `vakt subject`: it needs the salt bucket to exist
+	// (a pseudonymiser creates it) and sets up nothing.
+	StageSubject Stage = "subject"
 	// StageNone sets up nothing.
 	StageNone Stage = "none"
 )
@@ -66,6 +72,8 @@ var stageParts = map[Stage][]part{
 	StageSalts:        {partSalts},
 	StageQuarantine:   {partQuarantine},
 	StageEnforce:      nil,
+	StageReport:       nil,
+	StageSubject:      nil,
 	StageNone:         nil,
 }
 

@@ -19,7 +19,7 @@ import (
 // inbox prefixes.
 var accountsUsers = map[string]string{
 	"admin": "_INBOX_admin", "ingest": "_INBOX_ingest", "pseudonymize": "_INBOX_pseudonymize",
-	"store": "_INBOX_store", "ops": "_INBOX_ops", "shipper": "_INBOX", "enforce": "_INBOX_enforce",
+	"store": "_INBOX_store", "ops": "_INBOX_ops", "shipper": "_INBOX", "enforce": "_INBOX_enforce", "subject": "_INBOX_subject",
 }
 
 // startAccountsServer runs nats-server on configs/nats-accounts.conf with

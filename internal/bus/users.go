@@ -22,6 +22,7 @@ const (
 	// decisions`': it reads the salts (to compute the ids of the addresses
 	// it is asked about) and the decisions, never a raw event.
 	UserEnforce = "vakt_enforce"
+	UserSubject = "vakt_subject"
 )
 
 // AlertsBucket is the KV bucket where `vakt run` remembers which offenders
@@ -61,6 +62,12 @@ type User struct {
 func Users() []User {
 	kvOffsets, kvSalts, kvAlerts := "KV_"+CheckpointBucket, SaltBucketStream, "KV_"+AlertsBucket
 	lag := []string{"$JS.API.CONSUMER.INFO.VAKT_RAW.pseudonymize", "$JS.API.CONSUMER.INFO.VAKT_EVENTS.store"}
+	// Reading the bucket of data subjects' requests (erasure tombstones,
+	// restrictions) with a watcher: the store checks tombstones before
+	// inserting, reports leave restricted clients out.
+	kvSubjects := "KV_" + SubjectsBucket
+	readSubjects := []string{"$JS.API.STREAM.INFO." + kvSubjects,
+		"$JS.API.CONSUMER.CREATE." + kvSubjects + ".>", "$JS.API.CONSUMER.DELETE." + kvSubjects + ".>", "$JS.FC." + kvSubjects + ".>"}
 	return []User{{
 		Name: UserAdmin, InboxPrefix: "_INBOX_admin",
 		Publish: []string{
@@ -118,13 +125,13 @@ func Users() []User {
 		Subscribe: []string{"_INBOX_pseudonymize.>"},
 	}, {
 		Name: UserStore, InboxPrefix: "_INBOX_store",
-		Publish: []string{
+		Publish: append([]string{
 			"$JS.API.STREAM.INFO.VAKT_EVENTS",
 			"$JS.API.CONSUMER.INFO.VAKT_EVENTS.store", "$JS.API.CONSUMER.MSG.NEXT.VAKT_EVENTS.store",
 			"$JS.ACK.VAKT_EVENTS.store.>",
 			// /readyz and the lag metrics: counts, no contents
 			"$JS.API.CONSUMER.INFO.VAKT_RAW.pseudonymize",
-		},
+		}, readSubjects...),
 		Subscribe: []string{"_INBOX_store.>"},
 	}, {
 		// `vakt quarantine` (masked samples), lag monitoring, /readyz and
@@ -139,7 +146,7 @@ func Users() []User {
 			"vakt.alerts.>", "$JS.API.INFO",
 			"$JS.API.STREAM.INFO." + kvAlerts, "$JS.API.STREAM.CREATE." + kvAlerts, "$JS.API.STREAM.UPDATE." + kvAlerts,
 			"$KV." + AlertsBucket + ".>", "$JS.API.DIRECT.GET." + kvAlerts + ".>",
-		}, append(lag, decisionsBucketAccess()[1:]...)...),
+		}, slices.Concat(lag, decisionsBucketAccess()[1:], readSubjects)...),
 		Subscribe: []string{"_INBOX_ops.>", "vakt.alerts.>"},
 	}, {
 		// The decision endpoint and `vakt decisions`: the salts read only
@@ -150,6 +157,25 @@ func Users() []User {
 			"$JS.API.STREAM.INFO." + kvSalts, "$JS.API.DIRECT.GET." + kvSalts + ".>",
 		}, decisionsBucketAccess()...),
 		Subscribe: []string{"_INBOX_enforce.>"},
+	}, {
+		// `vakt subject`: reads salts (never writes or destroys one),
+		// counts the store's acknowledgements, keeps tombstones,
+		// restrictions and request records, and forgets alerts on an
+		// erased client. No raw event, no pipeline stream.
+		Name: UserSubject, InboxPrefix: "_INBOX_subject",
+		Publish: append([]string{
+			"$JS.API.INFO",
+			"$JS.API.STREAM.INFO." + kvSalts, "$JS.API.DIRECT.GET." + kvSalts, "$JS.API.DIRECT.GET." + kvSalts + ".>",
+			"$JS.API.STREAM.MSG.GET." + kvSalts,
+			"$JS.API.CONSUMER.CREATE." + kvSalts + ".>", "$JS.API.CONSUMER.DELETE." + kvSalts + ".>", "$JS.FC." + kvSalts + ".>",
+			// a salt store checks these once-written keys with create-if-absent
+			"$KV." + SaltBucket + ".meta.epoch_length", "$KV." + SaltBucket + ".meta.seals_since",
+			"$JS.API.CONSUMER.INFO.VAKT_EVENTS.store",
+			"$JS.API.STREAM.CREATE." + kvSubjects, "$KV." + SubjectsBucket + ".>",
+			"$JS.API.DIRECT.GET." + kvSubjects + ".>", "$JS.API.STREAM.MSG.GET." + kvSubjects,
+			"$JS.API.STREAM.INFO." + kvAlerts, "$KV." + AlertsBucket + ".>", "$JS.API.DIRECT.GET." + kvAlerts + ".>",
+		}, readSubjects...),
+		Subscribe: []string{"_INBOX_subject.>"},
 	}, {
 		// Vector, Fluent Bit or a script publishing the JSON contract
 		// (docs/nats-contract.md). No vakt user uses _INBOX, so the
@@ -184,6 +210,8 @@ func StageUser(stage Stage) string {
 		return UserStore
 	case StageEnforce:
 		return UserEnforce
+	case StageSubject:
+		return UserSubject
 	case StageSetup, StageNone:
 		return UserAdmin
 	}

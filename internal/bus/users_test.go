@@ -179,6 +179,29 @@ func TestEmbeddedLeastPrivilege(t *testing.T) {
 			})
 		}
 	}
+	// vakt_subject reads salts (to compute an address's ids) but may
+	// neither write, replace nor destroy one, nor touch raw events.
+	for _, inProcess := range []bool{true, false} {
+		u := connectUser(t, e, UserSubject, pw[UserSubject], inProcess)
+		if _, err := u.JS.KeyValue(ctx, SaltBucket); err != nil {
+			t.Fatalf("vakt_subject cannot open the salt bucket: %v", err)
+		}
+		u.Refused(t, "put a salt", "$KV.vakt_salts.epoch.2", func(context.Context) error {
+			return u.NC.Publish("$KV.vakt_salts.epoch.2", bytes.Repeat([]byte{'A'}, 32))
+		})
+		u.Refused(t, "destroy a salt", "$JS.API.STREAM.MSG.DELETE.KV_vakt_salts", func(ctx context.Context) error {
+			_, err := u.NC.RequestWithContext(ctx, "$JS.API.STREAM.MSG.DELETE.KV_vakt_salts", []byte(`{"seq":1}`))
+			return err
+		})
+		u.Refused(t, "subscribe to raw events", "vakt.raw.>", func(context.Context) error {
+			_, err := u.NC.SubscribeSync("vakt.raw.>")
+			return err
+		})
+		u.Refused(t, "fetch raw events", "$JS.API.CONSUMER.MSG.NEXT.VAKT_RAW.pseudonymize", func(ctx context.Context) error {
+			_, err := u.NC.RequestWithContext(ctx, "$JS.API.CONSUMER.MSG.NEXT.VAKT_RAW.pseudonymize", []byte(`{"batch":1,"no_wait":true}`))
+			return err
+		})
+	}
 	// The salt is the one vakt_pseudonymize wrote, and the events stream is there.
 	if e, err := kv.Get(ctx, "epoch.1"); err != nil || string(e.Value()) != "a salt of thirty-two bytes......" {
 		t.Fatalf("salt after the refusals: %v", err)

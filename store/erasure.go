@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// dropErased removes from the batch the events of clients erased since they
+// were pseudonymised (`vakt subject erase`), after bringing the tombstones
+// up to date: an insert that starts after an erasure was recorded never
+// stores that client's earlier events. It retries until the tombstones are
+// read or ctx ends, since storing without knowing could undo an erasure.
+func (w *worker) dropErased(ctx context.Context, b *batch) error {
+	if w.s.erasures == nil {
+		return nil // a Store made without New, in tests
+	}
+	for attempt := 0; ; attempt++ {
+		err := w.s.erasures.Sync(ctx)
+		if err == nil {
+			break
+		}
+		if attempt%10 == 0 {
+			w.s.log.Warn("cannot read the erasure tombstones; the batch waits (the store's NATS user needs read access to the kv bucket vakt_subjects, see configs/nats-accounts.conf)",
+				"worker", w.id, "err", err)
+		}
+		if !sleep(ctx, 500*time.Millisecond) {
+			return err
+		}
+	}
+	if !w.s.erasures.Any() {
+		return nil
+	}
+	r := &b.rows
+	keep := make([]bool, r.n)
+	dropped := 0
+	for i := range r.n {
+		keep[i] = !w.s.erasures.Drop(r.epoch[i], r.clientID[i], r.ts[i])
+		if !keep[i] {
+			dropped++
+		}
+	}
+	if dropped > 0 {
+		r.keep(keep)
+		w.s.log.Info("events of erased clients dropped", "worker", w.id, "events", dropped)
+	}
+	return nil
+}
+
+func compact[T any](s []T, keep []bool) []T {
+	n := 0
+	for i, k := range keep {
+		if k {
+			s[n] = s[i]
+			n++
+		}
+	}
+	var zero T
+	for i := n; i < len(s); i++ {
+		s[i] = zero
+	}
+	return s[:n]
+}
+
+// keep keeps the rows whose keep[i] is true, in order.
+func (r *rows) keep(keep []bool) {
+	r.ts, r.site, r.clientID, r.networkID = compact(r.ts, keep), compact(r.site, keep), compact(r.clientID, keep), compact(r.networkID, keep)
+	r.ipVersion, r.epoch, r.country, r.asn = compact(r.ipVersion, keep), compact(r.epoch, keep), compact(r.country, keep), compact(r.asn, keep)
+	r.asOrg, r.method, r.path, r.query = compact(r.asOrg, keep), compact(r.method, keep), compact(r.path, keep), compact(r.query, keep)
+	r.proto, r.status, r.bytes, r.referrer = compact(r.proto, keep), compact(r.status, keep), compact(r.bytes, keep), compact(r.referrer, keep)
+	r.userAgent, r.host = compact(r.userAgent, keep), compact(r.host, keep)
+	r.requestTime, r.requestTimeNull = compact(r.requestTime, keep), compact(r.requestTimeNull, keep)
+	r.upstreamTime, r.upstreamTimeNull = compact(r.upstreamTime, keep), compact(r.upstreamTimeNull, keep)
+	r.flags, r.batchKey = compact(r.flags, keep), compact(r.batchKey, keep)
+	r.n = len(r.ts)
+	r.size = 0
+	for i := range r.n {
+		r.size += rowFixedBytes + len(r.site[i]) + len(r.country[i]) + len(r.asOrg[i]) + len(r.method[i]) +
+			len(r.path[i]) + len(r.query[i]) + len(r.proto[i]) + len(r.referrer[i]) + len(r.userAgent[i]) + len(r.host[i])
+	}
+}
