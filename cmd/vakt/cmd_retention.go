@@ -2,7 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
+
+	flag "github.com/spf13/pflag"
 
 	"github.com/vakt-dev/vakt/internal/app"
 )
@@ -10,6 +11,8 @@ import (
 func init() {
 	register(&command{
 		name: "retention", args: "[--format text|json]", summary: "print how long each kind of data is kept, in plain words",
+		example: `  # How long each kind of data is kept, ready to quote in a privacy policy
+  vakt retention --config /etc/vakt/vakt.yaml`,
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.format, "format", "text", "text (plain words, ready to quote in a privacy policy) or json")
 		},

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -24,6 +23,10 @@ import (
 // the store acknowledges an event only after ClickHouse committed it.
 func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Logger) (ingest.ImportSummary, error) {
 	start := time.Now()
+	// A file that cannot be read fails the import before engines start.
+	if err := ingest.CheckImportFiles(files); err != nil {
+		return ingest.ImportSummary{}, err
+	}
 	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, ClickHouse: true}, "import", log)
 	if err != nil {
 		return ingest.ImportSummary{}, err
@@ -79,7 +82,7 @@ func StartImport(ctx context.Context, cfg config.Config, eng *Engines, files []s
 // or a stage failed.
 func (im *Importer) Run(ctx context.Context) error {
 	if err := im.in.Run(ctx); err != nil {
-		return fmt.Errorf("ingest: %w", err)
+		return err // the ingest package names itself
 	}
 	// Every batch is in the RAW stream; wait until the pseudonymisers and
 	// stores have acknowledged all of it (not what other sources publish
