@@ -104,6 +104,7 @@ func runWith(cc *cobra.Command, cmd *command, c *common, word string, stdout, st
 	if cmd.flags != nil {
 		cmd.flags(cc.Flags(), opts)
 	}
+	completeFormats(cc)
 	cc.RunE = func(cc *cobra.Command, args []string) error {
 		if word != "" {
 			args = append([]string{word}, args...)
@@ -169,6 +170,22 @@ func capitalize(s string) string {
 // fixed list.
 func completeWords(root *cobra.Command, flagName string, words ...string) {
 	_ = root.RegisterFlagCompletionFunc(flagName, cobra.FixedCompletions(words, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// completeFormats completes a --format flag with the output formats its
+// help names.
+func completeFormats(cc *cobra.Command) {
+	f := cc.Flags().Lookup("format")
+	if f == nil {
+		return
+	}
+	var words []string
+	for _, w := range []string{"table", "text", "json", "csv", "tsv"} {
+		if regexp.MustCompile(`\b` + w + `\b`).MatchString(f.Usage) {
+			words = append(words, w)
+		}
+	}
+	_ = cc.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(words, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // longFlagsWithOneDash rewrites "-data-dir d" to "--data-dir d" for every
