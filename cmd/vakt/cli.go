@@ -204,7 +204,7 @@ func longFlagsWithOneDash(root *cobra.Command, args []string) []string {
 		}
 	}
 	walk(root)
-	out := slices.Clone(args)
+	out := append([]string{}, args...) // never nil: cobra reads os.Args then
 	for i, a := range out {
 		if a == "--" {
 			break

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -313,6 +314,36 @@ func TestShellCompletion(t *testing.T) {
 		}
 		if err != nil || !slices.Equal(got, tc.want) {
 			t.Errorf("completion of %q: %q, want %q (%v)\n%s", tc.args, got, tc.want, err, stderr)
+		}
+	}
+}
+
+func TestLongFlagsWithOneDash(t *testing.T) {
+	root := newRoot(io.Discard, io.Discard)
+	in := []string{"import", "-data-dir", "d", "-site=x.example", "-h", "-nope", "a.log", "--", "-config"}
+	want := []string{"import", "--data-dir", "d", "--site=x.example", "-h", "-nope", "a.log", "--", "-config"}
+	if got := longFlagsWithOneDash(root, in); !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if got := longFlagsWithOneDash(root, nil); got == nil {
+		t.Fatal("nil args: cobra would read the process's own arguments")
+	}
+}
+
+func TestSubWords(t *testing.T) {
+	for _, tc := range []struct {
+		cmd   command
+		words []string
+		rest  string
+	}{
+		{command{subcommand: true, args: "health|threats|top [--since D] [--site S]"}, []string{"health", "threats", "top"}, "[--since D] [--site S]"},
+		{command{subcommand: true, args: "status"}, []string{"status"}, ""},
+		{command{subcommand: true, args: "[--format F] WORD"}, nil, ""},
+		{command{args: "status|rotate"}, nil, ""},
+	} {
+		words, rest := subWords(&tc.cmd)
+		if !slices.Equal(words, tc.words) || rest != tc.rest {
+			t.Errorf("%q: %q %q, want %q %q", tc.cmd.args, words, rest, tc.words, tc.rest)
 		}
 	}
 }

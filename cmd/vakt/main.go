@@ -110,7 +110,7 @@ type common struct {
 
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.configFile, "config", "", "configuration `FILE` (YAML, see configs/vakt.yaml)")
-	fs.StringVar(&c.dataDir, "data-dir", "", "data `DIR`ectory of the embedded engines (default ./data)")
+	fs.StringVar(&c.dataDir, "data-dir", "", "`DIR` holding the embedded engines' state (default ./data)")
 	fs.StringVar(&c.natsURL, "nats-url", "", "external NATS `URL`; empty runs nats-server embedded")
 	fs.StringVar(&c.clickhouseAddr, "clickhouse-addr", "", "external ClickHouse `host:port`, comma-separated; empty embeds the engine")
 	fs.StringVar(&c.logLevel, "log-level", "", "debug, info, warn or error")
