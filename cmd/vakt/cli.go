@@ -77,18 +77,24 @@ func newCommand(cmd *command, c *common, stdout, stderr io.Writer) *cobra.Comman
 	cc := &cobra.Command{
 		Use:                   strings.TrimSpace(cmd.name + " " + cmd.args),
 		Short:                 cmd.summary,
-		Long:                  capitalize(cmd.summary) + ".",
+		Long:                  longHelp(cmd),
 		Example:               examples(cmd, ""),
 		DisableFlagsInUseLine: true,
 	}
 	runWith(cc, cmd, c, "", stdout, stderr)
 	for _, w := range words {
+		// The synopsis after the words is the sub-command's only when
+		// there is one word: with more, its parts may belong to any.
+		use := w
+		if len(words) == 1 {
+			use = strings.TrimSpace(w + " " + rest)
+		}
 		sc := &cobra.Command{
-			Use:                   strings.TrimSpace(w + " " + rest),
+			Use:                   use,
 			Short:                 cmd.name + " " + w,
-			Long:                  capitalize(cmd.summary) + ": " + w + ".",
+			Long:                  longHelp(cmd),
 			Example:               examples(cmd, w),
-			DisableFlagsInUseLine: true,
+			DisableFlagsInUseLine: len(words) == 1,
 		}
 		runWith(sc, cmd, c, w, stdout, stderr)
 		cc.AddCommand(sc)
@@ -157,6 +163,14 @@ func examples(cmd *command, word string) string {
 		block = nil
 	}
 	return strings.Join(out, "\n")
+}
+
+// longHelp is what --help says above the usage.
+func longHelp(cmd *command) string {
+	if cmd.long != "" {
+		return strings.TrimRight(cmd.long, "\n")
+	}
+	return capitalize(cmd.summary) + "."
 }
 
 func capitalize(s string) string {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -344,6 +346,47 @@ func TestSubWords(t *testing.T) {
 		words, rest := subWords(&tc.cmd)
 		if !slices.Equal(words, tc.words) || rest != tc.rest {
 			t.Errorf("%q: %q %q, want %q %q", tc.cmd.args, words, rest, tc.words, tc.rest)
+		}
+	}
+}
+
+// statusError is an outcome with an exit status of its own.
+type statusError struct{ code int }
+
+func (e statusError) Error() string { return fmt.Sprintf("outcome %d", e.code) }
+func (e statusError) ExitCode() int { return e.code }
+
+// TestExitStatuses: 0 on success, 2 for a command-line mistake, 1 for a
+// failure, and an outcome's own status (exitCoder). Not parallel: it adds
+// a command to the registry for its duration.
+func TestExitStatuses(t *testing.T) {
+	register(&command{name: "exit-test", args: "CODE", summary: "exit with CODE",
+		run: func(_ context.Context, e *env) error {
+			switch e.args[0] {
+			case "0":
+				return nil
+			case "1":
+				return errors.New("failed")
+			}
+			return fmt.Errorf("wrapped: %w", statusError{3})
+		}})
+	t.Cleanup(func() { delete(commands, "exit-test") })
+	for _, tc := range []struct {
+		args       []string
+		code       int
+		stderrLast string
+	}{
+		{[]string{"exit-test", "0"}, 0, ""},
+		{[]string{"exit-test", "1", "--data-dir", t.TempDir()}, 1, "vakt: failed"},
+		{[]string{"exit-test", "3"}, 3, "vakt: wrapped: outcome 3"},
+		{[]string{"exit-test", "0", "--nope"}, 2, "vakt exit-test: unknown flag: --nope (see vakt exit-test --help)"},
+		{nil, 2, `Use "vakt [command] --help" for more information about a command.`},
+	} {
+		var stdout, stderr strings.Builder
+		code := run(tc.args, &stdout, &stderr)
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		if code != tc.code || lines[len(lines)-1] != tc.stderrLast {
+			t.Errorf("vakt %q: exit %d, want %d with %q:\n%s%s", tc.args, code, tc.code, tc.stderrLast, stdout.String(), stderr.String())
 		}
 	}
 }

@@ -29,6 +29,9 @@ type command struct {
 	name    string
 	args    string // synopsis of the arguments, for the usage text
 	summary string
+	// long, if set, is the longer explanation --help shows above the
+	// usage (default: the summary).
+	long string
 	// example is shown by --help: command lines, each with a comment
 	// line ("# what it does") above it.
 	example string
@@ -72,6 +75,9 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// exitCoder is an outcome with its own exit status.
+type exitCoder interface{ ExitCode() int }
+
 // errUsage marks a command-line mistake: exit status 2.
 var errUsage = errors.New("usage")
 
@@ -88,6 +94,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, new(exitCoder)):
+		// An answer with its own status, already written to stdout.
+		var ec exitCoder
+		errors.As(err, &ec)
+		fmt.Fprintln(stderr, "vakt:", err)
+		return ec.ExitCode()
 	case errors.Is(err, errUsageShown):
 		return 2
 	case errors.Is(err, errUsage):
