@@ -140,15 +140,19 @@ func subWords(cmd *command) (words []string, rest string) {
 // examples is the command's example text; for a sub-command word, only
 // the examples that use it. A command without examples shows its synopsis.
 func examples(cmd *command, word string) string {
-	if cmd.example == "" {
+	text := cmd.example
+	if text == "" {
+		text = commandExamples[cmd.name]
+	}
+	if text == "" {
 		return "  vakt " + strings.TrimSpace(cmd.name+" "+cmd.args)
 	}
 	if word == "" {
-		return strings.TrimRight(cmd.example, "\n")
+		return strings.TrimRight(text, "\n")
 	}
 	var out, block []string
 	prefix := "vakt " + cmd.name + " " + word
-	for _, l := range strings.Split(cmd.example, "\n") {
+	for _, l := range strings.Split(text, "\n") {
 		t := strings.TrimSpace(l)
 		if t == "" {
 			continue

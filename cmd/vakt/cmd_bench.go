@@ -12,10 +12,6 @@ func init() {
 	bc := bench.DefaultConfig()
 	register(&command{
 		name: "bench", args: "[--lines N] [--live-for D]", summary: "measure the pipeline end to end on fresh embedded engines",
-		example: `  # Measure a 1 M-line import and 30 s of live mode on fresh engines
-  vakt bench --lines 1000000 --live-for 30s
-  # Keep the generated log and data for a look afterwards
-  vakt bench --work-dir /tmp/vakt-bench --keep`,
 		flags: func(fs *flag.FlagSet, _ *options) {
 			fs.IntVar(&bc.Lines, "lines", bc.Lines, "lines in the generated access log")
 			fs.IntVar(&bc.Clients, "clients", bc.Clients, "distinct client IPs in the generated log")

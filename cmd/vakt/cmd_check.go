@@ -17,10 +17,6 @@ func init() {
 	var connect bool
 	register(&command{
 		name: "check", args: "[--connect]", summary: "validate the configuration: every problem with its key and fix",
-		example: `  # Check a configuration file: every problem, its key and the fix
-  vakt check --config /etc/vakt/vakt.yaml
-  # Also connect to the NATS and ClickHouse it names
-  vakt check --config /etc/vakt/vakt.yaml --connect`,
 		flags: func(fs *flag.FlagSet, _ *options) {
 			fs.BoolVar(&connect, "connect", false, "also connect to NATS and ClickHouse")
 		},

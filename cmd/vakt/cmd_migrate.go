@@ -12,10 +12,6 @@ func init() {
 	var opts app.MigrateOptions
 	register(&command{
 		name: "migrate", args: "[--roles] [--print-sql]", summary: "apply schema migrations and the configured retention; print what changed",
-		example: `  # Bring the store's schema and retention up to date
-  vakt migrate --config /etc/vakt/vakt.yaml
-  # Print the SQL of a fresh installation, with the roles, for a DBA
-  vakt migrate --print-sql --roles`,
 		flags: func(fs *flag.FlagSet, _ *options) {
 			fs.BoolVar(&opts.Roles, "roles", false, "also create the roles vakt_writer, vakt_security and vakt_ops (a ClickHouse server only)")
 			fs.BoolVar(&opts.PrintSQL, "print-sql", false, "print the SQL of a fresh installation (with --roles, the roles' too) instead of connecting")

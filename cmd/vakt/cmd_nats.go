@@ -10,8 +10,6 @@ import (
 func init() {
 	register(&command{
 		name: "nats", args: "setup", summary: "create or update the JetStream streams, consumers and buckets (as the NATS administrator)",
-		example: `  # Create the streams, consumers and buckets as the NATS administrator
-  vakt nats setup --config admin.yaml`,
 		subcommand: true,
 		run: func(ctx context.Context, e *env) error {
 			if len(e.args) != 1 || e.args[0] != "setup" {

@@ -18,19 +18,11 @@ func sourceFlags(fs *flag.FlagSet, o *options) {
 func init() {
 	register(&command{
 		name: "run", args: "[--demo] [--file GLOB]...", summary: "run every stage (embedded NATS and ClickHouse by default)",
-		example: `  # Everything embedded, with generated demo traffic
-  vakt run --demo --data-dir ./data
-  # Follow nginx's access logs
-  vakt run --file '/var/log/nginx/*access.log' --site www.example.com`,
 		flags: sourceFlags,
 		run:   func(ctx context.Context, e *env) error { return app.Run(ctx, e.cfg, e.log, e.stdout) },
 	})
 	register(&command{
 		name: "import", args: "[--site S] FILE...", summary: "push whole log files through the pipeline, then exit",
-		example: `  # Import rotated logs (gzip included) into ./data
-  vakt import /var/log/nginx/access.log.1 /var/log/nginx/access.log.2.gz
-  # Flags may follow the files
-  vakt import access.log --data-dir /srv/vakt --site shop.example`,
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.site, "site", "", "site label for the files' events")
 		},
@@ -39,11 +31,7 @@ func init() {
 				return fmt.Errorf("%w: vakt import needs at least one FILE", errUsage)
 			}
 			sum, err := app.Import(ctx, e.cfg, e.args, e.log)
-			// An import that never started (a missing file, engines
-			// that would not open) has nothing to sum up: only the error.
-			if sum.Elapsed > 0 {
-				sum.Print(e.stdout)
-			}
+			sum.Print(e.stdout)
 			return err
 		},
 	})

@@ -15,10 +15,6 @@ func init() {
 	register(&command{
 		name: "quarantine", args: "[--site S] [--reason R] [--since 1h] [--limit N]",
 		summary: "show masked samples of rejected log lines",
-		example: `  # The newest 50 rejected lines, masked
-  vakt quarantine
-  # Lines of one site that did not parse, in the last hour, as JSON
-  vakt quarantine --site shop.example --reason bad_format --since 1h --format json`,
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.site, "site", "", "only this site")
 			o.extra["reason"] = fs.String("reason", "", "only this reject reason, e.g. bad_format")

@@ -16,15 +16,7 @@ func init() {
 	var o analyze.ReportOptions
 	register(&command{
 		name: "report", args: "health|threats|top [--since D] [--until T] [--site S] [--format F]",
-		summary: "site health, threat detections or top lists from the store",
-		example: `  # Site health over the last day
-  vakt report health
-  # Threat detections of the last hour, as JSON lines
-  vakt report threats --since 1h --format json
-  # Only two rules
-  vakt report threats --rule scanning,login-brute-force
-  # The 20 busiest clients and paths of one site, as CSV
-  vakt report top --site shop.example --n 20 --section clients --format csv`,
+		summary:    "site health, threat detections or top lists from the store",
 		subcommand: true,
 		flags: func(fs *flag.FlagSet, opts *options) {
 			fs.StringVar(&o.Since, "since", "24h", "start: a duration back from now (24h, 7d) or an RFC 3339 time")

@@ -11,8 +11,6 @@ import (
 func init() {
 	register(&command{
 		name: "retention", args: "[--format text|json]", summary: "print how long each kind of data is kept, in plain words",
-		example: `  # How long each kind of data is kept, ready to quote in a privacy policy
-  vakt retention --config /etc/vakt/vakt.yaml`,
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.format, "format", "text", "text (plain words, ready to quote in a privacy policy) or json")
 		},

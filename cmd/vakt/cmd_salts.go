@@ -13,10 +13,6 @@ func init() {
 	var destroyNow bool
 	register(&command{
 		name: "salts", args: "status|rotate [--format F]", summary: "list salt epochs (never a salt), or start a new epoch now",
-		example: `  # Salt epochs, as JSON (never a salt)
-  vakt salts status --format json
-  # Start a new epoch now and destroy the old salt at once
-  vakt salts rotate --destroy-now`,
 		subcommand: true,
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.format, "format", app.FormatTable, "output: table or json")

@@ -12,8 +12,6 @@ import (
 func init() {
 	register(&command{
 		name: "sql", args: `[--format F] "SQL"`, summary: "run SQL on the store",
-		example: `  # Requests per status, as CSV
-  vakt sql "SELECT status, count() FROM vakt.requests GROUP BY status" --format csv`,
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.format, "format", app.FormatTable, "output: table, json (one object per line), csv or tsv (TabSeparated, no header)")
 		},
