@@ -166,6 +166,9 @@ func examples(cmd *command, word string) string {
 		}
 		block = nil
 	}
+	if len(out) == 0 {
+		return "  " + prefix
+	}
 	return strings.Join(out, "\n")
 }
 
