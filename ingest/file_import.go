@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -64,6 +65,35 @@ func expand(patterns []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// CheckImportFiles checks, before an import starts, that every pattern
+// names readable regular files, and says how to fix one that does not.
+func CheckImportFiles(patterns []string) error {
+	paths, err := expand(patterns)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("ingest: %s does not exist: name an existing log file, or a glob in quotes", p)
+		case errors.Is(err, fs.ErrPermission):
+			return fmt.Errorf("ingest: %s: permission denied: run vakt as a user that may read it", p)
+		case err != nil:
+			return fmt.Errorf("ingest: %w", err)
+		}
+		fi, err := f.Stat()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("ingest: %s is not a regular file: name a log file", p)
+		}
+	}
+	return nil
 }
 
 // importItem is a file to import and the source it belongs to.

@@ -33,7 +33,12 @@ func (s ImportSummary) RejectedTotal() int64 {
 }
 
 // Print writes the summary for a person.
+// An import that never started (a missing file, engines that would not
+// open) has nothing to sum up: it prints nothing, and its error speaks.
 func (s ImportSummary) Print(w io.Writer) {
+	if s.Elapsed == 0 {
+		return
+	}
 	rate := float64(s.Read) / max(s.Elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(w, "lines read:  %d\n", s.Read)
 	fmt.Fprintf(w, "stored:      %d\n", s.Stored)

@@ -73,8 +73,17 @@ func Migrate(ctx context.Context, conn driver.Conn, cfg SchemaConfig) error {
 	return err
 }
 
-// MigrateReport is Migrate, saying what it did.
+// MigrateReport is Migrate, saying what it did. Its errors begin with
+// "schema", so that callers need not (and do not) add it again.
 func MigrateReport(ctx context.Context, conn driver.Conn, cfg SchemaConfig) (*MigrationReport, error) {
+	rep, err := migrateReport(ctx, conn, cfg)
+	if err != nil && !strings.HasPrefix(err.Error(), "schema") {
+		err = fmt.Errorf("schema: %w", err)
+	}
+	return rep, err
+}
+
+func migrateReport(ctx context.Context, conn driver.Conn, cfg SchemaConfig) (*MigrationReport, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -101,7 +101,7 @@ func MigrateOnStart(ctx context.Context, conn driver.Conn, sc SchemaConfig, log 
 			log.Warn("the ClickHouse user may not change the schema; assuming an administrator ran `vakt migrate` for this version and retention", "err", err)
 			return nil
 		}
-		return fmt.Errorf("schema: %w", err)
+		return err // MigrateReport names the schema
 	}
 	for _, m := range rep.Applied {
 		log.Info("schema migration applied", "version", m.Version, "name", m.Name)

@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"time"
+
+	flag "github.com/spf13/pflag"
 
 	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/app"

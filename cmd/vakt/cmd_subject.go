@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	flag "github.com/spf13/pflag"
 	"slices"
 
 	"github.com/vakt-dev/vakt/internal/app"
@@ -35,13 +35,12 @@ func init() {
 		name: "subject", args: "find|export|erase|restrict|unrestrict|records --ip ADDR [--format F] [--out FILE] [--ref R]",
 		summary:    "data subjects' requests: find, export, erase or restrict what is held about an address",
 		subcommand: true,
+		long:       subjectHelp,
 		flags: func(fs *flag.FlagSet, opts *options) {
 			fs.StringVar(&o.IP, "ip", "", "the address the requester gives (IPv4 or IPv6)")
 			fs.StringVar(&o.Format, "format", "", "find: table or json (default table); export: json or csv (default json)")
 			fs.StringVar(&o.Out, "out", "", "export: write to this file (created owner-only) instead of stdout")
 			fs.StringVar(&o.Ref, "ref", "", "a reference for the request record, e.g. the ticket number")
-			usage := fs.Usage
-			fs.Usage = func() { fmt.Fprint(fs.Output(), subjectHelp+"\n"); usage() }
 		},
 		run: func(ctx context.Context, e *env) error {
 			if len(e.args) != 1 || !slices.Contains([]string{"find", "export", "erase", "restrict", "unrestrict", "records"}, e.args[0]) {

@@ -1,21 +1,22 @@
 // Command vakt is a privacy-aware web access-log pipeline: ingest →
 // pseudonymise → store, over NATS JetStream into ClickHouse. This package
-// only parses flags and hands over to internal/app; each command registers
-// itself from its own file (cmd_*.go).
+// only parses the command line and hands over to internal/app; each command
+// registers itself from its own file (cmd_*.go), and cli.go builds the
+// command tree (cobra, pflag) from the registry.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
+
+	flag "github.com/spf13/pflag"
 
 	"github.com/vakt-dev/vakt/internal/config"
 )
@@ -28,6 +29,12 @@ type command struct {
 	name    string
 	args    string // synopsis of the arguments, for the usage text
 	summary string
+	// long, if set, is the longer explanation --help shows above the
+	// usage (default: the summary).
+	long string
+	// example is shown by --help: command lines, each with a comment
+	// line ("# what it does") above it.
+	example string
 	// flags registers the command's own flags; the common ones are added.
 	flags func(fs *flag.FlagSet, o *options)
 	run   func(ctx context.Context, env *env) error
@@ -35,7 +42,9 @@ type command struct {
 	// instead of failing before they run.
 	reportsConfig bool
 	// subcommand commands take a word first ("vakt salts status --format
-	// json"); it reaches run as env.args[0], and flags may follow it.
+	// json"); it reaches run as env.args[0]. The words listed at the start
+	// of args ("status|rotate ...") become sub-commands of their own (for
+	// help and completion); any other word still reaches run.
 	subcommand bool
 }
 
@@ -74,53 +83,33 @@ type exitCoder interface{ ExitCode() int }
 // errUsage marks a command-line mistake: exit status 2.
 var errUsage = errors.New("usage")
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, "vakt: privacy-aware web access-log pipeline\n\nUsage:\n")
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for n := range commands {
-			if !yield(n) {
-				return
-			}
-		}
-	}) {
-		c := commands[name]
-		fmt.Fprintf(w, "  vakt %-34s %s\n", c.name+" "+c.args, c.summary)
-	}
-	fmt.Fprint(w, `
-Common flags (also: a YAML file with --config, and VAKT_* environment variables):
-  --config FILE          configuration file (see configs/vakt.yaml)
-  --data-dir DIR         state of the embedded engines (default ./data)
-  --nats-url URL         external NATS; empty runs nats-server embedded
-  --clickhouse-addr H:P  external ClickHouse (HTTP by default); empty embeds the engine
-  --log-level LEVEL      debug, info, warn or error
-
-Run "vakt COMMAND -h" for a command's own flags.
-`)
-}
+// errUsageShown is a command-line mistake whose usage text was printed
+// already: exit status 2 and nothing more.
+var errUsageShown = fmt.Errorf("%w: shown", errUsage)
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := dispatch(ctx, args[0], args[1:], stdout, stderr)
+	root := newRoot(stdout, stderr)
+	root.SetArgs(longFlagsWithOneDash(root, args))
+	err := root.ExecuteContext(ctx)
 	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
+	case err == nil:
 		return 0
 	case errors.As(err, new(exitCoder)):
-		// An answer with its own status (vakt subject's Art. 11(2)
-		// statement), already written to stdout.
+		// An answer with its own status, already written to stdout.
 		var ec exitCoder
 		errors.As(err, &ec)
 		fmt.Fprintln(stderr, "vakt:", err)
 		return ec.ExitCode()
+	case errors.Is(err, errUsageShown):
+		return 2
 	case errors.Is(err, errUsage):
-		fmt.Fprintln(stderr, "vakt:", strings.TrimPrefix(err.Error(), "usage: "))
+		msg := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
+		if !strings.HasPrefix(msg, "vakt ") {
+			msg = "vakt: " + msg
+		}
+		fmt.Fprintln(stderr, msg)
 		return 2
 	default:
 		fmt.Fprintln(stderr, "vakt:", err)
@@ -134,10 +123,10 @@ type common struct {
 }
 
 func (c *common) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.configFile, "config", "", "configuration file (YAML)")
-	fs.StringVar(&c.dataDir, "data-dir", "", "data directory of the embedded engines (default ./data)")
-	fs.StringVar(&c.natsURL, "nats-url", "", "external NATS URL; empty runs nats-server embedded")
-	fs.StringVar(&c.clickhouseAddr, "clickhouse-addr", "", "external ClickHouse host:port, comma-separated; empty embeds the engine")
+	fs.StringVar(&c.configFile, "config", "", "configuration `FILE` (YAML, see configs/vakt.yaml)")
+	fs.StringVar(&c.dataDir, "data-dir", "", "`DIR` holding the embedded engines' state (default ./data)")
+	fs.StringVar(&c.natsURL, "nats-url", "", "external NATS `URL`; empty runs nats-server embedded")
+	fs.StringVar(&c.clickhouseAddr, "clickhouse-addr", "", "external ClickHouse `host:port`, comma-separated; empty embeds the engine")
 	fs.StringVar(&c.logLevel, "log-level", "", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "", "text or json")
 }
@@ -178,30 +167,11 @@ type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+func (s *stringList) Type() string       { return "GLOB" }
 
-func dispatch(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
-	cmd, ok := commands[name]
-	if !ok {
-		return fmt.Errorf("%w: unknown command %q (run vakt help)", errUsage, name)
-	}
-	fs := flag.NewFlagSet("vakt "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c common
-	c.register(fs)
-	opts := &options{extra: map[string]any{}}
-	if cmd.flags != nil {
-		cmd.flags(fs, opts)
-	}
-	var sub []string
-	if cmd.subcommand && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		sub, args = args[:1], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
+// start runs cmd with the configuration the common flags and the
+// command's options make.
+func start(ctx context.Context, cmd *command, c *common, opts *options, args []string, stdout, stderr io.Writer) error {
 	cfg, loadErr := c.load()
 	if loadErr != nil && !cmd.reportsConfig {
 		return loadErr
@@ -220,5 +190,5 @@ func dispatch(ctx context.Context, name string, args []string, stdout, stderr io
 			return err
 		}
 	}
-	return cmd.run(ctx, &env{cfg: cfg, opts: opts, args: append(sub, fs.Args()...), log: newLogger(cfg, stderr), stdout: stdout, stderr: stderr, loadErr: loadErr})
+	return cmd.run(ctx, &env{cfg: cfg, opts: opts, args: args, log: newLogger(cfg, stderr), stdout: stdout, stderr: stderr, loadErr: loadErr})
 }

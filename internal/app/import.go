@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -29,6 +28,10 @@ import (
 // With a progress writer (see ProgressWriter), a bar is drawn there.
 func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Logger, progress io.Writer) (ingest.ImportSummary, error) {
 	start := time.Now()
+	// A file that cannot be read fails the import before engines start.
+	if err := ingest.CheckImportFiles(files); err != nil {
+		return ingest.ImportSummary{}, err
+	}
 	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, ClickHouse: true}, "import", log)
 	if err != nil {
 		return ingest.ImportSummary{}, err
@@ -94,7 +97,7 @@ func StartImport(ctx context.Context, cfg config.Config, eng *Engines, files []s
 // or a stage failed.
 func (im *Importer) Run(ctx context.Context) error {
 	if err := im.in.Run(ctx); err != nil {
-		return fmt.Errorf("ingest: %w", err)
+		return err // the ingest package names itself
 	}
 	// Every batch is in the RAW stream; wait until the pseudonymisers and
 	// stores have acknowledged all of it (not what other sources publish

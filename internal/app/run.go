@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -150,7 +151,7 @@ func runStagesInOrder(ctx context.Context, front, back map[string]Stage, drain d
 		for name, s := range stages {
 			wg.Go(func() {
 				if err := s.Run(sctx); err != nil && !errors.Is(err, context.Canceled) {
-					errs <- fmt.Errorf("%s: %w", name, err)
+					errs <- stageError(name, err)
 					failOnce.Do(func() {
 						close(failed)
 						cancelFront()
@@ -228,4 +229,14 @@ func pollLag(ctx context.Context, js jetstream.JetStream, m *metrics.Pipeline, e
 		m.ConsumerPending.WithLabelValues(consumer).Set(float64(pending))
 		m.ConsumerAckPending.WithLabelValues(consumer).Set(float64(ackPending))
 	})
+}
+
+// stageError names the stage in err, unless the stage's own package named
+// itself already (ingest's and pseudonymize's errors do): one prefix, not
+// "ingest: ingest: ...".
+func stageError(name string, err error) error {
+	if strings.HasPrefix(err.Error(), name+": ") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", name, err)
 }

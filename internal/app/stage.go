@@ -76,7 +76,7 @@ func SQLCommand(ctx context.Context, cfg config.Config, query, format string, lo
 	if eng.Owner {
 		// Nothing else has set the data dir up yet: make the tables exist.
 		if err := store.Migrate(ctx, eng.CH, schemaConfig(cfg)); err != nil {
-			return fmt.Errorf("schema: %w", err)
+			return err // store names the schema in its errors
 		}
 	}
 	return analyze.SQL(ctx, eng.CH, eng.CHConfig, query, format, out)

@@ -212,7 +212,7 @@ func Load(path string) (Config, error) {
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return c, fmt.Errorf("config: %w", err)
+			return c, fmt.Errorf("config: %w (--config names a YAML file; configs/vakt.yaml lists every key)", err)
 		}
 		if ps := decode(b, &c); len(ps) > 0 {
 			return c, &Error{Source: path, Problems: ps}

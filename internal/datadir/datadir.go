@@ -41,7 +41,7 @@ type Owner struct {
 // error, when another process owns dir.
 func Lock(dir string) (*Owner, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
+		return nil, fmt.Errorf("data dir: %w (set data_dir, VAKT_DATA_DIR or --data-dir to a directory vakt may create and write)", err)
 	}
 	lf, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o640)
 	if err != nil {
