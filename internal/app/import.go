@@ -52,7 +52,7 @@ func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Lo
 	// Stop the stages before counting, so that what the store commits
 	// while stopping is counted too.
 	im.Close()
-	return im.summary(start, err == nil), err
+	return im.summary(start), err
 }
 
 // Importer pushes whole files through the pipeline: the pseudonymise and
@@ -65,6 +65,7 @@ type Importer struct {
 	stagesDone chan error
 	stopStages context.CancelFunc
 	closeOnce  sync.Once
+	drained    bool // Run saw everything published acknowledged
 }
 
 // StartImport migrates the schema, starts the stages and prepares ingest.
@@ -96,24 +97,30 @@ func StartImport(ctx context.Context, cfg config.Config, eng *Engines, files []s
 // Run reads the files and returns once every line is stored or rejected,
 // or a stage failed.
 func (im *Importer) Run(ctx context.Context) error {
-	if err := im.in.Run(ctx); err != nil {
-		return err // the ingest package names itself
+	ingestErr := im.in.Run(ctx) // the ingest package names itself
+	if ingestErr != nil && ctx.Err() != nil {
+		return ingestErr // interrupted: what was published stays in flight
 	}
-	// Every batch is in the RAW stream; wait until the pseudonymisers and
+	// Every batch is in the RAW stream (also when a file failed midway:
+	// what was read before is stored); wait until the pseudonymisers and
 	// stores have acknowledged all of it (not what other sources publish
 	// meanwhile), or a stage fails.
 	drained := make(chan error, 1)
 	go func() { drained <- bus.WaitAcknowledgedUpTo(ctx, im.eng.JS, 20*time.Millisecond) }()
+	var err error
 	select {
-	case err := <-drained:
-		return err
-	case err := <-im.stagesDone:
+	case err = <-drained:
+		im.drained = err == nil
+	case err = <-im.stagesDone:
 		im.stagesDone <- err
 		if err == nil {
 			err = errors.New("stages stopped before the import was stored")
 		}
-		return err
 	}
+	if ingestErr != nil {
+		return ingestErr
+	}
+	return err
 }
 
 // IngestStats are ingest's counts so far.
@@ -134,7 +141,7 @@ func (im *Importer) Close() {
 // import was interrupted, stored is what this import's store committed,
 // and the rest of what was published is in flight: in NATS, for a running
 // pipeline or the next import to store.
-func (im *Importer) summary(start time.Time, drained bool) ingest.ImportSummary {
+func (im *Importer) summary(start time.Time) ingest.ImportSummary {
 	st := im.in.Stats()
 	var found, committed int64
 	if im.store != nil {
@@ -149,7 +156,7 @@ func (im *Importer) summary(start time.Time, drained bool) ingest.ImportSummary 
 		Rejected:   st.Rejected,
 		Elapsed:    time.Since(start),
 	}
-	if !drained {
+	if !im.drained {
 		sum.InFlight = max(sum.Stored-committed, 0)
 		sum.Stored = min(sum.Stored, committed)
 	}
