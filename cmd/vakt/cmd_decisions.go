@@ -3,8 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	flag "github.com/spf13/pflag"
 	"time"
+
+	flag "github.com/spf13/pflag"
 
 	"github.com/vakt-dev/vakt/enforce"
 	"github.com/vakt-dev/vakt/internal/app"

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+
 	flag "github.com/spf13/pflag"
 
-	"github.com/vakt-dev/vakt/internal/app"
+	"github.com/vakt-dev/vakt/pseudonymize"
+	"github.com/vakt-dev/vakt/pseudonymize/geodata"
 )
 
 func init() {
@@ -26,12 +28,12 @@ func init() {
 			}
 			switch e.args[0] {
 			case "status":
-				return app.GeoIPStatus(e.cfg, e.opts.format, e.stdout)
+				return pseudonymize.GeoIPStatusCommand(e.cfg.Pseudonymize.GeoIP, e.opts.format, e.stdout)
 			case "build":
 				if dir == "" {
 					dir = e.cfg.Pseudonymize.GeoIP.OpenDataDir
 				}
-				return app.GeoIPBuild(countryPkg, asnPkg, dir, e.log, e.stdout)
+				return geodata.BuildCommand(countryPkg, asnPkg, dir, e.log, e.stdout)
 			}
 			return fmt.Errorf("%w: unknown geoip command %q: use status or build", errUsage, e.args[0])
 		},

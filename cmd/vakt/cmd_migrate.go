@@ -7,6 +7,7 @@ import (
 	flag "github.com/spf13/pflag"
 
 	"github.com/vakt-dev/vakt/internal/app"
+	"github.com/vakt-dev/vakt/internal/progress"
 )
 
 func init() {
@@ -19,7 +20,7 @@ func init() {
 			fs.BoolVar(&opts.PrintSQL, "print-sql", false, "print the SQL of a fresh installation (with --roles, the roles' too) instead of connecting")
 		},
 		run: func(ctx context.Context, e *env) error {
-			bar, err := app.ProgressWriter(e.opts.progress, e.stderr)
+			bar, err := progress.Writer(e.opts.progress, e.stderr)
 			if err != nil {
 				return fmt.Errorf("%w: %v", errUsage, err)
 			}

@@ -7,6 +7,7 @@ import (
 	flag "github.com/spf13/pflag"
 
 	"github.com/vakt-dev/vakt/internal/app"
+	"github.com/vakt-dev/vakt/internal/progress"
 )
 
 func sourceFlags(fs *flag.FlagSet, o *options) {
@@ -17,7 +18,7 @@ func sourceFlags(fs *flag.FlagSet, o *options) {
 
 // progressFlag is --progress of the commands that draw a bar on stderr.
 func progressFlag(fs *flag.FlagSet, o *options) {
-	fs.StringVar(&o.progress, "progress", app.ProgressAuto, "progress bar on stderr: auto (when stderr is a terminal), always or never")
+	fs.StringVar(&o.progress, "progress", progress.Auto, "progress bar on stderr: auto (when stderr is a terminal), always or never")
 }
 
 func init() {
@@ -36,7 +37,7 @@ func init() {
 			if len(e.args) == 0 {
 				return fmt.Errorf("%w: vakt import needs at least one FILE", errUsage)
 			}
-			bar, err := app.ProgressWriter(e.opts.progress, e.stderr)
+			bar, err := progress.Writer(e.opts.progress, e.stderr)
 			if err != nil {
 				return fmt.Errorf("%w: %v", errUsage, err)
 			}

@@ -3,8 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	flag "github.com/spf13/pflag"
 	"slices"
+
+	flag "github.com/spf13/pflag"
 
 	"github.com/vakt-dev/vakt/internal/app"
 )

@@ -13,6 +13,7 @@ import (
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/metrics"
+	"github.com/vakt-dev/vakt/internal/progress"
 	"github.com/vakt-dev/vakt/pseudonymize"
 	"github.com/vakt-dev/vakt/store"
 )
@@ -25,8 +26,8 @@ import (
 // a cluster): the stages share durable consumers, so the work is split and
 // each event is stored once. "Stored" is confirmed by the pipeline draining:
 // the store acknowledges an event only after ClickHouse committed it.
-// With a progress writer (see ProgressWriter), a bar is drawn there.
-func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Logger, progress io.Writer) (ingest.ImportSummary, error) {
+// With a progress writer (progress.Writer), a bar is drawn there.
+func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Logger, progressW io.Writer) (ingest.ImportSummary, error) {
 	start := time.Now()
 	// A file that cannot be read fails the import before engines start.
 	if err := ingest.CheckImportFiles(files); err != nil {
@@ -42,10 +43,10 @@ func Import(ctx context.Context, cfg config.Config, files []string, log *slog.Lo
 		return ingest.ImportSummary{}, err
 	}
 	defer im.Close()
-	if progress != nil {
-		bar := startImportProgress(progress, im)
+	if progressW != nil {
+		bar := progress.StartImport(progressW, im.progressState)
 		err = im.Run(ctx)
-		bar.finish()
+		bar.Finish()
 	} else {
 		err = im.Run(ctx)
 	}
@@ -121,6 +122,20 @@ func (im *Importer) Run(ctx context.Context) error {
 		return ingestErr
 	}
 	return err
+}
+
+// progressState is what the import's progress bar shows.
+func (im *Importer) progressState() progress.ImportState {
+	fp, st := im.in.ImportProgress(), im.in.Stats()
+	ps := progress.ImportState{Files: fp.Files, FilesDone: fp.FilesDone, File: fp.File, BytesRead: fp.BytesRead,
+		BytesTotal: fp.BytesTotal, LinesRead: st.LinesRead}
+	for _, n := range st.Rejected {
+		ps.Rejected += n
+	}
+	if im.store != nil {
+		ps.Stored = im.store.Stats().Rows
+	}
+	return ps
 }
 
 // IngestStats are ingest's counts so far.

@@ -8,6 +8,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/progress"
 	"github.com/vakt-dev/vakt/store"
 )
 
@@ -16,8 +17,8 @@ type MigrateOptions = store.MigrateOptions
 
 // MigrateCommand is `vakt migrate` (store.MigrateCommand) on the
 // configured or the embedded engine. With a progress writer (see
-// ProgressWriter), a step that copies rows draws a bar there.
-func MigrateCommand(ctx context.Context, cfg config.Config, opts MigrateOptions, progress io.Writer, log *slog.Logger, out io.Writer) error {
+// progress.Writer), a step that copies rows draws a bar there.
+func MigrateCommand(ctx context.Context, cfg config.Config, opts MigrateOptions, progressW io.Writer, log *slog.Logger, out io.Writer) error {
 	sc := schemaConfig(cfg)
 	if opts.PrintSQL {
 		return store.PrintSQL(out, sc, opts.Roles)
@@ -27,10 +28,10 @@ func MigrateCommand(ctx context.Context, cfg config.Config, opts MigrateOptions,
 		return err
 	}
 	defer eng.Close()
-	if progress != nil {
-		bars := &stepBars{w: progress}
-		defer bars.finish()
-		ctx = store.WithMigrateProgress(ctx, bars.update)
+	if progressW != nil {
+		bars := progress.NewSteps(progressW)
+		defer bars.Finish()
+		ctx = store.WithMigrateProgress(ctx, bars.Update)
 	}
 	return store.MigrateCommand(ctx, eng.CH, eng.CHAddr, sc, opts.Roles, cfg.EmbeddedClickHouse(), out)
 }

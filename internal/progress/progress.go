@@ -1,4 +1,6 @@
-package app
+// Package progress draws progress bars of long commands (vakt import,
+// vakt migrate) on a terminal, with schollz/progressbar.
+package progress
 
 import (
 	"fmt"
@@ -14,20 +16,20 @@ import (
 
 // Values of --progress.
 const (
-	ProgressAuto   = "auto"   // a bar when stderr is a terminal
-	ProgressAlways = "always" // a bar even when it is not
-	ProgressNever  = "never"
+	Auto   = "auto"   // a bar when stderr is a terminal
+	Always = "always" // a bar even when it is not
+	Never  = "never"
 )
 
-// ProgressWriter returns where a command's progress bar goes for mode:
+// Writer returns where a command's progress bar goes for mode:
 // w, or nil for no bar (mode never, or auto when w is not a terminal).
-func ProgressWriter(mode string, w io.Writer) (io.Writer, error) {
+func Writer(mode string, w io.Writer) (io.Writer, error) {
 	switch mode {
-	case ProgressNever:
+	case Never:
 		return nil, nil
-	case ProgressAlways:
+	case Always:
 		return w, nil
-	case ProgressAuto, "":
+	case Auto, "":
 		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 			return w, nil
 		}
@@ -40,21 +42,31 @@ func ProgressWriter(mode string, w io.Writer) (io.Writer, error) {
 // alive, rarely enough to cost nothing.
 const progressTick = 200 * time.Millisecond
 
-// importProgress draws `vakt import`'s bar until stop: bytes of the files
-// read (compressed bytes for .gz), with the rate and ETA of those, and
-// lines read, lines/s, stored and rejected so far.
-type importProgress struct {
+// ImportState is what an import has done so far.
+type ImportState struct {
+	Files, FilesDone      int
+	File                  string // being read
+	BytesRead, BytesTotal int64  // of the files (compressed bytes for .gz)
+	LinesRead, Rejected   int64
+	Stored                uint64
+}
+
+// Import draws `vakt import`'s bar until Finish: bytes of the files read,
+// with the rate and ETA of those, and lines read, lines/s, stored and
+// rejected so far, as state reports them.
+type Import struct {
 	bar   *progressbar.ProgressBar
 	w     io.Writer
 	total int64 // the bar's maximum: the files' size once ingest listed them
-	im    *Importer
+	state func() ImportState
 	start time.Time
 	stop  chan struct{}
 	done  chan struct{}
 }
 
-func startImportProgress(w io.Writer, im *Importer) *importProgress {
-	p := &importProgress{im: im, w: w, total: -1, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{}),
+// StartImport draws an import's bar on w, polling state.
+func StartImport(w io.Writer, state func() ImportState) *Import {
+	p := &Import{state: state, w: w, total: -1, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{}),
 		bar: progressbar.NewOptions64(-1,
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionShowBytes(true),
@@ -69,7 +81,7 @@ func startImportProgress(w io.Writer, im *Importer) *importProgress {
 	return p
 }
 
-func (p *importProgress) run() {
+func (p *Import) run() {
 	defer close(p.done)
 	t := time.NewTicker(progressTick)
 	defer t.Stop()
@@ -84,18 +96,9 @@ func (p *importProgress) run() {
 	}
 }
 
-func (p *importProgress) update() {
-	fp := p.im.in.ImportProgress()
-	st := p.im.in.Stats()
-	var rejected int64
-	for _, n := range st.Rejected {
-		rejected += n
-	}
-	var stored uint64
-	if p.im.store != nil {
-		stored = p.im.store.Stats().Rows
-	}
-	rate := float64(st.LinesRead) / max(time.Since(p.start).Seconds(), 1e-3)
+func (p *Import) update() {
+	fp := p.state()
+	rate := float64(fp.LinesRead) / max(time.Since(p.start).Seconds(), 1e-3)
 	file := ""
 	if fp.File != "" {
 		file = fmt.Sprintf(" file %d/%d %s", min(fp.FilesDone+1, fp.Files), fp.Files, filepath.Base(fp.File))
@@ -104,7 +107,7 @@ func (p *importProgress) update() {
 		p.total = fp.BytesTotal
 		p.bar.ChangeMax64(max(p.total, 1))
 	}
-	p.bar.Describe(fmt.Sprintf("%d lines (%.0f/s), stored %d, rejected %d%s", st.LinesRead, rate, stored, rejected, file))
+	p.bar.Describe(fmt.Sprintf("%d lines (%.0f/s), stored %d, rejected %d%s", fp.LinesRead, rate, fp.Stored, fp.Rejected, file))
 	_ = p.bar.Set64(fp.BytesRead)
 	// The bar redraws by itself only when the percentage moves: draw every
 	// tick, so the counts stay live while reading waits (backpressure) or
@@ -112,18 +115,18 @@ func (p *importProgress) update() {
 	_ = p.bar.RenderBlank()
 }
 
-// finish draws the last state and ends the bar's line.
-func (p *importProgress) finish() {
+// Finish draws the last state and ends the bar's line.
+func (p *Import) Finish() {
 	close(p.stop)
 	<-p.done
 	_ = p.bar.Exit()
 	fmt.Fprintln(p.w)
 }
 
-// stepBars draws one bar per long step of `vakt migrate` (rows copied of
+// Steps draws one bar per long step of `vakt migrate` (rows copied of
 // the rows to copy), created at the step's first report: a migration
 // with nothing to copy draws nothing.
-type stepBars struct {
+type Steps struct {
 	w     io.Writer
 	mu    sync.Mutex
 	step  string
@@ -131,7 +134,11 @@ type stepBars struct {
 	bar   *progressbar.ProgressBar
 }
 
-func (s *stepBars) update(step string, done, total uint64) {
+// NewSteps draws step bars on w.
+func NewSteps(w io.Writer) *Steps { return &Steps{w: w} }
+
+// Update reports done of total rows of step.
+func (s *Steps) Update(step string, done, total uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.bar == nil || step != s.step {
@@ -162,13 +169,14 @@ func (s *stepBars) update(step string, done, total uint64) {
 	_ = s.bar.RenderBlank()
 }
 
-func (s *stepBars) finish() {
+// Finish ends the last bar's line.
+func (s *Steps) Finish() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.finishLocked()
 }
 
-func (s *stepBars) finishLocked() {
+func (s *Steps) finishLocked() {
 	if s.bar != nil {
 		_ = s.bar.Exit()
 		fmt.Fprintln(s.w)
