@@ -1,0 +1,39 @@
+package selfserve
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLimiterCountsPerClientAndMinute(t *testing.T) {
+	l := NewLimiter(2)
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("::ffff:192.0.2.2")
+	at := time.Date(2026, 1, 1, 10, 0, 5, 0, time.UTC)
+	if !l.Allow(a, at) || !l.Allow(a, at) || l.Allow(a, at) {
+		t.Fatal("the third request of a minute was allowed, or one of the first two refused")
+	}
+	if !l.Allow(b, at) || !l.Allow(netip.MustParseAddr("192.0.2.2"), at) || l.Allow(b, at) {
+		t.Fatal("a mapped address is not counted as its IPv4 form, or clients share a count")
+	}
+	if !l.Allow(a, at.Add(time.Minute)) {
+		t.Fatal("the next minute did not start a new count")
+	}
+}
+
+func TestProblemsNameTheKeys(t *testing.T) {
+	if ps := Defaults().Problems(); len(ps) != 0 {
+		t.Fatalf("defaults have problems: %v", ps)
+	}
+	c := Config{Listen: "nope", SharedAgents: -1, RatePerMinute: 0, AllowedHosts: []string{"a b"}}
+	got := ""
+	for _, p := range c.Problems() {
+		got += p.Key + " "
+	}
+	for _, k := range []string{"subject.listen", "subject.shared_agents", "subject.rate_per_minute", "subject.allowed_hosts"} {
+		if !strings.Contains(got, k) {
+			t.Errorf("no problem names %s (got %s)", k, got)
+		}
+	}
+}
