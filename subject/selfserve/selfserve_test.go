@@ -11,8 +11,10 @@ func TestLimiterCountsPerClientAndMinute(t *testing.T) {
 	l := NewLimiter(2)
 	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("::ffff:192.0.2.2")
 	at := time.Date(2026, 1, 1, 10, 0, 5, 0, time.UTC)
-	if !l.Allow(a, at) || !l.Allow(a, at) || l.Allow(a, at) {
-		t.Fatal("the third request of a minute was allowed, or one of the first two refused")
+	for i, want := range []bool{true, true, false} {
+		if got := l.Allow(a, at); got != want {
+			t.Fatalf("request %d of a minute: allowed %v, want %v", i+1, got, want)
+		}
 	}
 	if !l.Allow(b, at) || !l.Allow(netip.MustParseAddr("192.0.2.2"), at) || l.Allow(b, at) {
 		t.Fatal("a mapped address is not counted as its IPv4 form, or clients share a count")
