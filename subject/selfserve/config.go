@@ -36,6 +36,9 @@ type Config struct {
 	// AllowedHosts are Host names the page answers to besides loopback
 	// names and its listen address: the site's public name.
 	AllowedHosts []string `yaml:"allowed_hosts"`
+	// AllowPlaintextRemote lets Listen be a non-loopback address: the page
+	// has no TLS of its own, and shows a visitor's browsing.
+	AllowPlaintextRemote bool `yaml:"allow_plaintext_remote"`
 }
 
 // Defaults returns the documented defaults: the one place they are set.
@@ -58,6 +61,9 @@ func (c Config) Problems() configkit.Problems {
 	if c.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 			ps.Add("subject.listen", fmt.Sprintf("%q is not host:port", c.Listen), "use e.g. 127.0.0.1:9466 behind the site's reverse proxy, or leave it empty (off)")
+		} else if !configkit.LoopbackAddr(c.Listen) && !c.AllowPlaintextRemote {
+			ps.Add("subject.listen", fmt.Sprintf("%q is not a loopback address: the page has no TLS and shows visitors their browsing", c.Listen),
+				"listen on 127.0.0.1 behind the site's TLS reverse proxy, or set subject.allow_plaintext_remote: true when a TLS proxy on another host forwards to it")
 		}
 	}
 	if c.SharedAgents < 1 {

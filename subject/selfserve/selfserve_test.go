@@ -28,6 +28,14 @@ func TestProblemsNameTheKeys(t *testing.T) {
 	if ps := Defaults().Problems(); len(ps) != 0 {
 		t.Fatalf("defaults have problems: %v", ps)
 	}
+	remote := Config{Listen: "0.0.0.0:9466", SharedAgents: 3, RatePerMinute: 10}
+	if ps := remote.Problems(); len(ps) != 1 || ps[0].Key != "subject.listen" {
+		t.Fatalf("a remote listener without allow_plaintext_remote: %v", ps)
+	}
+	remote.AllowPlaintextRemote = true
+	if ps := remote.Problems(); len(ps) != 0 {
+		t.Fatalf("a remote listener with allow_plaintext_remote: %v", ps)
+	}
 	c := Config{Listen: "nope", SharedAgents: -1, RatePerMinute: 0, AllowedHosts: []string{"a b"}}
 	got := ""
 	for _, p := range c.Problems() {
