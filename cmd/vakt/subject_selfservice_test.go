@@ -49,7 +49,7 @@ func TestSubjectSelfServicePage(t *testing.T) {
 		t.Fatal(err)
 	}
 	pageAddr := freeLoopbackAddr(t)
-	cfg, _ := writeConfig(t, work, fmt.Sprintf(`data_dir: %s
+	cfg, metricsAddr := writeConfig(t, work, fmt.Sprintf(`data_dir: %s
 store: {flush_interval: 200ms}
 ingest: {files: [%q], site: shop, from_start: true}
 pseudonymize: {trusted_proxies: [127.0.0.1]}
@@ -180,6 +180,7 @@ subject: {listen: %q, rate_per_minute: 6}
 		t.Fatalf("another client after the limited one: %d, want 200", code)
 	}
 
+	assertNoIPText(t, "/metrics", scrapeMetrics(t, metricsAddr, dataDir), ips)
 	run.stop(t)
 	assertNoIPText(t, "vakt run's output", run.output(), ips)
 	assertNoIPText(t, "the page's answers", bodies.String(), ips)
