@@ -24,6 +24,22 @@ func TestLimiterCountsPerClientAndMinute(t *testing.T) {
 	}
 }
 
+func TestLimiterBoundsTheClientsOfAMinute(t *testing.T) {
+	l := NewLimiter(5)
+	l.maxClients = 2
+	at := time.Date(2026, 1, 1, 10, 0, 5, 0, time.UTC)
+	a, b, c := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"), netip.MustParseAddr("2001:db8::3")
+	if !l.Allow(a, at) || !l.Allow(b, at) {
+		t.Fatal("the first two clients were refused")
+	}
+	if l.Allow(c, at) {
+		t.Fatal("a third client was counted past the bound")
+	}
+	if !l.Allow(a, at) || !l.Allow(c, at.Add(time.Minute)) {
+		t.Fatal("a counted client, or a new one next minute, was refused")
+	}
+}
+
 func TestProblemsNameTheKeys(t *testing.T) {
 	if ps := Defaults().Problems(); len(ps) != 0 {
 		t.Fatalf("defaults have problems: %v", ps)
