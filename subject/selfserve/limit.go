@@ -18,10 +18,10 @@ const defaultMaxClients = 100_000
 type Limiter struct {
 	perMinute  int
 	maxClients int
-	seed      maphash.Seed
-	mu        sync.Mutex
-	minute    int64
-	counts    map[uint64]int
+	seed       maphash.Seed
+	mu         sync.Mutex
+	minute     int64
+	counts     map[uint64]int
 }
 
 // NewLimiter allows perMinute requests per client and calendar minute.
