@@ -69,6 +69,11 @@ type Export struct {
 	Unlinkable  *Unlinkable  `json:"not_identifiable,omitempty"`
 	Requests    []RequestRow `json:"requests"`
 	Activity    []Activity   `json:"client_activity"`
+	// SharedAddress is set by the self-service page for an address that
+	// looks shared: Requests and Activity are then empty and Daily holds
+	// per-day counts only.
+	SharedAddress bool       `json:"shared_address,omitempty"`
+	Daily         []DayCount `json:"daily_requests,omitempty"`
 }
 
 // RequestRow is one stored request, without the client and network ids.

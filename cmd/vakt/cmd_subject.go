@@ -28,6 +28,10 @@ command exits with status 3.
 Rectification: an access log records what happened; it is not corrected.
 Restrict (storage only) or erase instead. An address alone does not prove
 identity: see docs/privacy.md for what to ask a requester for.
+
+Visitors can see and download what is held about the address they connect
+from themselves: set subject.listen and vakt run serves that page (per-day
+counts only when the address looks shared; see docs/privacy.md).
 `
 
 func init() {

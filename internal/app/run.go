@@ -80,6 +80,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		}
 		stages["enforce"], enforceAt = st, at
 	}
+	selfServiceAt := ""
+	if cfg.Subject.Enabled() {
+		st, at, err := startSelfService(ctx, cfg, eng, log)
+		if err != nil {
+			return err
+		}
+		stages["subject"], selfServiceAt = st, at
+	}
 	go pollLag(ctx, eng.JS, m, lagInterval)
 	httpSrv, stopHTTP := serveHTTP(cfg, m, eng, log, dashboardRoutes(ctx, cfg, eng, log, m))
 	defer stopHTTP()
@@ -98,6 +106,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	}
 	if enforceAt != "" {
 		fmt.Fprintf(out, "  decision endpoint:      %s\n", enforceAt)
+	}
+	if selfServiceAt != "" {
+		fmt.Fprintf(out, "  self-service page:      %s\n", selfServiceAt)
 	}
 	fmt.Fprintf(out, "  query from a shell:     vakt sql --data-dir %s \"SELECT site, count() FROM vakt.requests GROUP BY site\"\n", cfg.DataDir)
 	if sources == 0 {

@@ -18,6 +18,7 @@ import (
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/pseudonymize"
 	"github.com/vakt-dev/vakt/store"
+	"github.com/vakt-dev/vakt/subject/selfserve"
 )
 
 // Config is the whole configuration. Zero values mean "use the default".
@@ -42,6 +43,9 @@ type Config struct {
 	// Enforce is the decision endpoint web servers ask whether to serve a
 	// client (enforce/); off unless enforce.listen is set.
 	Enforce enforce.Config `yaml:"enforce"`
+	// Subject is the visitors' self-service page (subject/); off unless
+	// subject.listen is set.
+	Subject selfserve.Config `yaml:"subject"`
 	// ShutdownTimeout bounds how long a stopping vakt (SIGTERM, Ctrl-C)
 	// keeps publishing and storing the batches it holds.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
@@ -201,6 +205,7 @@ func Defaults() Config {
 		HTTP:            HTTP{Listen: "127.0.0.1:9464", Auth: "token", AllowedHosts: []string{}},
 		Alerts:          Alerts{Enabled: true, Interval: Duration(10 * time.Second), WebhookTimeout: Duration(5 * time.Second), WebhookRetries: 3},
 		Enforce:         enforce.Defaults(),
+		Subject:         selfserve.Defaults(),
 		ShutdownTimeout: Duration(10 * time.Second),
 	}
 }

@@ -45,6 +45,7 @@ func (c *Config) Problems() []Problem {
 	ps = append(ps, c.listenerProblems()...)
 	ps = append(ps, c.alertProblems()...)
 	ps = append(ps, c.Enforce.Problems()...)
+	ps = append(ps, c.Subject.Problems()...)
 	return ps
 }
 
