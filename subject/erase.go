@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -351,9 +350,7 @@ func stringList(v []string) string {
 // Write writes the answer as table (plain words) or json.
 func (r *Erased) Write(format string, out io.Writer) error {
 	if format == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(out, r)
 	}
 	switch {
 	case len(r.Epochs) == 0:

@@ -164,9 +164,7 @@ func Collect(ctx context.Context, d Deps, t *Target, info Information, now time.
 func (x *Export) Write(format string, out io.Writer) error {
 	switch format {
 	case "json":
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(x)
+		return writeJSON(out, x)
 	case "csv":
 		return x.writeCSV(out)
 	}

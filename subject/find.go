@@ -2,7 +2,6 @@ package subject
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -109,9 +108,7 @@ func (f *Found) Held() bool { return f.Requests > 0 || f.ClientRollups > 0 }
 // Write writes the answer as table (plain words) or json.
 func (f *Found) Write(format string, out io.Writer) error {
 	if format == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(f)
+		return writeJSON(out, f)
 	}
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 	if len(f.Epochs) == 0 {

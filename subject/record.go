@@ -91,9 +91,7 @@ func Records(ctx context.Context, js jetstream.JetStream) ([]Record, error) {
 // WriteRecords writes the records as table or json.
 func WriteRecords(recs []Record, format string, out io.Writer) error {
 	if format == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(recs)
+		return writeJSON(out, recs)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "AT\tACTION\tREFERENCE\tEPOCHS\tREQUESTS\tCLIENT ROLLUP ROWS\tOUTCOME")

@@ -2,7 +2,6 @@ package subject
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -84,9 +83,7 @@ func Unrestrict(ctx context.Context, t *Target, o RestrictOptions) (*Restricted,
 // Write writes the answer as table (plain words) or json.
 func (r *Restricted) Write(format string, out io.Writer) error {
 	if format == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(out, r)
 	}
 	switch {
 	case len(r.Epochs) == 0:

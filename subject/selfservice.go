@@ -3,7 +3,6 @@ package subject
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -100,9 +99,7 @@ func (s *SelfService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == ExportPath {
 		h.Set("Content-Type", "application/json")
 		h.Set("Content-Disposition", `attachment; filename="vakt-export.json"`)
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(x)
+		_ = writeJSON(w, x)
 		return
 	}
 	h.Set("Content-Type", "text/html; charset=utf-8")
