@@ -70,11 +70,11 @@ func (r *rows) keep(keep []bool) {
 	r.userAgent, r.host = compact(r.userAgent, keep), compact(r.host, keep)
 	r.requestTime, r.requestTimeNull = compact(r.requestTime, keep), compact(r.requestTimeNull, keep)
 	r.upstreamTime, r.upstreamTimeNull = compact(r.upstreamTime, keep), compact(r.upstreamTimeNull, keep)
-	r.flags, r.batchKey = compact(r.flags, keep), compact(r.batchKey, keep)
+	r.flags, r.batchKey, r.signature = compact(r.flags, keep), compact(r.batchKey, keep), compact(r.signature, keep)
 	r.n = len(r.ts)
 	r.size = 0
 	for i := range r.n {
-		r.size += rowFixedBytes + len(r.site[i]) + len(r.country[i]) + len(r.asOrg[i]) + len(r.method[i]) +
+		r.size += rowFixedBytes + len(r.signature[i]) + len(r.site[i]) + len(r.country[i]) + len(r.asOrg[i]) + len(r.method[i]) +
 			len(r.path[i]) + len(r.query[i]) + len(r.proto[i]) + len(r.referrer[i]) + len(r.userAgent[i]) + len(r.host[i])
 	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ func TestRowsKeep(t *testing.T) {
 	var want []string
 	for i := range 7 {
 		e := &event.Event{Time: time.UnixMilli(int64(1000 + i)), Site: "s", ClientID: uint64(i), Epoch: 3, Path: "/p" + string(rune('a'+i)),
-			Status: uint16(200 + i), UserAgent: "ua", RequestTime: time.Duration(i) * time.Millisecond}
+			Status: uint16(200 + i), UserAgent: "ua", Signature: "sig" + string(rune('a'+i)), RequestTime: time.Duration(i) * time.Millisecond}
 		r.add(e, uint64(i))
 		keep[i] = i%3 != 1
 		if keep[i] {
@@ -35,14 +36,16 @@ func TestRowsKeep(t *testing.T) {
 		if r.ts[i] != int64(1000+id) || r.status[i] != uint16(200+id) || r.batchKey[i] != id || r.requestTime[i] != float32(id)/1000 {
 			t.Errorf("row %d: columns out of line: ts %d status %d key %d rt %v", i, r.ts[i], r.status[i], r.batchKey[i], r.requestTime[i])
 		}
-		check.add(&event.Event{Time: time.UnixMilli(r.ts[i]), Site: r.site[i], Path: r.path[i], UserAgent: r.userAgent[i]}, 0)
+		check.add(&event.Event{Time: time.UnixMilli(r.ts[i]), Site: r.site[i], Path: r.path[i], UserAgent: r.userAgent[i], Signature: r.signature[i]}, 0)
 	}
 	if r.size != check.size {
 		t.Errorf("size %d, want %d", r.size, check.size)
 	}
-	for _, col := range [][]any{{len(r.site)}, {len(r.epoch)}, {len(r.flags)}, {len(r.upstreamTimeNull)}} {
-		if col[0].(int) != r.len() {
-			t.Errorf("a column has %d entries, want %d", col[0], r.len())
+	// Every column, including those added later, is as long as the rows.
+	v := reflect.ValueOf(r)
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.Slice && f.Len() != r.len() {
+			t.Errorf("column %s has %d entries, want %d", v.Type().Field(i).Name, f.Len(), r.len())
 		}
 	}
 }

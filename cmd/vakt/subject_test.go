@@ -488,6 +488,11 @@ ingest:
 	all := snapshot()
 
 	stored := map[string]int{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("vakt run's output:\n%s", lastLines(run.output(), 60))
+		}
+	})
 	testenv.WaitFor(t, 90*time.Second, "every line of the other clients and the new lines stored", func() bool {
 		clear(stored)
 		for _, p := range strings.Fields(query("SELECT path FROM vakt.requests")) {
