@@ -419,15 +419,20 @@ func (w *worker) commit(ctx context.Context) error {
 	if len(b.msgs) == 0 {
 		return nil
 	}
+	// The messages stay ours while the tombstones are read and the rows
+	// inserted, however long NATS or ClickHouse make either wait: an
+	// expired ack wait would hand them to another store replica, which
+	// could insert them too before this one does.
+	stop := keepInProgress(b.msgs, w.keepAlive, w.s.log)
 	if err := w.dropErased(ctx, b); err != nil {
+		stop()
 		return err
 	}
 	n := b.rows.len()
 	if n > 0 {
-		stop := keepInProgress(b.msgs, w.keepAlive, w.s.log)
 		err := w.insert(ctx, b)
-		stop()
 		if err != nil {
+			stop()
 			return err
 		}
 		w.s.rows.Add(uint64(n))
@@ -435,6 +440,7 @@ func (w *worker) commit(ctx context.Context) error {
 		w.s.m.EventsOut.WithLabelValues(stage).Add(float64(n))
 		w.s.m.BatchRecords.WithLabelValues(stage).Observe(float64(n))
 	}
+	stop()
 	if failed := ackAll(ctx, b.msgs); failed > 0 {
 		w.s.ackErrors.Add(uint64(failed))
 		w.s.log.Warn("acknowledging stored messages failed; they will be redelivered", "messages", failed, "of", len(b.msgs))
