@@ -42,7 +42,7 @@ func init() {
 				if len(rest) != 0 {
 					return fmt.Errorf("%w: vakt decisions list takes no arguments", errUsage)
 				}
-				return app.DecisionsList(ctx, e.cfg, e.opts.format, e.log, e.stdout)
+				return app.WithDecisions(ctx, e.cfg, e.log, func(d enforce.CommandEnv) error { return enforce.ListCommand(ctx, d, e.opts.format, e.stdout) })
 			case "add":
 				if len(rest) != 0 {
 					return fmt.Errorf("%w: vakt decisions add takes flags only (--ip, --client, --network or --asn)", errUsage)
@@ -60,12 +60,12 @@ func init() {
 					return fmt.Errorf("%w: --epoch and --asn are 32-bit numbers", errUsage)
 				}
 				req.Epoch, req.ASN = uint32(epoch), uint32(asn)
-				return app.DecisionsAdd(ctx, e.cfg, req, e.opts.format, e.log, e.stdout)
+				return app.WithDecisions(ctx, e.cfg, e.log, func(d enforce.CommandEnv) error { return enforce.AddCommand(ctx, d, req, e.opts.format, e.stdout) })
 			case "delete":
 				if len(rest) == 0 {
 					return fmt.Errorf("%w: vakt decisions delete KEY... (the key column of vakt decisions list)", errUsage)
 				}
-				return app.DecisionsDelete(ctx, e.cfg, rest, e.log, e.stdout)
+				return app.WithDecisions(ctx, e.cfg, e.log, func(d enforce.CommandEnv) error { return enforce.DeleteCommand(ctx, d, rest, e.stdout) })
 			}
 			return fmt.Errorf("%w: unknown decisions command %q: use list, add or delete", errUsage, sub)
 		},

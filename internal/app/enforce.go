@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"time"
@@ -65,6 +64,21 @@ func startEnforce(ctx context.Context, cfg config.Config, eng *Engines, log *slo
 	return enforceStage{ep, ln}, addr + hint, nil
 }
 
+// WithDecisions runs f on the decisions bucket as vakt_enforce (which may
+// read the salts, for --ip): `vakt decisions` (enforce's commands).
+func WithDecisions(ctx context.Context, cfg config.Config, log *slog.Logger, f func(enforce.CommandEnv) error) error {
+	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, Stage: bus.StageEnforce}, "decisions", log)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	ds, err := enforce.OpenDecisions(ctx, eng.JS, cfg.Streams.Replicas)
+	if err != nil {
+		return err
+	}
+	return f(enforce.CommandEnv{JS: eng.JS, Pseudonymize: cfg.Pseudonymize, Decisions: ds})
+}
+
 // decisionSink turns the alert loop's bans into decisions: on every site
 // (an attacker of one site is one of all), from the offender's
 // pseudonymous id and epoch, or its AS.
@@ -81,59 +95,4 @@ func (s decisionSink) Ban(ctx context.Context, al analyze.Alert, a analyze.Actio
 	}
 	_, err := s.ds.Put(ctx, d)
 	return err
-}
-
-// withDecisions runs f on the decisions bucket as vakt_enforce (which may
-// read the salts, for --ip).
-func withDecisions(ctx context.Context, cfg config.Config, log *slog.Logger, f func(*Engines, *enforce.Decisions) error) error {
-	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, Stage: bus.StageEnforce}, "decisions", log)
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	ds, err := enforce.OpenDecisions(ctx, eng.JS, cfg.Streams.Replicas)
-	if err != nil {
-		return err
-	}
-	return f(eng, ds)
-}
-
-// DecisionsList is `vakt decisions list`.
-func DecisionsList(ctx context.Context, cfg config.Config, format string, log *slog.Logger, out io.Writer) error {
-	return withDecisions(ctx, cfg, log, func(_ *Engines, ds *enforce.Decisions) error {
-		list, err := ds.List(ctx)
-		if err != nil {
-			return err
-		}
-		return enforce.PrintList(out, list, format)
-	})
-}
-
-// DecisionsAdd is `vakt decisions add`: it prints the decision made (its
-// pseudonymous id, never the address it was asked for).
-func DecisionsAdd(ctx context.Context, cfg config.Config, req enforce.AddRequest, format string, log *slog.Logger, out io.Writer) error {
-	return withDecisions(ctx, cfg, log, func(eng *Engines, ds *enforce.Decisions) error {
-		d, err := enforce.Add(ctx, eng.JS, cfg.Pseudonymize, ds, req)
-		if err != nil {
-			return err
-		}
-		return enforce.PrintList(out, []enforce.Listed{{Decision: d, Key: d.Key()}}, format)
-	})
-}
-
-// DecisionsDelete is `vakt decisions delete KEY...`.
-func DecisionsDelete(ctx context.Context, cfg config.Config, keys []string, log *slog.Logger, out io.Writer) error {
-	return withDecisions(ctx, cfg, log, func(_ *Engines, ds *enforce.Decisions) error {
-		for _, k := range keys {
-			ok, err := ds.Delete(ctx, k)
-			if err != nil {
-				return fmt.Errorf("delete %s: %w", k, err)
-			}
-			if !ok {
-				return fmt.Errorf("no decision %s (vakt decisions list shows the keys)", k)
-			}
-			fmt.Fprintf(out, "deleted %s\n", k)
-		}
-		return nil
-	})
 }

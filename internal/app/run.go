@@ -47,73 +47,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 	if err != nil {
 		return err
 	}
-	sources := 0
-	if cfg.Ingest.Demo || len(cfg.Ingest.Files) > 0 || len(cfg.Ingest.Sources) > 0 || cfg.Ingest.Syslog.Enabled() {
-		ijs, err := eng.StageJS(bus.StageIngest)
-		if err != nil {
-			return err
-		}
-		in, err := ingest.New(IngestConfig(cfg, true), ijs, log, m)
-		if err != nil {
-			return err
-		}
-		stages["ingest"] = in
-		sources++
-	}
-	if cfg.Alerts.Enabled {
-		al, err := analyze.New(ctx, analyzeConfig(cfg), eng.CH, eng.NC, eng.JS, log, m)
-		if err != nil {
-			return err
-		}
-		if ds, err := enforce.OpenDecisions(ctx, eng.JS, cfg.Streams.Replicas); err != nil {
-			log.Warn("rules' ban actions disabled: no decisions bucket", "err", err)
-		} else {
-			al.SetActions(decisionSink{ds})
-		}
-		stages["alerts"] = al
-	}
-	enforceAt := ""
-	if cfg.Enforce.Enabled() {
-		st, at, err := startEnforce(ctx, cfg, eng, log, m)
-		if err != nil {
-			return err
-		}
-		stages["enforce"], enforceAt = st, at
-	}
-	selfServiceAt := ""
-	if cfg.Subject.Enabled() {
-		st, at, err := startSelfService(ctx, cfg, eng, log)
-		if err != nil {
-			return err
-		}
-		stages["subject"], selfServiceAt = st, at
+	extra, err := addOptionalStages(ctx, cfg, eng, log, m, stages)
+	if err != nil {
+		return err
 	}
 	go pollLag(ctx, eng.JS, m, lagInterval)
 	httpSrv, stopHTTP := serveHTTP(cfg, m, eng, log, dashboardRoutes(ctx, cfg, eng, log, m))
 	defer stopHTTP()
 
-	fmt.Fprintf(out, "vakt is running (data dir %s)\n", cfg.DataDir)
-	if eng.natsSrv != nil {
-		fmt.Fprintf(out, "  NATS (embedded):        %s\n", natsListenerHint(cfg, eng.natsURL))
-	}
-	fmt.Fprintf(out, "  ClickHouse endpoint:    http://%s%s\n", eng.CHAddr, clickHouseHint(cfg, eng.CHAddr))
-	if httpSrv.Addr != "" {
-		// The URL carries the token: the operator's terminal may show it,
-		// no log line does.
-		fmt.Fprintf(out, "  dashboard:              %s\n", httpSrv.DashboardURL())
-		fmt.Fprintf(out, "  metrics and health:     http://%s/metrics (Authorization: Bearer <%s>)  /healthz  /readyz\n",
-			httpSrv.Addr, secrets.Path(cfg.DataDir, HTTPTokenName))
-	}
-	if enforceAt != "" {
-		fmt.Fprintf(out, "  decision endpoint:      %s\n", enforceAt)
-	}
-	if selfServiceAt != "" {
-		fmt.Fprintf(out, "  self-service page:      %s\n", selfServiceAt)
-	}
-	fmt.Fprintf(out, "  query from a shell:     vakt sql --data-dir %s \"SELECT site, count() FROM vakt.requests GROUP BY site\"\n", cfg.DataDir)
-	if sources == 0 {
-		fmt.Fprintln(out, "  no log source configured: set ingest.files, use --demo, or publish to vakt.raw.<site>")
-	}
+	printRunning(out, cfg, eng, httpSrv.Addr, httpSrv.DashboardURL(), extra)
 	go store.ReportProgress(ctx, eng.CH, 5*time.Second, out)
 	front := map[string]Stage{}
 	for _, name := range []string{"ingest", "alerts", "enforce"} {
@@ -126,6 +68,83 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		wait:    func(ctx context.Context) error { return bus.WaitDrained(ctx, eng.JS, 100*time.Millisecond) },
 		timeout: cfg.ShutdownTimeout.D(), log: log,
 	})
+}
+
+// optionalStages says what addOptionalStages started, for the banner.
+type optionalStages struct {
+	sources                int
+	enforceAt, selfService string
+}
+
+// addOptionalStages adds to stages the log sources, the alert loop, the
+// decision endpoint and the self-service page, each when configured.
+func addOptionalStages(ctx context.Context, cfg config.Config, eng *Engines, log *slog.Logger, m *metrics.Pipeline, stages map[string]Stage) (optionalStages, error) {
+	var x optionalStages
+	if cfg.Ingest.Demo || len(cfg.Ingest.Files) > 0 || len(cfg.Ingest.Sources) > 0 || cfg.Ingest.Syslog.Enabled() {
+		ijs, err := eng.StageJS(bus.StageIngest)
+		if err != nil {
+			return x, err
+		}
+		in, err := ingest.New(IngestConfig(cfg, true), ijs, log, m)
+		if err != nil {
+			return x, err
+		}
+		stages["ingest"] = in
+		x.sources++
+	}
+	if cfg.Alerts.Enabled {
+		al, err := analyze.New(ctx, analyzeConfig(cfg), eng.CH, eng.NC, eng.JS, log, m)
+		if err != nil {
+			return x, err
+		}
+		if ds, err := enforce.OpenDecisions(ctx, eng.JS, cfg.Streams.Replicas); err != nil {
+			log.Warn("rules' ban actions disabled: no decisions bucket", "err", err)
+		} else {
+			al.SetActions(decisionSink{ds})
+		}
+		stages["alerts"] = al
+	}
+	if cfg.Enforce.Enabled() {
+		st, at, err := startEnforce(ctx, cfg, eng, log, m)
+		if err != nil {
+			return x, err
+		}
+		stages["enforce"], x.enforceAt = st, at
+	}
+	if cfg.Subject.Enabled() {
+		st, at, err := startSelfService(ctx, cfg, eng, log)
+		if err != nil {
+			return x, err
+		}
+		stages["subject"], x.selfService = st, at
+	}
+	return x, nil
+}
+
+// printRunning tells the operator where everything is.
+func printRunning(out io.Writer, cfg config.Config, eng *Engines, httpAddr, dashboardURL string, x optionalStages) {
+	fmt.Fprintf(out, "vakt is running (data dir %s)\n", cfg.DataDir)
+	if eng.natsSrv != nil {
+		fmt.Fprintf(out, "  NATS (embedded):        %s\n", natsListenerHint(cfg, eng.natsURL))
+	}
+	fmt.Fprintf(out, "  ClickHouse endpoint:    http://%s%s\n", eng.CHAddr, clickHouseHint(cfg, eng.CHAddr))
+	if httpAddr != "" {
+		// The URL carries the token: the operator's terminal may show it,
+		// no log line does.
+		fmt.Fprintf(out, "  dashboard:              %s\n", dashboardURL)
+		fmt.Fprintf(out, "  metrics and health:     http://%s/metrics (Authorization: Bearer <%s>)  /healthz  /readyz\n",
+			httpAddr, secrets.Path(cfg.DataDir, HTTPTokenName))
+	}
+	if x.enforceAt != "" {
+		fmt.Fprintf(out, "  decision endpoint:      %s\n", x.enforceAt)
+	}
+	if x.selfService != "" {
+		fmt.Fprintf(out, "  self-service page:      %s\n", x.selfService)
+	}
+	fmt.Fprintf(out, "  query from a shell:     vakt sql --data-dir %s \"SELECT site, count() FROM vakt.requests GROUP BY site\"\n", cfg.DataDir)
+	if x.sources == 0 {
+		fmt.Fprintln(out, "  no log source configured: set ingest.files, use --demo, or publish to vakt.raw.<site>")
+	}
 }
 
 // drainStep is what a stop waits for between ending the front stages and

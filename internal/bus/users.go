@@ -59,15 +59,31 @@ type User struct {
 
 // Users returns the pipeline's users. Only vakt_pseudonymize may read raw
 // events (through its consumer) or touch the salt bucket.
-func Users() []User {
-	kvOffsets, kvSalts, kvAlerts := "KV_"+CheckpointBucket, SaltBucketStream, "KV_"+AlertsBucket
-	lag := []string{"$JS.API.CONSUMER.INFO.VAKT_RAW.pseudonymize", "$JS.API.CONSUMER.INFO.VAKT_EVENTS.store"}
-	// Reading the bucket of data subjects' requests (erasure tombstones,
-	// restrictions) with a watcher: the store checks tombstones before
-	// inserting, reports leave restricted clients out.
-	kvSubjects := "KV_" + SubjectsBucket
-	readSubjects := []string{"$JS.API.STREAM.INFO." + kvSubjects,
+func Users() []User { return append(pipelineUsers(), otherUsers()...) }
+
+// The streams behind the buckets the users' permissions name.
+const (
+	kvOffsets  = "KV_" + CheckpointBucket
+	kvSalts    = SaltBucketStream
+	kvAlerts   = "KV_" + AlertsBucket
+	kvSubjects = "KV_" + SubjectsBucket
+)
+
+// lag is what /readyz and the lag metrics read: counts, no contents.
+func lag() []string {
+	return []string{"$JS.API.CONSUMER.INFO.VAKT_RAW.pseudonymize", "$JS.API.CONSUMER.INFO.VAKT_EVENTS.store"}
+}
+
+// readSubjects reads the bucket of data subjects' requests (erasure
+// tombstones, restrictions) with a watcher: the store checks tombstones
+// before inserting, reports leave restricted clients out.
+func readSubjects() []string {
+	return []string{"$JS.API.STREAM.INFO." + kvSubjects,
 		"$JS.API.CONSUMER.CREATE." + kvSubjects + ".>", "$JS.API.CONSUMER.DELETE." + kvSubjects + ".>", "$JS.FC." + kvSubjects + ".>"}
+}
+
+// pipelineUsers are the administrator's and the three stages'.
+func pipelineUsers() []User {
 	return []User{{
 		Name: UserAdmin, InboxPrefix: "_INBOX_admin",
 		Publish: []string{
@@ -92,7 +108,7 @@ func Users() []User {
 			"$JS.API.DIRECT.GET." + kvOffsets + ".>",
 			"$JS.API.CONSUMER.CREATE." + kvOffsets + ".>", "$JS.API.CONSUMER.DELETE." + kvOffsets + ".>",
 			"$JS.FC." + kvOffsets + ".>",
-		}, lag...), // /readyz and the lag metrics: counts, no contents
+		}, lag()...), // /readyz and the lag metrics: counts, no contents
 		Subscribe: []string{"_INBOX_ingest.>"},
 	}, {
 		Name: UserPseudonymize, InboxPrefix: "_INBOX_pseudonymize",
@@ -131,9 +147,15 @@ func Users() []User {
 			"$JS.ACK.VAKT_EVENTS.store.>",
 			// /readyz and the lag metrics: counts, no contents
 			"$JS.API.CONSUMER.INFO.VAKT_RAW.pseudonymize",
-		}, readSubjects...),
+		}, readSubjects()...),
 		Subscribe: []string{"_INBOX_store.>"},
-	}, {
+	}}
+}
+
+// otherUsers are the operator's, the decision endpoint's, the data
+// subjects' requests' and the shippers'.
+func otherUsers() []User {
+	return []User{{
 		// `vakt quarantine` (masked samples), lag monitoring, /readyz and
 		// the alerts of `vakt run`
 		Name: UserOps, InboxPrefix: "_INBOX_ops",
@@ -146,7 +168,7 @@ func Users() []User {
 			"vakt.alerts.>", "$JS.API.INFO",
 			"$JS.API.STREAM.INFO." + kvAlerts, "$JS.API.STREAM.CREATE." + kvAlerts, "$JS.API.STREAM.UPDATE." + kvAlerts,
 			"$KV." + AlertsBucket + ".>", "$JS.API.DIRECT.GET." + kvAlerts + ".>",
-		}, slices.Concat(lag, decisionsBucketAccess()[1:], readSubjects)...),
+		}, slices.Concat(lag(), decisionsBucketAccess()[1:], readSubjects())...),
 		Subscribe: []string{"_INBOX_ops.>", "vakt.alerts.>"},
 	}, {
 		// The decision endpoint and `vakt decisions`: the salts read only
@@ -174,7 +196,7 @@ func Users() []User {
 			"$JS.API.STREAM.CREATE." + kvSubjects, "$KV." + SubjectsBucket + ".>",
 			"$JS.API.DIRECT.GET." + kvSubjects + ".>", "$JS.API.STREAM.MSG.GET." + kvSubjects,
 			"$JS.API.STREAM.INFO." + kvAlerts, "$KV." + AlertsBucket + ".>", "$JS.API.DIRECT.GET." + kvAlerts + ".>",
-		}, readSubjects...),
+		}, readSubjects()...),
 		Subscribe: []string{"_INBOX_subject.>"},
 	}, {
 		// Vector, Fluent Bit or a script publishing the JSON contract
