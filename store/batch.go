@@ -31,28 +31,37 @@ type batch struct {
 	// held, so that a batch published twice is stored once even when both
 	// copies arrive in one insert.
 	keys map[uint64]struct{}
+	// lease is how long NATS keeps the messages for this worker.
+	lease lease
+	// atRisk are the ingest batch keys of messages another replica may be
+	// storing too, stored one by one (atrisk.go); split is set once their
+	// rows are out of the batch's.
+	atRisk map[uint64]struct{}
+	split  bool
 }
 
-// add decodes msg into the batch and keeps msg for acknowledgement. Events
-// of a day in storedDays (the batch's rows of that day are stored already)
-// are skipped and counted. A message that does not decode leaves the
-// batch unchanged.
-func (b *batch) add(msg jetstream.Msg, now time.Time, key uint64, storedDays map[int64]bool) (rows, skipped int, err error) {
+// markAtRisk has the messages of key stored on their own (atrisk.go).
+func (b *batch) markAtRisk(key uint64) {
+	if b.atRisk == nil {
+		b.atRisk = map[uint64]struct{}{}
+	}
+	b.atRisk[key] = struct{}{}
+}
+
+// add decodes msg into the batch and keeps msg for acknowledgement. A
+// message that does not decode leaves the batch unchanged.
+func (b *batch) add(msg jetstream.Msg, now time.Time, key uint64) (rows int, err error) {
 	before := b.rows.len()
 	err = event.RangeEvents(msg.Data(), func(e *event.Event) error {
-		if storedDays != nil && storedDays[unixDay(e.Time)] {
-			skipped++
-			return nil
-		}
 		b.rows.add(e, key)
 		return nil
 	})
 	if err != nil {
 		b.rows.truncate(before)
-		return 0, 0, err
+		return 0, err
 	}
 	b.hold(msg, now, key)
-	return b.rows.len() - before, skipped, nil
+	return b.rows.len() - before, nil
 }
 
 // hold keeps msg for acknowledgement with the batch.
@@ -124,6 +133,8 @@ func (b *batch) reset() {
 	clear(b.msgs) // let the messages' payloads be collected
 	b.msgs = b.msgs[:0]
 	clear(b.keys)
+	clear(b.atRisk)
+	b.split = false
 	b.rows.reset()
 	b.first = time.Time{}
 }

@@ -180,7 +180,7 @@ func TestBatchDue(t *testing.T) {
 			var b batch
 			from := 0
 			for _, n := range tt.msgs {
-				if _, _, err := b.add(&fakeMsg{data: batchMsg(from, n)}, t0, 0, nil); err != nil {
+				if _, err := b.add(&fakeMsg{data: batchMsg(from, n)}, t0, 0); err != nil {
 					t.Fatal(err)
 				}
 				from += n
@@ -198,13 +198,13 @@ func TestBatchDue(t *testing.T) {
 func TestBatchAddCorruptLeavesBatchUnchanged(t *testing.T) {
 	var b batch
 	now := time.Now()
-	if _, _, err := b.add(&fakeMsg{data: batchMsg(0, 3)}, now, 0, nil); err != nil {
+	if _, err := b.add(&fakeMsg{data: batchMsg(0, 3)}, now, 0); err != nil {
 		t.Fatal(err)
 	}
 	size := b.rows.size
 	// Two good records, then garbage: the good ones must not stay behind.
 	bad := append(batchMsg(3, 2), 0xff, 0xff, 0xff)
-	n, _, err := b.add(&fakeMsg{data: bad}, now, 0, nil)
+	n, err := b.add(&fakeMsg{data: bad}, now, 0)
 	if !errors.Is(err, event.ErrCorrupt) {
 		t.Fatalf("add(corrupt) = %d, %v; want ErrCorrupt", n, err)
 	}
@@ -310,6 +310,9 @@ type flakyInserter struct {
 	// stored are the days stored per batch key, for storedDays.
 	stored  map[uint64]map[int64]bool
 	lookups int
+	// committed are the tokens of inserts that committed: like
+	// ClickHouse, an insert under one of them stores nothing again.
+	committed map[string]bool
 }
 
 func (f *flakyInserter) storedDays(_ context.Context, key uint64, _ []string, _, _ int64) (map[int64]bool, error) {
@@ -334,7 +337,13 @@ func (f *flakyInserter) insert(_ context.Context, token string, r *rows) error {
 	if f.attempts <= f.failures {
 		return errors.New("server unavailable")
 	}
-	f.rows = r.len()
+	if !f.committed[token] {
+		f.rows += r.len()
+	}
+	if f.committed == nil {
+		f.committed = map[string]bool{}
+	}
+	f.committed[token] = true
 	return nil
 }
 
@@ -349,7 +358,7 @@ func TestCommitRetriesThenAcks(t *testing.T) {
 	s := &Store{cfg: cfg, ins: ins, log: discardLogger(), m: metrics.New()}
 	w := &worker{s: s, keepAlive: 20 * time.Millisecond, avgRowsPerMsg: 1, avgBytesPerRow: 1}
 	for _, m := range msgs {
-		w.add(context.Background(), m)
+		w.add(m)
 	}
 	start := time.Now()
 	if err := w.commit(context.Background()); err != nil {
@@ -390,7 +399,7 @@ func TestShutdownNaksWhatCannotBeStored(t *testing.T) {
 	s := &Store{cfg: cfg, ins: ins, log: discardLogger(), m: metrics.New()}
 	w := &worker{s: s, keepAlive: time.Second, avgRowsPerMsg: 1, avgBytesPerRow: 1}
 	for _, m := range msgs {
-		w.add(context.Background(), m)
+		w.add(m)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -413,7 +422,7 @@ func TestCorruptMessageTerminated(t *testing.T) {
 	s := &Store{cfg: Config{}.withDefaults(), log: discardLogger(), m: metrics.New()}
 	w := &worker{s: s, avgRowsPerMsg: 1, avgBytesPerRow: 1}
 	bad := &fakeMsg{data: []byte{0x0a, 0xff}}
-	w.add(context.Background(), bad)
+	w.add(bad)
 	if _, _, terms, _ := bad.counts(); terms != 1 {
 		t.Errorf("corrupt message terms = %d, want 1", terms)
 	}
@@ -476,7 +485,7 @@ func BenchmarkBatchAdd(b *testing.B) {
 	msg := &fakeMsg{data: batchMsg(0, 500)}
 	var bt batch
 	for b.Loop() {
-		if _, _, err := bt.add(msg, time.Now(), 1, nil); err != nil {
+		if _, err := bt.add(msg, time.Now(), 1); err != nil {
 			b.Fatal(err)
 		}
 		if bt.rows.len() >= 50_000 {
@@ -510,7 +519,7 @@ func TestReplayedBatchesStoredOnce(t *testing.T) {
 		{id: "7", batch: "g:300-400", delivered: 3, data: batchMsg(14, 2)}, // redelivered, not stored                              // no key: cannot be looked up
 	}
 	for _, m := range msgs {
-		w.add(context.Background(), m)
+		w.add(m)
 	}
 	if err := w.commit(context.Background()); err != nil {
 		t.Fatal(err)
@@ -528,5 +537,70 @@ func TestReplayedBatchesStoredOnce(t *testing.T) {
 		if a, _, _, _ := m.counts(); a != 1 {
 			t.Errorf("message %s acked %d times, want 1", m.id, a)
 		}
+	}
+}
+
+// TestRacingReplicasStoreOnce: replica A holds messages while NATS cannot
+// be reached for longer than the ack wait, so NATS redelivers one of them
+// to replica B; both go on to store it, neither seeing the other's rows
+// yet. Each stores the message on its own under a token of its batch key
+// and payload, so it lands once; the rest of each batch lands too.
+func TestRacingReplicasStoreOnce(t *testing.T) {
+	t.Parallel()
+	ins := &flakyInserter{}
+	cfg := Config{ClickHouse: ClickHouseConfig{Addr: []string{"x:1"}}}.withDefaults()
+	s := &Store{cfg: cfg, ins: ins, log: discardLogger(), m: metrics.New()}
+	unreachable := func(context.Context, jetstream.Msg) error { return nats.ErrTimeout }
+	a := &worker{s: s, id: 0, keepAlive: 20 * time.Millisecond, extend: unreachable, avgRowsPerMsg: 1, avgBytesPerRow: 1}
+	b := &worker{s: s, id: 1, keepAlive: 20 * time.Millisecond, avgRowsPerMsg: 1, avgBytesPerRow: 1}
+	a.b.lease.wait, b.b.lease.wait = 300*time.Millisecond, 300*time.Millisecond
+	a.fetched, b.fetched = time.Now().Add(-time.Second), time.Now() // A's lease ran out
+
+	a.add(&fakeMsg{id: "1", batch: "g:0-100", data: batchMsg(0, 5)})
+	a.add(&fakeMsg{id: "2", batch: "g:100-200", data: batchMsg(5, 4)})
+	b.add(&fakeMsg{id: "1", batch: "g:0-100", delivered: 2, data: batchMsg(0, 5)})
+	b.add(&fakeMsg{id: "3", batch: "g:200-300", data: batchMsg(9, 3)})
+	var wg sync.WaitGroup
+	for _, w := range []*worker{a, b} {
+		wg.Go(func() {
+			if err := w.commit(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if ins.rows != 5+4+3 {
+		t.Errorf("%d rows stored, want 12 (messages 1, 2 and 3 once each)", ins.rows)
+	}
+	if st := s.Stats(); st.Rows < 12 {
+		t.Errorf("Stats().Rows = %d, want at least 12", st.Rows)
+	}
+}
+
+// TestLeaseLapseIsFinal: once the ack wait may have run out, a later
+// confirmation (from a node that may no longer lead the consumer) does not
+// make the batch safe again.
+func TestLeaseLapseIsFinal(t *testing.T) {
+	t0 := time.Now()
+	l := lease{wait: 3 * time.Second}
+	l.start(t0)
+	if !l.held(t0.Add(time.Second)) {
+		t.Fatal("lease not held 1 s into a 3 s ack wait")
+	}
+	l.extended(t0.Add(time.Second))
+	if !l.held(t0.Add(2500 * time.Millisecond)) {
+		t.Fatal("lease not held 1.5 s after a confirmed extension")
+	}
+	l.extended(t0.Add(5 * time.Second)) // more than the ack wait after the last one
+	if l.held(t0.Add(5 * time.Second)) {
+		t.Fatal("lease held after a gap longer than the ack wait")
+	}
+	l.extended(t0.Add(5500 * time.Millisecond))
+	if l.held(t0.Add(5600 * time.Millisecond)) {
+		t.Fatal("a lapsed lease came back with a later confirmation")
+	}
+	l.start(t0.Add(6 * time.Second)) // the next batch
+	if !l.held(t0.Add(6 * time.Second)) {
+		t.Fatal("a new batch starts with a lapsed lease")
 	}
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/vakt-dev/vakt/internal/event"
 )
 
 // dropErased removes from the batch the events of clients erased since they
@@ -44,6 +46,12 @@ func (w *worker) dropErased(ctx context.Context, b *batch) error {
 		w.s.log.Info("events of erased clients dropped", "worker", w.id, "events", dropped)
 	}
 	return nil
+}
+
+// erased reports whether e is of a client erased since (tombstones as of
+// the last dropErased).
+func (w *worker) erased(e *event.Event) bool {
+	return w.s.erasures != nil && w.s.erasures.Any() && w.s.erasures.Drop(e.Epoch, e.ClientID, e.Time.UnixMilli())
 }
 
 func compact[T any](s []T, keep []bool) []T {

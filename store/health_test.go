@@ -35,7 +35,7 @@ func TestInsertHealth(t *testing.T) {
 	}
 	w := &worker{s: s, keepAlive: time.Second, avgRowsPerMsg: 1, avgBytesPerRow: 1}
 	for _, m := range msgs {
-		w.add(context.Background(), m)
+		w.add(m)
 	}
 	begin := time.Now()
 	if err := w.commit(context.Background()); err != nil {

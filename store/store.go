@@ -242,7 +242,9 @@ func (s *Store) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, s.cfg.Workers)
 	for i := range s.cfg.Workers {
-		w := &worker{s: s, id: i, cons: cons, keepAlive: keepAlive, avgRowsPerMsg: initialRowsPerMsg, avgBytesPerRow: 300}
+		w := &worker{s: s, id: i, cons: cons, keepAlive: keepAlive, extend: confirmedProgress(s.js.Conn()),
+			avgRowsPerMsg: initialRowsPerMsg, avgBytesPerRow: 300}
+		w.b.lease.wait = ackWait
 		wg.Go(func() {
 			if err := w.run(ctx); err != nil {
 				errs[i] = err
@@ -263,7 +265,9 @@ type worker struct {
 	id        int
 	cons      jetstream.Consumer
 	keepAlive time.Duration
+	extend    extendFunc // nil: unconfirmedProgress
 	b         batch
+	fetched   time.Time // when the last fetch was issued
 	// Running averages that size pulls so a batch does not overshoot its
 	// limits by much.
 	avgRowsPerMsg, avgBytesPerRow float64
@@ -296,6 +300,7 @@ func (w *worker) pull(ctx context.Context) error {
 	if len(w.b.msgs) > 0 {
 		wait = min(max(time.Until(w.b.first.Add(w.s.cfg.FlushInterval)), minFetchWait), maxFetchWait)
 	}
+	w.fetched = time.Now()
 	mb, err := w.cons.Fetch(w.fetchSize(), jetstream.FetchMaxWait(wait))
 	if err != nil {
 		if errors.Is(err, nats.ErrConnectionClosed) {
@@ -308,7 +313,7 @@ func (w *worker) pull(ctx context.Context) error {
 	// Drained even after cancellation: these messages are ours now and are
 	// stored by the final flush rather than left to time out.
 	for msg := range mb.Messages() {
-		w.add(ctx, msg)
+		w.add(msg)
 	}
 	if err := mb.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) {
 		if errors.Is(err, nats.ErrConnectionClosed) {
@@ -330,28 +335,18 @@ func (w *worker) fetchSize() int {
 	return min(max(n, 1), maxFetchMessages)
 }
 
-func (w *worker) add(ctx context.Context, msg jetstream.Msg) {
+func (w *worker) add(msg jetstream.Msg) {
 	key := batchKeyOf(msg)
+	if len(w.b.msgs) == 0 {
+		w.b.lease.start(w.fetched)
+	}
 	if w.b.holds(key) {
 		// Published twice and both copies in hand: the first is stored.
 		w.b.hold(msg, time.Now(), key)
 		w.duplicate(msg, -1)
 		return
 	}
-	var stored map[int64]bool
-	if key != 0 && replayed(msg) {
-		var err error
-		if stored, err = w.storedDays(ctx, key, msg); err != nil {
-			// Not knowing, storing could duplicate: try again later.
-			w.s.log.Warn("cannot check whether a batch delivered again is stored; it is retried", "worker", w.id, "err", err)
-			_ = msg.NakWithDelay(time.Second)
-			return
-		}
-	}
-	rows, skipped, err := w.b.add(msg, time.Now(), key, stored)
-	if skipped > 0 {
-		w.duplicate(msg, skipped)
-	}
+	rows, err := w.b.add(msg, time.Now(), key)
 	if err != nil {
 		w.s.rejected.Add(1)
 		w.s.m.Rejected.WithLabelValues(stage, event.ReasonCorruptBatch).Inc()
@@ -364,6 +359,11 @@ func (w *worker) add(ctx context.Context, msg jetstream.Msg) {
 		}
 		w.s.log.Warn("corrupt message terminated", "stream_seq", seq, "bytes", len(msg.Data()))
 		return
+	}
+	if key != 0 && replayed(msg) {
+		// Maybe stored already, or being stored by the replica that had
+		// it before: looked up and stored on its own at commit.
+		w.b.markAtRisk(key)
 	}
 	w.s.m.EventsIn.WithLabelValues(stage).Add(float64(rows))
 	w.avgRowsPerMsg = 0.8*w.avgRowsPerMsg + 0.2*max(float64(rows), 1)
@@ -420,46 +420,56 @@ func (w *worker) commit(ctx context.Context) error {
 		return nil
 	}
 	// The messages stay ours while the tombstones are read and the rows
-	// inserted, however long NATS or ClickHouse make either wait: an
-	// expired ack wait would hand them to another store replica, which
-	// could insert them too before this one does.
-	stop := keepInProgress(b.msgs, w.keepAlive, w.s.log)
+	// inserted, however long NATS or ClickHouse make either wait; if NATS
+	// cannot be told, the lease lapses and splitAtRisk stores the
+	// messages one by one.
+	extend := w.extend
+	if extend == nil {
+		extend = unconfirmedProgress
+	}
+	stop := keepInProgress(b.msgs, w.keepAlive, extend, &b.lease, w.s.log)
+	defer stop()
 	if err := w.dropErased(ctx, b); err != nil {
-		stop()
 		return err
 	}
-	n := b.rows.len()
-	if n > 0 {
-		err := w.insert(ctx, b)
-		if err != nil {
-			stop()
+	w.splitAtRisk(b)
+	if n := b.rows.len(); n > 0 {
+		if err := w.insert(ctx, b.token(), &b.rows); err != nil {
 			return err
 		}
-		w.s.rows.Add(uint64(n))
-		w.s.batches.Add(1)
-		w.s.m.EventsOut.WithLabelValues(stage).Add(float64(n))
-		w.s.m.BatchRecords.WithLabelValues(stage).Observe(float64(n))
+		w.committed(n)
+		b.rows.reset() // stored: a retried commit (after an at-risk insert failed) does not send them again
+	}
+	if err := w.storeAtRisk(ctx, b); err != nil {
+		return err
 	}
 	stop()
 	if failed := ackAll(ctx, b.msgs); failed > 0 {
 		w.s.ackErrors.Add(uint64(failed))
 		w.s.log.Warn("acknowledging stored messages failed; they will be redelivered", "messages", failed, "of", len(b.msgs))
 	}
-	w.s.log.Debug("batch stored", "worker", w.id, "rows", n, "messages", len(b.msgs), "bytes", b.rows.size)
+	w.s.log.Debug("batch stored", "worker", w.id, "messages", len(b.msgs))
 	b.reset()
 	return nil
 }
 
+// committed counts n rows stored by one insert.
+func (w *worker) committed(n int) {
+	w.s.rows.Add(uint64(n))
+	w.s.batches.Add(1)
+	w.s.m.EventsOut.WithLabelValues(stage).Add(float64(n))
+	w.s.m.BatchRecords.WithLabelValues(stage).Observe(float64(n))
+}
+
 // insert tries the batch until it commits or ctx ends, backing off
 // exponentially. Every attempt carries the same deduplication token.
-func (w *worker) insert(ctx context.Context, b *batch) error {
+func (w *worker) insert(ctx context.Context, token string, r *rows) error {
 	cfg := &w.s.cfg
-	token := b.token()
 	backoff := minRetryBackoff
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, cfg.InsertTimeout)
 		start := time.Now()
-		err := w.s.ins.insert(actx, token, &b.rows)
+		err := w.s.ins.insert(actx, token, r)
 		cancel()
 		w.s.m.InsertDuration.Observe(time.Since(start).Seconds())
 		if err == nil || ctx.Err() == nil {
@@ -468,23 +478,23 @@ func (w *worker) insert(ctx context.Context, b *batch) error {
 		}
 		if err == nil {
 			if attempt > 1 {
-				w.s.log.Info("insert succeeded after retries", "worker", w.id, "rows", b.rows.len(), "attempts", attempt)
+				w.s.log.Info("insert succeeded after retries", "worker", w.id, "rows", r.len(), "attempts", attempt)
 			}
 			return nil
 		}
 		w.s.insertErrors.Add(1)
 		w.s.m.InsertErrors.Inc()
 		if ctx.Err() != nil {
-			return fmt.Errorf("store: insert of %d rows: %w (%w)", b.rows.len(), context.Cause(ctx), err)
+			return fmt.Errorf("store: insert of %d rows: %w (%w)", r.len(), context.Cause(ctx), err)
 		}
 		wait := jitter(backoff)
-		args := []any{"worker", w.id, "rows", b.rows.len(), "attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", err}
+		args := []any{"worker", w.id, "rows", r.len(), "attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", err}
 		if fix := insertFix(err); fix != "" {
 			args = append(args, "fix", fix)
 		}
 		w.s.log.Warn("insert failed; retrying", args...)
 		if !sleep(ctx, wait) {
-			return fmt.Errorf("store: insert of %d rows: %w (%w)", b.rows.len(), context.Cause(ctx), err)
+			return fmt.Errorf("store: insert of %d rows: %w (%w)", r.len(), context.Cause(ctx), err)
 		}
 		backoff = min(backoff*2, cfg.MaxRetryBackoff)
 	}
@@ -509,35 +519,6 @@ func (w *worker) shutdown(ctx context.Context) error {
 	}
 	w.b.reset()
 	return fmt.Errorf("store: %d messages not stored at shutdown, returned for redelivery: %w", n, err)
-}
-
-// keepInProgress tells NATS every interval that msgs are still being worked
-// on, so that a long retry does not let their ack wait expire. stop waits
-// for the goroutine, so no InProgress can race the acks that follow.
-func keepInProgress(msgs []jetstream.Msg, every time.Duration, log *slog.Logger) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				failed := 0
-				for _, m := range msgs {
-					if err := m.InProgress(); err != nil {
-						failed++
-					}
-				}
-				if failed > 0 {
-					log.Warn("extending ack wait failed", "messages", failed)
-				}
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
 }
 
 // ackAll acknowledges msgs and waits for the server to confirm each: an
