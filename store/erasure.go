@@ -68,21 +68,3 @@ func compact[T any](s []T, keep []bool) []T {
 	}
 	return s[:n]
 }
-
-// keep keeps the rows whose keep[i] is true, in order.
-func (r *rows) keep(keep []bool) {
-	r.ts, r.site, r.clientID, r.networkID = compact(r.ts, keep), compact(r.site, keep), compact(r.clientID, keep), compact(r.networkID, keep)
-	r.ipVersion, r.epoch, r.country, r.asn = compact(r.ipVersion, keep), compact(r.epoch, keep), compact(r.country, keep), compact(r.asn, keep)
-	r.asOrg, r.method, r.path, r.query = compact(r.asOrg, keep), compact(r.method, keep), compact(r.path, keep), compact(r.query, keep)
-	r.proto, r.status, r.bytes, r.referrer = compact(r.proto, keep), compact(r.status, keep), compact(r.bytes, keep), compact(r.referrer, keep)
-	r.userAgent, r.host = compact(r.userAgent, keep), compact(r.host, keep)
-	r.requestTime, r.requestTimeNull = compact(r.requestTime, keep), compact(r.requestTimeNull, keep)
-	r.upstreamTime, r.upstreamTimeNull = compact(r.upstreamTime, keep), compact(r.upstreamTimeNull, keep)
-	r.flags, r.batchKey, r.signature = compact(r.flags, keep), compact(r.batchKey, keep), compact(r.signature, keep)
-	r.n = len(r.ts)
-	r.size = 0
-	for i := range r.n {
-		r.size += rowFixedBytes + len(r.signature[i]) + len(r.site[i]) + len(r.country[i]) + len(r.asOrg[i]) + len(r.method[i]) +
-			len(r.path[i]) + len(r.query[i]) + len(r.proto[i]) + len(r.referrer[i]) + len(r.userAgent[i]) + len(r.host[i])
-	}
-}

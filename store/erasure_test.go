@@ -43,9 +43,16 @@ func TestRowsKeep(t *testing.T) {
 	}
 	// Every column, including those added later, is as long as the rows.
 	v := reflect.ValueOf(r)
+	slices := 0
 	for i := range v.NumField() {
-		if f := v.Field(i); f.Kind() == reflect.Slice && f.Len() != r.len() {
-			t.Errorf("column %s has %d entries, want %d", v.Type().Field(i).Name, f.Len(), r.len())
+		if f := v.Field(i); f.Kind() == reflect.Slice {
+			slices++
+			if f.Len() != r.len() {
+				t.Errorf("column %s has %d entries, want %d", v.Type().Field(i).Name, f.Len(), r.len())
+			}
 		}
+	}
+	if n := len(r.all()); n != slices {
+		t.Errorf("rows.all lists %d columns, rows has %d", n, slices)
 	}
 }

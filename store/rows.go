@@ -68,8 +68,7 @@ func (r *rows) add(e *event.Event, batchKey uint64) {
 	r.flags = append(r.flags, uint32(e.Flags))
 	r.batchKey = append(r.batchKey, batchKey)
 	r.signature = append(r.signature, e.Signature)
-	r.size += rowFixedBytes + len(e.Signature) + len(e.Site) + len(e.Country) + len(e.ASOrg) + len(e.Method) +
-		len(e.Path) + len(e.Query) + len(e.Protocol) + len(e.Referrer) + len(e.UserAgent) + len(e.Host)
+	r.size += r.rowSize(r.n)
 	r.n++
 }
 
@@ -82,54 +81,74 @@ func seconds(d time.Duration) (float32, bool) {
 	return float32(d.Seconds()), false
 }
 
+// rowColumn is one of rows' slices, for the operations that treat every
+// column alike.
+type rowColumn interface {
+	truncate(n int)
+	keep(keep []bool)
+	clear()
+}
+
+type col[T any] struct{ s *[]T }
+
+func (c col[T]) truncate(n int)   { *c.s = (*c.s)[:n] }
+func (c col[T]) keep(keep []bool) { *c.s = compact(*c.s, keep) }
+func (c col[T]) clear()           { clear(*c.s) }
+
+// all lists every column once; TestRowsKeep checks that none is missing.
+func (r *rows) all() []rowColumn {
+	return []rowColumn{
+		col[int64]{&r.ts}, col[string]{&r.site}, col[uint64]{&r.clientID}, col[uint64]{&r.networkID},
+		col[uint8]{&r.ipVersion}, col[uint32]{&r.epoch}, col[string]{&r.country}, col[uint32]{&r.asn},
+		col[string]{&r.asOrg}, col[string]{&r.method}, col[string]{&r.path}, col[string]{&r.query},
+		col[string]{&r.proto}, col[uint16]{&r.status}, col[uint64]{&r.bytes}, col[string]{&r.referrer},
+		col[string]{&r.userAgent}, col[string]{&r.host}, col[float32]{&r.requestTime}, col[bool]{&r.requestTimeNull},
+		col[float32]{&r.upstreamTime}, col[bool]{&r.upstreamTimeNull}, col[uint32]{&r.flags},
+		col[uint64]{&r.batchKey}, col[string]{&r.signature},
+	}
+}
+
+// rowSize approximates row i's bytes as sent to ClickHouse.
+func (r *rows) rowSize(i int) int {
+	return rowFixedBytes + len(r.signature[i]) + len(r.site[i]) + len(r.country[i]) + len(r.asOrg[i]) + len(r.method[i]) +
+		len(r.path[i]) + len(r.query[i]) + len(r.proto[i]) + len(r.referrer[i]) + len(r.userAgent[i]) + len(r.host[i])
+}
+
+// resize sets the row count to n after the columns changed length.
+func (r *rows) resize(n int) {
+	r.n = n
+	r.size = 0 // recomputed: truncation and erasures are rare
+	for i := range n {
+		r.size += r.rowSize(i)
+	}
+}
+
 // truncate drops rows from n on, to undo a message that failed to decode
 // half way.
 func (r *rows) truncate(n int) {
 	if n >= r.n {
 		return
 	}
-	r.ts = r.ts[:n]
-	r.site = r.site[:n]
-	r.clientID = r.clientID[:n]
-	r.networkID = r.networkID[:n]
-	r.ipVersion = r.ipVersion[:n]
-	r.epoch = r.epoch[:n]
-	r.country = r.country[:n]
-	r.asn = r.asn[:n]
-	r.asOrg = r.asOrg[:n]
-	r.method = r.method[:n]
-	r.path = r.path[:n]
-	r.query = r.query[:n]
-	r.proto = r.proto[:n]
-	r.status = r.status[:n]
-	r.bytes = r.bytes[:n]
-	r.referrer = r.referrer[:n]
-	r.userAgent = r.userAgent[:n]
-	r.host = r.host[:n]
-	r.requestTime = r.requestTime[:n]
-	r.requestTimeNull = r.requestTimeNull[:n]
-	r.upstreamTime = r.upstreamTime[:n]
-	r.upstreamTimeNull = r.upstreamTimeNull[:n]
-	r.flags = r.flags[:n]
-	r.batchKey = r.batchKey[:n]
-	r.signature = r.signature[:n]
-	r.n = n
-	r.size = 0 // recomputed below; truncation is rare (corrupt messages)
-	for i := range n {
-		r.size += rowFixedBytes + len(r.signature[i]) + len(r.site[i]) + len(r.country[i]) + len(r.asOrg[i]) + len(r.method[i]) +
-			len(r.path[i]) + len(r.query[i]) + len(r.proto[i]) + len(r.referrer[i]) + len(r.userAgent[i]) + len(r.host[i])
+	for _, c := range r.all() {
+		c.truncate(n)
 	}
+	r.resize(n)
+}
+
+// keep keeps the rows whose keep[i] is true, in order.
+func (r *rows) keep(keep []bool) {
+	for _, c := range r.all() {
+		c.keep(keep)
+	}
+	r.resize(len(r.ts))
 }
 
 // reset empties the buffer, keeping its capacity for the next batch but
 // dropping string references so their memory can be reclaimed.
 func (r *rows) reset() {
-	clearStrings := func(s ...[]string) {
-		for _, x := range s {
-			clear(x)
-		}
+	for _, c := range r.all() {
+		c.clear()
 	}
-	clearStrings(r.site, r.country, r.asOrg, r.method, r.path, r.query, r.proto, r.referrer, r.userAgent, r.host, r.signature)
 	r.truncate(0)
 }
 
