@@ -1,11 +1,9 @@
 package analyze
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -16,10 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/vakt-dev/vakt/analyze/rules/signatures"
 	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/configkit"
 )
 
 // builtinRules holds the built-in rule files, one YAML file per rule,
@@ -204,12 +201,7 @@ func ParseRule(src string, b []byte) (Rule, error) {
 
 func parseRule(src string, b []byte) (Rule, bool, error) {
 	var f ruleFile
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.EOF) {
-			return Rule{}, false, &RuleError{src, errors.New("empty file")}
-		}
+	if err := configkit.DecodeYAML(b, &f, true); err != nil {
 		return Rule{}, false, &RuleError{src, err}
 	}
 	if f.Disabled {

@@ -5,12 +5,16 @@
 package configkit
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"reflect"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Problem is one invalid setting: the dotted key, what is wrong and the fix.
@@ -80,4 +84,23 @@ func fillZero(dst, def reflect.Value) {
 			dst.Set(def)
 		}
 	}
+}
+
+// ErrEmpty is what DecodeYAML returns for a document with no content.
+var ErrEmpty = errors.New("empty file")
+
+// DecodeYAML decodes one YAML document into v. With strict, a key v has no
+// field for is an error (a misspelt key in a rule file must not be a
+// setting silently ignored); without, it is skipped (signature packs
+// written for a newer vakt still load).
+func DecodeYAML(b []byte, v any, strict bool) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(strict)
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return ErrEmpty
+		}
+		return err
+	}
+	return nil
 }

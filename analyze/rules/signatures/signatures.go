@@ -8,11 +8,9 @@
 package signatures
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -22,7 +20,7 @@ import (
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/vakt-dev/vakt/internal/configkit"
 )
 
 //go:embed *.yaml
@@ -198,9 +196,8 @@ func Load(dirs ...string) (*Set, error) {
 
 func parse(src string, b []byte) ([]*Signature, error) {
 	var f file
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.EOF) {
+	if err := configkit.DecodeYAML(b, &f, false); err != nil {
+		if errors.Is(err, configkit.ErrEmpty) {
 			return nil, nil // an empty file switches a built-in family off
 		}
 		return nil, fmt.Errorf("signatures %s: %w", src, err)
