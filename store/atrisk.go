@@ -15,9 +15,9 @@ import (
 )
 
 // Messages another store replica may be storing at the same time ("at
-// risk") are not inserted with the batch. Those are the messages delivered
-// again or marked as replays (the replica that held them before may still
-// be inserting them), and every message of a batch whose lease lapsed (NATS
+// risk") are not inserted with the batch. Those are the messages NATS
+// delivered again (the replica that held them before may still be
+// inserting them), and every message of a batch whose lease lapsed (NATS
 // may have handed them to another replica meanwhile). Each such message is
 // looked up by its ingest batch key just before it is stored, and each of
 // its days not stored yet is inserted on its own, under a token derived

@@ -48,20 +48,26 @@ func (b *batch) markAtRisk(key uint64) {
 	b.atRisk[key] = struct{}{}
 }
 
-// add decodes msg into the batch and keeps msg for acknowledgement. A
-// message that does not decode leaves the batch unchanged.
-func (b *batch) add(msg jetstream.Msg, now time.Time, key uint64) (rows int, err error) {
+// add decodes msg into the batch and keeps msg for acknowledgement. Events
+// of a day in storedDays (the batch's rows of that day are stored already)
+// are skipped and counted. A message that does not decode leaves the
+// batch unchanged.
+func (b *batch) add(msg jetstream.Msg, now time.Time, key uint64, storedDays map[int64]bool) (rows, skipped int, err error) {
 	before := b.rows.len()
 	err = event.RangeEvents(msg.Data(), func(e *event.Event) error {
+		if storedDays[unixDay(e.Time)] {
+			skipped++
+			return nil
+		}
 		b.rows.add(e, key)
 		return nil
 	})
 	if err != nil {
 		b.rows.truncate(before)
-		return 0, err
+		return 0, 0, err
 	}
 	b.hold(msg, now, key)
-	return b.rows.len() - before, nil
+	return b.rows.len() - before, skipped, nil
 }
 
 // hold keeps msg for acknowledgement with the batch.
@@ -96,13 +102,16 @@ func batchKeyOf(msg jetstream.Msg) uint64 {
 	return max(h.Sum64(), 1) // 0 means none
 }
 
-// replayed reports whether msg may be stored already: marked by ingest or
-// the pseudonymiser, or delivered before (a store that inserted it may have
-// died before its ack).
+// replayed reports whether msg may be stored already, marked so by ingest
+// (a file read again after a crash or imported again) or the
+// pseudonymiser (a raw batch it had before).
 func replayed(msg jetstream.Msg) bool {
-	if msg.Headers().Get(bus.HeaderReplay) != "" {
-		return true
-	}
+	return msg.Headers().Get(bus.HeaderReplay) != ""
+}
+
+// redelivered reports whether NATS delivered msg before: the replica that
+// had it may have stored it, or still be storing it.
+func redelivered(msg jetstream.Msg) bool {
 	md, err := msg.Metadata()
 	return err == nil && md.NumDelivered > 1
 }

@@ -180,7 +180,7 @@ func TestBatchDue(t *testing.T) {
 			var b batch
 			from := 0
 			for _, n := range tt.msgs {
-				if _, err := b.add(&fakeMsg{data: batchMsg(from, n)}, t0, 0); err != nil {
+				if _, _, err := b.add(&fakeMsg{data: batchMsg(from, n)}, t0, 0, nil); err != nil {
 					t.Fatal(err)
 				}
 				from += n
@@ -198,13 +198,13 @@ func TestBatchDue(t *testing.T) {
 func TestBatchAddCorruptLeavesBatchUnchanged(t *testing.T) {
 	var b batch
 	now := time.Now()
-	if _, err := b.add(&fakeMsg{data: batchMsg(0, 3)}, now, 0); err != nil {
+	if _, _, err := b.add(&fakeMsg{data: batchMsg(0, 3)}, now, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	size := b.rows.size
 	// Two good records, then garbage: the good ones must not stay behind.
 	bad := append(batchMsg(3, 2), 0xff, 0xff, 0xff)
-	n, err := b.add(&fakeMsg{data: bad}, now, 0)
+	n, _, err := b.add(&fakeMsg{data: bad}, now, 0, nil)
 	if !errors.Is(err, event.ErrCorrupt) {
 		t.Fatalf("add(corrupt) = %d, %v; want ErrCorrupt", n, err)
 	}
@@ -485,7 +485,7 @@ func BenchmarkBatchAdd(b *testing.B) {
 	msg := &fakeMsg{data: batchMsg(0, 500)}
 	var bt batch
 	for b.Loop() {
-		if _, err := bt.add(msg, time.Now(), 1); err != nil {
+		if _, _, err := bt.add(msg, time.Now(), 1, nil); err != nil {
 			b.Fatal(err)
 		}
 		if bt.rows.len() >= 50_000 {

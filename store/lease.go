@@ -81,10 +81,11 @@ func confirmedProgress(nc *nats.Conn) extendFunc {
 // unconfirmedProgress is for a Store made without a NATS connection (tests).
 func unconfirmedProgress(_ context.Context, m jetstream.Msg) error { return m.InProgress() }
 
-// keepInProgress extends the ack wait of msgs now and then every interval,
-// so that a long retry does not let it expire, and records each round that
-// the server confirmed for every message in l. stop waits for the
-// goroutine, so no extension can race the acks that follow.
+// keepInProgress extends the ack wait of msgs every interval, so that a
+// long retry does not let it expire (a commit that takes less costs no
+// request), and records in l each round the server confirmed for every
+// message. stop waits for the goroutine, so no extension can race the
+// acks that follow.
 func keepInProgress(msgs []jetstream.Msg, every time.Duration, extend extendFunc, l *lease, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -119,11 +120,11 @@ func keepInProgress(msgs []jetstream.Msg, every time.Duration, extend extendFunc
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			round()
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				round()
 			}
 		}
 	})

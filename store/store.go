@@ -5,11 +5,12 @@
 //
 // Every insert carries an insert_deduplication_token derived from the
 // messages it holds, so a retry after a lost response is stored once. A
-// batch that may have been stored before (bus.HeaderReplay, or
-// redelivered: a store replica died between its insert and its acks, or
-// ingest read it again after a crash) is first looked up by its ingest
-// batch key, which every row keeps (batch_key), and only its rows not yet
-// stored are inserted.
+// batch that may have been stored before (bus.HeaderReplay: ingest read it
+// again after a crash; or redelivered: a store replica died or lost touch
+// with NATS between its insert and its acks) is first looked up by its
+// ingest batch key, which every row keeps (batch_key), and only its rows
+// not yet stored are inserted; one that another replica may be storing at
+// the same time is inserted on its own (atrisk.go).
 // While an insert is being retried the stage pulls nothing more (that is the
 // backpressure) and keeps the held messages from being redelivered.
 package store
@@ -346,7 +347,26 @@ func (w *worker) add(msg jetstream.Msg) {
 		w.duplicate(msg, -1)
 		return
 	}
-	rows, err := w.b.add(msg, time.Now(), key)
+	// A message delivered again is looked up at commit and stored on its
+	// own (atrisk.go). One only marked as a replay (most often a whole
+	// file imported again, thousands of messages) is looked up now and
+	// stored with the batch: its earlier copy was published by an earlier
+	// run, not handed to another replica.
+	atRisk := key != 0 && redelivered(msg)
+	var stored map[int64]bool
+	if key != 0 && !atRisk && replayed(msg) {
+		var err error
+		if stored, err = w.storedDays(context.Background(), key, msg); err != nil {
+			// Not knowing, storing could duplicate: try again later.
+			w.s.log.Warn("cannot check whether a batch delivered again is stored; it is retried", "worker", w.id, "err", err)
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+	}
+	rows, skipped, err := w.b.add(msg, time.Now(), key, stored)
+	if skipped > 0 {
+		w.duplicate(msg, skipped)
+	}
 	if err != nil {
 		w.s.rejected.Add(1)
 		w.s.m.Rejected.WithLabelValues(stage, event.ReasonCorruptBatch).Inc()
@@ -360,9 +380,7 @@ func (w *worker) add(msg jetstream.Msg) {
 		w.s.log.Warn("corrupt message terminated", "stream_seq", seq, "bytes", len(msg.Data()))
 		return
 	}
-	if key != 0 && replayed(msg) {
-		// Maybe stored already, or being stored by the replica that had
-		// it before: looked up and stored on its own at commit.
+	if atRisk {
 		w.b.markAtRisk(key)
 	}
 	w.s.m.EventsIn.WithLabelValues(stage).Add(float64(rows))

@@ -220,6 +220,10 @@ func TestNATSClusterFaults(t *testing.T) {
 		t.Logf("storage stalled %.1fs: %s", s.took.Seconds(), s.fault)
 	}
 	t.Logf("ingest republished %.0f batches in all", metricValue(t, c.metricsAddr, c.ingestData, `vakt_republished_total{stage="ingest"}`))
+	for _, name := range []string{"store-1", "store-2"} {
+		t.Logf("%s: %d batches held past their ack wait, stored message by message", name,
+			strings.Count(c.procs[name].output(), "may have run out"))
+	}
 	c.checkExactlyOnce(t, n)
 	c.checkRawInMemory(t)
 	// Nothing writes while the files are scanned (a part merged away or a
