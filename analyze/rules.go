@@ -4,9 +4,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -124,39 +121,12 @@ func LoadRules(dirs ...string) ([]Rule, error) {
 		}
 		byName[r.Name] = r
 	}
-	builtin, err := fs.Glob(builtinRules, "rules/*.yaml")
+	files, err := configkit.ReadYAMLFiles(builtinRules, "rules/*.yaml", "", dirs, false)
 	if err != nil {
-		return nil, fmt.Errorf("built-in rules: %w", err)
+		errs = append(errs, fmt.Errorf("rules: %w", err))
 	}
-	for _, name := range builtin {
-		b, err := builtinRules.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("built-in rule %s: %w", name, err)
-		}
-		add("builtin:"+path.Base(name), b)
-	}
-	for _, dir := range dirs {
-		if dir == "" {
-			continue
-		}
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("rules dir: %w", err))
-			continue
-		}
-		for _, e := range entries {
-			ext := filepath.Ext(e.Name())
-			if e.IsDir() || (ext != ".yaml" && ext != ".yml") {
-				continue
-			}
-			path := filepath.Join(dir, e.Name())
-			b, err := os.ReadFile(path)
-			if err != nil {
-				errs = append(errs, &RuleError{path, err})
-				continue
-			}
-			add(path, b)
-		}
+	for _, f := range files {
+		add(f.Src, f.Data)
 	}
 	var sigDirs []string
 	for _, dir := range dirs {

@@ -11,10 +11,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -117,46 +113,15 @@ func Builtin() *Set {
 // directory is optional inside rules.dir. Every problem is reported, each
 // naming its file.
 func Load(dirs ...string) (*Set, error) {
+	var errs []error
+	read, err := configkit.ReadYAMLFiles(builtin, "*.yaml", "signatures/", dirs, true)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("signatures: %w", err))
+	}
 	files := map[string][]byte{} // base name → content
 	srcs := map[string]string{}
-	names, err := fs.Glob(builtin, "*.yaml")
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range names {
-		b, err := builtin.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		files[n], srcs[n] = b, "builtin:signatures/"+path.Base(n)
-	}
-	var errs []error
-	for _, dir := range dirs {
-		if dir == "" {
-			continue
-		}
-		entries, err := os.ReadDir(dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("signatures dir: %w", err))
-			continue
-		}
-		for _, e := range entries {
-			ext := filepath.Ext(e.Name())
-			if e.IsDir() || (ext != ".yaml" && ext != ".yml") {
-				continue
-			}
-			p := filepath.Join(dir, e.Name())
-			b, err := os.ReadFile(p)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("signatures %s: %w", p, err))
-				continue
-			}
-			base := strings.TrimSuffix(e.Name(), ext) + ".yaml"
-			files[base], srcs[base] = b, p
-		}
+	for _, f := range read {
+		files[f.Base], srcs[f.Base] = f.Data, f.Src
 	}
 	order := make([]string, 0, len(files))
 	for n := range files {
