@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -93,24 +92,10 @@ func keepInProgress(msgs []jetstream.Msg, every time.Duration, extend extendFunc
 		sent := time.Now()
 		rctx, rcancel := context.WithTimeout(ctx, every)
 		defer rcancel()
-		var (
-			failed atomic.Int64
-			rwg    sync.WaitGroup
-			sem    = make(chan struct{}, ackConcurrency)
-		)
-		for _, m := range msgs {
-			sem <- struct{}{}
-			rwg.Go(func() {
-				defer func() { <-sem }()
-				if extend(rctx, m) != nil {
-					failed.Add(1)
-				}
-			})
-		}
-		rwg.Wait()
-		if n := failed.Load(); n > 0 {
+		failed := eachMsg(msgs, func(m jetstream.Msg) error { return extend(rctx, m) })
+		if failed > 0 {
 			if ctx.Err() == nil {
-				log.Warn("extending ack wait failed", "messages", n, "of", len(msgs))
+				log.Warn("extending ack wait failed", "messages", failed, "of", len(msgs))
 			}
 			return
 		}

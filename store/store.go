@@ -546,6 +546,23 @@ func (w *worker) shutdown(ctx context.Context) error {
 // ended, since the rows are committed.
 func ackAll(ctx context.Context, msgs []jetstream.Msg) (failed int) {
 	ctx = context.WithoutCancel(ctx)
+	return eachMsg(msgs, func(m jetstream.Msg) error {
+		var err error
+		for range ackAttempts {
+			actx, cancel := context.WithTimeout(ctx, ackTimeout)
+			err = m.DoubleAck(actx)
+			cancel()
+			if err == nil || errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+				return nil
+			}
+		}
+		return err
+	})
+}
+
+// eachMsg runs do for every message, ackConcurrency at a time (each waits
+// on a server round trip), and returns how many failed.
+func eachMsg(msgs []jetstream.Msg, do func(jetstream.Msg) error) (failed int) {
 	var (
 		wg  sync.WaitGroup
 		nf  atomic.Int64
@@ -555,16 +572,9 @@ func ackAll(ctx context.Context, msgs []jetstream.Msg) (failed int) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			var err error
-			for range ackAttempts {
-				actx, cancel := context.WithTimeout(ctx, ackTimeout)
-				err = m.DoubleAck(actx)
-				cancel()
-				if err == nil || errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
-					return
-				}
+			if do(m) != nil {
+				nf.Add(1)
 			}
-			nf.Add(1)
 		})
 	}
 	wg.Wait()
