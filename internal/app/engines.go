@@ -19,6 +19,7 @@ import (
 	"github.com/vakt-dev/vakt/internal/chserver"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/datadir"
+	"github.com/vakt-dev/vakt/internal/health"
 	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/store"
 )
@@ -183,6 +184,15 @@ func (e *Engines) Close() {
 	if e.owner != nil {
 		e.owner.Release()
 	}
+}
+
+// HTTPTokenName is the generated credential of vakt's HTTP listener, under
+// <data>/credentials/ (health.Serve).
+const HTTPTokenName = health.TokenName
+
+// ready checks the engines this process uses (health.Check): /readyz.
+func (e *Engines) ready(ctx context.Context) health.Readiness {
+	return health.Check(ctx, health.Deps{NC: e.NC, JS: e.JS, CH: e.CH, InsertHealth: e.insertHealth})
 }
 
 func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }

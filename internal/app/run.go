@@ -17,6 +17,7 @@ import (
 	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/health"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/pseudonymize"
@@ -52,7 +53,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return err
 	}
 	go pollLag(ctx, eng.JS, m, lagInterval)
-	httpSrv, stopHTTP := serveHTTP(cfg, m, eng, log, dashboardRoutes(ctx, cfg, eng, log, m))
+	httpSrv, stopHTTP := health.Serve(cfg.HTTP, cfg.DataDir, m, eng.ready, log, dashboardRoutes(ctx, cfg, eng, log, m))
 	defer stopHTTP()
 
 	printRunning(out, cfg, eng, httpSrv.Addr, httpSrv.DashboardURL(), extra)

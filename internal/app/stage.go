@@ -9,6 +9,7 @@ import (
 	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/health"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/pseudonymize"
 	"github.com/vakt-dev/vakt/store"
@@ -59,7 +60,7 @@ func RunStage(ctx context.Context, cfg config.Config, name string, log *slog.Log
 		stages["enforce"] = ep
 		log.Info("decision endpoint", "at", at)
 	}
-	_, stopHTTP := serveHTTP(cfg, m, eng, log)
+	_, stopHTTP := health.Serve(cfg.HTTP, cfg.DataDir, m, eng.ready, log)
 	defer stopHTTP()
 	log.Info("stage running", "stage", name)
 	return runStages(ctx, stages)
