@@ -14,16 +14,6 @@ import (
 	"github.com/vakt-dev/vakt/pseudonymize"
 )
 
-// analyzeConfig is the alert loop's configuration.
-func analyzeConfig(cfg config.Config) analyze.Config {
-	a := cfg.Alerts
-	return analyze.Config{
-		Database: cfg.ClickHouse.Database, RuleDirs: []string{cfg.Rules.Dir}, Interval: a.Interval.D(),
-		WebhookURL: a.WebhookURL, WebhookTimeout: a.WebhookTimeout.D(), WebhookRetries: a.WebhookRetries,
-		BucketReplicas: cfg.Streams.Replicas,
-	}
-}
-
 // dashboardRoutes builds the web dashboard `vakt run` serves at / next to
 // /metrics, over this process's engines.
 func dashboardRoutes(ctx context.Context, cfg config.Config, eng *Engines, log *slog.Logger, m *metrics.Pipeline) func(*http.ServeMux) {
@@ -36,7 +26,7 @@ func dashboardRoutes(ctx context.Context, cfg config.Config, eng *Engines, log *
 		Grace:       pc.Grace,
 		// What vakt keeps and for how long, as `vakt retention` states it.
 		Retention: func(ctx context.Context) ([]web.Retention, error) {
-			return analyze.ReadRetention(ctx, eng.CH, nil, schemaConfig(cfg), retentionLifetimes(cfg)).Rows()
+			return analyze.RetentionOf(ctx, eng.CH, nil, cfg).Rows()
 		},
 		Pipeline: func(ctx context.Context) any { return eng.ready(ctx) },
 		OnQuery:  func(endpoint string) { m.DashboardQueries.WithLabelValues(endpoint).Inc() },

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/internal/progress"
-	"github.com/vakt-dev/vakt/pseudonymize"
 	"github.com/vakt-dev/vakt/store"
 )
 
@@ -78,7 +76,7 @@ func StartImport(ctx context.Context, cfg config.Config, eng *Engines, files []s
 	if err != nil {
 		return nil, err
 	}
-	icfg := IngestConfig(cfg, false)
+	icfg := cfg.IngestStage(false)
 	icfg.Files, icfg.Sources = files, nil // the files named, not the followed ones
 	ijs, err := eng.StageJS(bus.StageIngest)
 	if err != nil {
@@ -176,30 +174,4 @@ func (im *Importer) summary(start time.Time) ingest.ImportSummary {
 		sum.Stored = min(sum.Stored, committed)
 	}
 	return sum
-}
-
-// IngestConfig is the ingest section and what the command decides: a
-// following ingest (vakt run, vakt ingest) or an import, which reads only
-// the files named (no demo, syslog or from_start). Lines older than the
-// request retention are refused, and a stop publishes for at most
-// shutdown_timeout.
-func IngestConfig(c config.Config, follow bool) ingest.Config {
-	ic := c.Ingest
-	ic.Follow = follow
-	ic.MaxAge = c.Retention.Requests.D()
-	ic.DrainTimeout = c.ShutdownTimeout.D()
-	if !follow {
-		ic.Demo, ic.FromStart, ic.Syslog = false, false, ingest.SyslogConfig{}
-	}
-	return ic
-}
-
-// PseudonymizeConfig is the pseudonymise stage's configuration with what
-// it takes from other sections: the signatures directory of rules.dir.
-func PseudonymizeConfig(c config.Config) pseudonymize.Config {
-	pc := c.Pseudonymize
-	if c.Rules.Dir != "" {
-		pc.SignatureDirs = []string{filepath.Join(c.Rules.Dir, "signatures")}
-	}
-	return pc
 }

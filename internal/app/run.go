@@ -86,7 +86,7 @@ func addOptionalStages(ctx context.Context, cfg config.Config, eng *Engines, log
 		if err != nil {
 			return x, err
 		}
-		in, err := ingest.New(IngestConfig(cfg, true), ijs, log, m)
+		in, err := ingest.New(cfg.IngestStage(true), ijs, log, m)
 		if err != nil {
 			return x, err
 		}
@@ -94,7 +94,7 @@ func addOptionalStages(ctx context.Context, cfg config.Config, eng *Engines, log
 		x.sources++
 	}
 	if cfg.Alerts.Enabled {
-		al, err := analyze.New(ctx, analyzeConfig(cfg), eng.CH, eng.NC, eng.JS, log, m)
+		al, err := analyze.New(ctx, analyze.AlertsConfig(cfg), eng.CH, eng.NC, eng.JS, log, m)
 		if err != nil {
 			return x, err
 		}
@@ -237,11 +237,11 @@ func pipelineStages(cfg config.Config, eng *Engines, log *slog.Logger, m *metric
 	if err != nil {
 		return nil, err
 	}
-	ps, err := pseudonymize.New(PseudonymizeConfig(cfg), pjs, log, m)
+	ps, err := pseudonymize.New(cfg.PseudonymizeStage(), pjs, log, m)
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.New(storeConfig(cfg, eng.CHConfig), sjs, eng.CH, log, m)
+	st, err := store.New(cfg.StoreStage(eng.CHConfig), sjs, eng.CH, log, m)
 	if err != nil {
 		return nil, err
 	}
