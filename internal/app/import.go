@@ -124,16 +124,11 @@ func (im *Importer) Run(ctx context.Context) error {
 
 // progressState is what the import's progress bar shows.
 func (im *Importer) progressState() progress.ImportState {
-	fp, st := im.in.ImportProgress(), im.in.Stats()
-	ps := progress.ImportState{Files: fp.Files, FilesDone: fp.FilesDone, File: fp.File, BytesRead: fp.BytesRead,
-		BytesTotal: fp.BytesTotal, LinesRead: st.LinesRead}
-	for _, n := range st.Rejected {
-		ps.Rejected += n
-	}
+	var stored uint64
 	if im.store != nil {
-		ps.Stored = im.store.Stats().Rows
+		stored = im.store.Stats().Rows
 	}
-	return ps
+	return im.in.ImportState(stored)
 }
 
 // IngestStats are ingest's counts so far.
@@ -147,31 +142,13 @@ func (im *Importer) Close() {
 	})
 }
 
-// summary counts the import. Lines of a repeated import are dropped as
-// duplicates by JetStream (ingest's count) or found stored by this
-// import's store stage (other replicas' finds are not counted here).
-// When the pipeline drained, everything published is stored; when the
-// import was interrupted, stored is what this import's store committed,
-// and the rest of what was published is in flight: in NATS, for a running
-// pipeline or the next import to store.
+// summary counts the import (ingest.Ingest.ImportSummary): this import's
+// store stage's finds and commits.
 func (im *Importer) summary(start time.Time) ingest.ImportSummary {
-	st := im.in.Stats()
 	var found, committed int64
 	if im.store != nil {
 		ss := im.store.Stats()
 		found, committed = int64(ss.Duplicates), int64(ss.Rows)
 	}
-	sum := ingest.ImportSummary{
-		Read:       st.LinesRead,
-		Stored:     st.Published - found,
-		Duplicates: st.Duplicates + found,
-		Dropped:    st.Dropped,
-		Rejected:   st.Rejected,
-		Elapsed:    time.Since(start),
-	}
-	if !im.drained {
-		sum.InFlight = max(sum.Stored-committed, 0)
-		sum.Stored = min(sum.Stored, committed)
-	}
-	return sum
+	return im.in.ImportSummary(found, committed, im.drained, time.Since(start))
 }

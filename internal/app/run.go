@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vakt-dev/vakt/analyze"
+	"github.com/vakt-dev/vakt/analyze/web"
 	"github.com/vakt-dev/vakt/enforce"
 	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/bus"
@@ -53,7 +54,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return err
 	}
 	go pollLag(ctx, eng.JS, m, lagInterval)
-	httpSrv, stopHTTP := health.Serve(cfg.HTTP, cfg.DataDir, m, eng.ready, log, dashboardRoutes(ctx, cfg, eng, log, m))
+	dash := web.Configured(ctx, cfg, web.Engines{CH: eng.CH, JS: eng.JS, StageJS: eng.StageJS,
+		Ready: func(ctx context.Context) any { return eng.ready(ctx) }}, m, log)
+	httpSrv, stopHTTP := health.Serve(cfg.HTTP, cfg.DataDir, m, eng.ready, log, dash.Register)
 	defer stopHTTP()
 
 	printRunning(out, cfg, eng, httpSrv.Addr, httpSrv.DashboardURL(), extra)
