@@ -30,7 +30,7 @@ func RunStage(ctx context.Context, cfg config.Config, name string, log *slog.Log
 	var stage Stage
 	switch name {
 	case "ingest":
-		if !cfg.Ingest.Demo && len(cfg.Ingest.Files) == 0 && len(cfg.Ingest.Sources) == 0 && !cfg.Ingest.Syslog.Enabled() {
+		if !cfg.Ingest.HasSource() {
 			return fmt.Errorf("ingest: no source: give --file GLOB, set ingest.files, or use --demo")
 		}
 		stage, err = ingest.New(cfg.IngestStage(true), eng.JS, log, m)

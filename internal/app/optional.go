@@ -7,11 +7,63 @@ import (
 
 	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/enforce"
+	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/subject"
 )
+
+// optionalStages says what addOptionalStages started, for the banner.
+type optionalStages struct {
+	sources                int
+	enforceAt, selfService string
+}
+
+// addOptionalStages adds to stages the log sources, the alert loop, the
+// decision endpoint and the self-service page, each when configured.
+func addOptionalStages(ctx context.Context, cfg config.Config, eng *Engines, log *slog.Logger, m *metrics.Pipeline, stages map[string]Stage) (optionalStages, error) {
+	var x optionalStages
+	if cfg.Ingest.HasSource() {
+		ijs, err := eng.StageJS(bus.StageIngest)
+		if err != nil {
+			return x, err
+		}
+		in, err := ingest.New(cfg.IngestStage(true), ijs, log, m)
+		if err != nil {
+			return x, err
+		}
+		stages["ingest"] = in
+		x.sources++
+	}
+	if cfg.Alerts.Enabled {
+		al, err := analyze.New(ctx, analyze.AlertsConfig(cfg), eng.CH, eng.NC, eng.JS, log, m)
+		if err != nil {
+			return x, err
+		}
+		if ds, err := enforce.OpenDecisions(ctx, eng.JS, cfg.Streams.Replicas); err != nil {
+			log.Warn("rules' ban actions disabled: no decisions bucket", "err", err)
+		} else {
+			al.SetActions(decisionSink{ds})
+		}
+		stages["alerts"] = al
+	}
+	if cfg.Enforce.Enabled() {
+		st, at, err := startEnforce(ctx, cfg, eng, log, m)
+		if err != nil {
+			return x, err
+		}
+		stages["enforce"], x.enforceAt = st, at
+	}
+	if cfg.Subject.Enabled() {
+		st, at, err := startSelfService(ctx, cfg, eng, log)
+		if err != nil {
+			return x, err
+		}
+		stages["subject"], x.selfService = st, at
+	}
+	return x, nil
+}
 
 // startEnforce builds the decision endpoint of `vakt run` (enforce.listen
 // set): as vakt_enforce, which may read the salts, not raw events. It
