@@ -1,5 +1,8 @@
-// Package app wires configuration, engines and stages into vakt's commands.
-// cmd/vakt only parses flags and calls in here.
+// Package app is vakt's composition root: the engines (embedded or
+// external NATS and ClickHouse), the stages' wiring and their run and stop
+// order. The commands' bodies live in the packages they drive; app opens
+// the engines for them, as the NATS user each may use. cmd/vakt only
+// parses flags and calls in here.
 package app
 
 import (
