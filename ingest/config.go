@@ -135,6 +135,12 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
+// HasSource reports whether c reads anything: files, sources, the demo or
+// syslog.
+func (c Config) HasSource() bool {
+	return len(c.Files) > 0 || len(c.Sources) > 0 || c.Demo || c.Syslog.Enabled()
+}
+
 // Validate checks c, with its defaults applied, without touching the file
 // system: the keys' Problems, then what a run needs (something to read,
 // follow for from_start). Errors name the key and say what to do.
@@ -143,7 +149,7 @@ func (c Config) Validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("ingest: %s: "+format, append([]any{key}, args...)...))
 	}
-	if len(c.Files) == 0 && len(c.Sources) == 0 && !c.Demo && !c.Syslog.Enabled() {
+	if !c.HasSource() {
 		bad("files", "no log files given; list paths or glob patterns, or enable demo")
 	}
 	if c.FromStart && !c.Follow {

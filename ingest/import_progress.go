@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"sync/atomic"
+
+	"github.com/vakt-dev/vakt/internal/progress"
 )
 
 // ImportProgress says how far an import has read its files, for a
@@ -45,6 +47,18 @@ func (i *Ingest) ImportProgress() ImportProgress {
 		out.File = *f
 	}
 	return out
+}
+
+// ImportState is what an import's progress bar shows: how far it has read
+// and, with stored, how far the store has committed.
+func (i *Ingest) ImportState(stored uint64) progress.ImportState {
+	fp, st := i.ImportProgress(), i.Stats()
+	ps := progress.ImportState{Files: fp.Files, FilesDone: fp.FilesDone, File: fp.File, BytesRead: fp.BytesRead,
+		BytesTotal: fp.BytesTotal, LinesRead: st.LinesRead, Stored: stored}
+	for _, n := range st.Rejected {
+		ps.Rejected += n
+	}
+	return ps
 }
 
 // countingReader adds what it reads to n.

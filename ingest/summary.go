@@ -23,6 +23,31 @@ type ImportSummary struct {
 	Elapsed    time.Duration    `json:"elapsed_ns"`
 }
 
+// ImportSummary counts an import: ingest's counts, with found (lines the
+// import's store stage found stored already) and committed (rows it
+// stored). Lines of a repeated import are dropped as duplicates by
+// JetStream (ingest's count) or found stored by the store (other replicas'
+// finds are not counted here). When the pipeline drained, everything
+// published is stored; when the import was interrupted, stored is what the
+// store committed, and the rest of what was published is in flight: in
+// NATS, for a running pipeline or the next import to store.
+func (i *Ingest) ImportSummary(found, committed int64, drained bool, elapsed time.Duration) ImportSummary {
+	st := i.Stats()
+	sum := ImportSummary{
+		Read:       st.LinesRead,
+		Stored:     st.Published - found,
+		Duplicates: st.Duplicates + found,
+		Dropped:    st.Dropped,
+		Rejected:   st.Rejected,
+		Elapsed:    elapsed,
+	}
+	if !drained {
+		sum.InFlight = max(sum.Stored-committed, 0)
+		sum.Stored = min(sum.Stored, committed)
+	}
+	return sum
+}
+
 // RejectedTotal is the number of rejected lines over all reasons.
 func (s ImportSummary) RejectedTotal() int64 {
 	var n int64

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vakt-dev/vakt/enforce"
 	"github.com/vakt-dev/vakt/internal/app"
+	"github.com/vakt-dev/vakt/internal/output"
 )
 
 func init() {
@@ -21,7 +22,7 @@ func init() {
 		summary:    "list, add or delete the bans the decision endpoint enforces (pseudonymous ids, never an address)",
 		subcommand: true,
 		flags: func(fs *flag.FlagSet, o *options) {
-			fs.StringVar(&o.format, "format", app.FormatTable, "list, add: table, json, csv or tsv")
+			fs.StringVar(&o.format, "format", output.Table, "list, add: table, json, csv or tsv")
 			fs.StringVar(&req.IP, "ip", "", "add: ban this address's client id (--scope network: its /24 or /48) under the current salt; the address is not stored")
 			fs.StringVar(&req.Scope, "scope", "client", "add --ip: client or network")
 			fs.StringVar(&client, "client", "", "add: ban this client id from a report (with --epoch)")

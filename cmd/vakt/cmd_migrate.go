@@ -8,10 +8,11 @@ import (
 
 	"github.com/vakt-dev/vakt/internal/app"
 	"github.com/vakt-dev/vakt/internal/progress"
+	"github.com/vakt-dev/vakt/store"
 )
 
 func init() {
-	var opts app.MigrateOptions
+	var opts store.MigrateOptions
 	register(&command{
 		name: "migrate", args: "[--roles] [--print-sql] [--progress auto|always|never]", summary: "apply schema migrations and the configured retention; print what changed",
 		flags: func(fs *flag.FlagSet, o *options) {

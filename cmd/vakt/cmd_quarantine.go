@@ -9,6 +9,7 @@ import (
 
 	"github.com/vakt-dev/vakt/ingest"
 	"github.com/vakt-dev/vakt/internal/app"
+	"github.com/vakt-dev/vakt/internal/output"
 )
 
 func init() {
@@ -20,7 +21,7 @@ func init() {
 			o.extra["reason"] = fs.String("reason", "", "only this reject reason, e.g. bad_format")
 			o.extra["since"] = fs.Duration("since", 0, "only samples this recent, e.g. 1h (they are kept a day)")
 			o.extra["limit"] = fs.Int("limit", 50, "at most this many, the newest; 0 for all")
-			fs.StringVar(&o.format, "format", app.FormatTable, "table or json (one object per line)")
+			fs.StringVar(&o.format, "format", output.Table, "table or json (one object per line)")
 		},
 		run: func(ctx context.Context, e *env) error {
 			if len(e.args) != 0 {

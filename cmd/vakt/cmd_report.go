@@ -11,6 +11,7 @@ import (
 
 	"github.com/vakt-dev/vakt/analyze"
 	"github.com/vakt-dev/vakt/internal/app"
+	"github.com/vakt-dev/vakt/internal/output"
 )
 
 func init() {
@@ -23,7 +24,7 @@ func init() {
 			fs.StringVar(&o.Since, "since", "24h", "start: a duration back from now (24h, 7d) or an RFC 3339 time")
 			fs.StringVar(&o.Until, "until", "", "end: a duration back from now or an RFC 3339 time (default now)")
 			fs.StringVar(&o.Site, "site", "", "only this site (default every site)")
-			fs.StringVar(&o.Format, "format", app.FormatTable, "output: table, json (one object per line, with its section), csv or tsv")
+			fs.StringVar(&o.Format, "format", output.Table, "output: table, json (one object per line, with its section), csv or tsv")
 			fs.StringVar(&o.Section, "section", "", "only this section (health: totals, series, failing_paths, slowest_paths; top: clients, networks, paths, countries, asns, user_agents; client: summary, series, paths, user_agents, referrers, rules, network)")
 			fs.DurationVar(&o.Bucket, "bucket", 0, "health: time bucket of the series, e.g. 1m or 1h (default chosen from the range)")
 			fs.IntVar(&o.N, "n", 0, "top and client: entries per list (default 10 for top, 20 for client)")

@@ -7,6 +7,7 @@ import (
 	flag "github.com/spf13/pflag"
 
 	"github.com/vakt-dev/vakt/internal/app"
+	"github.com/vakt-dev/vakt/internal/output"
 )
 
 func init() {
@@ -15,7 +16,7 @@ func init() {
 		name: "salts", args: "status|rotate [--format F]", summary: "list salt epochs (never a salt), or start a new epoch now",
 		subcommand: true,
 		flags: func(fs *flag.FlagSet, o *options) {
-			fs.StringVar(&o.format, "format", app.FormatTable, "output: table or json")
+			fs.StringVar(&o.format, "format", output.Table, "output: table or json")
 			fs.BoolVar(&destroyNow, "destroy-now", false, "rotate: destroy the replaced salt at once instead of at its scheduled time")
 		},
 		run: func(ctx context.Context, e *env) error {

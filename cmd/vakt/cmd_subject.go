@@ -8,6 +8,8 @@ import (
 	flag "github.com/spf13/pflag"
 
 	"github.com/vakt-dev/vakt/internal/app"
+	"github.com/vakt-dev/vakt/internal/output"
+	"github.com/vakt-dev/vakt/subject"
 )
 
 // subjectHelp is the part of `vakt subject -h` that explains the rights.
@@ -35,7 +37,7 @@ counts only when the address looks shared; see docs/privacy.md).
 `
 
 func init() {
-	var o app.SubjectOptions
+	var o subject.CommandOptions
 	register(&command{
 		name: "subject", args: "find|export|erase|restrict|unrestrict|records --ip ADDR [--format F] [--out FILE] [--ref R]",
 		summary:    "data subjects' requests: find, export, erase or restrict what is held about an address",
@@ -55,9 +57,9 @@ func init() {
 				return fmt.Errorf("%w: vakt subject %s needs --ip ADDR", errUsage, e.args[0])
 			}
 			if o.Format == "" {
-				o.Format = app.FormatTable
+				o.Format = output.Table
 				if e.args[0] == "export" {
-					o.Format = app.FormatJSON
+					o.Format = output.JSON
 				}
 			}
 			return app.SubjectCommand(ctx, e.cfg, e.args[0], o, e.log, e.stdout)

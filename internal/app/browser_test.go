@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vakt-dev/vakt/analyze/web"
+	"github.com/vakt-dev/vakt/internal/health"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/internal/testenv"
 	"github.com/vakt-dev/vakt/pseudonymize"
@@ -81,7 +82,7 @@ func TestBrowserRefusesOtherOrigins(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, probePage, "", token)
 	})
-	srv, stop := serveHTTP(cfg, m, nil, quiet, func(mux *http.ServeMux) {
+	srv, stop := health.Serve(cfg.HTTP, cfg.DataDir, m, nil, quiet, func(mux *http.ServeMux) {
 		mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			reached.Add(1)
 			inner.ServeHTTP(w, r)

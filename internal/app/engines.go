@@ -1,5 +1,8 @@
-// Package app wires configuration, engines and stages into vakt's commands.
-// cmd/vakt only parses flags and calls in here.
+// Package app is vakt's composition root: the engines (embedded or
+// external NATS and ClickHouse), the stages' wiring and their run and stop
+// order. The commands' bodies live in the packages they drive; app opens
+// the engines for them, as the NATS user each may use. cmd/vakt only
+// parses flags and calls in here.
 package app
 
 import (
@@ -19,6 +22,7 @@ import (
 	"github.com/vakt-dev/vakt/internal/chserver"
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/datadir"
+	"github.com/vakt-dev/vakt/internal/health"
 	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/store"
 )
@@ -183,6 +187,15 @@ func (e *Engines) Close() {
 	if e.owner != nil {
 		e.owner.Release()
 	}
+}
+
+// HTTPTokenName is the generated credential of vakt's HTTP listener, under
+// <data>/credentials/ (health.Serve).
+const HTTPTokenName = health.TokenName
+
+// ready checks the engines this process uses (health.Check): /readyz.
+func (e *Engines) ready(ctx context.Context) health.Readiness {
+	return health.Check(ctx, health.Deps{NC: e.NC, JS: e.JS, CH: e.CH, InsertHealth: e.insertHealth})
 }
 
 func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
+	"github.com/vakt-dev/vakt/internal/health"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/store"
 )
@@ -73,7 +74,7 @@ func TestReadyzNotReadyWhileInsertsFail(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { owner.insertHealth = nil })
-	srv, stop := serveHTTP(cfg, m, owner, quiet)
+	srv, stop := health.Serve(cfg.HTTP, cfg.DataDir, m, owner.ready, quiet)
 	defer stop()
 	if code, body := getReadyz(t, srv.Addr); code != 200 || !strings.Contains(body, `"store":"no insert yet"`) {
 		t.Fatalf("before any insert: %d %s", code, body)
@@ -100,7 +101,7 @@ func TestReadyzNotReadyWhileInsertsFail(t *testing.T) {
 		code, body = getReadyz(t, srv.Addr)
 		return code == http.StatusServiceUnavailable && strings.Contains(body, `"store":"inserts failing since `)
 	})
-	var rd readiness
+	var rd health.Readiness
 	if err := json.Unmarshal([]byte(body), &rd); err != nil || rd.Ready {
 		t.Fatalf("%v: %s", err, body)
 	}

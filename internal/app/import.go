@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/vakt-dev/vakt/internal/config"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/internal/progress"
-	"github.com/vakt-dev/vakt/pseudonymize"
 	"github.com/vakt-dev/vakt/store"
 )
 
@@ -78,7 +76,7 @@ func StartImport(ctx context.Context, cfg config.Config, eng *Engines, files []s
 	if err != nil {
 		return nil, err
 	}
-	icfg := IngestConfig(cfg, false)
+	icfg := cfg.IngestStage(false)
 	icfg.Files, icfg.Sources = files, nil // the files named, not the followed ones
 	ijs, err := eng.StageJS(bus.StageIngest)
 	if err != nil {
@@ -126,16 +124,11 @@ func (im *Importer) Run(ctx context.Context) error {
 
 // progressState is what the import's progress bar shows.
 func (im *Importer) progressState() progress.ImportState {
-	fp, st := im.in.ImportProgress(), im.in.Stats()
-	ps := progress.ImportState{Files: fp.Files, FilesDone: fp.FilesDone, File: fp.File, BytesRead: fp.BytesRead,
-		BytesTotal: fp.BytesTotal, LinesRead: st.LinesRead}
-	for _, n := range st.Rejected {
-		ps.Rejected += n
-	}
+	var stored uint64
 	if im.store != nil {
-		ps.Stored = im.store.Stats().Rows
+		stored = im.store.Stats().Rows
 	}
-	return ps
+	return im.in.ImportState(stored)
 }
 
 // IngestStats are ingest's counts so far.
@@ -149,57 +142,13 @@ func (im *Importer) Close() {
 	})
 }
 
-// summary counts the import. Lines of a repeated import are dropped as
-// duplicates by JetStream (ingest's count) or found stored by this
-// import's store stage (other replicas' finds are not counted here).
-// When the pipeline drained, everything published is stored; when the
-// import was interrupted, stored is what this import's store committed,
-// and the rest of what was published is in flight: in NATS, for a running
-// pipeline or the next import to store.
+// summary counts the import (ingest.Ingest.ImportSummary): this import's
+// store stage's finds and commits.
 func (im *Importer) summary(start time.Time) ingest.ImportSummary {
-	st := im.in.Stats()
 	var found, committed int64
 	if im.store != nil {
 		ss := im.store.Stats()
 		found, committed = int64(ss.Duplicates), int64(ss.Rows)
 	}
-	sum := ingest.ImportSummary{
-		Read:       st.LinesRead,
-		Stored:     st.Published - found,
-		Duplicates: st.Duplicates + found,
-		Dropped:    st.Dropped,
-		Rejected:   st.Rejected,
-		Elapsed:    time.Since(start),
-	}
-	if !im.drained {
-		sum.InFlight = max(sum.Stored-committed, 0)
-		sum.Stored = min(sum.Stored, committed)
-	}
-	return sum
-}
-
-// IngestConfig is the ingest section and what the command decides: a
-// following ingest (vakt run, vakt ingest) or an import, which reads only
-// the files named (no demo, syslog or from_start). Lines older than the
-// request retention are refused, and a stop publishes for at most
-// shutdown_timeout.
-func IngestConfig(c config.Config, follow bool) ingest.Config {
-	ic := c.Ingest
-	ic.Follow = follow
-	ic.MaxAge = c.Retention.Requests.D()
-	ic.DrainTimeout = c.ShutdownTimeout.D()
-	if !follow {
-		ic.Demo, ic.FromStart, ic.Syslog = false, false, ingest.SyslogConfig{}
-	}
-	return ic
-}
-
-// PseudonymizeConfig is the pseudonymise stage's configuration with what
-// it takes from other sections: the signatures directory of rules.dir.
-func PseudonymizeConfig(c config.Config) pseudonymize.Config {
-	pc := c.Pseudonymize
-	if c.Rules.Dir != "" {
-		pc.SignatureDirs = []string{filepath.Join(c.Rules.Dir, "signatures")}
-	}
-	return pc
+	return im.in.ImportSummary(found, committed, im.drained, time.Since(start))
 }

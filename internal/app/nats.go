@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -74,21 +73,6 @@ func natsOptions(c config.NATS) ([]nats.Option, error) {
 		User: c.User, Password: password, Token: token, CredentialsFile: c.CredentialsFile, NKeySeedFile: c.NKeySeedFile,
 		InboxPrefix: c.InboxPrefix, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile,
 	})
-}
-
-// NATSSetup is `vakt nats setup`: it looks up the pipeline's streams,
-// durable consumers and buckets, creates what is missing and updates what
-// differs from the configuration, and prints what it found and did. Run it
-// as the NATS administrator when each stage has its own user
-// (configs/nats-accounts.conf), who may not create these. The salt bucket is
-// left to the pseudonymiser's user, the only one that may touch it.
-func NATSSetup(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
-	eng, err := OpenEngines(ctx, cfg, Need{NATS: true, Stage: bus.StageNone}, "nats setup", log)
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	return bus.Setup(ctx, eng.JS, cfg.Streams, out)
 }
 
 // connectNATS makes the command's NATS connection (Engines.NC and JS). On

@@ -85,7 +85,7 @@ func TestRetentionAgreesWithTables(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := MigrateCommand(t.Context(), cfg, MigrateOptions{}, nil, quiet, &out); err != nil {
+	if err := MigrateCommand(t.Context(), cfg, store.MigrateOptions{}, nil, quiet, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "applied migration 3") {

@@ -12,11 +12,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/vakt-dev/vakt/analyze"
-	"github.com/vakt-dev/vakt/enforce"
-	"github.com/vakt-dev/vakt/ingest"
+	"github.com/vakt-dev/vakt/analyze/web"
 	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/config"
+	"github.com/vakt-dev/vakt/internal/health"
 	"github.com/vakt-dev/vakt/internal/metrics"
 	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/pseudonymize"
@@ -52,7 +51,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return err
 	}
 	go pollLag(ctx, eng.JS, m, lagInterval)
-	httpSrv, stopHTTP := serveHTTP(cfg, m, eng, log, dashboardRoutes(ctx, cfg, eng, log, m))
+	dash := web.Configured(ctx, cfg, web.Engines{CH: eng.CH, JS: eng.JS, StageJS: eng.StageJS,
+		Ready: func(ctx context.Context) any { return eng.ready(ctx) }}, m, log)
+	httpSrv, stopHTTP := health.Serve(cfg.HTTP, cfg.DataDir, m, eng.ready, log, dash.Register)
 	defer stopHTTP()
 
 	printRunning(out, cfg, eng, httpSrv.Addr, httpSrv.DashboardURL(), extra)
@@ -68,57 +69,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		wait:    func(ctx context.Context) error { return bus.WaitDrained(ctx, eng.JS, 100*time.Millisecond) },
 		timeout: cfg.ShutdownTimeout.D(), log: log,
 	})
-}
-
-// optionalStages says what addOptionalStages started, for the banner.
-type optionalStages struct {
-	sources                int
-	enforceAt, selfService string
-}
-
-// addOptionalStages adds to stages the log sources, the alert loop, the
-// decision endpoint and the self-service page, each when configured.
-func addOptionalStages(ctx context.Context, cfg config.Config, eng *Engines, log *slog.Logger, m *metrics.Pipeline, stages map[string]Stage) (optionalStages, error) {
-	var x optionalStages
-	if cfg.Ingest.Demo || len(cfg.Ingest.Files) > 0 || len(cfg.Ingest.Sources) > 0 || cfg.Ingest.Syslog.Enabled() {
-		ijs, err := eng.StageJS(bus.StageIngest)
-		if err != nil {
-			return x, err
-		}
-		in, err := ingest.New(IngestConfig(cfg, true), ijs, log, m)
-		if err != nil {
-			return x, err
-		}
-		stages["ingest"] = in
-		x.sources++
-	}
-	if cfg.Alerts.Enabled {
-		al, err := analyze.New(ctx, analyzeConfig(cfg), eng.CH, eng.NC, eng.JS, log, m)
-		if err != nil {
-			return x, err
-		}
-		if ds, err := enforce.OpenDecisions(ctx, eng.JS, cfg.Streams.Replicas); err != nil {
-			log.Warn("rules' ban actions disabled: no decisions bucket", "err", err)
-		} else {
-			al.SetActions(decisionSink{ds})
-		}
-		stages["alerts"] = al
-	}
-	if cfg.Enforce.Enabled() {
-		st, at, err := startEnforce(ctx, cfg, eng, log, m)
-		if err != nil {
-			return x, err
-		}
-		stages["enforce"], x.enforceAt = st, at
-	}
-	if cfg.Subject.Enabled() {
-		st, at, err := startSelfService(ctx, cfg, eng, log)
-		if err != nil {
-			return x, err
-		}
-		stages["subject"], x.selfService = st, at
-	}
-	return x, nil
 }
 
 // printRunning tells the operator where everything is.
@@ -236,11 +186,11 @@ func pipelineStages(cfg config.Config, eng *Engines, log *slog.Logger, m *metric
 	if err != nil {
 		return nil, err
 	}
-	ps, err := pseudonymize.New(PseudonymizeConfig(cfg), pjs, log, m)
+	ps, err := pseudonymize.New(cfg.PseudonymizeStage(), pjs, log, m)
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.New(storeConfig(cfg, eng.CHConfig), sjs, eng.CH, log, m)
+	st, err := store.New(cfg.StoreStage(eng.CHConfig), sjs, eng.CH, log, m)
 	if err != nil {
 		return nil, err
 	}

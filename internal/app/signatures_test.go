@@ -16,11 +16,11 @@ import (
 func TestSignaturesFromRulesDir(t *testing.T) {
 	rules := t.TempDir()
 	cfg := config.Defaults()
-	if pc := PseudonymizeConfig(cfg); len(pc.SignatureDirs) != 0 {
+	if pc := cfg.PseudonymizeStage(); len(pc.SignatureDirs) != 0 {
 		t.Errorf("no rules.dir: signature dirs %v", pc.SignatureDirs)
 	}
 	cfg.Rules.Dir = rules
-	if pc := PseudonymizeConfig(cfg); !slices.Equal(pc.SignatureDirs, []string{filepath.Join(rules, "signatures")}) {
+	if pc := cfg.PseudonymizeStage(); !slices.Equal(pc.SignatureDirs, []string{filepath.Join(rules, "signatures")}) {
 		t.Errorf("signature dirs %v", pc.SignatureDirs)
 	}
 	if err := os.Mkdir(filepath.Join(rules, "signatures"), 0o700); err != nil {

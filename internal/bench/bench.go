@@ -334,7 +334,7 @@ func liveLatency(ctx context.Context, cfg config.Config, eng *app.Engines, m *me
 		return nil, err
 	}
 	defer f.Close()
-	icfg := app.IngestConfig(cfg, true)
+	icfg := cfg.IngestStage(true)
 	icfg.Files, icfg.Site, icfg.Demo, icfg.FromStart = []string{path}, "bench-live", false, true
 	ijs, err := eng.StageJS(bus.StageIngest)
 	if err != nil {

@@ -1,5 +1,6 @@
-// Package health answers the probes of vakt's HTTP listener: /healthz, and
-// /readyz with each dependency's state.
+// Package health is vakt's HTTP listener (Serve: /metrics, the probes and
+// the dashboard) and answers its probes: /healthz, and /readyz with each
+// dependency's state.
 package health
 
 import (
