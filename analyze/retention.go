@@ -148,6 +148,7 @@ var tableLabels = map[string]string{
 	store.RequestsTable: "Pseudonymised requests",
 	store.ClientsTable:  "Hourly activity per pseudonymous client",
 	store.HealthTable:   "Per-minute site health (no client ids)",
+	store.SignalsTable:  "Hourly threat signals per pseudonymous client",
 }
 
 // Rows lists the policy a row per kind of data, for the dashboard; err
@@ -186,6 +187,9 @@ var descriptions = map[string]struct{ what, from string }{
 	store.ClientsTable: {
 		"Hourly activity per pseudonymous client identifier: numbers of requests and errors, distinct pages, " +
 			"request methods and security warnings.", " after the client's last request in that hour"},
+	store.SignalsTable: {
+		"Hourly counts of security warnings per pseudonymous client identifier (failed logins, probes for " +
+			"administration pages and sensitive files, errors), read by the threat rules.", " after that hour"},
 	store.HealthTable: {
 		"Per-minute statistics of each website with no client identifiers: numbers of requests by response " +
 			"class, bytes sent and response times.", ""},

@@ -32,6 +32,7 @@ var migrations = []migration{
 	{3, "client activity per hour (rollup)", schema.clientsDDL},
 	{4, "requests remember their ingest batch (exactly once across restarts)", schema.batchKeyDDL},
 	{5, "user agents dictionary-encoded (faster user-agent rules)", schema.userAgentDDL},
+	{7, "client threat signals per hour (rollup the rules read first), filled from the stored requests", schema.signalsDDL},
 }
 
 // SchemaVersion is the version Migrate brings a database to.
@@ -173,6 +174,9 @@ func alignTTLs(ctx context.Context, conn driver.Conn, s schema, rep *MigrationRe
 		}
 		if !ok {
 			cur = 0
+		}
+		if t.follows != "" {
+			continue // reported with the table it follows
 		}
 		rep.TTLChanges = append(rep.TTLChanges, TTLChange{Table: t.name, From: cur, To: want})
 	}

@@ -30,8 +30,10 @@ var grants = []grant{
 	{"INSERT", RequestsTable, RoleWriter},
 	{"INSERT", HealthTable, RoleWriter},
 	{"INSERT", ClientsTable, RoleWriter},
+	{"INSERT", SignalsTable, RoleWriter},
 	{"SELECT", RequestsTable, RoleSecurity},
 	{"SELECT", ClientsTable, RoleSecurity},
+	{"SELECT", SignalsTable, RoleSecurity},
 	{"SELECT", HealthTable, RoleOps},
 }
 
