@@ -7,9 +7,13 @@ GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_health_1m` TO `vakt_write
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_health_1m_local` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`client_activity_1h` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`client_activity_1h_local` TO `vakt_writer`;
+GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`client_signals_1h` TO `vakt_writer`;
+GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`client_signals_1h_local` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`requests` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`requests_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_activity_1h` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_activity_1h_local` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_signals_1h` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_signals_1h_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1m` TO `vakt_ops`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1m_local` TO `vakt_ops`;

@@ -4,6 +4,8 @@ CREATE ROLE IF NOT EXISTS `vakt_ops`;
 GRANT INSERT ON `vakt`.`requests` TO `vakt_writer`;
 GRANT INSERT ON `vakt`.`site_health_1m` TO `vakt_writer`;
 GRANT INSERT ON `vakt`.`client_activity_1h` TO `vakt_writer`;
+GRANT INSERT ON `vakt`.`client_signals_1h` TO `vakt_writer`;
 GRANT SELECT ON `vakt`.`requests` TO `vakt_security`;
 GRANT SELECT ON `vakt`.`client_activity_1h` TO `vakt_security`;
+GRANT SELECT ON `vakt`.`client_signals_1h` TO `vakt_security`;
 GRANT SELECT ON `vakt`.`site_health_1m` TO `vakt_ops`;

@@ -151,8 +151,82 @@ ALTER TABLE `vakt`.`requests` MODIFY COLUMN `user_agent` LowCardinality(String) 
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (5, 'user agents dictionary-encoded (faster user-agent rules)', now64(3));
 
+-- migration 7: client threat signals per hour (rollup the rules read first), filled from the stored requests
+
+CREATE TABLE IF NOT EXISTS `vakt`.`client_signals_1h`
+(
+    `site` LowCardinality(String),
+    `epoch` UInt32 COMMENT 'salt epoch client_id belongs to',
+    `client_id` UInt64 COMMENT 'keyed PRF of the client IP under the epoch salt',
+    `hour` DateTime('UTC') COMMENT 'start of the hour; the row expires retention.client_rollups after it',
+    `network_id` UInt64,
+    `asn` UInt32,
+    `requests` SimpleAggregateFunction(sum, UInt64),
+    `flags` SimpleAggregateFunction(groupBitOr, UInt32) COMMENT 'threat signals seen (event.Flags bits)',
+    `flagged` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests with any flag: bounds the count of each bit',
+    `status_4xx` SimpleAggregateFunction(sum, UInt64) COMMENT 'responses 400-499',
+    `status_403_404` SimpleAggregateFunction(sum, UInt64) COMMENT 'responses 403 or 404 (scanning)',
+    `admin_probes` SimpleAggregateFunction(sum, UInt64) COMMENT 'admin paths answered 4xx (admin-probe)',
+    `failed_logins` SimpleAggregateFunction(sum, UInt64) COMMENT 'login POSTs answered 401/403 (login-brute-force)',
+    `sensitive` SimpleAggregateFunction(sum, UInt64) COMMENT 'sensitive-file requests (sensitive-file-probe)',
+    `tool_agents` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests with a tool or empty user agent (tool-user-agent)',
+    `network_signals` SimpleAggregateFunction(sum, UInt64) COMMENT 'signal requests of the distributed rules'
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toDate(hour)
+ORDER BY (site, epoch, client_id, hour, network_id, asn)
+TTL hour + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, non_replicated_deduplication_window = 1000;
+
+TRUNCATE TABLE IF EXISTS `vakt`.`client_signals_1h`;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`client_signals_1h_mv` TO `vakt`.`client_signals_1h`
+AS SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (7, 'client threat signals per hour (rollup the rules read first), filled from the stored requests', now64(3));
+
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 
 ALTER TABLE `vakt`.`requests` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`client_activity_1h` MODIFY TTL last_seen + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_health_1m` MODIFY TTL minute + INTERVAL 90 DAY;
+ALTER TABLE `vakt`.`client_signals_1h` MODIFY TTL hour + INTERVAL 7 DAY;
