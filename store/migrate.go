@@ -33,6 +33,8 @@ var migrations = []migration{
 	{4, "requests remember their ingest batch (exactly once across restarts)", schema.batchKeyDDL},
 	{5, "user agents dictionary-encoded (faster user-agent rules)", schema.userAgentDDL},
 	{7, "client threat signals per hour (rollup the rules read first), filled from the stored requests", schema.signalsDDL},
+	{8, "site health per path per day (rollup for health's path lists), filled from the stored requests", schema.pathsDDL},
+	{9, "site health per hour (rollup of the per-minute one), filled from it", schema.healthHourlyDDL},
 }
 
 // SchemaVersion is the version Migrate brings a database to.

@@ -31,10 +31,14 @@ var grants = []grant{
 	{"INSERT", HealthTable, RoleWriter},
 	{"INSERT", ClientsTable, RoleWriter},
 	{"INSERT", SignalsTable, RoleWriter},
+	{"INSERT", PathsTable, RoleWriter},
+	{"INSERT", HealthHourlyTable, RoleWriter},
 	{"SELECT", RequestsTable, RoleSecurity},
 	{"SELECT", ClientsTable, RoleSecurity},
 	{"SELECT", SignalsTable, RoleSecurity},
 	{"SELECT", HealthTable, RoleOps},
+	{"SELECT", HealthHourlyTable, RoleOps},
+	{"SELECT", PathsTable, RoleOps},
 }
 
 // RoleSQL is the SQL that creates the roles and their grants. In a cluster

@@ -145,6 +145,8 @@ var ttlTables = []ttlTable{
 	{RequestsTable, "toDateTime(ts)", "retention.requests", func(c SchemaConfig) time.Duration { return c.RequestsTTL }, ""},
 	{ClientsTable, "last_seen", "retention.client_rollups", func(c SchemaConfig) time.Duration { return c.ClientRollupsTTL }, ""},
 	{HealthTable, "minute", "retention.health_rollups", func(c SchemaConfig) time.Duration { return c.HealthRollupsTTL }, ""},
+	{PathsTable, "toDateTime(day)", "retention.requests", func(c SchemaConfig) time.Duration { return c.RequestsTTL }, RequestsTable},
+	{HealthHourlyTable, "hour", "retention.health_rollups", func(c SchemaConfig) time.Duration { return c.HealthRollupsTTL }, HealthTable},
 	{SignalsTable, "hour", "retention.client_rollups", func(c SchemaConfig) time.Duration { return c.ClientRollupsTTL }, ClientsTable},
 }
 
