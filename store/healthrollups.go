@@ -44,7 +44,7 @@ func (s schema) pathsDDL() []string {
 	table := s.name(s.storage(PathsTable))
 	ddl := []string{s.createTable(tableSpec{
 		name: PathsTable, columns: pathColumns, engine: "AggregatingMergeTree",
-		partition: "day", order: "(site, day, path)", ttl: true,
+		partition: "toDate(day)", order: "(site, day, path)", ttl: true,
 	})}
 	if s.c.Cluster == "" {
 		ddl = append(ddl, "TRUNCATE TABLE IF EXISTS "+table,

@@ -36,9 +36,11 @@ var grants = []grant{
 	{"SELECT", RequestsTable, RoleSecurity},
 	{"SELECT", ClientsTable, RoleSecurity},
 	{"SELECT", SignalsTable, RoleSecurity},
+	// The newer health rollups are the security role's, like the
+	// requests they come from; ops keeps the per-minute health only.
+	{"SELECT", HealthHourlyTable, RoleSecurity},
+	{"SELECT", PathsTable, RoleSecurity},
 	{"SELECT", HealthTable, RoleOps},
-	{"SELECT", HealthHourlyTable, RoleOps},
-	{"SELECT", PathsTable, RoleOps},
 }
 
 // RoleSQL is the SQL that creates the roles and their grants. In a cluster

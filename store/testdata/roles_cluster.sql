@@ -19,9 +19,9 @@ GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_activity_1h` TO `vakt_s
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_activity_1h_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_signals_1h` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_signals_1h_local` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1h` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1h_local` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_health_1d` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_health_1d_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1m` TO `vakt_ops`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1m_local` TO `vakt_ops`;
-GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1h` TO `vakt_ops`;
-GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1h_local` TO `vakt_ops`;
-GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_health_1d` TO `vakt_ops`;
-GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_health_1d_local` TO `vakt_ops`;

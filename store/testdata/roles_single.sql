@@ -10,6 +10,6 @@ GRANT INSERT ON `vakt`.`site_health_1h` TO `vakt_writer`;
 GRANT SELECT ON `vakt`.`requests` TO `vakt_security`;
 GRANT SELECT ON `vakt`.`client_activity_1h` TO `vakt_security`;
 GRANT SELECT ON `vakt`.`client_signals_1h` TO `vakt_security`;
+GRANT SELECT ON `vakt`.`site_health_1h` TO `vakt_security`;
+GRANT SELECT ON `vakt`.`path_health_1d` TO `vakt_security`;
 GRANT SELECT ON `vakt`.`site_health_1m` TO `vakt_ops`;
-GRANT SELECT ON `vakt`.`site_health_1h` TO `vakt_ops`;
-GRANT SELECT ON `vakt`.`path_health_1d` TO `vakt_ops`;

@@ -237,7 +237,7 @@ CREATE TABLE IF NOT EXISTS `vakt`.`path_health_1d`
     `latency` AggregateFunction(quantileTDigest(0.95), Float32) COMMENT 'request time in seconds; read with quantileTDigestMerge(0.95)(latency)'
 )
 ENGINE = AggregatingMergeTree
-PARTITION BY day
+PARTITION BY toDate(day)
 ORDER BY (site, day, path)
 TTL toDateTime(day) + INTERVAL 30 DAY
 SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, non_replicated_deduplication_window = 1000;
