@@ -31,11 +31,11 @@ var pathColumns = []column{
 
 // pathsSelect aggregates requests rows into PathsTable's columns: the
 // view's query and the migration's fill.
-func pathsSelect(from string) string {
+func pathsSelect(from, where string) string {
 	return "SELECT\n    site,\n    toDate(ts) AS day,\n    path,\n    count() AS requests,\n" +
 		"    countIf(status >= 500) AS failures,\n    count(request_time) AS latency_known,\n" +
 		"    quantileTDigestStateIf(" + PathLatencyLevel + ")(assumeNotNull(request_time), isNotNull(request_time)) AS latency\n" +
-		"FROM " + from + "\nGROUP BY site, day, path"
+		"FROM " + from + where + "\nGROUP BY site, day, path"
 }
 
 // pathsDDL creates PathsTable, fills it from the stored requests and
@@ -47,11 +47,13 @@ func (s schema) pathsDDL() []string {
 		partition: "toDate(day)", order: "(site, day, path)", ttl: true,
 	})}
 	if s.c.Cluster == "" {
-		ddl = append(ddl, "TRUNCATE TABLE IF EXISTS "+table,
-			"INSERT INTO "+table+" SETTINGS async_insert = 0\n"+pathsSelect(s.name(s.storage(RequestsTable))))
+		ddl = append(ddl, "TRUNCATE TABLE IF EXISTS "+table)
+		ddl = append(ddl, s.fillByDay(table, func(where string) string {
+			return pathsSelect(s.name(s.storage(RequestsTable)), where)
+		})...)
 	}
 	ddl = append(ddl, "CREATE MATERIALIZED VIEW IF NOT EXISTS "+s.name(s.storage(PathsTable)+"_mv")+s.onCluster()+
-		" TO "+table+"\nAS "+pathsSelect(s.name(s.storage(RequestsTable))))
+		" TO "+table+"\nAS "+pathsSelect(s.name(s.storage(RequestsTable)), ""))
 	if s.c.Cluster != "" {
 		ddl = append(ddl, s.distributed(PathsTable, ""))
 	}

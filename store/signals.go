@@ -1,6 +1,9 @@
 package store
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // SignalsTable is the per-client per-hour threat-signal rollup (migration
 // 7): how many of a client's requests in an hour carry each signal the
@@ -67,7 +70,7 @@ func signalColumns() []column {
 
 // signalsSelect aggregates requests rows (FROM from) into SignalsTable's
 // columns: the view's query, and the migration's backfill.
-func (s schema) signalsSelect(from string) string {
+func (s schema) signalsSelect(from, where string) string {
 	var b strings.Builder
 	b.WriteString("SELECT\n    site,\n    epoch,\n    client_id,\n    toStartOfHour(ts) AS hour,\n    network_id,\n    asn,\n" +
 		"    count() AS requests,\n    groupBitOr(r.flags) AS flags,\n    countIf(r.flags != 0) AS flagged")
@@ -75,7 +78,7 @@ func (s schema) signalsSelect(from string) string {
 		// r.flags: the column, not the flags aggregate's alias.
 		b.WriteString(",\n    countIf(" + strings.ReplaceAll(sc.cond, "(flags,", "(r.flags,") + ") AS " + sc.name)
 	}
-	b.WriteString("\nFROM " + from + " AS r\nGROUP BY site, epoch, client_id, hour, network_id, asn")
+	b.WriteString("\nFROM " + from + " AS r" + where + "\nGROUP BY site, epoch, client_id, hour, network_id, asn")
 	return b.String()
 }
 
@@ -94,14 +97,30 @@ func (s schema) signalsDDL() []string {
 		}),
 	}
 	if s.c.Cluster == "" {
-		ddl = append(ddl,
-			"TRUNCATE TABLE IF EXISTS "+table,
-			"INSERT INTO "+table+" SETTINGS async_insert = 0\n"+s.signalsSelect(s.name(s.storage(RequestsTable))))
+		ddl = append(ddl, "TRUNCATE TABLE IF EXISTS "+table)
+		ddl = append(ddl, s.fillByDay(table, func(where string) string {
+			return s.signalsSelect(s.name(s.storage(RequestsTable)), where)
+		})...)
 	}
 	ddl = append(ddl, "CREATE MATERIALIZED VIEW IF NOT EXISTS "+s.name(s.storage(SignalsTable)+"_mv")+s.onCluster()+
-		" TO "+table+"\nAS "+s.signalsSelect(s.name(s.storage(RequestsTable))))
+		" TO "+table+"\nAS "+s.signalsSelect(s.name(s.storage(RequestsTable)), ""))
 	if s.c.Cluster != "" {
 		ddl = append(ddl, s.distributed(SignalsTable, ""))
 	}
 	return ddl
+}
+
+// fillByDay is the INSERT ... SELECT statements that fill a rollup from
+// the stored requests one day at a time (query builds the SELECT from a
+// WHERE clause), so that no statement aggregates more than a day: the
+// whole table at once needs more than the endpoint's memory limit (a
+// per-path rollup of 30 M rows, 9 M groups, went over 2 GiB).
+func (s schema) fillByDay(table string, query func(where string) string) []string {
+	days := int(s.c.RequestsTTL/day) + 2 // rows live up to a day past the TTL
+	insert := "INSERT INTO " + table + " SETTINGS async_insert = 0\n"
+	out := []string{insert + query(fmt.Sprintf("\nWHERE ts < toDateTime64(today() - %d, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')", days))}
+	for d := days; d >= 0; d-- {
+		out = append(out, insert+query(fmt.Sprintf("\nWHERE toDate(ts, 'UTC') = today() - %d", d)))
+	}
+	return out
 }

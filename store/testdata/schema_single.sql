@@ -199,6 +199,733 @@ SELECT
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
     countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
 FROM `vakt`.`requests` AS r
+WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 32
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 31
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 30
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 29
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 28
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 27
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 26
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 25
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 24
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 23
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 22
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 21
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 20
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 19
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 18
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 17
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 16
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 15
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 14
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 13
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 12
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 11
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 10
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 9
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 8
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 7
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 6
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 5
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 4
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 3
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 2
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 1
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf(status >= 400 AND status < 500) AS status_4xx,
+    countIf(status IN (403, 404)) AS status_403_404,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 0
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`client_signals_1h_mv` TO `vakt`.`client_signals_1h`
@@ -254,6 +981,436 @@ SELECT
     count(request_time) AS latency_known,
     quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
 FROM `vakt`.`requests`
+WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 32
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 31
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 30
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 29
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 28
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 27
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 26
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 25
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 24
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 23
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 22
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 21
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 20
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 19
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 18
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 17
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 16
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 15
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 14
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 13
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 12
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 11
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 10
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 9
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 8
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 7
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 6
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 5
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 4
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 3
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 2
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 1
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 0
 GROUP BY site, day, path;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`path_health_1d_mv` TO `vakt`.`path_health_1d`
