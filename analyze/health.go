@@ -71,6 +71,10 @@ func HealthReport(ctx context.Context, conn driver.Conn, db string, f Filter) (*
 		return h, nil
 	}
 	from, cols, tcol := h.queryParts()
+	if h.Source != SourceRequests && f.Bucket%time.Hour == 0 {
+		// Whole hours from the hourly rollup: 60 times fewer states.
+		from, ctx = hourlyHealthFrom(), innerParams(ctx, f, time.Hour)
+	}
 	bucket := strconv.FormatInt(int64(f.Bucket/time.Second), 10)
 	series, err := healthPoints(ctx, conn, db, `SELECT site, toDateTime64(toStartOfInterval(`+tcol+`, INTERVAL `+bucket+` SECOND), 3, 'UTC') AS t, `+cols+`
 		FROM `+from+` GROUP BY site, t ORDER BY site, t`)
@@ -94,7 +98,12 @@ func HealthReport(ctx context.Context, conn driver.Conn, db string, f Filter) (*
 	}
 	h.Totals = totals
 
-	failing, slowest, err := pathLists(ctx, conn, db, h.Quantile)
+	pctx, paths := ctx, ""
+	if h.Source != SourceRequests {
+		// Whole days from the daily path rollup, the edges from the rows.
+		pctx, paths = innerParams(ctx, f, 24*time.Hour), dailyPathsFrom()
+	}
+	failing, slowest, err := pathLists(pctx, conn, db, h.Quantile, paths)
 	if err != nil {
 		return nil, err
 	}
@@ -231,20 +240,29 @@ func healthPoints(ctx context.Context, conn driver.Conn, db, query string) ([]He
 // paths (highest p95 of those with minSlowPathRequests timed requests) in
 // one pass over the rows: the per-path aggregation is the report's
 // costliest step, so it is done once and ranked twice.
-func pathLists(ctx context.Context, conn driver.Conn, db, quantile string) (failing, slowest []PathStat, err error) {
+//
+// from, when set, is a per-path aggregation to read instead of the
+// requests (dailyPathsFrom).
+func pathLists(ctx context.Context, conn driver.Conn, db, quantile, from string) (failing, slowest []PathStat, err error) {
 	p95 := "quantileExact(0.95)(request_time)"
 	if quantile == QuantileTDigest {
 		p95 = "quantileTDigest(0.95)(request_time)"
+	}
+	agg := `count() AS requests, countIf(status >= 500) AS failures, ` + p95 + ` AS p95, count(request_time) AS known`
+	if from != "" {
+		agg = `sum(requests) AS requests, sum(failures) AS failures,
+				quantileTDigestMerge(` + store.PathLatencyLevel + `)(latency) AS p95, sum(latency_known) AS known`
+	} else {
+		from = "{db}.requests WHERE " + where
 	}
 	n, minKnown := strconv.Itoa(PathsPerList), strconv.Itoa(minSlowPathRequests)
 	q, err := expand(ctx, `SELECT site, path, requests, failures, p95, known, fr <= `+n+` AND failures > 0, sr <= `+n+` AND known >= `+minKnown+`
 		FROM
 		(
-			SELECT site, path, count() AS requests, countIf(status >= 500) AS failures,
-				`+p95+` AS p95, count(request_time) AS known,
+			SELECT site, path, `+agg+`,
 				row_number() OVER (PARTITION BY site ORDER BY failures DESC, requests DESC, path) AS fr,
 				row_number() OVER (PARTITION BY site ORDER BY known >= `+minKnown+` DESC, p95 DESC, requests DESC, path) AS sr
-			FROM {db}.requests WHERE `+where+`
+			FROM `+from+`
 			GROUP BY site, path
 		)
 		WHERE (fr <= `+n+` AND failures > 0) OR (sr <= `+n+` AND known >= `+minKnown+`)`, db)

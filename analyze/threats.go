@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -22,6 +23,11 @@ var (
 	optionalColumns = []string{"epoch", "country", "asn", "signatures"}
 )
 
+// RuleParallelism is how many rules ThreatReport evaluates at once: the
+// rollup-first rules are short queries, each mostly waiting on one thread
+// of the engine, so a few at a time keep the cores busy.
+const RuleParallelism = 3
+
 // ThreatReport runs rules over f and returns their offenders, ordered by
 // severity (highest first), then requests. When some rules fail, it returns
 // the offenders of the others and an error naming each failed rule.
@@ -30,20 +36,28 @@ func ThreatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 	if err := f.check(); err != nil {
 		return nil, err
 	}
-	t := &Threats{Filter: f, Offenders: []Offender{}}
-	var errs []error
-	for _, r := range rules {
-		start := time.Now()
-		offs, err := r.Offenders(ctx, conn, db, f)
-		t.Took = append(t.Took, RuleTime{Rule: r.Name, Took: time.Since(start)})
-		if err != nil {
-			if ctx.Err() != nil {
-				return t, ctx.Err()
-			}
-			errs = append(errs, err)
-			continue
+	t := &Threats{Filter: f, Offenders: []Offender{}, Took: make([]RuleTime, len(rules))}
+	found := make([][]Offender, len(rules))
+	errs := make([]error, len(rules))
+	sem := make(chan struct{}, RuleParallelism)
+	var wg sync.WaitGroup
+	for i, r := range rules {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			start := time.Now()
+			found[i], errs[i] = r.Offenders(ctx, conn, db, f)
+			t.Took[i] = RuleTime{Rule: r.Name, Took: time.Since(start)}
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return t, ctx.Err()
+	}
+	for i := range rules {
+		if errs[i] == nil {
+			t.Offenders = append(t.Offenders, found[i]...)
 		}
-		t.Offenders = append(t.Offenders, offs...)
 	}
 	SortOffenders(t.Offenders)
 	return t, errors.Join(errs...)

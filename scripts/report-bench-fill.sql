@@ -1,7 +1,9 @@
 -- 30 days of synthetic traffic for the report benchmark (BENCHMARKS.md,
 -- "Reports over 30 M rows"): 30,000,903 rows ending now, about 1 M a day.
--- Run through `vakt sql` on a migrated store; the rollup views fill as in
--- production. Deterministic apart from now().
+-- Run by scripts/report-bench-fill.sh (which sets {first_session} and
+-- {sessions}: 2,722,900 sessions make 30 M rows) through `vakt sql` on a
+-- migrated store; the rollup views fill as in production. Deterministic
+-- apart from now().
 --
 -- Sessions, not single requests: a visitor's requests come a few seconds
 -- apart. Visitors are Zipf-like (a few crawlers and regulars, a long tail);
@@ -150,10 +152,9 @@ FROM
                     multiIf(NOT attack, 500 + h6 % 20000, atk = 16, 20 + h6 % 130, atk < 4, 300 + h6 % 2700, 1000 + h6 % 20000) AS gap_ms,
                     -- sessions start over 30 days less the longest session
                     h1 % (2592000000 - 3600000) AS start_ms
-                FROM numbers(2722900)
+                FROM numbers({first_session}, {sessions})
             )
         )
         ARRAY JOIN range(n) AS k
     )
 )
-SETTINGS max_partitions_per_insert_block = 1000, max_insert_threads = 2

@@ -33,6 +33,9 @@ var migrations = []migration{
 	{4, "requests remember their ingest batch (exactly once across restarts)", schema.batchKeyDDL},
 	{5, "user agents dictionary-encoded (faster user-agent rules)", schema.userAgentDDL},
 	{6, "requests name the exploit or probe signature they matched", schema.signatureDDL},
+	{7, "client threat signals per hour (rollup the rules read first), filled from the stored requests", schema.signalsDDL},
+	{8, "site health per path per day (rollup for health's path lists), filled from the stored requests", schema.pathsDDL},
+	{9, "site health per hour (rollup of the per-minute one), filled from it", schema.healthHourlyDDL},
 }
 
 // SchemaVersion is the version Migrate brings a database to.
@@ -201,6 +204,9 @@ func alignTTLs(ctx context.Context, conn driver.Conn, s schema, rep *MigrationRe
 		}
 		if !ok {
 			cur = 0
+		}
+		if t.follows != "" {
+			continue // reported with the table it follows
 		}
 		rep.TTLChanges = append(rep.TTLChanges, TTLChange{Table: t.name, From: cur, To: want})
 	}

@@ -30,8 +30,16 @@ var grants = []grant{
 	{"INSERT", RequestsTable, RoleWriter},
 	{"INSERT", HealthTable, RoleWriter},
 	{"INSERT", ClientsTable, RoleWriter},
+	{"INSERT", SignalsTable, RoleWriter},
+	{"INSERT", PathsTable, RoleWriter},
+	{"INSERT", HealthHourlyTable, RoleWriter},
 	{"SELECT", RequestsTable, RoleSecurity},
 	{"SELECT", ClientsTable, RoleSecurity},
+	{"SELECT", SignalsTable, RoleSecurity},
+	// The newer health rollups are the security role's, like the
+	// requests they come from; ops keeps the per-minute health only.
+	{"SELECT", HealthHourlyTable, RoleSecurity},
+	{"SELECT", PathsTable, RoleSecurity},
 	{"SELECT", HealthTable, RoleOps},
 }
 

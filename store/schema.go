@@ -95,8 +95,8 @@ func (c SchemaConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("clickhouse.cluster: %q is not a plain identifier; use the cluster's name from the server's remote_servers", c.Cluster))
 	}
 	for _, t := range ttlTables {
-		if t.name == ClientsTable && !clientRollupsSet {
-			continue // it follows the requests, checked above
+		if (t.name == ClientsTable && !clientRollupsSet) || t.follows != "" {
+			continue // it follows another table, checked with it
 		}
 		if p, bad := TTLProblem(t.key, t.ttl(c)); bad {
 			errs = append(errs, fmt.Errorf("%s: %s; %s", p.Key, p.Problem, p.Fix))
@@ -136,12 +136,18 @@ type ttlTable struct {
 	expr string
 	key  string // configuration key that sets the TTL
 	ttl  func(SchemaConfig) time.Duration
+	// follows names the table whose retention this one shares: it is
+	// validated and reported with that table, and aligned with it.
+	follows string
 }
 
 var ttlTables = []ttlTable{
-	{RequestsTable, "toDateTime(ts)", "retention.requests", func(c SchemaConfig) time.Duration { return c.RequestsTTL }},
-	{ClientsTable, "last_seen", "retention.client_rollups", func(c SchemaConfig) time.Duration { return c.ClientRollupsTTL }},
-	{HealthTable, "minute", "retention.health_rollups", func(c SchemaConfig) time.Duration { return c.HealthRollupsTTL }},
+	{RequestsTable, "toDateTime(ts)", "retention.requests", func(c SchemaConfig) time.Duration { return c.RequestsTTL }, ""},
+	{ClientsTable, "last_seen", "retention.client_rollups", func(c SchemaConfig) time.Duration { return c.ClientRollupsTTL }, ""},
+	{HealthTable, "minute", "retention.health_rollups", func(c SchemaConfig) time.Duration { return c.HealthRollupsTTL }, ""},
+	{PathsTable, "toDateTime(day)", "retention.requests", func(c SchemaConfig) time.Duration { return c.RequestsTTL }, RequestsTable},
+	{HealthHourlyTable, "hour", "retention.health_rollups", func(c SchemaConfig) time.Duration { return c.HealthRollupsTTL }, HealthTable},
+	{SignalsTable, "hour", "retention.client_rollups", func(c SchemaConfig) time.Duration { return c.ClientRollupsTTL }, ClientsTable},
 }
 
 // column is one column of a table. For the requests table the DDL, the

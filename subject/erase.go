@@ -208,7 +208,10 @@ func waitStored(ctx context.Context, js jetstream.JetStream) (bool, error) {
 // cluster's mutation runs on every node, where that table does not exist:
 // there the text holds the ids (docs/privacy.md).
 func deleteRows(ctx context.Context, d Deps, t *Target, log *slog.Logger) error {
-	tables := []string{store.RequestsTable, store.ClientsTable}
+	tables := []string{store.RequestsTable, store.ClientsTable, store.SignalsTable}
+	if d.Cluster == "" {
+		tables = append(tables, store.PathsTable)
+	}
 	onCluster := onCluster(d)
 	if d.Cluster != "" {
 		for i := range tables {
@@ -237,7 +240,22 @@ func deleteRows(ctx context.Context, d Deps, t *Target, log *slog.Logger) error 
 		cond = "(epoch, client_id) IN (SELECT epoch, client_id FROM " + work + ")"
 	}
 	mctx := clickhouse.Context(t.ctx(ctx), clickhouse.WithSettings(clickhouse.Settings{"mutations_sync": 2}))
+	var refill func() error
+	if d.Cluster == "" {
+		var drop func()
+		var err error
+		if refill, drop, err = prepareErasePaths(mctx, d, cond); err != nil {
+			return err
+		}
+		defer drop()
+	}
 	for _, tb := range tables {
+		if tb == store.PathsTable {
+			if err := refill(); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := d.CH.Exec(mctx, "ALTER TABLE "+d.table(tb)+onCluster+" DELETE WHERE "+cond); err != nil {
 			return chError("erase rows of "+tb, err)
 		}

@@ -157,8 +157,1312 @@ ALTER TABLE `vakt`.`requests` ADD COLUMN IF NOT EXISTS `signature` LowCardinalit
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (6, 'requests name the exploit or probe signature they matched', now64(3));
 
+-- migration 7: client threat signals per hour (rollup the rules read first), filled from the stored requests
+
+CREATE TABLE IF NOT EXISTS `vakt`.`client_signals_1h`
+(
+    `site` LowCardinality(String),
+    `epoch` UInt32 COMMENT 'salt epoch client_id belongs to',
+    `client_id` UInt64 COMMENT 'keyed PRF of the client IP under the epoch salt',
+    `hour` DateTime('UTC') COMMENT 'start of the hour; the row expires retention.client_rollups after it',
+    `network_id` UInt64,
+    `asn` UInt32,
+    `requests` SimpleAggregateFunction(sum, UInt64),
+    `flags` SimpleAggregateFunction(groupBitOr, UInt32) COMMENT 'threat signals seen (event.Flags bits)',
+    `flagged` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests with any flag: bounds the count of each bit',
+    `refused` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests refused, crawlers and monitors left out (scanning)',
+    `admin_probes` SimpleAggregateFunction(sum, UInt64) COMMENT 'admin paths answered 4xx (admin-probe)',
+    `failed_logins` SimpleAggregateFunction(sum, UInt64) COMMENT 'failed login POSTs, WordPress apps left out (login-brute-force)',
+    `sensitive` SimpleAggregateFunction(sum, UInt64) COMMENT 'sensitive-file requests (sensitive-file-probe)',
+    `tool_agents` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests with a tool or empty user agent (tool-user-agent)',
+    `network_signals` SimpleAggregateFunction(sum, UInt64) COMMENT 'signal requests of the distributed rules'
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toDate(hour)
+ORDER BY (site, epoch, client_id, hour, network_id, asn)
+TTL hour + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+
+TRUNCATE TABLE IF EXISTS `vakt`.`client_signals_1h`;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 32
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 31
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 30
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 29
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 28
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 27
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 26
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 25
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 24
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 23
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 22
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 21
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 20
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 19
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 18
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 17
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 16
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 15
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 14
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 13
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 12
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 11
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 10
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 9
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 8
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 7
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 6
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 5
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 4
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 3
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 2
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 1
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 0
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`client_signals_1h_mv` TO `vakt`.`client_signals_1h`
+AS SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+FROM `vakt`.`requests` AS r
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (7, 'client threat signals per hour (rollup the rules read first), filled from the stored requests', now64(3));
+
+-- migration 8: site health per path per day (rollup for health's path lists), filled from the stored requests
+
+CREATE TABLE IF NOT EXISTS `vakt`.`path_health_1d`
+(
+    `site` LowCardinality(String),
+    `day` Date COMMENT 'UTC day',
+    `path` String CODEC(ZSTD(1)),
+    `requests` SimpleAggregateFunction(sum, UInt64),
+    `failures` SimpleAggregateFunction(sum, UInt64) COMMENT 'responses with status 500 or more',
+    `latency_known` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests that logged a request time',
+    `latency` AggregateFunction(quantileTDigest(0.95), Float32) COMMENT 'request time in seconds; read with quantileTDigestMerge(0.95)(latency)'
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toDate(day)
+ORDER BY (site, day, path)
+TTL toDateTime(day) + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+
+TRUNCATE TABLE IF EXISTS `vakt`.`path_health_1d`;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 32
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 31
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 30
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 29
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 28
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 27
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 26
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 25
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 24
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 23
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 22
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 21
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 20
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 19
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 18
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 17
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 16
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 15
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 14
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 13
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 12
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 11
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 10
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 9
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 8
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 7
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 6
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 5
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 4
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 3
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 2
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 1
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 0
+GROUP BY site, day, path;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`path_health_1d_mv` TO `vakt`.`path_health_1d`
+AS SELECT
+    site,
+    toDate(ts) AS day,
+    path,
+    count() AS requests,
+    countIf(status >= 500) AS failures,
+    count(request_time) AS latency_known,
+    quantileTDigestStateIf(0.95)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+FROM `vakt`.`requests`
+GROUP BY site, day, path;
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (8, 'site health per path per day (rollup for health's path lists), filled from the stored requests', now64(3));
+
+-- migration 9: site health per hour (rollup of the per-minute one), filled from it
+
+CREATE TABLE IF NOT EXISTS `vakt`.`site_health_1h`
+(
+    `site` LowCardinality(String),
+    `hour` DateTime('UTC') COMMENT 'start of the hour',
+    `requests` SimpleAggregateFunction(sum, UInt64),
+    `status_2xx` SimpleAggregateFunction(sum, UInt64),
+    `status_3xx` SimpleAggregateFunction(sum, UInt64),
+    `status_4xx` SimpleAggregateFunction(sum, UInt64),
+    `status_5xx` SimpleAggregateFunction(sum, UInt64),
+    `status_other` SimpleAggregateFunction(sum, UInt64) COMMENT 'status outside 200-599',
+    `bytes` SimpleAggregateFunction(sum, UInt64) COMMENT 'response bytes',
+    `flagged` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests with a threat signal',
+    `latency_known` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests that logged a request time',
+    `latency` AggregateFunction(quantilesTDigest(0.5, 0.9, 0.95, 0.99), Float32) COMMENT 'request time in seconds; read with quantilesTDigestMerge(levels)(latency)'
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toDate(hour)
+ORDER BY (site, hour)
+TTL hour + INTERVAL 396 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+
+TRUNCATE TABLE IF EXISTS `vakt`.`site_health_1h`;
+
+INSERT INTO `vakt`.`site_health_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(minute) AS hour,
+    sum(requests) AS requests,
+    sum(status_2xx) AS status_2xx,
+    sum(status_3xx) AS status_3xx,
+    sum(status_4xx) AS status_4xx,
+    sum(status_5xx) AS status_5xx,
+    sum(status_other) AS status_other,
+    sum(bytes) AS bytes,
+    sum(flagged) AS flagged,
+    sum(latency_known) AS latency_known,
+    quantilesTDigestMergeState(0.5, 0.9, 0.95, 0.99)(latency) AS latency
+FROM `vakt`.`site_health_1m`
+GROUP BY site, hour;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`site_health_1h_mv` TO `vakt`.`site_health_1h`
+AS SELECT
+    site,
+    toStartOfHour(minute) AS hour,
+    sum(requests) AS requests,
+    sum(status_2xx) AS status_2xx,
+    sum(status_3xx) AS status_3xx,
+    sum(status_4xx) AS status_4xx,
+    sum(status_5xx) AS status_5xx,
+    sum(status_other) AS status_other,
+    sum(bytes) AS bytes,
+    sum(flagged) AS flagged,
+    sum(latency_known) AS latency_known,
+    quantilesTDigestMergeState(0.5, 0.9, 0.95, 0.99)(latency) AS latency
+FROM `vakt`.`site_health_1m`
+GROUP BY site, hour;
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (9, 'site health per hour (rollup of the per-minute one), filled from it', now64(3));
+
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 
 ALTER TABLE `vakt`.`requests` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`client_activity_1h` MODIFY TTL last_seen + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_health_1m` MODIFY TTL minute + INTERVAL 90 DAY;
+ALTER TABLE `vakt`.`path_health_1d` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;
+ALTER TABLE `vakt`.`site_health_1h` MODIFY TTL hour + INTERVAL 7 DAY;
+ALTER TABLE `vakt`.`client_signals_1h` MODIFY TTL hour + INTERVAL 7 DAY;

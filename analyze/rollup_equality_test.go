@@ -1,0 +1,160 @@
+package analyze
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vakt-dev/vakt/store"
+)
+
+// rawRulesDir holds each rollup-reading built-in rule as it was written
+// over raw rows only: the reference its rollup form must equal.
+const rawRulesDir = "testdata/raw-rules"
+
+// offenderKey is what must be equal between a rule's two forms: who was
+// caught and with what evidence. Country and ASN come from any(), which
+// may pick a different row, and are left out.
+func offenderKey(o Offender) string {
+	keys := make([]string, 0, len(o.Evidence))
+	for k, v := range o.Evidence {
+		if math.IsNaN(v) {
+			v = -1
+		}
+		keys = append(keys, fmt.Sprintf("%s=%g", k, v))
+	}
+	sort.Strings(keys)
+	return fmt.Sprintf("%s site=%s id=%s epoch=%d requests=%d first=%s last=%s %s", o.Rule, o.Site, o.ID, o.Epoch, o.Requests,
+		o.FirstSeen.Format(time.RFC3339Nano), o.LastSeen.Format(time.RFC3339Nano), strings.Join(keys, " "))
+}
+
+// fillBenchData loads the report benchmark's generator (scripts/
+// report-bench-fill.sql) at a small size into db: 30 days of sessions with
+// labelled attacks of every kind among benign traffic, inserted as the
+// store inserts, so the rollup views fill as in production.
+func fillBenchData(t *testing.T, db string, sessions int) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "scripts", "report-bench-fill.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := strings.NewReplacer("vakt.requests", "`"+db+"`.requests", "{first_session}", "0",
+		"{sessions}", fmt.Sprint(sessions)).Replace(string(b))
+	if err := openConn(t).Exec(t.Context(), q); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRulesRollupEqualsRawRows is the correctness gate of the signal
+// rollup: every built-in rule that reads store.SignalsTable must report
+// exactly the offenders, with exactly the evidence, of its raw-row form in
+// testdata/raw-rules, both ways, over whole and ragged ranges (edges inside
+// an hour), with and without a site, on labelled attack traffic.
+func TestRulesRollupEqualsRawRows(t *testing.T) {
+	conn := openConn(t)
+	db := testDB(t, conn)
+	fillBenchData(t, db, 30_000)
+	// The rule cases on top, each on its own site, in the last hours.
+	now := time.Now().UTC()
+	var rows []row
+	n := 0
+	for _, cs := range ruleCases {
+		for _, c := range cs {
+			n++
+			site := fmt.Sprintf("case-%d", n)
+			rows = append(rows, background(site, now.Add(-13*time.Hour), 12*time.Hour, 50, 1000, uint64(n))...)
+			rows = append(rows, c.rows(site, now.Add(-3*time.Hour))...)
+		}
+	}
+	insert(t, conn, db, rows)
+
+	raw := map[string]Rule{}
+	entries, err := os.ReadDir(rawRulesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(rawRulesDir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ParseRule(e.Name(), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(r.SQL, store.SignalsTable) {
+			t.Fatalf("%s: the reference form of a rule reads raw rows only", e.Name())
+		}
+		raw[r.Name] = r
+	}
+	ranges := []Filter{
+		{Since: now.Add(-31 * 24 * time.Hour), Until: now.Add(time.Hour)},
+		{Since: now.Add(-20*24*time.Hour + 17*time.Minute + 3*time.Second), Until: now.Add(-3*24*time.Hour + 41*time.Minute)},
+		{Since: now.Add(-20*24*time.Hour + 17*time.Minute), Until: now.Add(-3*24*time.Hour + 41*time.Minute), Site: "www.example.org"},
+		{Since: now.Add(-24 * time.Hour), Until: now},
+		{Since: now.Add(-2*time.Hour - 25*time.Minute), Until: now.Add(-2*time.Hour + 10*time.Minute)},
+	}
+	compared := 0
+	for _, r := range loadBuiltin(t) {
+		ref, ok := raw[r.Name]
+		if !strings.Contains(r.SQL, store.SignalsTable) {
+			if ok {
+				t.Errorf("rule %s no longer reads %s: remove %s/%s.yaml", r.Name, store.SignalsTable, rawRulesDir, r.Name)
+			}
+			continue
+		}
+		if !ok {
+			t.Errorf("rule %s reads %s but has no raw-row form in %s to be checked against", r.Name, store.SignalsTable, rawRulesDir)
+			continue
+		}
+		ref.Thresholds = r.Thresholds // the shipped thresholds, both ways
+		caught := 0
+		for _, f := range ranges {
+			got, err := r.Offenders(t.Context(), conn, db, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := ref.Offenders(t.Context(), conn, db, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			caught += len(want)
+			diffOffenders(t, fmt.Sprintf("%s over %s..%s site %q", r.Name, f.Since.Format(time.RFC3339), f.Until.Format(time.RFC3339), f.Site), got, want)
+		}
+		if caught == 0 {
+			t.Errorf("rule %s caught nobody in any range: the comparison proves nothing", r.Name)
+		}
+		t.Logf("rule %s: %d offenders over %d ranges, equal both ways", r.Name, caught, len(ranges))
+		compared++
+	}
+	if compared == 0 {
+		t.Fatal("no rule reads the rollup")
+	}
+}
+
+func diffOffenders(t *testing.T, what string, got, want []Offender) {
+	t.Helper()
+	set := func(os []Offender) map[string]bool {
+		m := map[string]bool{}
+		for _, o := range os {
+			m[offenderKey(o)] = true
+		}
+		return m
+	}
+	g, w := set(got), set(want)
+	for k := range w {
+		if !g[k] {
+			t.Errorf("%s: raw rows report %s; the rollup form does not", what, k)
+		}
+	}
+	for k := range g {
+		if !w[k] {
+			t.Errorf("%s: the rollup form reports %s; raw rows do not", what, k)
+		}
+	}
+}
