@@ -26,7 +26,7 @@ func TestRollupFillsFromExistingRows(t *testing.T) {
 		for i := range 1500 {
 			e := testEvent(b*1500 + i)
 			e.Time = base.Add(time.Duration(b*1500+i) * 29 * time.Second) // three days
-			e.ClientID %= 97                                               // clients with several requests
+			e.ClientID %= 97                                              // clients with several requests
 			e.Path = fmt.Sprintf("/p/%d", i%40)
 			r.add(&e, uint64(b+1))
 		}
