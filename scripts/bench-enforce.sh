@@ -104,8 +104,13 @@ run_wrk() {
   echo "  vakt: $(echo "$vafter - $vbefore" | bc) CPU s: $(echo "$n / ($vafter - $vbefore + 0.001)" | bc) requests per CPU second of vakt"
 }
 echo "enforce.listen: $listen; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# threads PID: "name ticks" of each thread (the engine's and Go's).
+threads() { for f in /proc/"$1"/task/*/stat; do sed -E 's/^[0-9]+ \((.*)\) .*/\1/' "$f" | tr ' ' _; awk '{print $(NF-38)+$(NF-37)}' "$f"; done | paste - - ; }
+threads "$vakt_pid" > "$work/threads0"
 idle0=$(cpu "$vakt_pid"); sleep 10; idle1=$(cpu "$vakt_pid")
-echo "vakt idle (no requests): $(echo "$idle1 - $idle0" | bc) CPU s in 10 s"
+threads "$vakt_pid" > "$work/threads1"
+echo "vakt idle (no requests): $(echo "$idle1 - $idle0" | bc) CPU s in 10 s; busiest threads (name: CPU ticks of $(getconf CLK_TCK)/s):" \
+  "$(awk 'NR==FNR {t[$1]+=$2; next} {t[$1]-=$2} END {for (n in t) if (t[n] > 0) print t[n], n}' "$work/threads1" "$work/threads0" | sort -rn | head -6 | awk '{printf "%s: %s, ", $2, $1}')"
 # Latency: one connection, one request at a time (nothing queues).
 run_wrk "latency: nginx, static page, no auth_request, 1 connection" "$nginx_pid" 1 "http://127.0.0.1:$plain/"
 run_wrk "latency: nginx, static page, auth_request to vakt, 1 connection" "$nginx_pid" 1 "http://127.0.0.1:$guarded/"
