@@ -68,7 +68,7 @@ func BenchmarkDecide(b *testing.B) {
 
 // BenchmarkDecideHTTP measures decision requests through the endpoint's
 // server as nginx sends them: the request nginx's snippet builds, on
-// kept-alive connections (4, as an nginx upstream keepalive pool), 50
+// kept-alive connections (1, or 4 as an nginx upstream keepalive pool), 50
 // decisions in memory, the client allowed; on TCP loopback and on a unix
 // socket. The client is a few lines writing bytes and reading the
 // answer's head, so the profile is mostly the server's:
@@ -85,11 +85,13 @@ func BenchmarkDecideHTTP(b *testing.B) {
 		} else {
 			addr = strings.TrimPrefix(ep.url, "http://")
 		}
-		b.Run(network, func(b *testing.B) { benchmarkAnswers(b, env, ep, network, addr) })
+		for _, conns := range []int{1, 4} {
+			b.Run(fmt.Sprintf("%s/conns=%d", network, conns), func(b *testing.B) { benchmarkAnswers(b, env, ep, network, addr, conns) })
+		}
 	}
 }
 
-func benchmarkAnswers(b *testing.B, env *testEnv, ep *runningEndpoint, network, addr string) {
+func benchmarkAnswers(b *testing.B, env *testEnv, ep *runningEndpoint, network, addr string, conns int) {
 	keys := env.keys(b)
 	if len(ep.set.load().byID) == 0 {
 		for i := range 50 {
@@ -101,7 +103,6 @@ func benchmarkAnswers(b *testing.B, env *testEnv, ep *runningEndpoint, network, 
 	})
 	req := []byte("GET /decide HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 198.51.100.7\r\n" +
 		"X-Vakt-Site: bench\r\nX-Vakt-Key: " + ep.key + "\r\nX-Vakt-Deny-Status: 403\r\n\r\n")
-	const conns = 4
 	cs := make([]net.Conn, conns)
 	for i := range cs {
 		c, err := net.Dial(network, addr)

@@ -86,6 +86,11 @@ for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$plain/" && break;
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$guarded/")
 [ "$code" = 200 ] || { echo "nginx with auth_request answers $code"; cat "$work/nginx/error.log"; exit 1; }
 
+# threads PID: "name ticks" of each thread (the engine's and Go's).
+threads() { for f in /proc/"$1"/task/*/stat; do sed -E 's/^[0-9]+ \((.*)\) .*/\1/' "$f" | tr ' ' _; awk '{print $(NF-38)+$(NF-37)}' "$f"; done | paste - - ; }
+# busiest BEFORE AFTER: the threads that used the most CPU between two
+# threads snapshots.
+busiest() { awk 'NR==FNR {t[$1]+=$2; next} {t[$1]-=$2} END {for (n in t) if (t[n] > 0) print t[n], n}' "$2" "$1" | sort -rn | head -6 | awk '{printf "%s: %s, ", $2, $1}'; }
 # CPU seconds a process has used (user + system), from /proc.
 cpu() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14+$15)/t}' "/proc/$1/stat"; }
 # run_wrk NAME PID URL [wrk args]: wrk's latency lines, then the requests
@@ -94,23 +99,21 @@ cpu() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14+$15)/t}' "/proc/$1/s
 run_wrk() {
   local name=$1 pid=$2 c=$3 url=$4; shift 4
   local before after vbefore vafter out n
-  before=$(cpu "$pid"); vbefore=$(cpu "$vakt_pid")
+  before=$(cpu "$pid"); vbefore=$(cpu "$vakt_pid"); threads "$vakt_pid" > "$work/t0"
   out=$(taskset -c 0 wrk -t1 -c"$c" -d"$dur" --latency "$@" "$url")
-  after=$(cpu "$pid"); vafter=$(cpu "$vakt_pid")
+  after=$(cpu "$pid"); vafter=$(cpu "$vakt_pid"); threads "$vakt_pid" > "$work/t1"
   n=$(echo "$out" | awk '/requests in/ {print $1}')
   echo "== $name"
   echo "$out" | grep -E '50%|90%|99%|Requests/sec|Non-2xx'
   echo "  $n requests, $(echo "$after - $before" | bc) CPU s of the measured process: $(echo "$n / ($after - $before + 0.001)" | bc) requests per CPU second"
-  echo "  vakt: $(echo "$vafter - $vbefore" | bc) CPU s: $(echo "$n / ($vafter - $vbefore + 0.001)" | bc) requests per CPU second of vakt"
+  echo "  vakt: $(echo "$vafter - $vbefore" | bc) CPU s: $(echo "$n / ($vafter - $vbefore + 0.001)" | bc) requests per CPU second of vakt; its busiest threads: $(busiest "$work/t0" "$work/t1")"
 }
 echo "enforce.listen: $listen; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-# threads PID: "name ticks" of each thread (the engine's and Go's).
-threads() { for f in /proc/"$1"/task/*/stat; do sed -E 's/^[0-9]+ \((.*)\) .*/\1/' "$f" | tr ' ' _; awk '{print $(NF-38)+$(NF-37)}' "$f"; done | paste - - ; }
 threads "$vakt_pid" > "$work/threads0"
 idle0=$(cpu "$vakt_pid"); sleep 10; idle1=$(cpu "$vakt_pid")
 threads "$vakt_pid" > "$work/threads1"
 echo "vakt idle (no requests): $(echo "$idle1 - $idle0" | bc) CPU s in 10 s; busiest threads (name: CPU ticks of $(getconf CLK_TCK)/s):" \
-  "$(awk 'NR==FNR {t[$1]+=$2; next} {t[$1]-=$2} END {for (n in t) if (t[n] > 0) print t[n], n}' "$work/threads1" "$work/threads0" | sort -rn | head -6 | awk '{printf "%s: %s, ", $2, $1}')"
+  "$(busiest "$work/threads0" "$work/threads1")"
 # Latency: one connection, one request at a time (nothing queues).
 run_wrk "latency: nginx, static page, no auth_request, 1 connection" "$nginx_pid" 1 "http://127.0.0.1:$plain/"
 run_wrk "latency: nginx, static page, auth_request to vakt, 1 connection" "$nginx_pid" 1 "http://127.0.0.1:$guarded/"
