@@ -61,7 +61,7 @@ key=$(cat "$work/data/credentials/enforce.key")
 
 mkdir -p "$work/nginx/www" "$work/nginx/tmp"
 echo hello > "$work/nginx/www/index.html"
-sed "s|unix:/run/vakt/enforce.sock|$upstream|" "$repo/configs/enforce-nginx-upstream.conf" > "$work/nginx/upstream.conf"
+sed "s|VAKT_ENDPOINT|$upstream|" "$repo/configs/enforce-nginx-upstream.conf" > "$work/nginx/upstream.conf"
 sed -e "s|VAKT_KEY|$key|" -e "s|VAKT_SITE|bench|" -e "s|/var/log/nginx|$work/nginx|" "$repo/configs/enforce-nginx.conf" > "$work/nginx/enforce.conf"
 cat > "$work/nginx/nginx.conf" <<NGINX
 daemon off;

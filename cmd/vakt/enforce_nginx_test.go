@@ -93,8 +93,8 @@ func TestEnforceThroughNginx(t *testing.T) {
 	rulesDir := filepath.Join(work, "rules.d")
 	const site = "shop.test"
 	webPort := testenv.FreePort(t)
-	// A unix socket, as the nginx snippet suggests (TCP is tested in
-	// enforce/).
+	// The unix socket option of the snippet (TCP is tested in enforce/
+	// and by scripts/bench-enforce.sh).
 	enforceSock := filepath.Join(work, "enforce.sock")
 	enforceAddr := "unix:" + enforceSock
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
@@ -128,7 +128,7 @@ enforce: {listen: %q}
 	}
 
 	// nginx with the snippets, as an operator would install them.
-	ngx := testenv.StartNginx(t, snippet(t, "enforce-nginx-upstream.conf", "unix:/run/vakt/enforce.sock", enforceAddr)+fmt.Sprintf(`
+	ngx := testenv.StartNginx(t, snippet(t, "enforce-nginx-upstream.conf", "VAKT_ENDPOINT", enforceAddr)+fmt.Sprintf(`
 server {
   listen 127.0.0.1:%d;
   root DIR/www;
