@@ -2,11 +2,8 @@ package enforce
 
 import (
 	"context"
-	"crypto/subtle"
 	"log/slog"
-	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +51,7 @@ const (
 type Endpoint struct {
 	cfg       Config
 	key       string // shared secret; empty with auth none
+	keyBytes  []byte // key, for the constant-time comparison
 	proxies   pseudonymize.TrustedProxies
 	allow     []netip.Prefix
 	geo       *pseudonymize.GeoIP // nil: AS decisions never match
@@ -129,6 +127,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Endpoint, error) {
 	if cfg.Auth == "none" {
 		e.key = ""
 	}
+	e.keyBytes = []byte(e.key)
 	e.answers = map[string]prometheus.Counter{}
 	for _, v := range []string{verdictAllow, verdictDeny, verdictAllowList} {
 		e.answers[v] = m.Answers.WithLabelValues(v)
@@ -209,55 +208,6 @@ func (e *Endpoint) decide(site string, ip netip.Addr) verdict {
 	return verdict{outcome: verdictAllow}
 }
 
-// ServeHTTP answers one decision request: 204 to allow, the decision's
-// status (403 or 429) to deny. Any method and path are accepted: the web
-// servers send the client's.
-func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	if r.URL.Path == "/healthz" {
-		w.Header().Set("Content-Type", "text/plain")
-		w.Write([]byte("ok\n"))
-		return
-	}
-	if !e.guard.HostAllowed(r.Host) {
-		http.Error(w, "this endpoint answers only to loopback names and enforce.allowed_hosts", http.StatusForbidden)
-		return
-	}
-	if e.key != "" && subtle.ConstantTimeCompare([]byte(requestKey(r)), []byte(e.key)) != 1 {
-		// 401, never 403: the snippets treat it as an error and fail
-		// open, so a wrong key cannot lock a site's visitors out.
-		http.Error(w, "send the key of <data_dir>/credentials/enforce.key as "+HeaderKey, http.StatusUnauthorized)
-		return
-	}
-	v := e.decide(siteOf(r), e.clientAddr(r))
-	h := w.Header()
-	if v.deny == nil {
-		w.WriteHeader(http.StatusNoContent)
-	} else {
-		status := v.deny.status
-		h.Set(HeaderStatus, strconv.Itoa(status))
-		if r.Header.Get(HeaderDenyStatus) == "403" {
-			status = http.StatusForbidden
-		}
-		h.Set("Content-Type", "text/plain; charset=utf-8")
-		h.Set("Cache-Control", "no-store")
-		w.WriteHeader(status)
-		w.Write([]byte("denied\n"))
-		v.deny.hits.Add(1)
-		e.m.Denied.WithLabelValues(v.deny.d.Rule, v.deny.d.Scope).Inc()
-	}
-	e.count(v.outcome, time.Since(start))
-}
-
-// requestKey is the key a request carries: X-Vakt-Key, or for Traefik,
-// whose forwardAuth cannot add a header, the `key` query parameter.
-func requestKey(r *http.Request) string {
-	if k := r.Header.Get(HeaderKey); k != "" || r.URL.RawQuery == "" {
-		return k
-	}
-	return r.URL.Query().Get("key")
-}
-
 // count records the verdict and the latency.
 func (e *Endpoint) count(outcome string, took time.Duration) {
 	if c := e.answers[outcome]; c != nil {
@@ -272,42 +222,4 @@ func (e *Endpoint) count(outcome string, took time.Duration) {
 	if took > e.cfg.SlowAnswer {
 		e.m.SlowAnswers.Inc()
 	}
-}
-
-// clientAddr is the client of the request the web server is asking
-// about: the right-most X-Forwarded-For entry is the address the web
-// server saw (the snippets append it), and the entries before it are
-// believed only from pseudonymize.trusted_proxies, as in ingest.
-func (e *Endpoint) clientAddr(r *http.Request) netip.Addr {
-	var xff string
-	switch v := r.Header["X-Forwarded-For"]; len(v) {
-	case 0:
-		return netip.Addr{}
-	case 1:
-		xff = v[0]
-	default:
-		xff = strings.Join(v, ",")
-	}
-	rest, last := "", xff
-	if i := strings.LastIndexByte(xff, ','); i >= 0 {
-		rest, last = xff[:i], xff[i+1:]
-	}
-	remote, err := netip.ParseAddr(strings.TrimSpace(last))
-	if err != nil {
-		return netip.Addr{}
-	}
-	return e.proxies.ClientIP(remote, rest)
-}
-
-// siteOf is the site a request is for: X-Vakt-Site, else the host of
-// X-Forwarded-Host.
-func siteOf(r *http.Request) string {
-	if s := r.Header.Get(HeaderSite); s != "" {
-		return s
-	}
-	h := r.Header.Get("X-Forwarded-Host")
-	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
-		h = h[:i]
-	}
-	return h
 }

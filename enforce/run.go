@@ -4,25 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"sync"
 	"time"
-
-	"github.com/vakt-dev/vakt/internal/httpguard"
-)
-
-// Bounds of the endpoint's connections: web servers send small requests
-// on kept-alive connections and wait at most enforce.slow_answer.
-const (
-	readHeaderTimeout = 2 * time.Second
-	readTimeout       = 5 * time.Second
-	writeTimeout      = 5 * time.Second
-	idleTimeout       = 2 * time.Minute
-	maxHeaderBytes    = 16 << 10
 )
 
 // Listen opens the configured listener: TCP, or a unix socket that only
@@ -62,16 +48,6 @@ func (e *Endpoint) Listen() (net.Listener, error) {
 // and keeps the decisions, the salt keys and the hit counters current,
 // until ctx ends.
 func (e *Endpoint) Run(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           e,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		// Connection errors name the peer's address: never logged.
-		ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError),
-	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
@@ -80,18 +56,11 @@ func (e *Endpoint) Run(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { e.refreshLoop(ctx) })
 	wg.Go(func() { e.flushLoop(ctx) })
 	wg.Go(func() { e.carryLoop(ctx) })
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(httpguard.LimitListener(ln, e.cfg.MaxConnections)) }()
 	e.log.Info("decision endpoint listening", "listen", e.cfg.Listen, "auth", e.cfg.Auth)
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
+	if err := e.serveOn(ctx, ln); err != nil {
 		cancel()
 		return fmt.Errorf("decision endpoint: %w", err)
 	}
-	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer scancel()
-	srv.Shutdown(sctx)
 	if path, unix := e.cfg.unixPath(); unix {
 		os.Remove(path)
 	}

@@ -153,9 +153,9 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 }
 
 // blackHole accepts connections on addr and never answers: a hung vakt.
-func blackHole(t *testing.T, addr string) {
+func blackHole(t *testing.T, network, addr string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,8 +92,11 @@ func TestEnforceThroughNginx(t *testing.T) {
 	accessLog := filepath.Join(work, "access.log")
 	rulesDir := filepath.Join(work, "rules.d")
 	const site = "shop.test"
-	webPort, enforcePort := testenv.FreePort(t), testenv.FreePort(t)
-	enforceAddr := fmt.Sprintf("127.0.0.1:%d", enforcePort)
+	webPort := testenv.FreePort(t)
+	// The unix socket option of the snippet (TCP is tested in enforce/
+	// and by scripts/bench-enforce.sh).
+	enforceSock := filepath.Join(work, "enforce.sock")
+	enforceAddr := "unix:" + enforceSock
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 
 	// The admin-probe rule with a 6 s ban, to see a rule's ban end.
@@ -118,7 +121,7 @@ enforce: {listen: %q}
 		t.Fatal(err)
 	}
 	run := startVakt(t, "run", "--config", cfgPath)
-	run.waitOutput(t, regexp.MustCompile(`decision endpoint: +http://`))
+	run.waitOutput(t, regexp.MustCompile(`decision endpoint: +unix:`))
 	key, err := secrets.Read(dataDir, "enforce.key")
 	if err != nil {
 		t.Fatal(err)
@@ -229,7 +232,7 @@ server {
 	// Fail-open: vakt stopped, then hung; nginx keeps serving.
 	run.stop(t)
 	failOpen(t, benign[:50], "vakt stopped", 400)
-	blackHole(t, enforceAddr)
+	blackHole(t, "unix", enforceSock)
 	failOpen(t, benign[50:100], "vakt hung (accepts, never answers)", 48)
 	if b, err := os.ReadFile(filepath.Join(ngx.Dir, "vakt-fail-open.log")); err != nil || strings.Count(string(b), "\n") < 448 {
 		t.Errorf("nginx's fail-open log: %d lines (%v), want the 448 requests served without vakt", strings.Count(string(b), "\n"), err)

@@ -106,8 +106,12 @@ func (g *Guard) HostAllowed(hostport string) bool {
 		return false
 	}
 	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
+	// Without a colon there is no port (and SplitHostPort's error would
+	// cost an allocation on every request of the decision endpoint).
+	if strings.IndexByte(hostport, ':') >= 0 {
+		if h, _, err := net.SplitHostPort(hostport); err == nil {
+			host = h
+		}
 	}
 	host = normHost(host)
 	if g.hosts[host] || g.hosts["*"] {
