@@ -26,13 +26,14 @@ import (
 // A token of the whole batch could not do that, since each replica's
 // batch holds other messages.
 
-// splitAtRisk takes the rows of the at-risk messages out of the batch, once
-// per batch: a retried insert must send the same rows under its token.
-func (w *worker) splitAtRisk(b *batch) {
+// prepare readies the batch for its first insert, once per batch (a
+// retried insert must send the same rows under its token): it takes the
+// rows of the at-risk messages out, and those of ingest batches stored
+// already (dropStored).
+func (w *worker) prepare(ctx context.Context, b *batch) error {
 	if b.split {
-		return
+		return nil
 	}
-	b.split = true
 	if !b.lease.held(time.Now()) {
 		w.s.log.Warn("the batch's ack wait may have run out (NATS unreachable while it was held); its messages are stored one by one, each checked against what is stored already",
 			"worker", w.id, "messages", len(b.msgs))
@@ -42,16 +43,78 @@ func (w *worker) splitAtRisk(b *batch) {
 			}
 		}
 	}
-	if len(b.atRisk) == 0 {
-		return
-	}
 	r := &b.rows
-	keep := make([]bool, r.n)
+	if len(b.atRisk) > 0 {
+		keep := make([]bool, r.n)
+		for i := range r.n {
+			_, risky := b.atRisk[r.batchKey[i]]
+			keep[i] = !risky
+		}
+		r.keep(keep)
+	}
+	if err := w.dropStored(ctx, r); err != nil {
+		return err
+	}
+	b.split = true
+	return nil
+}
+
+// dropStored removes the rows of ingest batches found stored already, with
+// one query for the whole batch. A message can come again with nothing to
+// say so: when the node leading the consumer dies before the others heard
+// of a delivery, the new leader delivers the message as if for the first
+// time, though the store that had it may have inserted it (its acks then
+// fail).
+func (w *worker) dropStored(ctx context.Context, r *rows) error {
+	keys, sites := map[uint64]bool{}, map[string]bool{}
+	var lo, hi int64
 	for i := range r.n {
-		_, risky := b.atRisk[r.batchKey[i]]
-		keep[i] = !risky
+		if r.batchKey[i] == 0 {
+			continue
+		}
+		if len(keys) == 0 || r.ts[i] < lo {
+			lo = r.ts[i]
+		}
+		if len(keys) == 0 || r.ts[i] > hi {
+			hi = r.ts[i]
+		}
+		keys[r.batchKey[i]], sites[r.site[i]] = true, true
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	var found map[keyDay]bool
+	for attempt := 0; ; attempt++ {
+		qctx, cancel := context.WithTimeout(ctx, w.s.cfg.InsertTimeout)
+		var err error
+		found, err = w.s.ins.stored(qctx, slices.Collect(maps.Keys(keys)), slices.Collect(maps.Keys(sites)), lo, hi)
+		cancel()
+		if err == nil {
+			break
+		}
+		if attempt%10 == 0 {
+			w.s.log.Warn("cannot check whether the batch is stored already; retrying", "worker", w.id, "err", err)
+		}
+		if !sleep(ctx, jitter(minRetryBackoff*5)) {
+			return err
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	keep := make([]bool, r.n)
+	dropped := 0
+	for i := range r.n {
+		keep[i] = !found[keyDay{r.batchKey[i], unixDay(time.UnixMilli(r.ts[i]))}]
+		if !keep[i] {
+			dropped++
+		}
 	}
 	r.keep(keep)
+	w.s.duplicates.Add(uint64(dropped))
+	w.s.m.Duplicates.WithLabelValues(stage).Inc()
+	w.s.log.Info("events found stored already (delivered again); skipped", "worker", w.id, "events", dropped)
+	return nil
 }
 
 // storeAtRisk stores each at-risk message of the batch on its own.

@@ -143,6 +143,19 @@ func TestRacingReplicasOnEngine(t *testing.T) {
 	if d := s.Stats().Duplicates; d != 10 {
 		t.Errorf("a third delivery counted %d duplicates, want 10", d)
 	}
+
+	// A new consumer leader that never heard of the earlier deliveries
+	// hands the message out as if for the first time, with another: the
+	// batch's lookup finds it stored and only the other is inserted.
+	d := &worker{s: s, id: 3, keepAlive: time.Second, avgRowsPerMsg: 1, avgBytesPerRow: 1}
+	d.add(&fakeMsg{id: "g1:1", batch: "g1:1", data: spanning(1)})
+	d.add(&fakeMsg{id: "g9:1", batch: "g9:1", data: batchMsg(900, 6)})
+	if err := d.commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, conn, db); n != want+6 {
+		t.Errorf("a first-time delivery of a stored message: %d rows, want %d", n, want+6)
+	}
 }
 
 // afterLookup inserts only once the other replica has looked its message
@@ -167,8 +180,8 @@ type signalLookup struct {
 	once     sync.Once
 }
 
-func (s *signalLookup) storedDays(ctx context.Context, key uint64, sites []string, lo, hi int64) (map[int64]bool, error) {
-	days, err := s.inserter.storedDays(ctx, key, sites, lo, hi)
+func (s *signalLookup) stored(ctx context.Context, keys []uint64, sites []string, lo, hi int64) (map[keyDay]bool, error) {
+	days, err := s.inserter.stored(ctx, keys, sites, lo, hi)
 	s.once.Do(func() { close(s.lookedUp) })
 	return days, err
 }

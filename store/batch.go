@@ -181,9 +181,17 @@ func jitter(d time.Duration) time.Duration {
 // and finds which rows of an ingest batch are stored.
 type inserter interface {
 	insert(ctx context.Context, token string, r *rows) error
-	// storedDays returns the UTC days (unixDay) with rows of the ingest
-	// batch key among sites between the Unix milliseconds lo and hi.
-	storedDays(ctx context.Context, key uint64, sites []string, lo, hi int64) (map[int64]bool, error)
+	// stored returns the ingest batch keys among keys with rows among
+	// sites between the Unix milliseconds lo and hi, each with the UTC
+	// days (unixDay) it has rows in.
+	stored(ctx context.Context, keys []uint64, sites []string, lo, hi int64) (map[keyDay]bool, error)
+}
+
+// keyDay is an ingest batch key's rows of one UTC day: a partition holds
+// them all or none, since an insert writes each partition atomically.
+type keyDay struct {
+	key uint64
+	day int64
 }
 
 type chInserter struct {
@@ -224,34 +232,41 @@ func (c *chInserter) insertSettings(token string) clickhouse.Settings {
 	return set
 }
 
-func (c *chInserter) storedDays(ctx context.Context, key uint64, sites []string, lo, hi int64) (map[int64]bool, error) {
+func (c *chInserter) stored(ctx context.Context, keys []uint64, sites []string, lo, hi int64) (map[keyDay]bool, error) {
+	ks := make([]string, len(keys))
+	for i, k := range keys {
+		ks[i] = strconv.FormatUint(k, 10)
+	}
 	ctx = clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
-		"key": strconv.FormatUint(key, 10), "sites": arrayParam(sites),
+		"keys": "[" + strings.Join(ks, ",") + "]", "sites": arrayParam(sites),
 		"lo": strconv.FormatInt(lo, 10), "hi": strconv.FormatInt(hi, 10),
 	}))
 	rs, err := c.conn.Query(ctx, c.lookup)
 	if err != nil {
-		return nil, fmt.Errorf("look up batch: %w", err)
+		return nil, fmt.Errorf("look up batches: %w", err)
 	}
 	defer rs.Close()
-	days := map[int64]bool{}
+	out := map[keyDay]bool{}
 	for rs.Next() {
-		var d uint32
-		if err := rs.Scan(&d); err != nil {
-			return nil, fmt.Errorf("look up batch: %w", err)
+		var (
+			k uint64
+			d uint32
+		)
+		if err := rs.Scan(&k, &d); err != nil {
+			return nil, fmt.Errorf("look up batches: %w", err)
 		}
-		days[int64(d)] = true
+		out[keyDay{k, int64(d)}] = true
 	}
-	return days, rs.Err()
+	return out, rs.Err()
 }
 
-// lookupSQL finds the days an ingest batch has rows in. Site and time
-// bound the read to the granules the batch can be in.
+// lookupSQL finds the days ingest batches have rows in. Site and time
+// bound the read to the granules the batches can be in.
 func lookupSQL(db string) string {
-	return "SELECT DISTINCT toUInt32(toDate(ts)) FROM " + tableName(db, RequestsTable) +
+	return "SELECT DISTINCT batch_key, toUInt32(toDate(ts)) FROM " + tableName(db, RequestsTable) +
 		" WHERE site IN {sites:Array(String)}" +
 		" AND ts >= fromUnixTimestamp64Milli({lo:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Milli({hi:Int64}, 'UTC')" +
-		" AND batch_key = {key:UInt64}"
+		" AND batch_key IN {keys:Array(UInt64)}"
 }
 
 // quoteEscaper escapes a string for a single-quoted ClickHouse literal.

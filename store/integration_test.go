@@ -408,18 +408,19 @@ func TestStoredDaysFindsBatchByDay(t *testing.T) {
 	day := unixDay(midnight)
 	for _, c := range []struct {
 		name   string
-		key    uint64
+		keys   []uint64
 		sites  []string
 		lo, hi int64
-		want   map[int64]bool
+		want   map[keyDay]bool
 	}{
-		{"stored batch", key, []string{"example.org"}, lo, hi, map[int64]bool{day - 1: true}},
-		{"quoted sites", key, []string{"o'ther", `back\slash`, "example.org"}, lo, hi, map[int64]bool{day - 1: true}},
-		{"other key", key + 1, []string{"example.org"}, lo, hi, map[int64]bool{}},
-		{"other site", key, []string{"example.com"}, lo, hi, map[int64]bool{}},
-		{"later span", key, []string{"example.org"}, midnight.UnixMilli(), hi, map[int64]bool{}},
+		{"stored batch", []uint64{key}, []string{"example.org"}, lo, hi, map[keyDay]bool{{key, day - 1}: true}},
+		{"among others", []uint64{7, key, key + 1}, []string{"example.org"}, lo, hi, map[keyDay]bool{{key, day - 1}: true}},
+		{"quoted sites", []uint64{key}, []string{"o'ther", `back\slash`, "example.org"}, lo, hi, map[keyDay]bool{{key, day - 1}: true}},
+		{"other key", []uint64{key + 1}, []string{"example.org"}, lo, hi, map[keyDay]bool{}},
+		{"other site", []uint64{key}, []string{"example.com"}, lo, hi, map[keyDay]bool{}},
+		{"later span", []uint64{key}, []string{"example.org"}, midnight.UnixMilli(), hi, map[keyDay]bool{}},
 	} {
-		got, err := ins.storedDays(t.Context(), c.key, c.sites, c.lo, c.hi)
+		got, err := ins.stored(t.Context(), c.keys, c.sites, c.lo, c.hi)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}

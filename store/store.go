@@ -427,7 +427,15 @@ func (w *worker) storedDays(ctx context.Context, key uint64, msg jetstream.Msg) 
 	}
 	qctx, cancel := context.WithTimeout(ctx, w.s.cfg.InsertTimeout)
 	defer cancel()
-	return w.s.ins.storedDays(qctx, key, slices.Collect(maps.Keys(sites)), lo, hi)
+	found, err := w.s.ins.stored(qctx, []uint64{key}, slices.Collect(maps.Keys(sites)), lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	days := map[int64]bool{}
+	for kd := range found {
+		days[kd.day] = true
+	}
+	return days, nil
 }
 
 // commit inserts the batch, retrying until it succeeds or ctx ends, then
@@ -439,8 +447,8 @@ func (w *worker) commit(ctx context.Context) error {
 	}
 	// The messages stay ours while the tombstones are read and the rows
 	// inserted, however long NATS or ClickHouse make either wait; if NATS
-	// cannot be told, the lease lapses and splitAtRisk stores the
-	// messages one by one.
+	// cannot be told, the lease lapses and prepare has the messages
+	// stored one by one.
 	extend := w.extend
 	if extend == nil {
 		extend = unconfirmedProgress
@@ -450,7 +458,9 @@ func (w *worker) commit(ctx context.Context) error {
 	if err := w.dropErased(ctx, b); err != nil {
 		return err
 	}
-	w.splitAtRisk(b)
+	if err := w.prepare(ctx, b); err != nil {
+		return err
+	}
 	if n := b.rows.len(); n > 0 {
 		if err := w.insert(ctx, b.token(), &b.rows); err != nil {
 			return err
