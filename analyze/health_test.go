@@ -53,6 +53,31 @@ func (e *expectPoint) add(r row) {
 // check compares a health point with the expectation. rankTol 0 wants
 // exact percentiles; otherwise a percentile at level q may be any value
 // between the exact ones at q-rankTol and q+rankTol (t-digest).
+// expectHealth computes from rows what the health report must say for the
+// range of wide: totals per site and series points per bucket; each row in
+// range is also passed to each, if not nil.
+func expectHealth(rows []row, wide Filter, bucket time.Duration, each func(row)) (totals map[string]*expectPoint, series map[[2]any]*expectPoint) {
+	totals, series = map[string]*expectPoint{}, map[[2]any]*expectPoint{}
+	for _, rw := range rows {
+		if rw.ts.Before(wide.Since) || !rw.ts.Before(wide.Until) {
+			continue
+		}
+		k := [2]any{rw.site, rw.ts.Truncate(bucket)}
+		if totals[rw.site] == nil {
+			totals[rw.site] = &expectPoint{}
+		}
+		if series[k] == nil {
+			series[k] = &expectPoint{}
+		}
+		totals[rw.site].add(rw)
+		series[k].add(rw)
+		if each != nil {
+			each(rw)
+		}
+	}
+	return totals, series
+}
+
 func (e *expectPoint) check(t *testing.T, what string, p HealthPoint, rankTol float64) {
 	t.Helper()
 	sort.Slice(e.times, func(i, j int) bool { return e.times[i] < e.times[j] })
@@ -301,22 +326,7 @@ func TestHealthReportFromRollup(t *testing.T) {
 	// The rollup covers whole minutes: the range widens to them.
 	wide := Filter{Since: start.Add(10 * time.Minute), Until: start.Add(100 * time.Minute), Bucket: 30 * time.Minute}
 	expect := func() (map[string]*expectPoint, map[[2]any]*expectPoint) {
-		totals, series := map[string]*expectPoint{}, map[[2]any]*expectPoint{}
-		for _, rw := range rows {
-			if rw.ts.Before(wide.Since) || !rw.ts.Before(wide.Until) {
-				continue
-			}
-			k := [2]any{rw.site, rw.ts.Truncate(wide.Bucket)}
-			if totals[rw.site] == nil {
-				totals[rw.site] = &expectPoint{}
-			}
-			if series[k] == nil {
-				series[k] = &expectPoint{}
-			}
-			totals[rw.site].add(rw)
-			series[k].add(rw)
-		}
-		return totals, series
+		return expectHealth(rows, wide, wide.Bucket, nil)
 	}
 	saved := ExactQuantileMaxRows
 	defer func() { ExactQuantileMaxRows = saved }()

@@ -33,28 +33,15 @@ func TestHealthReportLongRangeRollups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	totals, series := map[string]*expectPoint{}, map[[2]any]*expectPoint{}
 	type pathKey struct{ site, path string }
 	failures, requests := map[pathKey]uint64{}, map[pathKey]uint64{}
-	for _, rw := range rows {
-		if rw.ts.Before(wide.Since) || !rw.ts.Before(wide.Until) {
-			continue
-		}
-		k := [2]any{rw.site, rw.ts.Truncate(f.Bucket)}
-		if totals[rw.site] == nil {
-			totals[rw.site] = &expectPoint{}
-		}
-		if series[k] == nil {
-			series[k] = &expectPoint{}
-		}
-		totals[rw.site].add(rw)
-		series[k].add(rw)
+	totals, series := expectHealth(rows, wide, f.Bucket, func(rw row) {
 		pk := pathKey{rw.site, rw.target}
 		requests[pk]++
 		if rw.status >= 500 {
 			failures[pk]++
 		}
-	}
+	})
 	if len(h.Totals) != 2 || len(h.Series) != len(series) {
 		t.Fatalf("%d totals, %d series points; want 2, %d", len(h.Totals), len(h.Series), len(series))
 	}

@@ -24,25 +24,12 @@ func TestRacingReplicasStoreOnce(t *testing.T) {
 	ins := &flakyInserter{}
 	cfg := Config{ClickHouse: ClickHouseConfig{Addr: []string{"x:1"}}}.withDefaults()
 	s := &Store{cfg: cfg, ins: ins, log: discardLogger(), m: metrics.New()}
-	unreachable := func(context.Context, jetstream.Msg) error { return nats.ErrTimeout }
-	a := &worker{s: s, id: 0, keepAlive: 20 * time.Millisecond, extend: unreachable, avgRowsPerMsg: 1, avgBytesPerRow: 1}
-	b := &worker{s: s, id: 1, keepAlive: 20 * time.Millisecond, avgRowsPerMsg: 1, avgBytesPerRow: 1}
-	a.b.lease.wait, b.b.lease.wait = 300*time.Millisecond, 300*time.Millisecond
-	a.fetched, b.fetched = time.Now().Add(-time.Second), time.Now() // A's lease ran out
-
+	a, b := racingReplicas(s, s)
 	a.add(&fakeMsg{id: "1", batch: "g:0-100", data: batchMsg(0, 5)})
 	a.add(&fakeMsg{id: "2", batch: "g:100-200", data: batchMsg(5, 4)})
 	b.add(&fakeMsg{id: "1", batch: "g:0-100", delivered: 2, data: batchMsg(0, 5)})
 	b.add(&fakeMsg{id: "3", batch: "g:200-300", data: batchMsg(9, 3)})
-	var wg sync.WaitGroup
-	for _, w := range []*worker{a, b} {
-		wg.Go(func() {
-			if err := w.commit(context.Background()); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
+	commitTogether(t, a, b)
 	if ins.rows != 5+4+3 {
 		t.Errorf("%d rows stored, want 12 (messages 1, 2 and 3 once each)", ins.rows)
 	}
@@ -102,30 +89,18 @@ func TestRacingReplicasOnEngine(t *testing.T) {
 		}
 		return b
 	}
-	unreachable := func(context.Context, jetstream.Msg) error { return nats.ErrTimeout }
 	var want uint64
 	for round := range 5 {
 		lookedUp := make(chan struct{})
 		sA := &Store{cfg: cfg, ins: &afterLookup{inserter: engine, lookedUp: lookedUp}, log: discardLogger(), m: metrics.New()}
 		sB := &Store{cfg: cfg, ins: &signalLookup{inserter: engine, lookedUp: lookedUp}, log: discardLogger(), m: metrics.New()}
-		a := &worker{s: sA, id: 0, keepAlive: 20 * time.Millisecond, extend: unreachable, avgRowsPerMsg: 1, avgBytesPerRow: 1}
-		b := &worker{s: sB, id: 1, keepAlive: 20 * time.Millisecond, avgRowsPerMsg: 1, avgBytesPerRow: 1}
-		a.b.lease.wait, b.b.lease.wait = 300*time.Millisecond, 300*time.Millisecond
-		a.fetched, b.fetched = time.Now().Add(-time.Second), time.Now()
+		a, b := racingReplicas(sA, sB)
 		key := func(n int) string { return fmt.Sprintf("g%d:%d", round, n) }
 		a.add(&fakeMsg{id: key(1), batch: key(1), data: spanning(round)})
 		a.add(&fakeMsg{id: key(2), batch: key(2), data: batchMsg(round*100+20, 4)})
 		b.add(&fakeMsg{id: key(1), batch: key(1), delivered: 2, data: spanning(round)})
 		b.add(&fakeMsg{id: key(3), batch: key(3), data: batchMsg(round*100+30, 3)})
-		var wg sync.WaitGroup
-		for _, w := range []*worker{a, b} {
-			wg.Go(func() {
-				if err := w.commit(t.Context()); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
+		commitTogether(t, a, b)
 		want += 10 + 4 + 3
 		if n := count(t, conn, db); n != want {
 			t.Fatalf("round %d: %d rows, want %d", round, n, want)
@@ -184,4 +159,30 @@ func (s *signalLookup) stored(ctx context.Context, keys []uint64, sites []string
 	days, err := s.inserter.stored(ctx, keys, sites, lo, hi)
 	s.once.Do(func() { close(s.lookedUp) })
 	return days, err
+}
+
+// racingReplicas are two store workers: a, cut off from NATS (its ack-wait
+// extensions fail) long enough for its lease to have run out, and b, to
+// which NATS redelivers a's messages.
+func racingReplicas(sa, sb *Store) (a, b *worker) {
+	unreachable := func(context.Context, jetstream.Msg) error { return nats.ErrTimeout }
+	a = &worker{s: sa, id: 0, keepAlive: 20 * time.Millisecond, extend: unreachable, avgRowsPerMsg: 1, avgBytesPerRow: 1}
+	b = &worker{s: sb, id: 1, keepAlive: 20 * time.Millisecond, avgRowsPerMsg: 1, avgBytesPerRow: 1}
+	a.b.lease.wait, b.b.lease.wait = 300*time.Millisecond, 300*time.Millisecond
+	a.fetched, b.fetched = time.Now().Add(-time.Second), time.Now()
+	return a, b
+}
+
+// commitTogether commits the workers' batches at the same time.
+func commitTogether(t *testing.T, ws ...*worker) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		wg.Go(func() {
+			if err := w.commit(t.Context()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
 }
