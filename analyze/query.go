@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -126,4 +127,21 @@ func ratio(a, b uint64) float64 {
 		return 0
 	}
 	return float64(a) / float64(b)
+}
+
+// runAtOnce runs the independent queries fs, at most n at a time, and
+// returns their errors joined.
+func runAtOnce(n int, fs ...func() error) error {
+	errs := make([]error, len(fs))
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, f := range fs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = f()
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

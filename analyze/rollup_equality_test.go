@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -134,6 +135,26 @@ func TestRulesRollupEqualsRawRows(t *testing.T) {
 	}
 	if compared == 0 {
 		t.Fatal("no rule reads the rollup")
+	}
+	// The top report reads the daily path rollup for whole days: its lists
+	// equal those counted from the rows over the same ranges, within the
+	// requests' retention (the rollup's oldest day expires whole, at the
+	// start of the day the rows' last hour of it expires).
+	for _, f := range append(ranges[1:], Filter{Since: now.Add(-29*24*time.Hour - 7*time.Hour), Until: now}) {
+		got, err := topReport(t.Context(), conn, db, f, 50, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := topReport(t.Context(), conn, db, f, 50, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want.Total == 0 || len(want.Paths) == 0 {
+			t.Fatalf("top over %s..%s: no rows to compare", f.Since, f.Until)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("top over %s..%s site %q from the rollups differs from the rows:\n got %+v\nwant %+v", f.Since.Format(time.RFC3339), f.Until.Format(time.RFC3339), f.Site, got, want)
+		}
 	}
 }
 

@@ -3,19 +3,46 @@ package analyze
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/vakt-dev/vakt/store"
 )
 
 // DefaultTopN is the length of each top list when n <= 0.
 const DefaultTopN = 10
 
+// topParallelism is how many of the top report's queries run at once.
+const topParallelism = 3
+
 // TopReport returns the n biggest clients, networks, paths, countries, ASNs
 // and user agents over f, by requests. Client and network ids are
 // pseudonyms of their salt epoch. An unknown country is "", an unknown ASN
 // "0".
+//
+// The counts are those of the requests in the range. Whole hours of it are
+// read from the per-client-hour rollup, whole days of paths from the daily
+// path rollup, and only the ragged edges from the requests, unless
+// restricted clients must be left out (the rollups hold them). Over a
+// range reaching past the requests' retention the path counts are those of
+// the rollup's days still kept: a day expires whole from the rollup when
+// its first rows expire from the requests.
 func TopReport(ctx context.Context, conn driver.Conn, db string, f Filter, n int) (*Top, error) {
+	return topReport(ctx, conn, db, f, n, true)
+}
+
+// topList is one list of the top report: the key and label columns of the
+// requests, and the rollup (table and key column) with the same counts.
+type topList struct {
+	dst               *[]TopEntry
+	key, label        string
+	rollup, rollupKey string
+	daily             bool // the rollup has a day column instead of an hour
+}
+
+func topReport(ctx context.Context, conn driver.Conn, db string, f Filter, n int, rollups bool) (*Top, error) {
 	f = f.Resolve(time.Now())
 	if err := f.check(); err != nil {
 		return nil, err
@@ -23,57 +50,110 @@ func TopReport(ctx context.Context, conn driver.Conn, db string, f Filter, n int
 	if n <= 0 {
 		n = DefaultTopN
 	}
-	ctx = withParams(ctx, f.params())
-	q, err := expand(ctx, "SELECT count() FROM {db}.requests WHERE "+where, db)
-	if err != nil {
-		return nil, err
+	rollups = rollups && len(restrictedOf(ctx)) == 0
+	t := &Top{Filter: f}
+	lists := []topList{
+		// Clients, networks, countries and ASNs are counted from the rows:
+		// grouping millions of clients costs the same from the hourly
+		// rollup (measured), and a client-hour keeps one country.
+		{dst: &t.Clients, key: "client_id", label: "''"},
+		{dst: &t.Networks, key: "network_id", label: "''"},
+		{dst: &t.Paths, key: "path", label: "''", rollup: store.PathsTable, rollupKey: "path", daily: true},
+		{dst: &t.Countries, key: "country", label: "''"},
+		{dst: &t.ASNs, key: "asn", label: "toString(any(as_org))"},
+		{dst: &t.UserAgents, key: "user_agent", label: "''"},
 	}
 	var total uint64
-	if err := conn.QueryRow(ctx, q).Scan(&total); err != nil {
-		return nil, fmt.Errorf("top: %w", chError(err))
-	}
-	t := &Top{Filter: f}
-	lists := []struct {
-		dst        *[]TopEntry
-		key, label string
-	}{
-		{&t.Clients, "toString(client_id)", "''"},
-		{&t.Networks, "toString(network_id)", "''"},
-		{&t.Paths, "path", "''"},
-		{&t.Countries, "toString(country)", "''"},
-		{&t.ASNs, "toString(asn)", "toString(any(as_org))"},
-		{&t.UserAgents, "user_agent", "''"},
-	}
+	queries := []func() error{func() error {
+		q := "SELECT count() FROM {db}.requests WHERE " + where
+		qctx := withParams(ctx, f.params())
+		if rollups {
+			qctx = innerParams(ctx, f, time.Hour)
+			q = "SELECT sum(n) FROM " + rollupCounts(topList{key: "0", rollup: store.ClientsTable, rollupKey: "0"})
+		}
+		q, err := expand(qctx, q, db)
+		if err != nil {
+			return err
+		}
+		if err := conn.QueryRow(qctx, q).Scan(&total); err != nil {
+			return fmt.Errorf("top: %w", chError(err))
+		}
+		return nil
+	}}
 	for _, l := range lists {
 		*l.dst = []TopEntry{}
+		queries = append(queries, func() error { return topEntries(ctx, conn, db, f, n, l, rollups) })
+	}
+	if err := runAtOnce(topParallelism, queries...); err != nil {
+		return nil, err
+	}
+	for _, l := range lists {
 		if total == 0 {
-			continue
+			*l.dst = []TopEntry{}
 		}
-		q, err := expand(ctx, fmt.Sprintf(`SELECT %s AS key, %s AS label, count() AS requests
-			FROM {db}.requests WHERE `+where+`
-			GROUP BY key ORDER BY requests DESC, key LIMIT %d`, l.key, l.label, n), db)
-		if err != nil {
-			return nil, err
-		}
-		rows, err := conn.Query(ctx, q)
-		if err != nil {
-			return nil, fmt.Errorf("top: %w", chError(err))
-		}
-		for rows.Next() {
-			var e TopEntry
-			if err := rows.Scan(&e.Key, &e.Label, &e.Requests); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("top: %w", chError(err))
-			}
-			e.Share = ratio(e.Requests, total)
-			*l.dst = append(*l.dst, e)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("top: %w", chError(err))
+		for i := range *l.dst {
+			(*l.dst)[i].Share = ratio((*l.dst)[i].Requests, total)
 		}
 	}
 	t.Total = total
 	return t, nil
+}
+
+// topEntries fills l's list: from the requests, or the rollup's whole
+// units and the requests' edges when l has a rollup and rollups is set.
+func topEntries(ctx context.Context, conn driver.Conn, db string, f Filter, n int, l topList, rollups bool) error {
+	qctx := withParams(ctx, f.params())
+	from := "(SELECT " + l.key + " AS key, count() AS n FROM {db}.requests WHERE " + where + " GROUP BY key)"
+	label := l.label
+	if rollups && l.rollup != "" {
+		unit := time.Hour
+		if l.daily {
+			unit = 24 * time.Hour
+		}
+		qctx, from = innerParams(ctx, f, unit), rollupCounts(l)
+	}
+	if label != "''" {
+		// The label of a key is any of its rows' (looked up for the top
+		// keys only when the counts come from a rollup).
+		from = "(SELECT " + l.key + " AS key, count() AS n, " + label + " AS label FROM {db}.requests WHERE " + where + " GROUP BY key)"
+		label = "any(label)"
+	}
+	q, err := expand(qctx, `SELECT toString(key), `+label+`, sum(n) AS requests FROM `+from+`
+		GROUP BY key ORDER BY requests DESC, toString(key) LIMIT `+fmt.Sprint(n), db)
+	if err != nil {
+		return err
+	}
+	rows, err := conn.Query(qctx, q)
+	if err != nil {
+		return fmt.Errorf("top: %w", chError(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e TopEntry
+		if err := rows.Scan(&e.Key, &e.Label, &e.Requests); err != nil {
+			return fmt.Errorf("top: %w", chError(err))
+		}
+		*l.dst = append(*l.dst, e)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("top: %w", chError(err))
+	}
+	return nil
+}
+
+// rollupCounts is a FROM of (key, n): the rollup's rows of the whole units
+// inside the range (innerParams) and the requests' counts of the rest.
+func rollupCounts(l topList) string {
+	inner := "hour >= " + innerSince + " AND hour < " + innerUntil
+	if l.daily {
+		inner = "day >= toDate(" + innerSince + ") AND day < toDate(" + innerUntil + ")"
+	}
+	return strings.NewReplacer("$RK", l.rollupKey, "$K", l.key, "$T", l.rollup, "$INNER", inner).Replace(`(
+			SELECT $RK AS key, requests AS n FROM {db}.$T
+			WHERE $INNER AND ({site:String} = '' OR site = {site:String})
+			UNION ALL
+			SELECT $K AS key, count() AS n FROM {db}.requests
+			WHERE ` + where + ` AND NOT (ts >= ` + innerSince + ` AND ts < ` + innerUntil + `)
+			GROUP BY key
+		)`)
 }
