@@ -76,8 +76,27 @@ func HealthReport(ctx context.Context, conn driver.Conn, db string, f Filter) (*
 		from, ctx = hourlyHealthFrom(), innerParams(ctx, f, time.Hour)
 	}
 	bucket := strconv.FormatInt(int64(f.Bucket/time.Second), 10)
-	series, err := healthPoints(ctx, conn, db, `SELECT site, toDateTime64(toStartOfInterval(`+tcol+`, INTERVAL `+bucket+` SECOND), 3, 'UTC') AS t, `+cols+`
-		FROM `+from+` GROUP BY site, t ORDER BY site, t`)
+	pctx, paths := ctx, ""
+	if h.Source != SourceRequests {
+		// Whole days from the daily path rollup, the edges from the rows.
+		pctx, paths = innerParams(ctx, f, 24*time.Hour), dailyPathsFrom()
+	}
+	// The three are independent: the path lists, the costliest, run beside
+	// the series and the totals.
+	var series, totals []HealthPoint
+	var failing, slowest []PathStat
+	err = runAtOnce(3, func() (err error) {
+		series, err = healthPoints(ctx, conn, db, `SELECT site, toDateTime64(toStartOfInterval(`+tcol+`, INTERVAL `+bucket+` SECOND), 3, 'UTC') AS t, `+cols+`
+			FROM `+from+` GROUP BY site, t ORDER BY site, t`)
+		return err
+	}, func() (err error) {
+		totals, err = healthPoints(ctx, conn, db, `SELECT site, {since:DateTime64(3, 'UTC')} AS t, `+cols+`
+			FROM `+from+` GROUP BY site ORDER BY site`)
+		return err
+	}, func() (err error) {
+		failing, slowest, err = pathLists(pctx, conn, db, h.Quantile, paths)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -87,26 +106,10 @@ func HealthReport(ctx context.Context, conn driver.Conn, db string, f Filter) (*
 		p.RequestsPerSecond = float64(p.Requests) / max(end.Sub(start).Seconds(), 1e-3)
 	}
 	h.Series = series
-
-	totals, err := healthPoints(ctx, conn, db, `SELECT site, {since:DateTime64(3, 'UTC')} AS t, `+cols+`
-		FROM `+from+` GROUP BY site ORDER BY site`)
-	if err != nil {
-		return nil, err
-	}
 	for i := range totals {
 		totals[i].RequestsPerSecond = float64(totals[i].Requests) / f.Until.Sub(f.Since).Seconds()
 	}
 	h.Totals = totals
-
-	pctx, paths := ctx, ""
-	if h.Source != SourceRequests {
-		// Whole days from the daily path rollup, the edges from the rows.
-		pctx, paths = innerParams(ctx, f, 24*time.Hour), dailyPathsFrom()
-	}
-	failing, slowest, err := pathLists(pctx, conn, db, h.Quantile, paths)
-	if err != nil {
-		return nil, err
-	}
 	h.addPaths(failing, slowest)
 	return h, nil
 }
@@ -251,7 +254,7 @@ func pathLists(ctx context.Context, conn driver.Conn, db, quantile, from string)
 	agg := `count() AS requests, countIf(status >= 500) AS failures, ` + p95 + ` AS p95, count(request_time) AS known`
 	if from != "" {
 		agg = `sum(requests) AS requests, sum(failures) AS failures,
-				quantileTDigestMerge(` + store.PathLatencyLevel + `)(latency) AS p95, sum(latency_known) AS known`
+				` + store.PathLatencyP95 + ` AS p95, sum(latency_known) AS known`
 	} else {
 		from = "{db}.requests WHERE " + where
 	}

@@ -48,14 +48,14 @@ func hourlyHealthFrom() string {
 
 // dailyPathsFrom is the per-path aggregation of the range: whole days from
 // the daily path rollup, the edges from the requests, with columns site,
-// path, requests, failures, latency_known and latency (a t-digest state).
+// path, requests, failures, latency_known and latency (store.PathLatencyState).
 func dailyPathsFrom() string {
 	return `(
 			SELECT site, path, requests, failures, latency_known, latency FROM {db}.` + store.PathsTable + `
 			WHERE day >= toDate(` + innerSince + `) AND day < toDate(` + innerUntil + `) AND ({site:String} = '' OR site = {site:String})
 			UNION ALL
 			SELECT site, path, count() AS requests, countIf(status >= 500) AS failures, count(request_time) AS latency_known,
-				quantileTDigestStateIf(` + store.PathLatencyLevel + `)(assumeNotNull(request_time), isNotNull(request_time)) AS latency
+				` + store.PathLatencyState + ` AS latency
 			FROM {db}.requests
 			WHERE ` + where + ` AND NOT (ts >= ` + innerSince + ` AND ts < ` + innerUntil + `)
 			GROUP BY site, path

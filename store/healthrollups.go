@@ -15,9 +15,18 @@ const (
 	HealthHourlyTable = "site_health_1h"
 )
 
-// PathLatencyLevel is the quantile level PathsTable's latency states are
-// written with: read them with quantileTDigestMerge(0.95)(latency).
-const PathLatencyLevel = "0.95"
+// Path latency states (PathsTable's latency column, migration 10) are
+// quantileTiming's: request times in whole milliseconds, exact below
+// 1,024 ms and within 16 ms up to 30 s (longer ones count as 30 s). They
+// merge about twice as fast as the t-digest states of migration 8 (health's
+// path lists over 30 days of 30 M requests: 1.3-1.6 s of merging -> 0.7 s)
+// and are exact to nginx's millisecond where most requests are.
+const (
+	// PathLatencyState is the state of a set of requests rows.
+	PathLatencyState = "quantileTimingStateIf(0.95)(toUInt32(round(assumeNotNull(request_time) * 1000)), isNotNull(request_time))"
+	// PathLatencyP95 is the p95 in seconds (Float32) of latency states.
+	PathLatencyP95 = "toFloat32(quantileTimingMerge(0.95)(latency) / 1000)"
+)
 
 var pathColumns = []column{
 	{"site", "LowCardinality(String)", "", ""},
@@ -26,7 +35,7 @@ var pathColumns = []column{
 	{"requests", "SimpleAggregateFunction(sum, UInt64)", "", ""},
 	{"failures", "SimpleAggregateFunction(sum, UInt64)", "", "responses with status 500 or more"},
 	{"latency_known", "SimpleAggregateFunction(sum, UInt64)", "", "requests that logged a request time"},
-	{"latency", "AggregateFunction(quantileTDigest(" + PathLatencyLevel + "), Float32)", "", "request time in seconds; read with quantileTDigestMerge(" + PathLatencyLevel + ")(latency)"},
+	{"latency", "AggregateFunction(quantileTiming(0.95), UInt32)", "", "request time in milliseconds; the p95 in seconds: " + PathLatencyP95},
 }
 
 // pathsSelect aggregates requests rows into PathsTable's columns: the
@@ -34,7 +43,7 @@ var pathColumns = []column{
 func pathsSelect(from, where string) string {
 	return "SELECT\n    site,\n    toDate(ts) AS day,\n    path,\n    count() AS requests,\n" +
 		"    countIf(status >= 500) AS failures,\n    count(request_time) AS latency_known,\n" +
-		"    quantileTDigestStateIf(" + PathLatencyLevel + ")(assumeNotNull(request_time), isNotNull(request_time)) AS latency\n" +
+		"    " + PathLatencyState + " AS latency\n" +
 		"FROM " + from + where + "\nGROUP BY site, day, path"
 }
 
@@ -58,6 +67,18 @@ func (s schema) pathsDDL() []string {
 		ddl = append(ddl, s.distributed(PathsTable, ""))
 	}
 	return ddl
+}
+
+// pathsTimingDDL (migration 10) rebuilds PathsTable with quantileTiming
+// latency states (PathLatencyState) from the stored requests: states of
+// another function cannot be converted.
+func (s schema) pathsTimingDDL() []string {
+	ddl := []string{"DROP VIEW IF EXISTS " + s.name(s.storage(PathsTable)+"_mv") + s.onCluster() + " SYNC"}
+	if s.c.Cluster != "" {
+		ddl = append(ddl, "DROP TABLE IF EXISTS "+s.name(PathsTable)+s.onCluster()+" SYNC")
+	}
+	ddl = append(ddl, "DROP TABLE IF EXISTS "+s.name(s.storage(PathsTable))+s.onCluster()+" SYNC")
+	return append(ddl, s.pathsDDL()...)
 }
 
 // healthHourlySelect sums HealthTable rows (from) by hour.

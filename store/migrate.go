@@ -36,6 +36,7 @@ var migrations = []migration{
 	{7, "client threat signals per hour (rollup the rules read first), filled from the stored requests", schema.signalsDDL},
 	{8, "site health per path per day (rollup for health's path lists), filled from the stored requests", schema.pathsDDL},
 	{9, "site health per hour (rollup of the per-minute one), filled from it", schema.healthHourlyDDL},
+	{10, "site health per path per day with millisecond latency states (faster path lists), rebuilt from the stored requests", schema.pathsTimingDDL},
 }
 
 // SchemaVersion is the version Migrate brings a database to.
