@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vakt-dev/vakt/store"
 	"github.com/vakt-dev/vakt/subject/marks"
 )
 
@@ -57,9 +58,12 @@ func restrictedValue(l []marks.Client) string {
 	return b.String()
 }
 
-// withoutRestricted replaces the requests table in a query written with
-// {db}. by the table without the restricted clients.
+// withoutRestricted replaces the requests table and the signal rollup in a
+// query written with {db}. by the tables without the restricted clients.
 func withoutRestricted(query string) string {
-	return strings.ReplaceAll(query, "{db}.requests", "(SELECT * FROM {db}.requests WHERE (epoch, client_id) NOT IN {"+
-		restrictedParam+":Array(Tuple(UInt32, UInt64))})")
+	for _, table := range []string{"{db}.requests", "{db}." + store.SignalsTable} {
+		query = strings.ReplaceAll(query, table, "(SELECT * FROM "+table+" WHERE (epoch, client_id) NOT IN {"+
+			restrictedParam+":Array(Tuple(UInt32, UInt64))})")
+	}
+	return query
 }

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/vakt-dev/vakt/store"
+	"github.com/vakt-dev/vakt/subject/marks"
 )
 
 // rawRulesDir holds each rollup-reading built-in rule as it was written
@@ -100,6 +102,10 @@ func TestRulesRollupEqualsRawRows(t *testing.T) {
 		{Since: now.Add(-24 * time.Hour), Until: now},
 		{Since: now.Add(-2*time.Hour - 25*time.Minute), Until: now.Add(-2*time.Hour + 10*time.Minute)},
 	}
+	// A tenth of the clients that sent network signals restricted (`vakt subject
+	// restrict`): both forms must leave the same rows out, of the requests
+	// and of the rollup.
+	restricted := restrictedTenth(t, conn, db)
 	compared := 0
 	for _, r := range loadBuiltin(t) {
 		ref, ok := raw[r.Name]
@@ -130,6 +136,17 @@ func TestRulesRollupEqualsRawRows(t *testing.T) {
 		if caught == 0 {
 			t.Errorf("rule %s caught nobody in any range: the comparison proves nothing", r.Name)
 		}
+		rctx := WithRestricted(t.Context(), restricted)
+		got, err := r.Offenders(rctx, conn, db, ranges[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ref.Offenders(rctx, conn, db, ranges[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		diffOffenders(t, r.Name+" with restricted clients", got, want)
+		t.Logf("rule %s with %d clients restricted: %d offenders (range 0)", r.Name, len(restricted), len(want))
 		t.Logf("rule %s: %d offenders over %d ranges, equal both ways", r.Name, caught, len(ranges))
 		compared++
 	}
@@ -178,4 +195,29 @@ func diffOffenders(t *testing.T, what string, got, want []Offender) {
 			t.Errorf("%s: the rollup form reports %s; raw rows do not", what, k)
 		}
 	}
+}
+
+// restrictedTenth is one in ten of the clients (by id) that sent a network
+// signal: enough to change the evidence of every rule, few enough to leave
+// the distributed rules their offenders.
+func restrictedTenth(t *testing.T, conn driver.Conn, db string) []marks.Client {
+	t.Helper()
+	rows, err := conn.Query(t.Context(), "SELECT DISTINCT epoch, client_id FROM `"+db+"`."+store.SignalsTable+
+		" WHERE network_signals > 0 AND client_id % 10 = 0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var l []marks.Client
+	for rows.Next() {
+		var c marks.Client
+		if err := rows.Scan(&c.Epoch, &c.ID); err != nil {
+			t.Fatal(err)
+		}
+		l = append(l, c)
+	}
+	if len(l) == 0 {
+		t.Fatal("no client to restrict")
+	}
+	return l
 }
