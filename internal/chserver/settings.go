@@ -34,10 +34,6 @@ var freeSettings = map[string]bool{
 	"aggregate_functions_null_for_empty": true, "transform_null_in": true, "cast_keep_nullable": true,
 	"union_default_mode": true, "count_distinct_implementation": true, "enable_analyzer": true,
 	"allow_experimental_analyzer": true, "join_algorithm": true,
-	// plan choices that change how, not what, a query reads
-	"optimize_aggregation_in_order": true, "optimize_read_in_order": true,
-	"use_skip_indexes": true, "force_primary_key": true, "force_data_skipping_indices": true,
-	"enable_materialized_cte": true,
 }
 
 // freeSettingPrefixes are the format settings, minus those that name files
