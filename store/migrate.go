@@ -97,20 +97,20 @@ func migrateReport(ctx context.Context, conn driver.Conn, cfg SchemaConfig) (*Mi
 
 	// Existence is checked first so that an up-to-date cluster sees no
 	// ON CLUSTER DDL at every start.
-	exists, err := queryUint(ctx, conn, "EXISTS DATABASE "+quoteIdent(db))
+	dbExists, err := exists(ctx, conn, "EXISTS DATABASE "+quoteIdent(db))
 	if err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}
-	if exists == 0 {
+	if !dbExists {
 		if err := exec(ctx, conn, s.createDatabase()); err != nil {
 			return nil, err
 		}
 	}
-	hadHistory, err := queryUint(ctx, conn, "EXISTS TABLE "+s.name(MigrationsTable))
+	hadHistory, err := exists(ctx, conn, "EXISTS TABLE "+s.name(MigrationsTable))
 	if err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}
-	if hadHistory == 0 {
+	if !hadHistory {
 		if err := exec(ctx, conn, s.createMigrations()); err != nil {
 			return nil, err
 		}
@@ -129,9 +129,9 @@ func migrateReport(ctx context.Context, conn driver.Conn, cfg SchemaConfig) (*Mi
 		rep.Warnings = append(rep.Warnings, notes...)
 	}
 	requestRows := uint64(0)
-	if has, err := queryUint(ctx, conn, "EXISTS TABLE "+s.name(s.storage(RequestsTable))); err != nil {
+	if has, err := exists(ctx, conn, "EXISTS TABLE "+s.name(s.storage(RequestsTable))); err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
-	} else if has == 1 {
+	} else if has {
 		if requestRows, err = queryCount(ctx, conn, "SELECT count() FROM "+s.name(s.storage(RequestsTable))); err != nil {
 			return nil, fmt.Errorf("schema: %w", err)
 		}
@@ -339,12 +339,13 @@ func firstLine(s string) string {
 	return s
 }
 
-func queryUint(ctx context.Context, conn driver.Conn, q string) (uint64, error) {
-	var v uint8
+// exists answers an EXISTS statement: "EXISTS TABLE t", "EXISTS DATABASE d".
+func exists(ctx context.Context, conn driver.Conn, q string) (bool, error) {
+	var v uint8 // EXISTS answers a UInt8
 	if err := conn.QueryRow(ctx, q).Scan(&v); err != nil {
-		return 0, fmt.Errorf("%s: %w", q, err)
+		return false, fmt.Errorf("%s: %w", q, err)
 	}
-	return uint64(v), nil
+	return v == 1, nil
 }
 
 // SchemaSQL is every statement a fresh installation runs for cfg, in
@@ -451,11 +452,11 @@ func ReadRetention(ctx context.Context, conn driver.Conn, cfg SchemaConfig) ([]T
 	s := newSchema(cfg)
 	out := ConfiguredRetention(cfg)
 	for i, t := range ttlTables {
-		n, err := queryUint(ctx, conn, "EXISTS TABLE "+s.name(s.storage(t.name)))
+		has, err := exists(ctx, conn, "EXISTS TABLE "+s.name(s.storage(t.name)))
 		if err != nil {
 			return nil, err
 		}
-		if n == 0 {
+		if !has {
 			return nil, fmt.Errorf("%s.%s: %w", s.c.Database, s.storage(t.name), ErrNoSchema)
 		}
 		create, err := showCreate(ctx, conn, s.c.Database, s.storage(t.name))

@@ -101,7 +101,7 @@ func TestMigrate(t *testing.T) {
 		t.Fatalf("first run: %+v", rep)
 	}
 	for _, tbl := range []string{RequestsTable, HealthTable, ClientsTable, HealthTable + "_mv", ClientsTable + "_mv"} {
-		if n, err := queryUint(t.Context(), conn, "EXISTS TABLE "+tableName(db, tbl)); err != nil || n != 1 {
+		if has, err := exists(t.Context(), conn, "EXISTS TABLE "+tableName(db, tbl)); err != nil || !has {
 			t.Errorf("%s missing after migration: %v", tbl, err)
 		}
 	}
@@ -231,7 +231,7 @@ func TestMigrateFoundationTable(t *testing.T) {
 	if err := conn.QueryRow(t.Context(), "SELECT primary_key FROM system.tables WHERE database = {db:String} AND name = 'requests'", clickhouse.Named("db", db)).Scan(&pk); err != nil || pk != "site, toStartOfHour(ts), client_id" {
 		t.Errorf("primary key %q after the rebuild (%v)", pk, err)
 	}
-	if n, err := queryUint(t.Context(), conn, "EXISTS TABLE "+tableName(db, RequestsTable+"_rebuild")); err != nil || n != 0 {
+	if has, err := exists(t.Context(), conn, "EXISTS TABLE "+tableName(db, RequestsTable+"_rebuild")); err != nil || has {
 		t.Errorf("the old table was left behind (%v)", err)
 	}
 	if n := count(t, conn, db); n != 100 {

@@ -4,29 +4,13 @@
 "use strict";
 
 (function () {
-  // ---- errors: recorded in the page (tests read them), never thrown away
-  const jsErrors = [];
-  function recordError(msg) {
-    jsErrors.push(String(msg));
-    const ul = document.getElementById("js-errors");
-    if (ul) {
-      const li = document.createElement("li");
-      li.textContent = String(msg);
-      ul.appendChild(li);
-    }
-    document.body && (document.body.dataset.jsErrors = String(jsErrors.length));
-  }
-  window.addEventListener("error", (e) => recordError(e.message || "error"));
-  window.addEventListener("unhandledrejection", (e) => recordError((e.reason && e.reason.message) || String(e.reason)));
-  document.addEventListener("securitypolicyviolation", (e) => recordError("CSP violation: " + e.violatedDirective + " " + e.blockedURI));
+  const { RANGES, SEVERITY, $, el, svg, clear, fmtInt, fmtPct, isoTitle } = window.vakt;
 
-  const RANGES = ["15m", "1h", "24h", "7d"];
   const RANGE_TEXT = { "15m": "the last 15 minutes", "1h": "the last hour", "24h": "the last 24 hours", "7d": "the last 7 days" };
   // Refresh periods in seconds per range: [health, threats and top lists].
   const PERIOD = { "15m": [5, 15], "1h": [5, 15], "24h": [15, 45], "7d": [60, 180] };
   const STATUS_PERIOD = 15, SITES_PERIOD = 30;
   const PALETTE = ["#2563eb", "#16a34a", "#d97706", "#9333ea", "#0891b2", "#db2777", "#65a30d", "#64748b"];
-  const SEVERITY = { 5: "critical", 4: "high", 3: "medium", 2: "low", 1: "info", 0: "—" };
   const TOPS = [
     ["clients", "Clients (pseudonymous ids)", true],
     ["networks", "Networks (pseudonymous ids)", true],
@@ -50,24 +34,8 @@
     sites: [],
   };
 
-  const $ = (id) => document.getElementById(id);
-  const SVG = "http://www.w3.org/2000/svg";
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined && text !== null) e.textContent = String(text);
-    return e;
-  }
-  function svg(tag, attrs) {
-    const e = document.createElementNS(SVG, tag);
-    for (const k in attrs) e.setAttribute(k, attrs[k]);
-    return e;
-  }
-  function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); }
 
   // ---- formatting
-  const nf = new Intl.NumberFormat();
-  function fmtInt(n) { return nf.format(Math.round(n)); }
   function fmtCompact(n) {
     if (n === null || n === undefined) return "—";
     const a = Math.abs(n);
@@ -96,13 +64,6 @@
     if (v === 0) return "0";
     if (step < 1) return fmtAxis(v * 1000, step * 1000) + " ms";
     return fmtAxis(v, step) + " s";
-  }
-  function fmtPct(v) {
-    if (v === null || v === undefined) return "—";
-    const p = v * 100;
-    if (p === 0) return "0%";
-    if (p < 0.1) return "<0.1%";
-    return (p < 10 ? p.toFixed(2) : p.toFixed(1)) + "%";
   }
   function fmtLatency(s) {
     if (s === null || s === undefined) return "—";
@@ -142,7 +103,6 @@
     if (e.slice(11) === "00:00" && fmtUTC(endMs - 1).slice(0, 10) === s.slice(0, 10)) return s + " – 24:00";
     return s + " – " + e.slice(5);
   }
-  function isoTitle(t) { return new Date(t).toISOString().replace(".000Z", "Z"); }
 
   // ---- API
   async function api(path, extra) {
@@ -850,7 +810,7 @@
   }
 
   function init() {
-    document.body.dataset.jsErrors = String(jsErrors.length);
+    document.body.dataset.jsErrors = String(window.vakt.errorCount());
     $("site").addEventListener("change", (e) => { state.site = e.target.value; changed(); });
     for (const b of $("range").querySelectorAll("button")) b.addEventListener("click", () => { state.range = b.dataset.range; changed(); });
     $("live").addEventListener("click", () => {

@@ -5,19 +5,8 @@
 "use strict";
 
 (function () {
-  const jsErrors = [];
-  function recordError(msg) {
-    jsErrors.push(String(msg));
-    const ul = document.getElementById("js-errors");
-    if (ul) { const li = document.createElement("li"); li.textContent = String(msg); ul.appendChild(li); }
-    if (document.body) document.body.dataset.jsErrors = String(jsErrors.length);
-  }
-  window.addEventListener("error", (e) => recordError(e.message || "error"));
-  window.addEventListener("unhandledrejection", (e) => recordError((e.reason && e.reason.message) || String(e.reason)));
-  document.addEventListener("securitypolicyviolation", (e) => recordError("CSP violation: " + e.violatedDirective + " " + e.blockedURI));
+  const { RANGES, SEVERITY, $, el, svg, clear, fmtInt, fmtPct, isoTitle } = window.vakt;
 
-  const RANGES = ["15m", "1h", "24h", "7d"];
-  const SEVERITY = { 5: "critical", 4: "high", 3: "medium", 2: "low", 1: "info", 0: "—" };
   const params = new URLSearchParams(location.search);
   const q = {
     scope: params.get("scope") || "client",
@@ -27,29 +16,7 @@
     range: RANGES.includes(params.get("range")) ? params.get("range") : "24h",
   };
 
-  const $ = (id) => document.getElementById(id);
-  const SVG = "http://www.w3.org/2000/svg";
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined && text !== null) e.textContent = String(text);
-    return e;
-  }
-  function svg(tag, attrs) {
-    const e = document.createElementNS(SVG, tag);
-    for (const k in attrs) e.setAttribute(k, attrs[k]);
-    return e;
-  }
-  function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); }
-  const nf = new Intl.NumberFormat();
-  const fmtInt = (n) => nf.format(Math.round(n));
-  function fmtPct(v) {
-    if (v === null || v === undefined) return "—";
-    const p = v * 100;
-    return p === 0 ? "0%" : p < 0.1 ? "<0.1%" : (p < 10 ? p.toFixed(2) : p.toFixed(1)) + "%";
-  }
   const fmtUTC = (t) => new Date(t).toISOString().slice(0, 19).replace("T", " ");
-  const isoTitle = (t) => new Date(t).toISOString().replace(".000Z", "Z");
   function fmtEv(v) { return v === null ? "—" : Number.isInteger(v) ? fmtInt(v) : v < 1 ? v.toFixed(3) : v.toFixed(1); }
 
   // href of another investigation over the same site and range.
@@ -234,7 +201,7 @@
   }
 
   function init() {
-    document.body.dataset.jsErrors = String(jsErrors.length);
+    document.body.dataset.jsErrors = String(window.vakt.errorCount());
     const back = new URLSearchParams();
     if (q.site) back.set("site", q.site);
     if (q.range !== "1h") back.set("range", q.range);
