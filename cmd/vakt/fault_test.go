@@ -215,22 +215,7 @@ ingest:
 // is stored exactly once. A third import finds every line stored already.
 func TestImportSIGKILLThenAgain(t *testing.T) {
 	t.Parallel()
-	testenv.CHDBLib(t)
-	work := t.TempDir()
-	dataDir := filepath.Join(work, "data")
-	logFile := filepath.Join(work, "access.log")
-	w := startLogWriter(t, logFile, 1000, 0)
-	for w.written.Load() < 400_000 {
-		time.Sleep(time.Millisecond)
-	}
-	w.stop()
-	n := int(w.written.Load())
-	// A RAW stream far smaller than the file holds ingest back, so that it
-	// is still reading when the first batch is stored.
-	cfg := faultConfig(t, work, "import.yaml", dataDir, "streams: {raw_max_bytes: 4000000}\n")
-
-	p := startVakt(t, "import", "--config", cfg, "--log-level", "debug", "--site", "fault.example", logFile)
-	p.waitOutput(t, regexp.MustCompile(`msg="batch stored"`))
+	p, cfg, dataDir, logFile, n := importUntilFirstBatch(t, 400_000)
 	p.kill()
 	if strings.Contains(p.output(), `msg="ingest finished"`) {
 		t.Log("killed after ingest had read the whole file (while the store was busy)")

@@ -28,20 +28,7 @@ func summaryCount(out, name string) int {
 // import stores the file exactly once.
 func TestImportInterruptedSummaryCountsStored(t *testing.T) {
 	t.Parallel()
-	testenv.CHDBLib(t)
-	work := t.TempDir()
-	dataDir := filepath.Join(work, "data")
-	logFile := filepath.Join(work, "access.log")
-	w := startLogWriter(t, logFile, 1000, 0)
-	for w.written.Load() < 300_000 {
-		time.Sleep(time.Millisecond)
-	}
-	w.stop()
-	n := int(w.written.Load())
-	cfg := faultConfig(t, work, "import.yaml", dataDir, "streams: {raw_max_bytes: 4000000}\n")
-
-	p := startVakt(t, "import", "--config", cfg, "--log-level", "debug", "--site", "fault.example", logFile)
-	p.waitOutput(t, regexp.MustCompile(`msg="batch stored"`))
+	p, cfg, dataDir, logFile, n := importUntilFirstBatch(t, 300_000)
 	p.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-p.done:
@@ -70,4 +57,26 @@ func TestImportInterruptedSummaryCountsStored(t *testing.T) {
 		t.Fatalf("import again: %v\n%s", err, stderr)
 	}
 	checkExactlyOnce(t, dataDir, n)
+}
+
+// importUntilFirstBatch writes a log of at least lines lines and starts
+// `vakt import` of it with a RAW stream far smaller than the file, so that
+// ingest is still reading when the first batch is stored, and returns then:
+// the import, its config, data dir and log, and the lines written.
+func importUntilFirstBatch(t *testing.T, lines int64) (p *process, cfg, dataDir, logFile string, n int) {
+	t.Helper()
+	testenv.CHDBLib(t)
+	work := t.TempDir()
+	dataDir = filepath.Join(work, "data")
+	logFile = filepath.Join(work, "access.log")
+	w := startLogWriter(t, logFile, 1000, 0)
+	for w.written.Load() < lines {
+		time.Sleep(time.Millisecond)
+	}
+	w.stop()
+	n = int(w.written.Load())
+	cfg = faultConfig(t, work, "import.yaml", dataDir, "streams: {raw_max_bytes: 4000000}\n")
+	p = startVakt(t, "import", "--config", cfg, "--log-level", "debug", "--site", "fault.example", logFile)
+	p.waitOutput(t, regexp.MustCompile(`msg="batch stored"`))
+	return p, cfg, dataDir, logFile, n
 }
