@@ -510,11 +510,13 @@ func (w *worker) insert(ctx context.Context, token string, r *rows) error {
 			}
 			return nil
 		}
-		w.s.insertErrors.Add(1)
-		w.s.m.InsertErrors.Inc()
 		if ctx.Err() != nil {
+			// Cut short by shutdown: not an insert error (the messages
+			// stay unacknowledged and are stored at the next start).
 			return fmt.Errorf("store: insert of %d rows: %w (%w)", r.len(), context.Cause(ctx), err)
 		}
+		w.s.insertErrors.Add(1)
+		w.s.m.InsertErrors.Inc()
 		wait := jitter(backoff)
 		args := []any{"worker", w.id, "rows", r.len(), "attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", err}
 		if fix := insertFix(err); fix != "" {
