@@ -7,7 +7,7 @@ const (
 	// 8): health's failing and slowest paths over long ranges read it
 	// instead of every request. It holds paths, as the requests do, and
 	// expires with them (retention.requests).
-	PathsTable = "path_health_1d"
+	PathsTable = "path_stats_1d"
 	// HealthHourlyTable is HealthTable summed by hour (migration 9), fed
 	// from HealthTable's inserts, not from the requests: health over days
 	// reads 60 times fewer latency states. It has no client ids and is
@@ -69,16 +69,19 @@ func (s schema) pathsDDL() []string {
 	return ddl
 }
 
-// pathsTimingDDL (migration 10) rebuilds PathsTable with quantileTiming
-// latency states (PathLatencyState) from the stored requests: states of
-// another function cannot be converted.
+// pathsTimingDDL (migration 10) makes PathsTable, with quantileTiming
+// latency states (PathLatencyState), from the stored requests, and drops
+// migration 8's t-digest table (states of another function cannot be
+// converted). A new name, not the old one dropped and made again: replicas
+// migrating at once never drop a table another has just made.
 func (s schema) pathsTimingDDL() []string {
-	ddl := []string{"DROP VIEW IF EXISTS " + s.name(s.storage(PathsTable)+"_mv") + s.onCluster() + " SYNC"}
+	const old = "path_health_1d"
+	ddl := s.pathsDDL()
+	ddl = append(ddl, "DROP VIEW IF EXISTS "+s.name(s.storage(old)+"_mv")+s.onCluster()+" SYNC")
 	if s.c.Cluster != "" {
-		ddl = append(ddl, "DROP TABLE IF EXISTS "+s.name(PathsTable)+s.onCluster()+" SYNC")
+		ddl = append(ddl, "DROP TABLE IF EXISTS "+s.name(old)+s.onCluster()+" SYNC")
 	}
-	ddl = append(ddl, "DROP TABLE IF EXISTS "+s.name(s.storage(PathsTable))+s.onCluster()+" SYNC")
-	return append(ddl, s.pathsDDL()...)
+	return append(ddl, "DROP TABLE IF EXISTS "+s.name(s.storage(old))+s.onCluster()+" SYNC")
 }
 
 // healthHourlySelect sums HealthTable rows (from) by hour.

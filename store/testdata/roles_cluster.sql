@@ -9,8 +9,8 @@ GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`client_activity_1h` TO `vakt_w
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`client_activity_1h_local` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`client_signals_1h` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`client_signals_1h_local` TO `vakt_writer`;
-GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`path_health_1d` TO `vakt_writer`;
-GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`path_health_1d_local` TO `vakt_writer`;
+GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`path_stats_1d` TO `vakt_writer`;
+GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`path_stats_1d_local` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_health_1h` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_health_1h_local` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`requests` TO `vakt_security`;
@@ -21,7 +21,7 @@ GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_signals_1h` TO `vakt_se
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_signals_1h_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1h` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1h_local` TO `vakt_security`;
-GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_health_1d` TO `vakt_security`;
-GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_health_1d_local` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_stats_1d` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_stats_1d_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1m` TO `vakt_ops`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1m_local` TO `vakt_ops`;

@@ -225,7 +225,7 @@ INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (7, 'c
 
 -- migration 8: site health per path per day (rollup for health's path lists), filled from the stored requests
 
-CREATE TABLE IF NOT EXISTS `vakt`.`path_health_1d_local` ON CLUSTER `vakt_cluster`
+CREATE TABLE IF NOT EXISTS `vakt`.`path_stats_1d_local` ON CLUSTER `vakt_cluster`
 (
     `site` LowCardinality(String),
     `day` Date COMMENT 'UTC day',
@@ -241,7 +241,7 @@ ORDER BY (site, day, path)
 TTL toDateTime(day) + INTERVAL 30 DAY
 SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`path_health_1d_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`path_health_1d_local`
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`path_stats_1d_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`path_stats_1d_local`
 AS SELECT
     site,
     toDate(ts) AS day,
@@ -253,8 +253,8 @@ AS SELECT
 FROM `vakt`.`requests_local`
 GROUP BY site, day, path;
 
-CREATE TABLE IF NOT EXISTS `vakt`.`path_health_1d` ON CLUSTER `vakt_cluster` AS `vakt`.`path_health_1d_local`
-ENGINE = Distributed(`vakt_cluster`, `vakt`, `path_health_1d_local`);
+CREATE TABLE IF NOT EXISTS `vakt`.`path_stats_1d` ON CLUSTER `vakt_cluster` AS `vakt`.`path_stats_1d_local`
+ENGINE = Distributed(`vakt_cluster`, `vakt`, `path_stats_1d_local`);
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (8, 'site health per path per day (rollup for health's path lists), filled from the stored requests', now64(3));
 
@@ -305,13 +305,7 @@ INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (9, 's
 
 -- migration 10: site health per path per day with millisecond latency states (faster path lists), rebuilt from the stored requests
 
-DROP VIEW IF EXISTS `vakt`.`path_health_1d_local_mv` ON CLUSTER `vakt_cluster` SYNC;
-
-DROP TABLE IF EXISTS `vakt`.`path_health_1d` ON CLUSTER `vakt_cluster` SYNC;
-
-DROP TABLE IF EXISTS `vakt`.`path_health_1d_local` ON CLUSTER `vakt_cluster` SYNC;
-
-CREATE TABLE IF NOT EXISTS `vakt`.`path_health_1d_local` ON CLUSTER `vakt_cluster`
+CREATE TABLE IF NOT EXISTS `vakt`.`path_stats_1d_local` ON CLUSTER `vakt_cluster`
 (
     `site` LowCardinality(String),
     `day` Date COMMENT 'UTC day',
@@ -327,7 +321,7 @@ ORDER BY (site, day, path)
 TTL toDateTime(day) + INTERVAL 30 DAY
 SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`path_health_1d_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`path_health_1d_local`
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`path_stats_1d_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`path_stats_1d_local`
 AS SELECT
     site,
     toDate(ts) AS day,
@@ -339,8 +333,14 @@ AS SELECT
 FROM `vakt`.`requests_local`
 GROUP BY site, day, path;
 
-CREATE TABLE IF NOT EXISTS `vakt`.`path_health_1d` ON CLUSTER `vakt_cluster` AS `vakt`.`path_health_1d_local`
-ENGINE = Distributed(`vakt_cluster`, `vakt`, `path_health_1d_local`);
+CREATE TABLE IF NOT EXISTS `vakt`.`path_stats_1d` ON CLUSTER `vakt_cluster` AS `vakt`.`path_stats_1d_local`
+ENGINE = Distributed(`vakt_cluster`, `vakt`, `path_stats_1d_local`);
+
+DROP VIEW IF EXISTS `vakt`.`path_health_1d_local_mv` ON CLUSTER `vakt_cluster` SYNC;
+
+DROP TABLE IF EXISTS `vakt`.`path_health_1d` ON CLUSTER `vakt_cluster` SYNC;
+
+DROP TABLE IF EXISTS `vakt`.`path_health_1d_local` ON CLUSTER `vakt_cluster` SYNC;
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (10, 'site health per path per day with millisecond latency states (faster path lists), rebuilt from the stored requests', now64(3));
 
@@ -349,6 +349,6 @@ INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (10, '
 ALTER TABLE `vakt`.`requests_local` ON CLUSTER `vakt_cluster` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`client_activity_1h_local` ON CLUSTER `vakt_cluster` MODIFY TTL last_seen + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_health_1m_local` ON CLUSTER `vakt_cluster` MODIFY TTL minute + INTERVAL 90 DAY;
-ALTER TABLE `vakt`.`path_health_1d_local` ON CLUSTER `vakt_cluster` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;
+ALTER TABLE `vakt`.`path_stats_1d_local` ON CLUSTER `vakt_cluster` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_health_1h_local` ON CLUSTER `vakt_cluster` MODIFY TTL hour + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`client_signals_1h_local` ON CLUSTER `vakt_cluster` MODIFY TTL hour + INTERVAL 7 DAY;

@@ -923,7 +923,7 @@ INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (7, 'c
 
 -- migration 8: site health per path per day (rollup for health's path lists), filled from the stored requests
 
-CREATE TABLE IF NOT EXISTS `vakt`.`path_health_1d`
+CREATE TABLE IF NOT EXISTS `vakt`.`path_stats_1d`
 (
     `site` LowCardinality(String),
     `day` Date COMMENT 'UTC day',
@@ -939,9 +939,9 @@ ORDER BY (site, day, path)
 TTL toDateTime(day) + INTERVAL 30 DAY
 SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
 
-TRUNCATE TABLE IF EXISTS `vakt`.`path_health_1d`;
+TRUNCATE TABLE IF EXISTS `vakt`.`path_stats_1d`;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -954,7 +954,7 @@ FROM `vakt`.`requests`
 WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -967,7 +967,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 32
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -980,7 +980,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 31
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -993,7 +993,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 30
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1006,7 +1006,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 29
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1019,7 +1019,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 28
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1032,7 +1032,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 27
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1045,7 +1045,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 26
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1058,7 +1058,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 25
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1071,7 +1071,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 24
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1084,7 +1084,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 23
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1097,7 +1097,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 22
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1110,7 +1110,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 21
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1123,7 +1123,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 20
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1136,7 +1136,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 19
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1149,7 +1149,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 18
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1162,7 +1162,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 17
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1175,7 +1175,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 16
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1188,7 +1188,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 15
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1201,7 +1201,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 14
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1214,7 +1214,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 13
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1227,7 +1227,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 12
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1240,7 +1240,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 11
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1253,7 +1253,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 10
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1266,7 +1266,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 9
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1279,7 +1279,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 8
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1292,7 +1292,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 7
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1305,7 +1305,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 6
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1318,7 +1318,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 5
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1331,7 +1331,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 4
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1344,7 +1344,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 3
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1357,7 +1357,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 2
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1370,7 +1370,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 1
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1383,7 +1383,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 0
 GROUP BY site, day, path;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`path_health_1d_mv` TO `vakt`.`path_health_1d`
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`path_stats_1d_mv` TO `vakt`.`path_stats_1d`
 AS SELECT
     site,
     toDate(ts) AS day,
@@ -1460,11 +1460,7 @@ INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (9, 's
 
 -- migration 10: site health per path per day with millisecond latency states (faster path lists), rebuilt from the stored requests
 
-DROP VIEW IF EXISTS `vakt`.`path_health_1d_mv` SYNC;
-
-DROP TABLE IF EXISTS `vakt`.`path_health_1d` SYNC;
-
-CREATE TABLE IF NOT EXISTS `vakt`.`path_health_1d`
+CREATE TABLE IF NOT EXISTS `vakt`.`path_stats_1d`
 (
     `site` LowCardinality(String),
     `day` Date COMMENT 'UTC day',
@@ -1480,9 +1476,9 @@ ORDER BY (site, day, path)
 TTL toDateTime(day) + INTERVAL 30 DAY
 SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
 
-TRUNCATE TABLE IF EXISTS `vakt`.`path_health_1d`;
+TRUNCATE TABLE IF EXISTS `vakt`.`path_stats_1d`;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1495,7 +1491,7 @@ FROM `vakt`.`requests`
 WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1508,7 +1504,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 32
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1521,7 +1517,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 31
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1534,7 +1530,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 30
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1547,7 +1543,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 29
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1560,7 +1556,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 28
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1573,7 +1569,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 27
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1586,7 +1582,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 26
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1599,7 +1595,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 25
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1612,7 +1608,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 24
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1625,7 +1621,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 23
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1638,7 +1634,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 22
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1651,7 +1647,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 21
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1664,7 +1660,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 20
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1677,7 +1673,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 19
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1690,7 +1686,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 18
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1703,7 +1699,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 17
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1716,7 +1712,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 16
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1729,7 +1725,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 15
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1742,7 +1738,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 14
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1755,7 +1751,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 13
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1768,7 +1764,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 12
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1781,7 +1777,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 11
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1794,7 +1790,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 10
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1807,7 +1803,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 9
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1820,7 +1816,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 8
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1833,7 +1829,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 7
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1846,7 +1842,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 6
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1859,7 +1855,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 5
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1872,7 +1868,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 4
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1885,7 +1881,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 3
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1898,7 +1894,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 2
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1911,7 +1907,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 1
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_health_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
 SELECT
     site,
     toDate(ts) AS day,
@@ -1924,7 +1920,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 0
 GROUP BY site, day, path;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`path_health_1d_mv` TO `vakt`.`path_health_1d`
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`path_stats_1d_mv` TO `vakt`.`path_stats_1d`
 AS SELECT
     site,
     toDate(ts) AS day,
@@ -1936,6 +1932,10 @@ AS SELECT
 FROM `vakt`.`requests`
 GROUP BY site, day, path;
 
+DROP VIEW IF EXISTS `vakt`.`path_health_1d_mv` SYNC;
+
+DROP TABLE IF EXISTS `vakt`.`path_health_1d` SYNC;
+
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (10, 'site health per path per day with millisecond latency states (faster path lists), rebuilt from the stored requests', now64(3));
 
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
@@ -1943,6 +1943,6 @@ INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (10, '
 ALTER TABLE `vakt`.`requests` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`client_activity_1h` MODIFY TTL last_seen + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_health_1m` MODIFY TTL minute + INTERVAL 90 DAY;
-ALTER TABLE `vakt`.`path_health_1d` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;
+ALTER TABLE `vakt`.`path_stats_1d` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_health_1h` MODIFY TTL hour + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`client_signals_1h` MODIFY TTL hour + INTERVAL 7 DAY;
