@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -39,18 +38,16 @@ func ThreatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 	t := &Threats{Filter: f, Offenders: []Offender{}, Took: make([]RuleTime, len(rules))}
 	found := make([][]Offender, len(rules))
 	errs := make([]error, len(rules))
-	sem := make(chan struct{}, RuleParallelism)
-	var wg sync.WaitGroup
+	evaluate := make([]func() error, len(rules))
 	for i, r := range rules {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		evaluate[i] = func() error {
 			start := time.Now()
 			found[i], errs[i] = r.Offenders(ctx, conn, db, f)
 			t.Took[i] = RuleTime{Rule: r.Name, Took: time.Since(start)}
-		})
+			return errs[i]
+		}
 	}
-	wg.Wait()
+	_ = runAtOnce(RuleParallelism, evaluate...) // errs holds each rule's
 	if ctx.Err() != nil {
 		return t, ctx.Err()
 	}

@@ -22,10 +22,11 @@ const topParallelism = 3
 // pseudonyms of their salt epoch. An unknown country is "", an unknown ASN
 // "0".
 //
-// The counts are those of the requests in the range. Whole hours of it are
-// read from the per-client-hour rollup, whole days of paths from the daily
-// path rollup, and only the ragged edges from the requests, unless
-// restricted clients must be left out (the rollups hold them). Over a
+// The counts are those of the requests in the range. The total counts the
+// range's whole hours from the per-client-hour rollup and the paths its
+// whole days from the daily path rollup, each with only the ragged edges
+// from the requests, unless restricted clients must be left out (the
+// rollups hold them). Over a
 // range reaching past the requests' retention the path counts are those of
 // the rollup's days still kept: a day expires whole from the rollup when
 // its first rows expire from the requests.
