@@ -108,13 +108,14 @@ func (e *Engines) ownOrFind(ctx context.Context, cfg config.Config, need Need, l
 		return err
 	}
 	if owner == nil {
-		return e.find(ctx, cfg)
+		return e.find(ctx, cfg, need)
 	}
 	e.owner, e.Owner = owner, true
 	info := datadir.Runtime{PID: os.Getpid(), Started: time.Now().UTC()}
-	// The owner runs both embedded engines, so that commands started later
-	// on this data dir find everything they may need.
-	if cfg.EmbeddedNATS() {
+	// The owner runs the embedded engines it needs: a command that needs
+	// ClickHouse only (vakt sql, migrate, retention) does not wait for
+	// NATS to recover its store, which after a long run can take minutes.
+	if cfg.EmbeddedNATS() && need.NATS {
 		srv, err := startNATS(cfg, log)
 		if err != nil {
 			return err
@@ -151,9 +152,10 @@ func (e *Engines) ownOrFind(ctx context.Context, cfg config.Config, need Need, l
 }
 
 // find uses the engines of the process that owns the data dir.
-func (e *Engines) find(ctx context.Context, cfg config.Config) error {
+func (e *Engines) find(ctx context.Context, cfg config.Config, need Need) error {
 	info, err := datadir.Find(ctx, cfg.DataDir, func(info datadir.Runtime) bool {
-		return (!cfg.EmbeddedNATS() || info.NATSURL != "" || info.NATSInProcess) && (!cfg.EmbeddedClickHouse() || info.ClickHouseURL != "")
+		return (!need.NATS || !cfg.EmbeddedNATS() || info.NATSURL != "" || info.NATSInProcess) &&
+			(!need.ClickHouse || !cfg.EmbeddedClickHouse() || info.ClickHouseURL != "")
 	})
 	if err != nil {
 		return err
