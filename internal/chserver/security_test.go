@@ -392,6 +392,37 @@ func TestPolicyOverhead(t *testing.T) {
 	}
 }
 
+// TestParameterValuesShareADecision: a statement asked again with other
+// values of its parameters (a report over a new time range) reuses the
+// decision, allowed or refused; one with Identifier parameters is judged
+// for each value.
+func TestParameterValuesShareADecision(t *testing.T) {
+	srv.ClearPolicyCache()
+	steps := []struct {
+		stmt, param, value string
+		denied             bool
+		misses             int64 // parser decisions so far
+	}{
+		{"SELECT count() FROM system.one WHERE now64(3) >= {since:DateTime64(3, 'UTC')}", "since", "2026-12-01 00:00:00.000", false, 1},
+		{"SELECT count() FROM system.one WHERE now64(3) >= {since:DateTime64(3, 'UTC')}", "since", "2026-12-05 09:40:08.000", false, 1},
+		{"SELECT * FROM url({u:String}, 'CSV', 'x String')", "u", "http://127.0.0.1:1/a", true, 2},
+		{"SELECT * FROM url({u:String}, 'CSV', 'x String')", "u", "http://127.0.0.1:1/b", true, 2},
+		{"SELECT count() FROM {t:Identifier}", "t", "system.one", false, 3},
+		{"SELECT count() FROM {t:Identifier}", "t", "system.numbers", false, 4},
+		{"SELECT count() FROM {t:Identifier}", "t", "system.one", false, 4},
+	}
+	base := srv.PolicyMisses()
+	for i, st := range steps {
+		err := srv.CheckWithParams(st.stmt, map[string]string{st.param: st.value})
+		if (err != nil) != st.denied {
+			t.Fatalf("step %d (%s = %s): err %v, want denied %v", i, st.param, st.value, err, st.denied)
+		}
+		if got := srv.PolicyMisses() - base; got != st.misses {
+			t.Fatalf("step %d (%s = %s): %d parser decisions, want %d", i, st.param, st.value, got, st.misses)
+		}
+	}
+}
+
 func mustOK(t *testing.T, a account, q string) {
 	t.Helper()
 	if status, _, body := do(t, http.MethodPost, &a, q, nil); status != 200 {
