@@ -22,14 +22,14 @@ const topParallelism = 3
 // pseudonyms of their salt epoch. An unknown country is "", an unknown ASN
 // "0".
 //
-// The counts are those of the requests in the range. The total counts the
-// range's whole hours from the per-client-hour rollup and the paths its
-// whole days from the daily path rollup, each with only the ragged edges
-// from the requests, unless restricted clients must be left out (the
-// rollups hold them). Over a
-// range reaching past the requests' retention the path counts are those of
-// the rollup's days still kept: a day expires whole from the rollup when
-// its first rows expire from the requests.
+// The counts are those of the requests in the range. The total, clients
+// and networks count the range's whole hours from the per-client-hour
+// rollup and the paths its whole days from the daily path rollup, each
+// with only the ragged edges from the requests, unless restricted clients
+// must be left out (the rollups hold them). Over a range reaching past the
+// requests' retention those counts are the rollups' rows still kept: a
+// day expires whole from a rollup when its first rows expire from the
+// requests.
 func TopReport(ctx context.Context, conn driver.Conn, db string, f Filter, n int) (*Top, error) {
 	return topReport(ctx, conn, db, f, n, true)
 }
@@ -54,11 +54,14 @@ func topReport(ctx context.Context, conn driver.Conn, db string, f Filter, n int
 	rollups = rollups && len(restrictedOf(ctx)) == 0
 	t := &Top{Filter: f}
 	lists := []topList{
-		// Clients, networks, countries and ASNs are counted from the rows:
-		// grouping millions of clients costs the same from the hourly
-		// rollup (measured), and a client-hour keeps one country.
-		{dst: &t.Clients, key: "client_id", label: "''"},
-		{dst: &t.Networks, key: "network_id", label: "''"},
+		// Clients and networks from the per-client-hour rollup's whole hours
+		// (30 M rows, 30 days: clients 1.05 s from the rows, 0.30 s from
+		// it). Countries, ASNs and agents from the rows: their
+		// low-cardinality columns group fast (0.25 s), and the rollup keeps
+		// one country and ASN per client-hour, which a GeoIP update within
+		// the hour would make inexact.
+		{dst: &t.Clients, key: "client_id", label: "''", rollup: store.ClientsTable, rollupKey: "client_id"},
+		{dst: &t.Networks, key: "network_id", label: "''", rollup: store.ClientsTable, rollupKey: "network_id"},
 		{dst: &t.Paths, key: "path", label: "''", rollup: store.PathsTable, rollupKey: "path", daily: true},
 		{dst: &t.Countries, key: "country", label: "''"},
 		{dst: &t.ASNs, key: "asn", label: "toString(any(as_org))"},
