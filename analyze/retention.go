@@ -151,6 +151,7 @@ var tableLabels = map[string]string{
 	store.SignalsTable:      "Hourly threat signals per pseudonymous client",
 	store.PathsTable:        "Daily statistics per page (no client ids)",
 	store.HealthHourlyTable: "Hourly site health (no client ids)",
+	store.SourcesTable:      "Daily requests per country, network operator and browser (no client ids)",
 }
 
 // Rows lists the policy a row per kind of data, for the dashboard; err
@@ -195,6 +196,9 @@ var descriptions = map[string]struct{ what, from string }{
 	store.PathsTable: {
 		"Daily statistics of each page of each website with no client identifiers: numbers of requests " +
 			"and server errors, and response times.", " after that day"},
+	store.SourcesTable: {
+		"Daily numbers of requests to each website per country, network operator (autonomous system) " +
+			"and browser self-description, with no client identifiers.", " after that day"},
 	store.HealthHourlyTable: {
 		"Hourly statistics of each website with no client identifiers: numbers of requests by response " +
 			"class, bytes sent and response times.", ""},

@@ -37,6 +37,7 @@ var migrations = []migration{
 	{8, "site health per path per day (rollup for health's path lists), filled from the stored requests", schema.pathsDDL},
 	{9, "site health per hour (rollup of the per-minute one), filled from it", schema.healthHourlyDDL},
 	{10, "site health per path per day with millisecond latency states (faster path lists), rebuilt from the stored requests", schema.pathsTimingDDL},
+	{11, "requests per site, day, country, AS and user agent (rollup for the top report's lists of them), filled from the stored requests", schema.sourcesDDL},
 }
 
 // SchemaVersion is the version Migrate brings a database to.

@@ -33,6 +33,7 @@ var grants = []grant{
 	{"INSERT", SignalsTable, RoleWriter},
 	{"INSERT", PathsTable, RoleWriter},
 	{"INSERT", HealthHourlyTable, RoleWriter},
+	{"INSERT", SourcesTable, RoleWriter},
 	{"SELECT", RequestsTable, RoleSecurity},
 	{"SELECT", ClientsTable, RoleSecurity},
 	{"SELECT", SignalsTable, RoleSecurity},
@@ -40,6 +41,7 @@ var grants = []grant{
 	// requests they come from; ops keeps the per-minute health only.
 	{"SELECT", HealthHourlyTable, RoleSecurity},
 	{"SELECT", PathsTable, RoleSecurity},
+	{"SELECT", SourcesTable, RoleSecurity},
 	{"SELECT", HealthTable, RoleOps},
 }
 

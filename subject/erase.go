@@ -210,7 +210,9 @@ func waitStored(ctx context.Context, js jetstream.JetStream) (bool, error) {
 func deleteRows(ctx context.Context, d Deps, t *Target, log *slog.Logger) error {
 	tables := []string{store.RequestsTable, store.ClientsTable, store.SignalsTable}
 	if d.Cluster == "" {
-		tables = append(tables, store.PathsTable)
+		for _, r := range rebuiltRollups {
+			tables = append(tables, r.table)
+		}
 	}
 	onCluster := onCluster(d)
 	if d.Cluster != "" {
@@ -240,18 +242,18 @@ func deleteRows(ctx context.Context, d Deps, t *Target, log *slog.Logger) error 
 		cond = "(epoch, client_id) IN (SELECT epoch, client_id FROM " + work + ")"
 	}
 	mctx := clickhouse.Context(t.ctx(ctx), clickhouse.WithSettings(clickhouse.Settings{"mutations_sync": 2}))
-	var refill func() error
+	var refill map[string]func() error
 	if d.Cluster == "" {
 		var drop func()
 		var err error
-		if refill, drop, err = prepareErasePaths(mctx, d, cond); err != nil {
+		if refill, drop, err = prepareRebuilds(mctx, d, cond); err != nil {
 			return err
 		}
 		defer drop()
 	}
 	for _, tb := range tables {
-		if tb == store.PathsTable {
-			if err := refill(); err != nil {
+		if rebuild, ok := refill[tb]; ok {
+			if err := rebuild(); err != nil {
 				return err
 			}
 			continue

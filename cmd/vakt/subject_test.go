@@ -432,7 +432,13 @@ ingest:
 			}
 			tok := fmt.Sprintf("u%016x", rng.Uint64())
 			now := time.Now()
-			fmt.Fprintf(f, "%s - - [%s] \"GET /e/%d/%s HTTP/1.1\" 200 12 \"-\" \"erase-test\"\n", ip, now.Format("02/Jan/2006:15:04:05 -0700"), n, tok)
+			// The address's agent strings are unique too: the daily
+			// sources rollup holds agents, and must lose them.
+			agent := "erase-test"
+			if ip == target {
+				agent += "/" + tok
+			}
+			fmt.Fprintf(f, "%s - - [%s] \"GET /e/%d/%s HTTP/1.1\" 200 12 \"-\" \"%s\"\n", ip, now.Format("02/Jan/2006:15:04:05 -0700"), n, tok, agent)
 			mu.Lock()
 			lines = append(lines, trafficLine{ip: ip, token: tok, written: now})
 			mu.Unlock()

@@ -13,6 +13,8 @@ GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`path_stats_1d` TO `vakt_writer
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`path_stats_1d_local` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_health_1h` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_health_1h_local` TO `vakt_writer`;
+GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_sources_1d` TO `vakt_writer`;
+GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_sources_1d_local` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`requests` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`requests_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_activity_1h` TO `vakt_security`;
@@ -23,5 +25,7 @@ GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1h` TO `vakt_secur
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1h_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_stats_1d` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_stats_1d_local` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_sources_1d` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_sources_1d_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1m` TO `vakt_ops`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1m_local` TO `vakt_ops`;

@@ -344,6 +344,41 @@ DROP TABLE IF EXISTS `vakt`.`path_health_1d_local` ON CLUSTER `vakt_cluster` SYN
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (10, 'site health per path per day with millisecond latency states (faster path lists), rebuilt from the stored requests', now64(3));
 
+-- migration 11: requests per site, day, country, AS and user agent (rollup for the top report's lists of them), filled from the stored requests
+
+CREATE TABLE IF NOT EXISTS `vakt`.`site_sources_1d_local` ON CLUSTER `vakt_cluster`
+(
+    `site` LowCardinality(String),
+    `day` Date COMMENT 'UTC day',
+    `country` LowCardinality(String) COMMENT 'ISO 3166 code, empty when unknown',
+    `asn` UInt32,
+    `as_org` LowCardinality(String),
+    `user_agent` LowCardinality(String) CODEC(ZSTD(1)),
+    `requests` SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(day)
+ORDER BY (site, day, country, asn, as_org, user_agent)
+TTL toDateTime(day) + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`site_sources_1d_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`site_sources_1d_local`
+AS SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests_local`
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+CREATE TABLE IF NOT EXISTS `vakt`.`site_sources_1d` ON CLUSTER `vakt_cluster` AS `vakt`.`site_sources_1d_local`
+ENGINE = Distributed(`vakt_cluster`, `vakt`, `site_sources_1d_local`);
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (11, 'requests per site, day, country, AS and user agent (rollup for the top report's lists of them), filled from the stored requests', now64(3));
+
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 
 ALTER TABLE `vakt`.`requests_local` ON CLUSTER `vakt_cluster` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
@@ -352,3 +387,4 @@ ALTER TABLE `vakt`.`site_health_1m_local` ON CLUSTER `vakt_cluster` MODIFY TTL m
 ALTER TABLE `vakt`.`path_stats_1d_local` ON CLUSTER `vakt_cluster` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_health_1h_local` ON CLUSTER `vakt_cluster` MODIFY TTL hour + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`client_signals_1h_local` ON CLUSTER `vakt_cluster` MODIFY TTL hour + INTERVAL 7 DAY;
+ALTER TABLE `vakt`.`site_sources_1d_local` ON CLUSTER `vakt_cluster` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;

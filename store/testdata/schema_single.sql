@@ -1938,6 +1938,482 @@ DROP TABLE IF EXISTS `vakt`.`path_health_1d` SYNC;
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (10, 'site health per path per day with millisecond latency states (faster path lists), rebuilt from the stored requests', now64(3));
 
+-- migration 11: requests per site, day, country, AS and user agent (rollup for the top report's lists of them), filled from the stored requests
+
+CREATE TABLE IF NOT EXISTS `vakt`.`site_sources_1d`
+(
+    `site` LowCardinality(String),
+    `day` Date COMMENT 'UTC day',
+    `country` LowCardinality(String) COMMENT 'ISO 3166 code, empty when unknown',
+    `asn` UInt32,
+    `as_org` LowCardinality(String),
+    `user_agent` LowCardinality(String) CODEC(ZSTD(1)),
+    `requests` SimpleAggregateFunction(sum, UInt64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toDate(day)
+ORDER BY (site, day, country, asn, as_org, user_agent)
+TTL toDateTime(day) + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+
+TRUNCATE TABLE IF EXISTS `vakt`.`site_sources_1d`;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 32
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 31
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 30
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 29
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 28
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 27
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 26
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 25
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 24
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 23
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 22
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 21
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 20
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 19
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 18
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 17
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 16
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 15
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 14
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 13
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 12
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 11
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 10
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 9
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 8
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 7
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 6
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 5
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 4
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 3
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 2
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 1
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 0
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`site_sources_1d_mv` TO `vakt`.`site_sources_1d`
+AS SELECT
+    site,
+    toDate(ts) AS day,
+    country,
+    asn,
+    as_org,
+    user_agent,
+    count() AS requests
+FROM `vakt`.`requests`
+GROUP BY site, day, country, asn, as_org, user_agent;
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (11, 'requests per site, day, country, AS and user agent (rollup for the top report's lists of them), filled from the stored requests', now64(3));
+
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 
 ALTER TABLE `vakt`.`requests` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
@@ -1946,3 +2422,4 @@ ALTER TABLE `vakt`.`site_health_1m` MODIFY TTL minute + INTERVAL 90 DAY;
 ALTER TABLE `vakt`.`path_stats_1d` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_health_1h` MODIFY TTL hour + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`client_signals_1h` MODIFY TTL hour + INTERVAL 7 DAY;
+ALTER TABLE `vakt`.`site_sources_1d` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;

@@ -1,0 +1,58 @@
+package store
+
+// SourcesTable is the per-site daily count of requests by country,
+// autonomous system and user agent (migration 11): the top report's
+// country, ASN and agent lists over days read it instead of every request
+// (30 M rows, 30 days: ~2 M rows instead of 30 M). It holds no client ids
+// and no paths, but agent strings, which can name a person: erasure
+// rebuilds the rows of the erased client's agents (SourcesRefillSQL), and
+// they expire with the requests (retention.requests).
+const SourcesTable = "site_sources_1d"
+
+var sourceColumns = []column{
+	{"site", "LowCardinality(String)", "", ""},
+	{"day", "Date", "", "UTC day"},
+	{"country", "LowCardinality(String)", "", "ISO 3166 code, empty when unknown"},
+	{"asn", "UInt32", "", ""},
+	{"as_org", "LowCardinality(String)", "", ""},
+	{"user_agent", "LowCardinality(String)", "ZSTD(1)", ""},
+	{"requests", "SimpleAggregateFunction(sum, UInt64)", "", ""},
+}
+
+// sourcesSelect aggregates requests rows into SourcesTable's columns: the
+// view's query, the migration's fill and erasure's rebuild.
+func sourcesSelect(from, where string) string {
+	return "SELECT\n    site,\n    toDate(ts) AS day,\n    country,\n    asn,\n    as_org,\n    user_agent,\n    count() AS requests\n" +
+		"FROM " + from + where + "\nGROUP BY site, day, country, asn, as_org, user_agent"
+}
+
+// sourcesDDL creates SourcesTable, fills it from the stored requests and
+// attaches its view (the order and the TRUNCATE as in signalsDDL).
+func (s schema) sourcesDDL() []string {
+	table := s.name(s.storage(SourcesTable))
+	ddl := []string{s.createTable(tableSpec{
+		name: SourcesTable, columns: sourceColumns, engine: "AggregatingMergeTree",
+		partition: "toDate(day)", order: "(site, day, country, asn, as_org, user_agent)", ttl: true,
+	})}
+	if s.c.Cluster == "" {
+		ddl = append(ddl, "TRUNCATE TABLE IF EXISTS "+table)
+		ddl = append(ddl, s.fillByDay(table, func(where string) string {
+			return sourcesSelect(s.name(s.storage(RequestsTable)), where)
+		})...)
+	}
+	ddl = append(ddl, "CREATE MATERIALIZED VIEW IF NOT EXISTS "+s.name(s.storage(SourcesTable)+"_mv")+s.onCluster()+
+		" TO "+table+"\nAS "+sourcesSelect(s.name(s.storage(RequestsTable)), ""))
+	if s.c.Cluster != "" {
+		ddl = append(ddl, s.distributed(SourcesTable, ""))
+	}
+	return ddl
+}
+
+// SourcesRefillSQL re-aggregates SourcesTable's rows (sources, a table name
+// as written in SQL) of the (site, day, user_agent) keys held in keys (a
+// table with those columns) from the requests (requests), after erasure
+// deleted them: as PathsRefillSQL for the agents.
+func SourcesRefillSQL(sources, requests, keys string) string {
+	return "INSERT INTO " + sources + " SETTINGS async_insert = 0\n" +
+		sourcesSelect(requests, "\nWHERE (site, toDate(ts), user_agent) IN (SELECT site, day, user_agent FROM "+keys+")")
+}
