@@ -17,14 +17,21 @@ import (
 // the range holds no whole unit; the queries then read no coarse rows).
 func innerParams(ctx context.Context, f Filter, d time.Duration) context.Context {
 	p := f.params()
-	since := f.Since.Truncate(d)
+	since, until := innerRange(f, d)
+	p["inner_since"] = since.UTC().Format(paramTime)
+	p["inner_until"] = until.UTC().Format(paramTime)
+	// withParams: the edges read the requests, without restricted clients.
+	return withParams(ctx, p)
+}
+
+// innerRange is the whole units of d inside f's range: empty (since not
+// before until) when the range holds none.
+func innerRange(f Filter, d time.Duration) (since, until time.Time) {
+	since = f.Since.Truncate(d)
 	if since.Before(f.Since) {
 		since = since.Add(d)
 	}
-	p["inner_since"] = since.UTC().Format(paramTime)
-	p["inner_until"] = f.Until.Truncate(d).UTC().Format(paramTime)
-	// withParams: the edges read the requests, without restricted clients.
-	return withParams(ctx, p)
+	return since, f.Until.Truncate(d)
 }
 
 const (

@@ -114,11 +114,11 @@ func topEntries(ctx context.Context, conn driver.Conn, db string, f Filter, n in
 	l = l.withLabels()
 	qctx := withParams(ctx, f.params())
 	from := "(SELECT " + l.key + " AS key, count() AS n, " + l.label + " AS label FROM {db}.requests WHERE " + where + " GROUP BY key)"
-	if rollups && l.rollup != "" {
-		unit := time.Hour
-		if l.daily {
-			unit = 24 * time.Hour
-		}
+	unit := time.Hour
+	if l.daily {
+		unit = 24 * time.Hour
+	}
+	if rollups && l.rollup != "" && wholeUnits(f, unit) {
 		qctx, from = innerParams(ctx, f, unit), rollupCounts(l)
 	}
 	q, err := expand(qctx, `SELECT toString(key), any(label), sum(n) AS requests FROM `+from+`
@@ -142,6 +142,13 @@ func topEntries(ctx context.Context, conn driver.Conn, db string, f Filter, n in
 		return fmt.Errorf("top: %w", chError(err))
 	}
 	return nil
+}
+
+// wholeUnits says whether f's range holds a whole unit (hour or day) a
+// rollup can answer: without one the rows answer alone.
+func wholeUnits(f Filter, unit time.Duration) bool {
+	since, until := innerRange(f, unit)
+	return since.Before(until)
 }
 
 // withLabels gives a list without labels empty ones.
