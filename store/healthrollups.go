@@ -48,25 +48,12 @@ func pathsSelect(from, where string) string {
 }
 
 // pathsDDL creates PathsTable, fills it from the stored requests and
-// attaches its view (the order and the TRUNCATE as in signalsDDL).
+// attaches its view.
 func (s schema) pathsDDL() []string {
-	table := s.name(s.storage(PathsTable))
-	ddl := []string{s.createTable(tableSpec{
+	return s.requestsRollupDDL(tableSpec{
 		name: PathsTable, columns: pathColumns, engine: "AggregatingMergeTree",
 		partition: "toDate(day)", order: "(site, day, path)", ttl: true,
-	})}
-	if s.c.Cluster == "" {
-		ddl = append(ddl, "TRUNCATE TABLE IF EXISTS "+table)
-		ddl = append(ddl, s.fillByDay(table, func(where string) string {
-			return pathsSelect(s.name(s.storage(RequestsTable)), where)
-		})...)
-	}
-	ddl = append(ddl, "CREATE MATERIALIZED VIEW IF NOT EXISTS "+s.name(s.storage(PathsTable)+"_mv")+s.onCluster()+
-		" TO "+table+"\nAS "+pathsSelect(s.name(s.storage(RequestsTable)), ""))
-	if s.c.Cluster != "" {
-		ddl = append(ddl, s.distributed(PathsTable, ""))
-	}
-	return ddl
+	}, pathsSelect)
 }
 
 // pathsTimingDDL (migration 10) makes PathsTable, with quantileTiming

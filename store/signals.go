@@ -97,23 +97,30 @@ func (s schema) signalsSelect(from, where string) string {
 // vakt migrates before its stages insert. In a cluster each shard's rows
 // stay on the shard, so the fill is left to the operator (docs/operations).
 func (s schema) signalsDDL() []string {
-	table := s.name(s.storage(SignalsTable))
-	ddl := []string{
-		s.createTable(tableSpec{
-			name: SignalsTable, columns: signalColumns(), engine: "AggregatingMergeTree",
-			partition: "toDate(hour)", order: "(site, epoch, client_id, hour, network_id, asn)", ttl: true,
-		}),
-	}
+	return s.requestsRollupDDL(tableSpec{
+		name: SignalsTable, columns: signalColumns(), engine: "AggregatingMergeTree",
+		partition: "toDate(hour)", order: "(site, epoch, client_id, hour, network_id, asn)", ttl: true,
+	}, s.signalsSelect)
+}
+
+// requestsRollupDDL creates the rollup t of the requests, fills it from
+// the stored requests day by day (the SELECT of sel with a WHERE) and then
+// attaches its view (sel's SELECT): on one node the fill comes first, after
+// a TRUNCATE, so that a migration cut short and run again does not count
+// rows twice; on a cluster the tables and views only (each shard's fill
+// would need its own requests), with the Distributed table.
+func (s schema) requestsRollupDDL(t tableSpec, sel func(from, where string) string) []string {
+	table := s.name(s.storage(t.name))
+	requests := s.name(s.storage(RequestsTable))
+	ddl := []string{s.createTable(t)}
 	if s.c.Cluster == "" {
 		ddl = append(ddl, "TRUNCATE TABLE IF EXISTS "+table)
-		ddl = append(ddl, s.fillByDay(table, func(where string) string {
-			return s.signalsSelect(s.name(s.storage(RequestsTable)), where)
-		})...)
+		ddl = append(ddl, s.fillByDay(table, func(where string) string { return sel(requests, where) })...)
 	}
-	ddl = append(ddl, "CREATE MATERIALIZED VIEW IF NOT EXISTS "+s.name(s.storage(SignalsTable)+"_mv")+s.onCluster()+
-		" TO "+table+"\nAS "+s.signalsSelect(s.name(s.storage(RequestsTable)), ""))
+	ddl = append(ddl, "CREATE MATERIALIZED VIEW IF NOT EXISTS "+s.name(s.storage(t.name)+"_mv")+s.onCluster()+
+		" TO "+table+"\nAS "+sel(requests, ""))
 	if s.c.Cluster != "" {
-		ddl = append(ddl, s.distributed(SignalsTable, ""))
+		ddl = append(ddl, s.distributed(t.name, ""))
 	}
 	return ddl
 }

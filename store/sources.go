@@ -27,25 +27,12 @@ func sourcesSelect(from, where string) string {
 }
 
 // sourcesDDL creates SourcesTable, fills it from the stored requests and
-// attaches its view (the order and the TRUNCATE as in signalsDDL).
+// attaches its view.
 func (s schema) sourcesDDL() []string {
-	table := s.name(s.storage(SourcesTable))
-	ddl := []string{s.createTable(tableSpec{
+	return s.requestsRollupDDL(tableSpec{
 		name: SourcesTable, columns: sourceColumns, engine: "AggregatingMergeTree",
 		partition: "toDate(day)", order: "(site, day, country, asn, as_org, user_agent)", ttl: true,
-	})}
-	if s.c.Cluster == "" {
-		ddl = append(ddl, "TRUNCATE TABLE IF EXISTS "+table)
-		ddl = append(ddl, s.fillByDay(table, func(where string) string {
-			return sourcesSelect(s.name(s.storage(RequestsTable)), where)
-		})...)
-	}
-	ddl = append(ddl, "CREATE MATERIALIZED VIEW IF NOT EXISTS "+s.name(s.storage(SourcesTable)+"_mv")+s.onCluster()+
-		" TO "+table+"\nAS "+sourcesSelect(s.name(s.storage(RequestsTable)), ""))
-	if s.c.Cluster != "" {
-		ddl = append(ddl, s.distributed(SourcesTable, ""))
-	}
-	return ddl
+	}, sourcesSelect)
 }
 
 // SourcesRefillSQL re-aggregates SourcesTable's rows (sources, a table name
