@@ -57,9 +57,12 @@ subject: {listen: %q, rate_per_minute: 6}
 `, dataDir, logPath, pageAddr))
 	run := startVakt(t, "run", "--config", cfg)
 	run.waitOutput(t, regexp.MustCompile(`self-service page:\s+http://`))
-	testenv.WaitFor(t, 60*time.Second, "the 16 lines stored", func() bool {
-		o, _, _ := vakt(t, "sql", "--config", cfg, "--format", "tsv", "SELECT count() FROM vakt.requests")
-		return strings.TrimSpace(o) == "16"
+	// The rollups' parts commit after the requests' in the same insert (a
+	// reader can see the rows before their client activity): wait for both.
+	testenv.WaitFor(t, 60*time.Second, "the 16 lines stored, with their client activity", func() bool {
+		o, _, _ := vakt(t, "sql", "--config", cfg, "--format", "tsv",
+			"SELECT (SELECT count() FROM vakt.requests), (SELECT sum(requests) FROM vakt.client_activity_1h)")
+		return strings.TrimSpace(o) == "16\t16"
 	})
 
 	client := &http.Client{Timeout: 30 * time.Second}
