@@ -115,9 +115,9 @@ func HealthReport(ctx context.Context, conn driver.Conn, db string, f Filter) (*
 }
 
 // chooseSource picks the quantile function from the number of requests in
-// f's range (n, counted no further than the choice needs), and the table that answers: the requests, or the
-// per-minute health rollup. It returns the query context and the filter
-// to use.
+// f's range (n, counted no further than the choice needs), and the table
+// that answers: the requests, or the per-minute health rollup. It returns
+// the query context and the filter to use.
 func (h *Health) chooseSource(ctx context.Context, conn driver.Conn, db string, f Filter) (context.Context, Filter, uint64, error) {
 	ctx0 := ctx
 	ctx = withParams(ctx, f.params())

@@ -112,14 +112,3 @@ func (s schema) healthHourlyDDL() []string {
 	}
 	return ddl
 }
-
-// PathsRefillSQL re-aggregates PathsTable's rows (paths, a table name as
-// written in SQL) of the (site, day, path) keys held in keys (a table with
-// those columns) from the requests (requests): erasure deletes a client's
-// requests, and its share of a path's day cannot be subtracted from a
-// t-digest state, so the rows of the paths it asked for are deleted and
-// rebuilt from the requests that remain.
-func PathsRefillSQL(paths, requests, keys string) string {
-	return "INSERT INTO " + paths + " SETTINGS async_insert = 0\n" +
-		pathsSelect(requests, "\nWHERE (site, toDate(ts), path) IN (SELECT site, day, path FROM "+keys+")")
-}

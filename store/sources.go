@@ -5,7 +5,7 @@ package store
 // country, ASN and agent lists over days read it instead of every request
 // (30 M rows, 30 days: ~2 M rows instead of 30 M). It holds no client ids
 // and no paths, but agent strings, which can name a person: erasure
-// rebuilds the rows of the erased client's agents (SourcesRefillSQL), and
+// rebuilds the rows of the erased client's agents (RebuiltRollups), and
 // they expire with the requests (retention.requests).
 const SourcesTable = "site_sources_1d"
 
@@ -33,13 +33,4 @@ func (s schema) sourcesDDL() []string {
 		name: SourcesTable, columns: sourceColumns, engine: "AggregatingMergeTree",
 		partition: "toDate(day)", order: "(site, day, country, asn, as_org, user_agent)", ttl: true,
 	}, sourcesSelect)
-}
-
-// SourcesRefillSQL re-aggregates SourcesTable's rows (sources, a table name
-// as written in SQL) of the (site, day, user_agent) keys held in keys (a
-// table with those columns) from the requests (requests), after erasure
-// deleted them: as PathsRefillSQL for the agents.
-func SourcesRefillSQL(sources, requests, keys string) string {
-	return "INSERT INTO " + sources + " SETTINGS async_insert = 0\n" +
-		sourcesSelect(requests, "\nWHERE (site, toDate(ts), user_agent) IN (SELECT site, day, user_agent FROM "+keys+")")
 }

@@ -210,8 +210,8 @@ func waitStored(ctx context.Context, js jetstream.JetStream) (bool, error) {
 func deleteRows(ctx context.Context, d Deps, t *Target, log *slog.Logger) error {
 	tables := []string{store.RequestsTable, store.ClientsTable, store.SignalsTable}
 	if d.Cluster == "" {
-		for _, r := range rebuiltRollups {
-			tables = append(tables, r.table)
+		for _, r := range store.RebuiltRollups {
+			tables = append(tables, r.Table)
 		}
 	}
 	onCluster := onCluster(d)
