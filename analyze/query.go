@@ -78,6 +78,7 @@ func expand(ctx context.Context, query, db string) (string, error) {
 	if !dbRE.MatchString(db) {
 		return "", fmt.Errorf("report: database %q is not a plain identifier", db)
 	}
+	query = expandMacros(query)
 	if len(restrictedOf(ctx)) > 0 {
 		query = withoutRestricted(query)
 	}

@@ -58,10 +58,10 @@ func restrictedValue(l []marks.Client) string {
 	return b.String()
 }
 
-// withoutRestricted replaces the requests table and the signal rollup in a
+// withoutRestricted replaces the requests table and the client rollups in a
 // query written with {db}. by the tables without the restricted clients.
 func withoutRestricted(query string) string {
-	for _, table := range []string{"{db}.requests", "{db}." + store.SignalsTable} {
+	for _, table := range []string{"{db}.requests", "{db}." + store.ClientsTable, "{db}." + store.SignalsTable, "{db}." + store.SignalRowsTable} {
 		query = strings.ReplaceAll(query, table, "(SELECT * FROM "+table+" WHERE (epoch, client_id) NOT IN {"+
 			restrictedParam+":Array(Tuple(UInt32, UInt64))})")
 	}

@@ -152,6 +152,7 @@ var tableLabels = map[string]string{
 	store.PathsTable:        "Daily statistics per page (no client ids)",
 	store.HealthHourlyTable: "Hourly site health (no client ids)",
 	store.SourcesTable:      "Daily requests per country, network operator and browser (no client ids)",
+	store.SignalRowsTable:   "Pseudonymised requests with a security warning",
 }
 
 // Rows lists the policy a row per kind of data, for the dashboard; err
@@ -193,6 +194,10 @@ var descriptions = map[string]struct{ what, from string }{
 	store.SignalsTable: {
 		"Hourly counts of security warnings per pseudonymous client identifier (failed logins, probes for " +
 			"administration pages and sensitive files, errors), read by the threat rules.", " after that hour"},
+	store.SignalRowsTable: {
+		"A copy of the request records that carry a security warning (errors, failed logins, probes, " +
+			"attack patterns, tools' browser self-descriptions) with fewer fields, ordered by pseudonymous client " +
+			"identifier for the threat rules.", ""},
 	store.PathsTable: {
 		"Daily statistics of each page of each website with no client identifiers: numbers of requests " +
 			"and server errors, and response times.", " after that day"},

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/vakt-dev/vakt/analyze/rules/signatures"
@@ -21,6 +23,10 @@ var (
 	requiredColumns = []string{"site", "id", "requests", "first_seen", "last_seen"}
 	optionalColumns = []string{"epoch", "country", "asn", "signatures"}
 )
+
+// materializedCTE finds a CTE the query asks the engine to compute once
+// (WITH name AS MATERIALIZED (...)), which needs enable_materialized_cte.
+var materializedCTE = regexp.MustCompile(`(?i)\bAS\s+MATERIALIZED\b`)
 
 // RuleParallelism is how many rules ThreatReport evaluates at once: the
 // rollup-first rules are short queries, each mostly waiting on one thread
@@ -91,7 +97,13 @@ func (r Rule) Offenders(ctx context.Context, conn driver.Conn, db string, f Filt
 	for k, v := range r.Thresholds {
 		p[k] = strconv.FormatFloat(v, 'f', -1, 64)
 	}
-	rows, err := conn.Query(withParams(ctx, p), query)
+	qctx := withParams(ctx, p)
+	if materializedCTE.MatchString(query) {
+		// Computed once rather than once per reference; a server
+		// without materialized CTEs says so by the setting's name.
+		qctx = clickhouse.Context(qctx, clickhouse.WithSettings(clickhouse.Settings{"enable_materialized_cte": 1}))
+	}
+	rows, err := conn.Query(qctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("rule %s: %w", r.Name, chError(err))
 	}

@@ -34,9 +34,11 @@ var grants = []grant{
 	{"INSERT", PathsTable, RoleWriter},
 	{"INSERT", HealthHourlyTable, RoleWriter},
 	{"INSERT", SourcesTable, RoleWriter},
+	{"INSERT", SignalRowsTable, RoleWriter},
 	{"SELECT", RequestsTable, RoleSecurity},
 	{"SELECT", ClientsTable, RoleSecurity},
 	{"SELECT", SignalsTable, RoleSecurity},
+	{"SELECT", SignalRowsTable, RoleSecurity},
 	// The newer health rollups are the security role's, like the
 	// requests they come from; ops keeps the per-minute health only.
 	{"SELECT", HealthHourlyTable, RoleSecurity},

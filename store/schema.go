@@ -149,6 +149,7 @@ var ttlTables = []ttlTable{
 	{HealthHourlyTable, "hour", "retention.health_rollups", func(c SchemaConfig) time.Duration { return c.HealthRollupsTTL }, HealthTable},
 	{SignalsTable, "hour", "retention.client_rollups", func(c SchemaConfig) time.Duration { return c.ClientRollupsTTL }, ClientsTable},
 	{SourcesTable, "toDateTime(day)", "retention.requests", func(c SchemaConfig) time.Duration { return c.RequestsTTL }, RequestsTable},
+	{SignalRowsTable, "toDateTime(ts)", "retention.requests", func(c SchemaConfig) time.Duration { return c.RequestsTTL }, RequestsTable},
 }
 
 // column is one column of a table. For the requests table the DDL, the
@@ -248,7 +249,14 @@ var clientColumns = []column{
 	{"last_seen", "SimpleAggregateFunction(max, DateTime('UTC'))", "", "the row expires retention.client_rollups after this"},
 	{"country", "SimpleAggregateFunction(anyLast, LowCardinality(String))", "", ""},
 	{"asn", "SimpleAggregateFunction(anyLast, UInt32)", "", ""},
+	clientMinutesColumn,
 }
+
+// clientMinutesColumn came with migration 12: the client's requests in
+// each minute of the hour, exact once the hour's rows are merged (read
+// with FINAL), so flood counts busy minutes without reading requests.
+var clientMinutesColumn = column{"minutes", "SimpleAggregateFunction(sumMap, Tuple(Array(UInt8), Array(UInt64)))", "",
+	"requests per minute of the hour: (minutes, counts); exact per client-hour when read FINAL"}
 
 func latencyFunc() string {
 	levels := make([]string, len(LatencyLevels))
@@ -450,21 +458,21 @@ func (s schema) requestsDDL() []string {
 
 // batchKeyDDL adds batchKeyColumn to the requests table (and, in a
 // cluster, to its distributed table, which does not follow by itself).
-func (s schema) batchKeyDDL() []string { return s.addRequestsColumn(batchKeyColumn) }
+func (s schema) batchKeyDDL() []string { return s.addColumn(RequestsTable, batchKeyColumn) }
 
 // signatureDDL adds signatureColumn to the requests table.
-func (s schema) signatureDDL() []string { return s.addRequestsColumn(signatureColumn) }
+func (s schema) signatureDDL() []string { return s.addColumn(RequestsTable, signatureColumn) }
 
-// addRequestsColumn adds a column to the requests table (and, in a
-// cluster, to its distributed table, which does not follow by itself).
-func (s schema) addRequestsColumn(c column) []string {
+// addColumn adds a column to one of the tables (and, in a cluster, to its
+// distributed table, which does not follow by itself).
+func (s schema) addColumn(table string, c column) []string {
 	add := " ADD COLUMN IF NOT EXISTS " + quoteIdent(c.name) + " " + c.typ + " COMMENT '" + c.comment + "'"
 	if c.codec != "" {
 		add += " CODEC(" + c.codec + ")"
 	}
-	ddl := []string{"ALTER TABLE " + s.name(s.storage(RequestsTable)) + s.onCluster() + add}
+	ddl := []string{"ALTER TABLE " + s.name(s.storage(table)) + s.onCluster() + add}
 	if s.c.Cluster != "" {
-		ddl = append(ddl, "ALTER TABLE "+s.name(RequestsTable)+s.onCluster()+" ADD COLUMN IF NOT EXISTS "+
+		ddl = append(ddl, "ALTER TABLE "+s.name(table)+s.onCluster()+" ADD COLUMN IF NOT EXISTS "+
 			quoteIdent(c.name)+" "+c.typ)
 	}
 	return ddl
@@ -511,34 +519,44 @@ func (s schema) healthDDL() []string {
 	return ddl
 }
 
+// clientsTableSpec is ClientsTable's definition.
+var clientsTableSpec = tableSpec{
+	name: ClientsTable, columns: clientColumns, engine: "AggregatingMergeTree",
+	partition: "toDate(hour)", order: "(site, hour, client_id, epoch, network_id)", ttl: true,
+}
+
+// clientsSelect aggregates requests rows (FROM from) into ClientsTable's
+// columns: the view's query and migration 12's refill.
+func clientsSelect(from, where string) string {
+	return "SELECT\n" +
+		"    site,\n" +
+		"    toStartOfHour(ts) AS hour,\n" +
+		"    client_id,\n" +
+		"    epoch,\n" +
+		"    network_id,\n" +
+		"    count() AS requests,\n" +
+		"    countIf(status >= 400) AS errors,\n" +
+		"    countIf(status = 404) AS not_found,\n" +
+		"    sum(bytes) AS bytes,\n" +
+		"    uniqState(path) AS paths,\n" +
+		"    groupUniqArray(toString(method)) AS methods,\n" +
+		"    groupBitOr(flags) AS flags,\n" +
+		// r.flags: the column, not the flags aggregate's alias.
+		"    countIf(r.flags != 0) AS flagged,\n" +
+		"    min(toDateTime(ts)) AS first_seen,\n" +
+		"    max(toDateTime(ts)) AS last_seen,\n" +
+		"    anyLast(country) AS country,\n" +
+		"    anyLast(asn) AS asn,\n" +
+		"    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes\n" +
+		"FROM " + from + " AS r" + where + "\n" +
+		"GROUP BY site, hour, client_id, epoch, network_id"
+}
+
 func (s schema) clientsDDL() []string {
 	ddl := []string{
-		s.createTable(tableSpec{
-			name: ClientsTable, columns: clientColumns, engine: "AggregatingMergeTree",
-			partition: "toDate(hour)", order: "(site, hour, client_id, epoch, network_id)", ttl: true,
-		}),
+		s.createTable(clientsTableSpec),
 		"CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.name(s.storage(ClientsTable)+"_mv") + s.onCluster() +
-			" TO " + s.name(s.storage(ClientsTable)) + "\nAS SELECT\n" +
-			"    site,\n" +
-			"    toStartOfHour(ts) AS hour,\n" +
-			"    client_id,\n" +
-			"    epoch,\n" +
-			"    network_id,\n" +
-			"    count() AS requests,\n" +
-			"    countIf(status >= 400) AS errors,\n" +
-			"    countIf(status = 404) AS not_found,\n" +
-			"    sum(bytes) AS bytes,\n" +
-			"    uniqState(path) AS paths,\n" +
-			"    groupUniqArray(toString(method)) AS methods,\n" +
-			"    groupBitOr(flags) AS flags,\n" +
-			// r.flags: the column, not the flags aggregate's alias.
-			"    countIf(r.flags != 0) AS flagged,\n" +
-			"    min(toDateTime(ts)) AS first_seen,\n" +
-			"    max(toDateTime(ts)) AS last_seen,\n" +
-			"    anyLast(country) AS country,\n" +
-			"    anyLast(asn) AS asn\n" +
-			"FROM " + s.name(s.storage(RequestsTable)) + " AS r\n" +
-			"GROUP BY site, hour, client_id, epoch, network_id",
+			" TO " + s.name(s.storage(ClientsTable)) + "\nAS " + clientsSelect(s.name(s.storage(RequestsTable)), ""),
 	}
 	if s.c.Cluster != "" {
 		ddl = append(ddl, s.distributed(ClientsTable, ""))

@@ -33,6 +33,9 @@ const (
 	WordPressLoginRE = `(?i)(wp-login\\.php|xmlrpc\\.php)$`
 	// RefusedStatus: the statuses scanning counts as refused.
 	RefusedStatus = "status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500"
+	// RedirectStatus: the redirects, which scanning's and the probe
+	// rules' ratios leave out (a redirected probe is the same probe).
+	RedirectStatus = "301, 302, 307, 308"
 	// NotAllowed: not a crawler, monitor or git client (event.FlagAllowed),
 	// which scanning, login-brute-force and tool-user-agent leave alone.
 	NotAllowed = "bitAnd(flags, 256) = 0"
@@ -73,7 +76,16 @@ func signalColumns() []column {
 	for _, s := range signalCounts {
 		cs = append(cs, column{s.name, "SimpleAggregateFunction(sum, UInt64)", "", s.comment})
 	}
-	return cs
+	return append(cs, signalTotalColumns...)
+}
+
+// signalTotalColumns came with migration 12: with them the rules take a
+// client's requests, first and last request and redirects over the range's
+// whole hours from the rollup instead of from its rows.
+var signalTotalColumns = []column{
+	{"first_ts", "SimpleAggregateFunction(min, DateTime64(3, 'UTC'))", "", "first request in the hour"},
+	{"last_ts", "SimpleAggregateFunction(max, DateTime64(3, 'UTC'))", "", "last request in the hour"},
+	{"redirects", "SimpleAggregateFunction(sum, UInt64)", "", "requests answered " + RedirectStatus + " (left out of ratios)"},
 }
 
 // signalsSelect aggregates requests rows (FROM from) into SignalsTable's
@@ -86,6 +98,7 @@ func (s schema) signalsSelect(from, where string) string {
 		// r.flags: the column, not the flags aggregate's alias.
 		b.WriteString(",\n    countIf(" + strings.ReplaceAll(sc.cond, "(flags,", "(r.flags,") + ") AS " + sc.name)
 	}
+	b.WriteString(",\n    min(ts) AS first_ts,\n    max(ts) AS last_ts,\n    countIf(status IN (" + RedirectStatus + ")) AS redirects")
 	b.WriteString("\nFROM " + from + " AS r" + where + "\nGROUP BY site, epoch, client_id, hour, network_id, asn")
 	return b.String()
 }
@@ -101,6 +114,23 @@ func (s schema) signalsDDL() []string {
 		name: SignalsTable, columns: signalColumns(), engine: "AggregatingMergeTree",
 		partition: "toDate(hour)", order: "(site, epoch, client_id, hour, network_id, asn)", ttl: true,
 	}, s.signalsSelect)
+}
+
+// signalTotalsDDL (migration 12) adds signalTotalColumns to SignalsTable
+// and clientMinutesColumn to ClientsTable and refills both (their views
+// are dropped first and made again with them), and makes SignalRowsTable.
+func (s schema) signalTotalsDDL() []string {
+	var ddl []string
+	for _, t := range []string{SignalsTable, ClientsTable} {
+		ddl = append(ddl, "DROP VIEW IF EXISTS "+s.name(s.storage(t)+"_mv")+s.onCluster()+" SYNC")
+	}
+	for _, c := range signalTotalColumns {
+		ddl = append(ddl, s.addColumn(SignalsTable, c)...)
+	}
+	ddl = append(ddl, s.addColumn(ClientsTable, clientMinutesColumn)...)
+	ddl = append(ddl, s.signalsDDL()...)
+	ddl = append(ddl, s.requestsRollupDDL(clientsTableSpec, clientsSelect)...)
+	return append(ddl, s.signalRowsDDL()...)
 }
 
 // requestsRollupDDL creates the rollup t of the requests, fills it from

@@ -208,7 +208,7 @@ func waitStored(ctx context.Context, js jetstream.JetStream) (bool, error) {
 // cluster's mutation runs on every node, where that table does not exist:
 // there the text holds the ids (docs/privacy.md).
 func deleteRows(ctx context.Context, d Deps, t *Target, log *slog.Logger) error {
-	tables := []string{store.RequestsTable, store.ClientsTable, store.SignalsTable}
+	tables := []string{store.RequestsTable, store.ClientsTable, store.SignalsTable, store.SignalRowsTable}
 	if d.Cluster == "" {
 		for _, r := range store.RebuiltRollups {
 			tables = append(tables, r.Table)

@@ -33,7 +33,7 @@ var freeSettings = map[string]bool{
 	"joined_subquery_requires_alias": true, "final": true, "prefer_column_name_to_alias": true,
 	"aggregate_functions_null_for_empty": true, "transform_null_in": true, "cast_keep_nullable": true,
 	"union_default_mode": true, "count_distinct_implementation": true, "enable_analyzer": true,
-	"allow_experimental_analyzer": true, "join_algorithm": true,
+	"allow_experimental_analyzer": true, "join_algorithm": true, "enable_materialized_cte": true,
 }
 
 // freeSettingPrefixes are the format settings, minus those that name files

@@ -15,12 +15,16 @@ GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_health_1h` TO `vakt_write
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_health_1h_local` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_sources_1d` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_sources_1d_local` TO `vakt_writer`;
+GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`signal_requests` TO `vakt_writer`;
+GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`signal_requests_local` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`requests` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`requests_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_activity_1h` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_activity_1h_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_signals_1h` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_signals_1h_local` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`signal_requests` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`signal_requests_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1h` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1h_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_stats_1d` TO `vakt_security`;

@@ -113,7 +113,8 @@ CREATE TABLE IF NOT EXISTS `vakt`.`client_activity_1h_local` ON CLUSTER `vakt_cl
     `first_seen` SimpleAggregateFunction(min, DateTime('UTC')),
     `last_seen` SimpleAggregateFunction(max, DateTime('UTC')) COMMENT 'the row expires retention.client_rollups after this',
     `country` SimpleAggregateFunction(anyLast, LowCardinality(String)),
-    `asn` SimpleAggregateFunction(anyLast, UInt32)
+    `asn` SimpleAggregateFunction(anyLast, UInt32),
+    `minutes` SimpleAggregateFunction(sumMap, Tuple(Array(UInt8), Array(UInt64))) COMMENT 'requests per minute of the hour: (minutes, counts); exact per client-hour when read FINAL'
 )
 ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toDate(hour)
@@ -139,7 +140,8 @@ AS SELECT
     min(toDateTime(ts)) AS first_seen,
     max(toDateTime(ts)) AS last_seen,
     anyLast(country) AS country,
-    anyLast(asn) AS asn
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
 FROM `vakt`.`requests_local` AS r
 GROUP BY site, hour, client_id, epoch, network_id;
 
@@ -190,7 +192,10 @@ CREATE TABLE IF NOT EXISTS `vakt`.`client_signals_1h_local` ON CLUSTER `vakt_clu
     `failed_logins` SimpleAggregateFunction(sum, UInt64) COMMENT 'failed login POSTs, WordPress apps left out (login-brute-force)',
     `sensitive` SimpleAggregateFunction(sum, UInt64) COMMENT 'sensitive-file requests (sensitive-file-probe)',
     `tool_agents` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests with a tool or empty user agent (tool-user-agent)',
-    `network_signals` SimpleAggregateFunction(sum, UInt64) COMMENT 'signal requests of the distributed rules'
+    `network_signals` SimpleAggregateFunction(sum, UInt64) COMMENT 'signal requests of the distributed rules',
+    `first_ts` SimpleAggregateFunction(min, DateTime64(3, 'UTC')) COMMENT 'first request in the hour',
+    `last_ts` SimpleAggregateFunction(max, DateTime64(3, 'UTC')) COMMENT 'last request in the hour',
+    `redirects` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests answered 301, 302, 307, 308 (left out of ratios)'
 )
 ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toDate(hour)
@@ -214,7 +219,10 @@ AS SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests_local` AS r
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
@@ -379,6 +387,174 @@ ENGINE = Distributed(`vakt_cluster`, `vakt`, `site_sources_1d_local`);
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (11, 'requests per site, day, country, AS and user agent (rollup for the top report's lists of them), filled from the stored requests', now64(3));
 
+-- migration 12: client threat signals per hour keep the hour's first and last request and redirects, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), both filled from the stored requests
+
+DROP VIEW IF EXISTS `vakt`.`client_signals_1h_local_mv` ON CLUSTER `vakt_cluster` SYNC;
+
+DROP VIEW IF EXISTS `vakt`.`client_activity_1h_local_mv` ON CLUSTER `vakt_cluster` SYNC;
+
+ALTER TABLE `vakt`.`client_signals_1h_local` ON CLUSTER `vakt_cluster` ADD COLUMN IF NOT EXISTS `first_ts` SimpleAggregateFunction(min, DateTime64(3, 'UTC')) COMMENT 'first request in the hour';
+
+ALTER TABLE `vakt`.`client_signals_1h` ON CLUSTER `vakt_cluster` ADD COLUMN IF NOT EXISTS `first_ts` SimpleAggregateFunction(min, DateTime64(3, 'UTC'));
+
+ALTER TABLE `vakt`.`client_signals_1h_local` ON CLUSTER `vakt_cluster` ADD COLUMN IF NOT EXISTS `last_ts` SimpleAggregateFunction(max, DateTime64(3, 'UTC')) COMMENT 'last request in the hour';
+
+ALTER TABLE `vakt`.`client_signals_1h` ON CLUSTER `vakt_cluster` ADD COLUMN IF NOT EXISTS `last_ts` SimpleAggregateFunction(max, DateTime64(3, 'UTC'));
+
+ALTER TABLE `vakt`.`client_signals_1h_local` ON CLUSTER `vakt_cluster` ADD COLUMN IF NOT EXISTS `redirects` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests answered 301, 302, 307, 308 (left out of ratios)';
+
+ALTER TABLE `vakt`.`client_signals_1h` ON CLUSTER `vakt_cluster` ADD COLUMN IF NOT EXISTS `redirects` SimpleAggregateFunction(sum, UInt64);
+
+ALTER TABLE `vakt`.`client_activity_1h_local` ON CLUSTER `vakt_cluster` ADD COLUMN IF NOT EXISTS `minutes` SimpleAggregateFunction(sumMap, Tuple(Array(UInt8), Array(UInt64))) COMMENT 'requests per minute of the hour: (minutes, counts); exact per client-hour when read FINAL';
+
+ALTER TABLE `vakt`.`client_activity_1h` ON CLUSTER `vakt_cluster` ADD COLUMN IF NOT EXISTS `minutes` SimpleAggregateFunction(sumMap, Tuple(Array(UInt8), Array(UInt64)));
+
+CREATE TABLE IF NOT EXISTS `vakt`.`client_signals_1h_local` ON CLUSTER `vakt_cluster`
+(
+    `site` LowCardinality(String),
+    `epoch` UInt32 COMMENT 'salt epoch client_id belongs to',
+    `client_id` UInt64 COMMENT 'keyed PRF of the client IP under the epoch salt',
+    `hour` DateTime('UTC') COMMENT 'start of the hour; the row expires retention.client_rollups after it',
+    `network_id` UInt64,
+    `asn` UInt32,
+    `requests` SimpleAggregateFunction(sum, UInt64),
+    `flags` SimpleAggregateFunction(groupBitOr, UInt32) COMMENT 'threat signals seen (event.Flags bits)',
+    `flagged` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests with any flag: bounds the count of each bit',
+    `refused` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests refused, crawlers and monitors left out (scanning)',
+    `admin_probes` SimpleAggregateFunction(sum, UInt64) COMMENT 'admin paths answered 4xx (admin-probe)',
+    `failed_logins` SimpleAggregateFunction(sum, UInt64) COMMENT 'failed login POSTs, WordPress apps left out (login-brute-force)',
+    `sensitive` SimpleAggregateFunction(sum, UInt64) COMMENT 'sensitive-file requests (sensitive-file-probe)',
+    `tool_agents` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests with a tool or empty user agent (tool-user-agent)',
+    `network_signals` SimpleAggregateFunction(sum, UInt64) COMMENT 'signal requests of the distributed rules',
+    `first_ts` SimpleAggregateFunction(min, DateTime64(3, 'UTC')) COMMENT 'first request in the hour',
+    `last_ts` SimpleAggregateFunction(max, DateTime64(3, 'UTC')) COMMENT 'last request in the hour',
+    `redirects` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests answered 301, 302, 307, 308 (left out of ratios)'
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(hour)
+ORDER BY (site, epoch, client_id, hour, network_id, asn)
+TTL hour + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`client_signals_1h_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`client_signals_1h_local`
+AS SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests_local` AS r
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+CREATE TABLE IF NOT EXISTS `vakt`.`client_signals_1h` ON CLUSTER `vakt_cluster` AS `vakt`.`client_signals_1h_local`
+ENGINE = Distributed(`vakt_cluster`, `vakt`, `client_signals_1h_local`);
+
+CREATE TABLE IF NOT EXISTS `vakt`.`client_activity_1h_local` ON CLUSTER `vakt_cluster`
+(
+    `site` LowCardinality(String),
+    `hour` DateTime('UTC') COMMENT 'start of the hour',
+    `client_id` UInt64 COMMENT 'keyed PRF of the client IP under the epoch salt',
+    `epoch` UInt32 COMMENT 'salt epoch client_id belongs to',
+    `network_id` UInt64,
+    `requests` SimpleAggregateFunction(sum, UInt64),
+    `errors` SimpleAggregateFunction(sum, UInt64) COMMENT 'responses with status 400 or more',
+    `not_found` SimpleAggregateFunction(sum, UInt64) COMMENT '404 responses',
+    `bytes` SimpleAggregateFunction(sum, UInt64) COMMENT 'response bytes',
+    `paths` AggregateFunction(uniq, String) COMMENT 'distinct paths; read with uniqMerge(paths)',
+    `methods` SimpleAggregateFunction(groupUniqArrayArray, Array(String)),
+    `flags` SimpleAggregateFunction(groupBitOr, UInt32) COMMENT 'threat signals seen (event.Flags bits)',
+    `flagged` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests with a threat signal',
+    `first_seen` SimpleAggregateFunction(min, DateTime('UTC')),
+    `last_seen` SimpleAggregateFunction(max, DateTime('UTC')) COMMENT 'the row expires retention.client_rollups after this',
+    `country` SimpleAggregateFunction(anyLast, LowCardinality(String)),
+    `asn` SimpleAggregateFunction(anyLast, UInt32),
+    `minutes` SimpleAggregateFunction(sumMap, Tuple(Array(UInt8), Array(UInt64))) COMMENT 'requests per minute of the hour: (minutes, counts); exact per client-hour when read FINAL'
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(hour)
+ORDER BY (site, hour, client_id, epoch, network_id)
+TTL last_seen + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`client_activity_1h_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`client_activity_1h_local`
+AS SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests_local` AS r
+GROUP BY site, hour, client_id, epoch, network_id;
+
+CREATE TABLE IF NOT EXISTS `vakt`.`client_activity_1h` ON CLUSTER `vakt_cluster` AS `vakt`.`client_activity_1h_local`
+ENGINE = Distributed(`vakt_cluster`, `vakt`, `client_activity_1h_local`);
+
+CREATE TABLE IF NOT EXISTS `vakt`.`signal_requests_local` ON CLUSTER `vakt_cluster`
+(
+    `ts` DateTime64(3, 'UTC') COMMENT 'request time, UTC' CODEC(Delta(8), ZSTD(1)),
+    `site` LowCardinality(String),
+    `epoch` UInt32 COMMENT 'salt epoch client_id and network_id belong to',
+    `client_id` UInt64 COMMENT 'keyed PRF of the client IP under the epoch salt',
+    `network_id` UInt64 COMMENT 'keyed PRF of the /24 or /48 prefix under the epoch salt',
+    `country` LowCardinality(String),
+    `asn` UInt32,
+    `method` LowCardinality(String),
+    `path` String CODEC(ZSTD(1)),
+    `status` UInt16,
+    `user_agent` LowCardinality(String) CODEC(ZSTD(1)),
+    `flags` UInt32 COMMENT 'threat signal bits (event.Flags)',
+    `signature` LowCardinality(String) COMMENT 'exploit or probe signature id, empty when none'
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(ts)
+ORDER BY (site, epoch, client_id, ts)
+TTL toDateTime(ts) + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`signal_requests_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`signal_requests_local`
+AS SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests_local`
+WHERE (flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)')));
+
+CREATE TABLE IF NOT EXISTS `vakt`.`signal_requests` ON CLUSTER `vakt_cluster` AS `vakt`.`signal_requests_local`
+ENGINE = Distributed(`vakt_cluster`, `vakt`, `signal_requests_local`);
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (12, 'client threat signals per hour keep the hour's first and last request and redirects, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), both filled from the stored requests', now64(3));
+
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 
 ALTER TABLE `vakt`.`requests_local` ON CLUSTER `vakt_cluster` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
@@ -388,3 +564,4 @@ ALTER TABLE `vakt`.`path_stats_1d_local` ON CLUSTER `vakt_cluster` MODIFY TTL to
 ALTER TABLE `vakt`.`site_health_1h_local` ON CLUSTER `vakt_cluster` MODIFY TTL hour + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`client_signals_1h_local` ON CLUSTER `vakt_cluster` MODIFY TTL hour + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_sources_1d_local` ON CLUSTER `vakt_cluster` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;
+ALTER TABLE `vakt`.`signal_requests_local` ON CLUSTER `vakt_cluster` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;

@@ -107,7 +107,8 @@ CREATE TABLE IF NOT EXISTS `vakt`.`client_activity_1h`
     `first_seen` SimpleAggregateFunction(min, DateTime('UTC')),
     `last_seen` SimpleAggregateFunction(max, DateTime('UTC')) COMMENT 'the row expires retention.client_rollups after this',
     `country` SimpleAggregateFunction(anyLast, LowCardinality(String)),
-    `asn` SimpleAggregateFunction(anyLast, UInt32)
+    `asn` SimpleAggregateFunction(anyLast, UInt32),
+    `minutes` SimpleAggregateFunction(sumMap, Tuple(Array(UInt8), Array(UInt64))) COMMENT 'requests per minute of the hour: (minutes, counts); exact per client-hour when read FINAL'
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toDate(hour)
@@ -133,7 +134,8 @@ AS SELECT
     min(toDateTime(ts)) AS first_seen,
     max(toDateTime(ts)) AS last_seen,
     anyLast(country) AS country,
-    anyLast(asn) AS asn
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
 FROM `vakt`.`requests` AS r
 GROUP BY site, hour, client_id, epoch, network_id;
 
@@ -175,7 +177,10 @@ CREATE TABLE IF NOT EXISTS `vakt`.`client_signals_1h`
     `failed_logins` SimpleAggregateFunction(sum, UInt64) COMMENT 'failed login POSTs, WordPress apps left out (login-brute-force)',
     `sensitive` SimpleAggregateFunction(sum, UInt64) COMMENT 'sensitive-file requests (sensitive-file-probe)',
     `tool_agents` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests with a tool or empty user agent (tool-user-agent)',
-    `network_signals` SimpleAggregateFunction(sum, UInt64) COMMENT 'signal requests of the distributed rules'
+    `network_signals` SimpleAggregateFunction(sum, UInt64) COMMENT 'signal requests of the distributed rules',
+    `first_ts` SimpleAggregateFunction(min, DateTime64(3, 'UTC')) COMMENT 'first request in the hour',
+    `last_ts` SimpleAggregateFunction(max, DateTime64(3, 'UTC')) COMMENT 'last request in the hour',
+    `redirects` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests answered 301, 302, 307, 308 (left out of ratios)'
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toDate(hour)
@@ -201,7 +206,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -222,7 +230,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 32
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -243,7 +254,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 31
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -264,7 +278,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 30
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -285,7 +302,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 29
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -306,7 +326,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 28
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -327,7 +350,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 27
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -348,7 +374,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 26
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -369,7 +398,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 25
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -390,7 +422,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 24
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -411,7 +446,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 23
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -432,7 +470,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 22
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -453,7 +494,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 21
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -474,7 +518,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 20
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -495,7 +542,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 19
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -516,7 +566,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 18
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -537,7 +590,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 17
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -558,7 +614,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 16
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -579,7 +638,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 15
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -600,7 +662,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 14
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -621,7 +686,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 13
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -642,7 +710,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 12
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -663,7 +734,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 11
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -684,7 +758,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 10
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -705,7 +782,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 9
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -726,7 +806,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 8
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -747,7 +830,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 7
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -768,7 +854,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 6
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -789,7 +878,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 5
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -810,7 +902,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 4
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -831,7 +926,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 3
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -852,7 +950,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 2
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -873,7 +974,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 1
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -894,7 +998,10 @@ SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 0
 GROUP BY site, epoch, client_id, hour, network_id, asn;
@@ -915,7 +1022,10 @@ AS SELECT
     countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
     countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
     countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
-    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
 FROM `vakt`.`requests` AS r
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
@@ -2414,6 +2524,2271 @@ GROUP BY site, day, country, asn, as_org, user_agent;
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (11, 'requests per site, day, country, AS and user agent (rollup for the top report's lists of them), filled from the stored requests', now64(3));
 
+-- migration 12: client threat signals per hour keep the hour's first and last request and redirects, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), both filled from the stored requests
+
+DROP VIEW IF EXISTS `vakt`.`client_signals_1h_mv` SYNC;
+
+DROP VIEW IF EXISTS `vakt`.`client_activity_1h_mv` SYNC;
+
+ALTER TABLE `vakt`.`client_signals_1h` ADD COLUMN IF NOT EXISTS `first_ts` SimpleAggregateFunction(min, DateTime64(3, 'UTC')) COMMENT 'first request in the hour';
+
+ALTER TABLE `vakt`.`client_signals_1h` ADD COLUMN IF NOT EXISTS `last_ts` SimpleAggregateFunction(max, DateTime64(3, 'UTC')) COMMENT 'last request in the hour';
+
+ALTER TABLE `vakt`.`client_signals_1h` ADD COLUMN IF NOT EXISTS `redirects` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests answered 301, 302, 307, 308 (left out of ratios)';
+
+ALTER TABLE `vakt`.`client_activity_1h` ADD COLUMN IF NOT EXISTS `minutes` SimpleAggregateFunction(sumMap, Tuple(Array(UInt8), Array(UInt64))) COMMENT 'requests per minute of the hour: (minutes, counts); exact per client-hour when read FINAL';
+
+CREATE TABLE IF NOT EXISTS `vakt`.`client_signals_1h`
+(
+    `site` LowCardinality(String),
+    `epoch` UInt32 COMMENT 'salt epoch client_id belongs to',
+    `client_id` UInt64 COMMENT 'keyed PRF of the client IP under the epoch salt',
+    `hour` DateTime('UTC') COMMENT 'start of the hour; the row expires retention.client_rollups after it',
+    `network_id` UInt64,
+    `asn` UInt32,
+    `requests` SimpleAggregateFunction(sum, UInt64),
+    `flags` SimpleAggregateFunction(groupBitOr, UInt32) COMMENT 'threat signals seen (event.Flags bits)',
+    `flagged` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests with any flag: bounds the count of each bit',
+    `refused` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests refused, crawlers and monitors left out (scanning)',
+    `admin_probes` SimpleAggregateFunction(sum, UInt64) COMMENT 'admin paths answered 4xx (admin-probe)',
+    `failed_logins` SimpleAggregateFunction(sum, UInt64) COMMENT 'failed login POSTs, WordPress apps left out (login-brute-force)',
+    `sensitive` SimpleAggregateFunction(sum, UInt64) COMMENT 'sensitive-file requests (sensitive-file-probe)',
+    `tool_agents` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests with a tool or empty user agent (tool-user-agent)',
+    `network_signals` SimpleAggregateFunction(sum, UInt64) COMMENT 'signal requests of the distributed rules',
+    `first_ts` SimpleAggregateFunction(min, DateTime64(3, 'UTC')) COMMENT 'first request in the hour',
+    `last_ts` SimpleAggregateFunction(max, DateTime64(3, 'UTC')) COMMENT 'last request in the hour',
+    `redirects` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests answered 301, 302, 307, 308 (left out of ratios)'
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toDate(hour)
+ORDER BY (site, epoch, client_id, hour, network_id, asn)
+TTL hour + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+
+TRUNCATE TABLE IF EXISTS `vakt`.`client_signals_1h`;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 32
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 31
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 30
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 29
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 28
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 27
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 26
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 25
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 24
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 23
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 22
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 21
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 20
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 19
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 18
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 17
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 16
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 15
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 14
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 13
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 12
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 11
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 10
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 9
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 8
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 7
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 6
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 5
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 4
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 3
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 2
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 1
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 0
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`client_signals_1h_mv` TO `vakt`.`client_signals_1h`
+AS SELECT
+    site,
+    epoch,
+    client_id,
+    toStartOfHour(ts) AS hour,
+    network_id,
+    asn,
+    count() AS requests,
+    groupBitOr(r.flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    countIf((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(r.flags, 256) = 0) AS refused,
+    countIf(status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)')) AS admin_probes,
+    countIf(method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(r.flags, 256) = 0) AS failed_logins,
+    countIf(bitAnd(r.flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)')) AS sensitive,
+    countIf(match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != '')) AS tool_agents,
+    countIf(bitAnd(r.flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))) AS network_signals,
+    min(ts) AS first_ts,
+    max(ts) AS last_ts,
+    countIf(status IN (301, 302, 307, 308)) AS redirects
+FROM `vakt`.`requests` AS r
+GROUP BY site, epoch, client_id, hour, network_id, asn;
+
+CREATE TABLE IF NOT EXISTS `vakt`.`client_activity_1h`
+(
+    `site` LowCardinality(String),
+    `hour` DateTime('UTC') COMMENT 'start of the hour',
+    `client_id` UInt64 COMMENT 'keyed PRF of the client IP under the epoch salt',
+    `epoch` UInt32 COMMENT 'salt epoch client_id belongs to',
+    `network_id` UInt64,
+    `requests` SimpleAggregateFunction(sum, UInt64),
+    `errors` SimpleAggregateFunction(sum, UInt64) COMMENT 'responses with status 400 or more',
+    `not_found` SimpleAggregateFunction(sum, UInt64) COMMENT '404 responses',
+    `bytes` SimpleAggregateFunction(sum, UInt64) COMMENT 'response bytes',
+    `paths` AggregateFunction(uniq, String) COMMENT 'distinct paths; read with uniqMerge(paths)',
+    `methods` SimpleAggregateFunction(groupUniqArrayArray, Array(String)),
+    `flags` SimpleAggregateFunction(groupBitOr, UInt32) COMMENT 'threat signals seen (event.Flags bits)',
+    `flagged` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests with a threat signal',
+    `first_seen` SimpleAggregateFunction(min, DateTime('UTC')),
+    `last_seen` SimpleAggregateFunction(max, DateTime('UTC')) COMMENT 'the row expires retention.client_rollups after this',
+    `country` SimpleAggregateFunction(anyLast, LowCardinality(String)),
+    `asn` SimpleAggregateFunction(anyLast, UInt32),
+    `minutes` SimpleAggregateFunction(sumMap, Tuple(Array(UInt8), Array(UInt64))) COMMENT 'requests per minute of the hour: (minutes, counts); exact per client-hour when read FINAL'
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toDate(hour)
+ORDER BY (site, hour, client_id, epoch, network_id)
+TTL last_seen + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+
+TRUNCATE TABLE IF EXISTS `vakt`.`client_activity_1h`;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 32
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 31
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 30
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 29
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 28
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 27
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 26
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 25
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 24
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 23
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 22
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 21
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 20
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 19
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 18
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 17
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 16
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 15
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 14
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 13
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 12
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 11
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 10
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 9
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 8
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 7
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 6
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 5
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 4
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 3
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 2
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 1
+GROUP BY site, hour, client_id, epoch, network_id;
+
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+WHERE toDate(ts, 'UTC') = today() - 0
+GROUP BY site, hour, client_id, epoch, network_id;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`client_activity_1h_mv` TO `vakt`.`client_activity_1h`
+AS SELECT
+    site,
+    toStartOfHour(ts) AS hour,
+    client_id,
+    epoch,
+    network_id,
+    count() AS requests,
+    countIf(status >= 400) AS errors,
+    countIf(status = 404) AS not_found,
+    sum(bytes) AS bytes,
+    uniqState(path) AS paths,
+    groupUniqArray(toString(method)) AS methods,
+    groupBitOr(flags) AS flags,
+    countIf(r.flags != 0) AS flagged,
+    min(toDateTime(ts)) AS first_seen,
+    max(toDateTime(ts)) AS last_seen,
+    anyLast(country) AS country,
+    anyLast(asn) AS asn,
+    sumMap([toMinute(ts)], [toUInt64(1)]) AS minutes
+FROM `vakt`.`requests` AS r
+GROUP BY site, hour, client_id, epoch, network_id;
+
+CREATE TABLE IF NOT EXISTS `vakt`.`signal_requests`
+(
+    `ts` DateTime64(3, 'UTC') COMMENT 'request time, UTC' CODEC(Delta(8), ZSTD(1)),
+    `site` LowCardinality(String),
+    `epoch` UInt32 COMMENT 'salt epoch client_id and network_id belong to',
+    `client_id` UInt64 COMMENT 'keyed PRF of the client IP under the epoch salt',
+    `network_id` UInt64 COMMENT 'keyed PRF of the /24 or /48 prefix under the epoch salt',
+    `country` LowCardinality(String),
+    `asn` UInt32,
+    `method` LowCardinality(String),
+    `path` String CODEC(ZSTD(1)),
+    `status` UInt16,
+    `user_agent` LowCardinality(String) CODEC(ZSTD(1)),
+    `flags` UInt32 COMMENT 'threat signal bits (event.Flags)',
+    `signature` LowCardinality(String) COMMENT 'exploit or probe signature id, empty when none'
+)
+ENGINE = MergeTree
+PARTITION BY toDate(ts)
+ORDER BY (site, epoch, client_id, ts)
+TTL toDateTime(ts) + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+
+TRUNCATE TABLE IF EXISTS `vakt`.`signal_requests`;
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC'))
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 32)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 31)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 30)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 29)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 28)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 27)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 26)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 25)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 24)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 23)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 22)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 21)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 20)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 19)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 18)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 17)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 16)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 15)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 14)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 13)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 12)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 11)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 10)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 9)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 8)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 7)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 6)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 5)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 4)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 3)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 2)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 1)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (toDate(ts, 'UTC') = today() - 0)
+  AND ((flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`signal_requests_mv` TO `vakt`.`signal_requests`
+AS SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
+FROM `vakt`.`requests`
+WHERE (flags != 0)
+    OR (method = 'CONNECT')
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)'))
+    OR ((status IN (400, 403, 404, 405, 410, 418, 429) OR status >= 500) AND bitAnd(flags, 256) = 0)
+    OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|mysqladmin|dbadmin|adminer|admin|administrator|admin\\.php|manager/html|host-manager|console|jenkins|actuator|solr/admin|cpanel|whm|webadmin|siteadmin|backend|cgi-bin/luci|boaform|hnap1|owa/|remote/|vpn/|\\.?phpmyadmin)'))
+    OR (method = 'POST' AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)') AND (status IN (401, 403) OR (status = 200 AND match(path, '(?i)(wp-login\\.php|xmlrpc\\.php)$'))) AND bitAnd(flags, 256) = 0)
+    OR (bitAnd(flags, 16) != 0 OR match(path, '(?i)(\\.(pem|key|p12|pfx|jks|kdbx)$|\\.(php|inc|conf|cfg|ini|ya?ml)(~|\\.(bak|old|orig|save|swp))$|/(backup|dump|db|database|site)\\.(sql|tar|tgz|zip|gz)$)'))
+    OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
+    OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)')));
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (12, 'client threat signals per hour keep the hour's first and last request and redirects, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), both filled from the stored requests', now64(3));
+
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 
 ALTER TABLE `vakt`.`requests` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
@@ -2423,3 +4798,4 @@ ALTER TABLE `vakt`.`path_stats_1d` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_health_1h` MODIFY TTL hour + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`client_signals_1h` MODIFY TTL hour + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_sources_1d` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;
+ALTER TABLE `vakt`.`signal_requests` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
