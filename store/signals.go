@@ -162,7 +162,10 @@ func (s schema) requestsRollupDDL(t tableSpec, sel func(from, where string) stri
 // per-path rollup of 30 M rows, 9 M groups, went over 2 GiB).
 func (s schema) fillByDay(table string, query func(where string) string) []string {
 	days := int(s.c.RequestsTTL/day) + 2 // rows live up to a day past the TTL
-	insert := "INSERT INTO " + table + " SETTINGS async_insert = 0\n"
+	// A day of a busy site can hold millions of client-hours, whose
+	// states (uniqState of paths) outgrow the endpoint's memory limit:
+	// the aggregation spills to disk past 512 MiB.
+	insert := "INSERT INTO " + table + " SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912\n"
 	out := []string{insert + query(fmt.Sprintf("\nWHERE ts < toDateTime64(today() - %d, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')", days))}
 	for d := days; d >= 0; d-- {
 		out = append(out, insert+query(fmt.Sprintf("\nWHERE toDate(ts, 'UTC') = today() - %d", d)))

@@ -387,7 +387,7 @@ ENGINE = Distributed(`vakt_cluster`, `vakt`, `site_sources_1d_local`);
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (11, 'requests per site, day, country, AS and user agent (rollup for the top report's lists of them), filled from the stored requests', now64(3));
 
--- migration 12: client threat signals per hour keep the hour's first and last request and redirects, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), both filled from the stored requests
+-- migration 12: client threat signals per hour keep the hour's first and last request and redirects, client activity per hour its requests per minute, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), all filled from the stored requests
 
 DROP VIEW IF EXISTS `vakt`.`client_signals_1h_local_mv` ON CLUSTER `vakt_cluster` SYNC;
 
@@ -553,7 +553,7 @@ WHERE (flags != 0)
 CREATE TABLE IF NOT EXISTS `vakt`.`signal_requests` ON CLUSTER `vakt_cluster` AS `vakt`.`signal_requests_local`
 ENGINE = Distributed(`vakt_cluster`, `vakt`, `signal_requests_local`);
 
-INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (12, 'client threat signals per hour keep the hour's first and last request and redirects, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), both filled from the stored requests', now64(3));
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (12, 'client threat signals per hour keep the hour's first and last request and redirects, client activity per hour its requests per minute, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), all filled from the stored requests', now64(3));
 
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 

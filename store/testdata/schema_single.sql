@@ -190,7 +190,7 @@ SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_af
 
 TRUNCATE TABLE IF EXISTS `vakt`.`client_signals_1h`;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -214,7 +214,7 @@ FROM `vakt`.`requests` AS r
 WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -238,7 +238,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 32
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -262,7 +262,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 31
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -286,7 +286,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 30
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -310,7 +310,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 29
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -334,7 +334,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 28
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -358,7 +358,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 27
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -382,7 +382,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 26
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -406,7 +406,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 25
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -430,7 +430,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 24
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -454,7 +454,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 23
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -478,7 +478,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 22
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -502,7 +502,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 21
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -526,7 +526,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 20
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -550,7 +550,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 19
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -574,7 +574,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 18
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -598,7 +598,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 17
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -622,7 +622,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 16
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -646,7 +646,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 15
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -670,7 +670,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 14
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -694,7 +694,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 13
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -718,7 +718,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 12
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -742,7 +742,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 11
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -766,7 +766,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 10
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -790,7 +790,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 9
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -814,7 +814,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 8
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -838,7 +838,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 7
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -862,7 +862,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 6
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -886,7 +886,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 5
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -910,7 +910,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 4
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -934,7 +934,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 3
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -958,7 +958,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 2
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -982,7 +982,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 1
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -1051,7 +1051,7 @@ SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_af
 
 TRUNCATE TABLE IF EXISTS `vakt`.`path_stats_1d`;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1064,7 +1064,7 @@ FROM `vakt`.`requests`
 WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1077,7 +1077,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 32
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1090,7 +1090,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 31
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1103,7 +1103,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 30
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1116,7 +1116,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 29
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1129,7 +1129,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 28
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1142,7 +1142,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 27
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1155,7 +1155,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 26
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1168,7 +1168,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 25
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1181,7 +1181,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 24
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1194,7 +1194,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 23
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1207,7 +1207,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 22
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1220,7 +1220,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 21
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1233,7 +1233,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 20
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1246,7 +1246,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 19
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1259,7 +1259,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 18
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1272,7 +1272,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 17
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1285,7 +1285,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 16
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1298,7 +1298,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 15
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1311,7 +1311,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 14
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1324,7 +1324,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 13
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1337,7 +1337,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 12
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1350,7 +1350,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 11
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1363,7 +1363,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 10
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1376,7 +1376,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 9
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1389,7 +1389,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 8
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1402,7 +1402,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 7
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1415,7 +1415,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 6
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1428,7 +1428,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 5
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1441,7 +1441,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 4
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1454,7 +1454,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 3
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1467,7 +1467,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 2
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1480,7 +1480,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 1
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1588,7 +1588,7 @@ SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_af
 
 TRUNCATE TABLE IF EXISTS `vakt`.`path_stats_1d`;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1601,7 +1601,7 @@ FROM `vakt`.`requests`
 WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1614,7 +1614,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 32
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1627,7 +1627,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 31
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1640,7 +1640,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 30
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1653,7 +1653,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 29
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1666,7 +1666,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 28
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1679,7 +1679,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 27
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1692,7 +1692,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 26
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1705,7 +1705,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 25
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1718,7 +1718,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 24
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1731,7 +1731,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 23
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1744,7 +1744,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 22
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1757,7 +1757,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 21
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1770,7 +1770,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 20
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1783,7 +1783,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 19
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1796,7 +1796,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 18
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1809,7 +1809,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 17
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1822,7 +1822,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 16
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1835,7 +1835,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 15
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1848,7 +1848,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 14
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1861,7 +1861,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 13
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1874,7 +1874,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 12
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1887,7 +1887,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 11
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1900,7 +1900,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 10
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1913,7 +1913,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 9
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1926,7 +1926,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 8
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1939,7 +1939,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 7
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1952,7 +1952,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 6
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1965,7 +1965,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 5
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1978,7 +1978,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 4
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -1991,7 +1991,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 3
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2004,7 +2004,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 2
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2017,7 +2017,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 1
 GROUP BY site, day, path;
 
-INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`path_stats_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2068,7 +2068,7 @@ SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_af
 
 TRUNCATE TABLE IF EXISTS `vakt`.`site_sources_1d`;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2081,7 +2081,7 @@ FROM `vakt`.`requests`
 WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2094,7 +2094,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 32
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2107,7 +2107,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 31
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2120,7 +2120,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 30
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2133,7 +2133,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 29
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2146,7 +2146,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 28
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2159,7 +2159,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 27
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2172,7 +2172,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 26
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2185,7 +2185,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 25
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2198,7 +2198,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 24
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2211,7 +2211,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 23
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2224,7 +2224,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 22
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2237,7 +2237,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 21
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2250,7 +2250,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 20
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2263,7 +2263,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 19
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2276,7 +2276,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 18
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2289,7 +2289,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 17
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2302,7 +2302,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 16
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2315,7 +2315,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 15
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2328,7 +2328,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 14
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2341,7 +2341,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 13
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2354,7 +2354,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 12
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2367,7 +2367,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 11
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2380,7 +2380,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 10
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2393,7 +2393,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 9
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2406,7 +2406,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 8
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2419,7 +2419,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 7
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2432,7 +2432,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 6
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2445,7 +2445,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 5
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2458,7 +2458,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 4
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2471,7 +2471,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 3
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2484,7 +2484,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 2
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2497,7 +2497,7 @@ FROM `vakt`.`requests`
 WHERE toDate(ts, 'UTC') = today() - 1
 GROUP BY site, day, country, asn, as_org, user_agent;
 
-INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`site_sources_1d` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toDate(ts) AS day,
@@ -2524,7 +2524,7 @@ GROUP BY site, day, country, asn, as_org, user_agent;
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (11, 'requests per site, day, country, AS and user agent (rollup for the top report's lists of them), filled from the stored requests', now64(3));
 
--- migration 12: client threat signals per hour keep the hour's first and last request and redirects, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), both filled from the stored requests
+-- migration 12: client threat signals per hour keep the hour's first and last request and redirects, client activity per hour its requests per minute, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), all filled from the stored requests
 
 DROP VIEW IF EXISTS `vakt`.`client_signals_1h_mv` SYNC;
 
@@ -2567,7 +2567,7 @@ SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_af
 
 TRUNCATE TABLE IF EXISTS `vakt`.`client_signals_1h`;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2591,7 +2591,7 @@ FROM `vakt`.`requests` AS r
 WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2615,7 +2615,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 32
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2639,7 +2639,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 31
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2663,7 +2663,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 30
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2687,7 +2687,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 29
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2711,7 +2711,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 28
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2735,7 +2735,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 27
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2759,7 +2759,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 26
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2783,7 +2783,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 25
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2807,7 +2807,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 24
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2831,7 +2831,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 23
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2855,7 +2855,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 22
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2879,7 +2879,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 21
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2903,7 +2903,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 20
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2927,7 +2927,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 19
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2951,7 +2951,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 18
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2975,7 +2975,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 17
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -2999,7 +2999,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 16
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3023,7 +3023,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 15
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3047,7 +3047,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 14
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3071,7 +3071,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 13
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3095,7 +3095,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 12
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3119,7 +3119,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 11
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3143,7 +3143,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 10
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3167,7 +3167,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 9
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3191,7 +3191,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 8
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3215,7 +3215,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 7
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3239,7 +3239,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 6
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3263,7 +3263,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 5
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3287,7 +3287,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 4
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3311,7 +3311,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 3
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3335,7 +3335,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 2
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3359,7 +3359,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 1
 GROUP BY site, epoch, client_id, hour, network_id, asn;
 
-INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_signals_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     epoch,
@@ -3435,7 +3435,7 @@ SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_af
 
 TRUNCATE TABLE IF EXISTS `vakt`.`client_activity_1h`;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3459,7 +3459,7 @@ FROM `vakt`.`requests` AS r
 WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3483,7 +3483,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 32
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3507,7 +3507,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 31
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3531,7 +3531,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 30
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3555,7 +3555,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 29
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3579,7 +3579,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 28
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3603,7 +3603,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 27
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3627,7 +3627,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 26
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3651,7 +3651,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 25
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3675,7 +3675,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 24
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3699,7 +3699,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 23
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3723,7 +3723,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 22
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3747,7 +3747,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 21
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3771,7 +3771,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 20
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3795,7 +3795,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 19
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3819,7 +3819,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 18
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3843,7 +3843,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 17
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3867,7 +3867,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 16
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3891,7 +3891,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 15
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3915,7 +3915,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 14
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3939,7 +3939,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 13
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3963,7 +3963,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 12
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -3987,7 +3987,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 11
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -4011,7 +4011,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 10
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -4035,7 +4035,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 9
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -4059,7 +4059,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 8
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -4083,7 +4083,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 7
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -4107,7 +4107,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 6
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -4131,7 +4131,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 5
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -4155,7 +4155,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 4
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -4179,7 +4179,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 3
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -4203,7 +4203,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 2
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -4227,7 +4227,7 @@ FROM `vakt`.`requests` AS r
 WHERE toDate(ts, 'UTC') = today() - 1
 GROUP BY site, hour, client_id, epoch, network_id;
 
-INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`client_activity_1h` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT
     site,
     toStartOfHour(ts) AS hour,
@@ -4298,7 +4298,7 @@ SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_af
 
 TRUNCATE TABLE IF EXISTS `vakt`.`signal_requests`;
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC'))
@@ -4312,7 +4312,7 @@ WHERE (ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() +
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 32)
@@ -4326,7 +4326,7 @@ WHERE (toDate(ts, 'UTC') = today() - 32)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 31)
@@ -4340,7 +4340,7 @@ WHERE (toDate(ts, 'UTC') = today() - 31)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 30)
@@ -4354,7 +4354,7 @@ WHERE (toDate(ts, 'UTC') = today() - 30)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 29)
@@ -4368,7 +4368,7 @@ WHERE (toDate(ts, 'UTC') = today() - 29)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 28)
@@ -4382,7 +4382,7 @@ WHERE (toDate(ts, 'UTC') = today() - 28)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 27)
@@ -4396,7 +4396,7 @@ WHERE (toDate(ts, 'UTC') = today() - 27)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 26)
@@ -4410,7 +4410,7 @@ WHERE (toDate(ts, 'UTC') = today() - 26)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 25)
@@ -4424,7 +4424,7 @@ WHERE (toDate(ts, 'UTC') = today() - 25)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 24)
@@ -4438,7 +4438,7 @@ WHERE (toDate(ts, 'UTC') = today() - 24)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 23)
@@ -4452,7 +4452,7 @@ WHERE (toDate(ts, 'UTC') = today() - 23)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 22)
@@ -4466,7 +4466,7 @@ WHERE (toDate(ts, 'UTC') = today() - 22)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 21)
@@ -4480,7 +4480,7 @@ WHERE (toDate(ts, 'UTC') = today() - 21)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 20)
@@ -4494,7 +4494,7 @@ WHERE (toDate(ts, 'UTC') = today() - 20)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 19)
@@ -4508,7 +4508,7 @@ WHERE (toDate(ts, 'UTC') = today() - 19)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 18)
@@ -4522,7 +4522,7 @@ WHERE (toDate(ts, 'UTC') = today() - 18)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 17)
@@ -4536,7 +4536,7 @@ WHERE (toDate(ts, 'UTC') = today() - 17)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 16)
@@ -4550,7 +4550,7 @@ WHERE (toDate(ts, 'UTC') = today() - 16)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 15)
@@ -4564,7 +4564,7 @@ WHERE (toDate(ts, 'UTC') = today() - 15)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 14)
@@ -4578,7 +4578,7 @@ WHERE (toDate(ts, 'UTC') = today() - 14)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 13)
@@ -4592,7 +4592,7 @@ WHERE (toDate(ts, 'UTC') = today() - 13)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 12)
@@ -4606,7 +4606,7 @@ WHERE (toDate(ts, 'UTC') = today() - 12)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 11)
@@ -4620,7 +4620,7 @@ WHERE (toDate(ts, 'UTC') = today() - 11)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 10)
@@ -4634,7 +4634,7 @@ WHERE (toDate(ts, 'UTC') = today() - 10)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 9)
@@ -4648,7 +4648,7 @@ WHERE (toDate(ts, 'UTC') = today() - 9)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 8)
@@ -4662,7 +4662,7 @@ WHERE (toDate(ts, 'UTC') = today() - 8)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 7)
@@ -4676,7 +4676,7 @@ WHERE (toDate(ts, 'UTC') = today() - 7)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 6)
@@ -4690,7 +4690,7 @@ WHERE (toDate(ts, 'UTC') = today() - 6)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 5)
@@ -4704,7 +4704,7 @@ WHERE (toDate(ts, 'UTC') = today() - 5)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 4)
@@ -4718,7 +4718,7 @@ WHERE (toDate(ts, 'UTC') = today() - 4)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 3)
@@ -4732,7 +4732,7 @@ WHERE (toDate(ts, 'UTC') = today() - 3)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 2)
@@ -4746,7 +4746,7 @@ WHERE (toDate(ts, 'UTC') = today() - 2)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 1)
@@ -4760,7 +4760,7 @@ WHERE (toDate(ts, 'UTC') = today() - 1)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)'))));
 
-INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0
+INSERT INTO `vakt`.`signal_requests` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
 SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
 FROM `vakt`.`requests`
 WHERE (toDate(ts, 'UTC') = today() - 0)
@@ -4787,7 +4787,7 @@ WHERE (flags != 0)
     OR (match(user_agent, '(?i)^(curl/|wget/|python-requests/|python-urllib/|python-httpx/|go-http-client/|libwww-perl/|lwp-|java/|apache-httpclient/|okhttp/|axios/|node-fetch/|undici|scrapy/|aiohttp/|httpie/|php/|ruby|perl/|powershell/)') OR (user_agent IN ('', '-') AND method != ''))
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)')));
 
-INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (12, 'client threat signals per hour keep the hour's first and last request and redirects, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), both filled from the stored requests', now64(3));
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (12, 'client threat signals per hour keep the hour's first and last request and redirects, client activity per hour its requests per minute, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), all filled from the stored requests', now64(3));
 
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 
