@@ -281,6 +281,13 @@ func (fl *follower) disown(k fileKey, s *tailSource) {
 
 // startLocked opens a file and starts its reader; s.mu is held.
 func (s *tailSource) startLocked(ctx, pubCtx context.Context, k fileKey, path string, gz, drainOnly, initial bool) {
+	// No reader starts once shutdown began: a scan that runs after ctx
+	// ended (select picks among ready cases) would restart a reader that
+	// just stopped, from its checkpoint, and read again every line not yet
+	// handed over. s.mu is held: a reader removed for ctx is seen ended.
+	if ctx.Err() != nil {
+		return
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return // gone since the scan; the next scan sees

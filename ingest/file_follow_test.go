@@ -490,3 +490,46 @@ func TestFollowMissingFile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTailNoReaderAfterShutdown: a scan that runs after shutdown began (the
+// ticker and ctx both ready) starts no reader for a file whose reader has
+// stopped; one would read the file again from its checkpoint, whose batches
+// no pseudonymiser has taken yet.
+func TestTailNoReaderAfterShutdown(t *testing.T) {
+	t.Parallel()
+	js := startNATS(t, bus.DefaultStreamConfig())
+	path := filepath.Join(t.TempDir(), "access.log")
+	var b []byte
+	for seq := range 10 {
+		b = appendSeqLine(b, seq, time.Now())
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ing, stop := startFollow(t, Config{Files: []string{path}, FromStart: true}, js, nil)
+	testenv.WaitFor(t, 10*time.Second, "the lines", func() bool { return ing.Stats().Published == 10 })
+	stop()
+
+	ing, err := New(Config{Files: []string{path}, Follow: true}, js, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cps, _, err := openCheckpoints(ctx, ing.js, sourceKey([]string{path}), ing.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &follower{ing: ing, owner: map[fileKey]*tailSource{}, active: map[string]bool{}}
+	s := &tailSource{fl: fl, ing: ing, src: Source{Files: []string{path}}, patterns: []string{path}, cps: cps,
+		log: ing.log, files: map[fileKey]*tailFile{}, skip: map[fileKey]skipEntry{}}
+	rctx, cancel := context.WithCancel(ctx)
+	cancel()
+	s.scan(rctx, ctx, false)
+	s.mu.Lock()
+	n := len(s.files)
+	s.mu.Unlock()
+	s.wg.Wait()
+	if n != 0 || ing.Stats().LinesRead != 0 {
+		t.Fatalf("%d readers started after shutdown, %d lines read", n, ing.Stats().LinesRead)
+	}
+}
