@@ -58,10 +58,11 @@ func restrictedValue(l []marks.Client) string {
 	return b.String()
 }
 
-// withoutRestricted replaces the requests table and the client rollups in a
-// query written with {db}. by the tables without the restricted clients.
+// withoutRestricted replaces the tables with client ids (store.ClientTables)
+// in a query written with {db}. by the tables without the restricted clients.
 func withoutRestricted(query string) string {
-	for _, table := range []string{"{db}.requests", "{db}." + store.ClientsTable, "{db}." + store.SignalsTable, "{db}." + store.SignalRowsTable} {
+	for _, t := range store.ClientTables {
+		table := "{db}." + t
 		query = strings.ReplaceAll(query, table, "(SELECT * FROM "+table+" WHERE (epoch, client_id) NOT IN {"+
 			restrictedParam+":Array(Tuple(UInt32, UInt64))})")
 	}

@@ -23,9 +23,13 @@ var totalsMacros = map[string]string{
 }
 
 func totalsSQL(key string) string {
+	clients := "uniqExact(client_id)"
+	if key == "client_id" {
+		clients = "toUInt64(1)" // a client is one: no distinct count per client
+	}
 	return `
     SELECT site, epoch, ` + key + `, sum(n) AS requests, sum(n) - sum(r) AS non_redirects,
-           uniqExact(client_id) AS clients, min(f) AS first_seen, max(l) AS last_seen
+           ` + clients + ` AS clients, min(f) AS first_seen, max(l) AS last_seen
     FROM
     (
         SELECT site, epoch, network_id, client_id, requests AS n, redirects AS r, first_ts AS f, last_ts AS l

@@ -1,6 +1,9 @@
 package store
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // SignalRowsTable holds a copy of the requests that carry a signal some
 // client rule counts (migration 12): any flag, a refused status, a login
@@ -13,20 +16,26 @@ import "strings"
 // restriction applies.
 const SignalRowsTable = "signal_requests"
 
-var signalRowColumns = []column{
-	{"ts", "DateTime64(3, 'UTC')", "Delta(8), ZSTD(1)", "request time, UTC"},
-	{"site", "LowCardinality(String)", "", ""},
-	{"epoch", "UInt32", "", "salt epoch client_id and network_id belong to"},
-	{"client_id", "UInt64", "", "keyed PRF of the client IP under the epoch salt"},
-	{"network_id", "UInt64", "", "keyed PRF of the /24 or /48 prefix under the epoch salt"},
-	{"country", "LowCardinality(String)", "", ""},
-	{"asn", "UInt32", "", ""},
-	{"method", "LowCardinality(String)", "", ""},
-	{"path", "String", "ZSTD(1)", ""},
-	{"status", "UInt16", "", ""},
-	{"user_agent", userAgentType, "ZSTD(1)", ""},
-	{"flags", "UInt32", "", "threat signal bits (event.Flags)"},
-	{"signature", "LowCardinality(String)", "", "exploit or probe signature id, empty when none"},
+// ClientTables are the tables that hold client ids: erasure deletes a
+// client's rows from each, and restriction reads each without the
+// restricted clients.
+var ClientTables = []string{RequestsTable, ClientsTable, SignalsTable, SignalRowsTable}
+
+// signalRowColumns are the requests' columns the rules read, as the
+// requests table defines them (types, codecs).
+var signalRowColumns = requestColumnsNamed("ts", "site", "epoch", "client_id", "network_id", "country", "asn",
+	"method", "path", "status", "user_agent", "flags", "signature")
+
+func requestColumnsNamed(names ...string) []column {
+	out := make([]column, len(names))
+	for i, n := range names {
+		k := slices.IndexFunc(insertColumns, func(c column) bool { return c.name == n })
+		if k < 0 {
+			panic("store: the requests have no column " + n)
+		}
+		out[i] = insertColumns[k]
+	}
+	return out
 }
 
 // signalRowCondition is true of a requests row SignalRowsTable keeps: the

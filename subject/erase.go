@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -208,7 +209,7 @@ func waitStored(ctx context.Context, js jetstream.JetStream) (bool, error) {
 // cluster's mutation runs on every node, where that table does not exist:
 // there the text holds the ids (docs/privacy.md).
 func deleteRows(ctx context.Context, d Deps, t *Target, log *slog.Logger) error {
-	tables := []string{store.RequestsTable, store.ClientsTable, store.SignalsTable, store.SignalRowsTable}
+	tables := slices.Clone(store.ClientTables)
 	if d.Cluster == "" {
 		for _, r := range store.RebuiltRollups {
 			tables = append(tables, r.Table)

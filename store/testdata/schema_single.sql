@@ -4276,19 +4276,19 @@ GROUP BY site, hour, client_id, epoch, network_id;
 
 CREATE TABLE IF NOT EXISTS `vakt`.`signal_requests`
 (
-    `ts` DateTime64(3, 'UTC') COMMENT 'request time, UTC' CODEC(Delta(8), ZSTD(1)),
-    `site` LowCardinality(String),
+    `ts` DateTime64(3, 'UTC') COMMENT 'request time, UTC' CODEC(T64, ZSTD(1)),
+    `site` LowCardinality(String) COMMENT 'site the request was logged for',
     `epoch` UInt32 COMMENT 'salt epoch client_id and network_id belong to',
-    `client_id` UInt64 COMMENT 'keyed PRF of the client IP under the epoch salt',
+    `client_id` UInt64 COMMENT 'keyed PRF of the client IP under the epoch salt' CODEC(Delta(8), ZSTD(1)),
     `network_id` UInt64 COMMENT 'keyed PRF of the /24 or /48 prefix under the epoch salt',
-    `country` LowCardinality(String),
+    `country` LowCardinality(String) COMMENT 'ISO 3166 code, empty when unknown',
     `asn` UInt32,
     `method` LowCardinality(String),
     `path` String CODEC(ZSTD(1)),
-    `status` UInt16,
+    `status` UInt16 CODEC(ZSTD(1)),
     `user_agent` LowCardinality(String) CODEC(ZSTD(1)),
     `flags` UInt32 COMMENT 'threat signal bits (event.Flags)',
-    `signature` LowCardinality(String) COMMENT 'exploit or probe signature id, empty when none'
+    `signature` LowCardinality(String) COMMENT 'id of the exploit or probe signature the raw request matched (analyze/rules/signatures), empty when none'
 )
 ENGINE = MergeTree
 PARTITION BY toDate(ts)
