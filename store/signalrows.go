@@ -38,11 +38,11 @@ func requestColumnsNamed(names ...string) []column {
 	return out
 }
 
-// signalRowCondition is true of a requests row SignalRowsTable keeps: the
+// SignalRowCondition is true of a requests row SignalRowsTable keeps: the
 // conditions of SignalsTable's counts, any flag (so every flag bit and the
 // allowed bit), login POSTs whatever their answer (login-brute-force's
 // ratio) and CONNECT (exploit-attempt).
-func signalRowCondition() string {
+func SignalRowCondition() string {
 	conds := []string{"flags != 0", "method = 'CONNECT'", "method = 'POST' AND match(path, '" + LoginPathRE + "')"}
 	for _, sc := range signalCounts {
 		conds = append(conds, sc.cond)
@@ -57,7 +57,7 @@ func signalRowsSelect(from, where string) string {
 	for i, c := range signalRowColumns {
 		names[i] = c.name
 	}
-	cond := signalRowCondition()
+	cond := SignalRowCondition()
 	if where == "" {
 		where = "\nWHERE " + cond
 	} else {

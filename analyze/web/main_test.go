@@ -29,6 +29,7 @@ import (
 	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/internal/testenv"
 	"github.com/vakt-dev/vakt/logformat"
+	"github.com/vakt-dev/vakt/store"
 )
 
 // The tests run against one real `vakt run --demo` in this process (one
@@ -257,13 +258,20 @@ func seed(ctx context.Context, eng *app.Engines) (*seeded, error) {
 			return nil, err
 		}
 	}
-	// Stored when the store has committed every row.
+	// Stored when the store has committed every row, and each view its
+	// part of every insert (a view's part commits after the requests').
 	deadline := time.Now().Add(60 * time.Second)
+	sites := "site IN ('shop.example', 'blog.example')"
 	for {
-		var stored uint64
-		err := eng.CH.QueryRow(ctx, "SELECT count() FROM vakt.requests WHERE site IN ('shop.example', 'blog.example')").Scan(&stored)
+		var stored, activity, signals, signalRows, signalling uint64
+		err := eng.CH.QueryRow(ctx, "SELECT (SELECT count() FROM vakt.requests WHERE "+sites+"), "+
+			"(SELECT sum(requests) FROM vakt.client_activity_1h WHERE "+sites+"), "+
+			"(SELECT sum(requests) FROM vakt.client_signals_1h WHERE "+sites+"), "+
+			"(SELECT count() FROM vakt.signal_requests WHERE "+sites+"), "+
+			"(SELECT count() FROM vakt.requests WHERE "+sites+" AND ("+store.SignalRowCondition()+"))").
+			Scan(&stored, &activity, &signals, &signalRows, &signalling)
 		want := t.requests[seededSites[0]] + t.requests[seededSites[1]]
-		if err == nil && int(stored) == want {
+		if err == nil && int(stored) == want && activity == stored && signals == stored && signalRows == signalling {
 			return t, nil
 		}
 		if time.Now().After(deadline) {
