@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,30 +82,47 @@ func TestRunDebugMalformedFailingInsertsKeepIPsOut(t *testing.T) {
 		t.Errorf("metrics count %v rejected lines, want at least the %d malformed", got, tl.malformed)
 	}
 
-	// The salts commands reach the running vakt's NATS.
+	// The salts commands reach the running vakt's NATS. A run may cross a
+	// day boundary (a 24 h epoch), so the stored rows may hold two epochs
+	// and the current one may have no salt yet: each stored epoch must be
+	// listed with its salt.
 	ctx := context.Background()
-	var epoch0 uint32
-	if err := conn.QueryRow(ctx, "SELECT any(epoch) FROM vakt.requests").Scan(&epoch0); err != nil {
-		t.Fatal(err)
+	var stored []uint32
+	if err := conn.QueryRow(ctx, "SELECT arraySort(groupUniqArray(epoch)) FROM vakt.requests").Scan(&stored); err != nil || len(stored) == 0 {
+		t.Fatalf("stored epochs %v: %v", stored, err)
 	}
+	lastStored := stored[len(stored)-1]
 	stdout, stderr, err = vakt(t, append([]string{"salts", "status", "--format", "json"}, common...)...)
 	if err != nil {
 		t.Fatalf("salts status: %v\n%s", err, stderr)
 	}
+	type listedEpoch struct {
+		Epoch   uint32     `json:"epoch"`
+		Created *time.Time `json:"created"`
+	}
 	var st struct {
-		CurrentEpoch uint32 `json:"current_epoch"`
-		Epochs       []struct {
-			Epoch   uint32     `json:"epoch"`
-			Created *time.Time `json:"created"`
-			Current bool       `json:"current"`
-		} `json:"epochs"`
+		CurrentEpoch uint32        `json:"current_epoch"`
+		Epochs       []listedEpoch `json:"epochs"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &st); err != nil || st.CurrentEpoch != epoch0 || len(st.Epochs) != 1 || st.Epochs[0].Created == nil {
-		t.Fatalf("salts status while running: %v\n%s", err, stdout)
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil || st.CurrentEpoch < lastStored {
+		t.Fatalf("salts status while running (stored epochs %v): %v\n%s", stored, err, stdout)
 	}
-	rotOut, stderr, err := vakt(t, append([]string{"salts", "rotate"}, common...)...)
+	for _, e := range stored {
+		i := slices.IndexFunc(st.Epochs, func(l listedEpoch) bool { return l.Epoch == e })
+		if i < 0 || st.Epochs[i].Created == nil {
+			t.Fatalf("salts status lists no salt for stored epoch %d:\n%s", e, stdout)
+		}
+	}
+	rotOut, stderr, err := vakt(t, append([]string{"salts", "rotate", "--format", "json"}, common...)...)
 	if err != nil {
 		t.Fatalf("salts rotate: %v\n%s", err, stderr)
+	}
+	var rot struct {
+		Epoch    uint32 `json:"epoch"`
+		Replaced uint32 `json:"replaced"`
+	}
+	if err := json.Unmarshal([]byte(rotOut), &rot); err != nil || rot.Epoch <= lastStored || rot.Replaced != st.CurrentEpoch && rot.Replaced != st.CurrentEpoch+1 {
+		t.Fatalf("salts rotate after status %d, stored epochs %v: %v\n%s", st.CurrentEpoch, stored, err, rotOut)
 	}
 	// New lines from the same IPs, followed by the running vakt.
 	f, err := os.OpenFile(tl.path, os.O_APPEND|os.O_WRONLY, 0)
@@ -119,13 +137,13 @@ func TestRunDebugMalformedFailingInsertsKeepIPsOut(t *testing.T) {
 	testenv.WaitFor(t, 30*time.Second, "the lines after the rotation", func() bool {
 		return countRows(t, conn, "SELECT count() FROM vakt.requests WHERE path LIKE '/after-rotate/%'") == 50
 	})
-	if n := countRows(t, conn, "SELECT count() FROM vakt.requests WHERE path LIKE '/after-rotate/%' AND epoch = ?", epoch0+1); n != 50 {
-		t.Fatalf("%d of 50 rows after the rotation in epoch %d", n, epoch0+1)
+	if n := countRows(t, conn, "SELECT count() FROM vakt.requests WHERE path LIKE '/after-rotate/%' AND epoch >= ?", rot.Epoch); n != 50 {
+		t.Fatalf("%d of 50 rows after the rotation in epoch %d or later", n, rot.Epoch)
 	}
-	// Same IP, new epoch, new id: no client id of epoch0 appears after.
+	// Same IP, new epoch, new id: no client id of an earlier epoch appears after.
 	if n := countRows(t, conn, `SELECT count() FROM vakt.requests WHERE path LIKE '/after-rotate/%'
-		AND client_id IN (SELECT client_id FROM vakt.requests WHERE epoch = ?)`, epoch0); n != 0 {
-		t.Fatalf("%d rows after the rotation reuse a client id of the replaced epoch", n)
+		AND client_id IN (SELECT client_id FROM vakt.requests WHERE epoch < ?)`, rot.Epoch); n != 0 {
+		t.Fatalf("%d rows after the rotation reuse a client id of a replaced epoch", n)
 	}
 	run.stop(t)
 
