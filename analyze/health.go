@@ -261,17 +261,28 @@ func pathLists(ctx context.Context, conn driver.Conn, db, quantile, from string)
 	} else {
 		from = "{db}.requests WHERE " + where
 	}
+	// Each site's two lists are its N smallest sort keys (groupArraySorted)
+	// in one pass over the per-path aggregation, unfolded to a row per
+	// listed path: a window function ranking every path twice took as long
+	// again as the aggregation (30 M rows, 30 days: 1.4 -> 0.8 s).
 	n, minKnown := strconv.Itoa(PathsPerList), strconv.Itoa(minSlowPathRequests)
-	q, err := expand(ctx, `SELECT site, path, requests, failures, p95, known, fr <= `+n+` AND failures > 0, sr <= `+n+` AND known >= `+minKnown+`
+	q, err := expand(ctx, `SELECT site, e.1, e.2, e.3, e.4, e.5, e.6, e.7
 		FROM
 		(
-			SELECT site, path, `+agg+`,
-				row_number() OVER (PARTITION BY site ORDER BY failures DESC, requests DESC, path) AS fr,
-				row_number() OVER (PARTITION BY site ORDER BY known >= `+minKnown+` DESC, p95 DESC, requests DESC, path) AS sr
-			FROM `+from+`
-			GROUP BY site, path
+			SELECT site,
+				groupArraySortedIf(`+n+`)((-toInt64(failures), -toInt64(requests), path, p95, known), failures > 0) AS failing,
+				groupArraySortedIf(`+n+`)((-p95, -toInt64(requests), path, failures, known), known >= `+minKnown+`) AS slowest
+			FROM
+			(
+				SELECT site, path, `+agg+`
+				FROM `+from+`
+				GROUP BY site, path
+			)
+			GROUP BY site
 		)
-		WHERE (fr <= `+n+` AND failures > 0) OR (sr <= `+n+` AND known >= `+minKnown+`)`, db)
+		ARRAY JOIN arrayConcat(
+			arrayMap(x -> (x.3, toUInt64(-x.2), toUInt64(-x.1), x.4, x.5, true, false), failing),
+			arrayMap(x -> (x.3, toUInt64(-x.2), x.4, -x.1, x.5, false, true), slowest)) AS e`, db)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,7 +1,6 @@
 package analyze
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -111,9 +110,8 @@ func topReport(ctx context.Context, conn driver.Conn, db string, f Filter, n int
 // topEntries fills l's list: from the requests, or the rollup's whole
 // units and the requests' edges when l has a rollup and rollups is set.
 func topEntries(ctx context.Context, conn driver.Conn, db string, f Filter, n int, l topList, rollups bool) error {
-	l = l.withLabels()
 	qctx := withParams(ctx, f.params())
-	from := "(SELECT " + l.key + " AS key, count() AS n, " + l.label + " AS label FROM {db}.requests WHERE " + where + " GROUP BY key)"
+	from := "(SELECT " + l.key + " AS key, count() AS n" + l.labelColumn(l.label) + " FROM {db}.requests WHERE " + where + " GROUP BY key)"
 	unit := time.Hour
 	if l.daily {
 		unit = 24 * time.Hour
@@ -121,7 +119,14 @@ func topEntries(ctx context.Context, conn driver.Conn, db string, f Filter, n in
 	if rollups && l.rollup != "" && wholeUnits(f, unit) {
 		qctx, from = innerParams(ctx, f, unit), rollupCounts(l)
 	}
-	q, err := expand(qctx, `SELECT toString(key), any(label), sum(n) AS requests FROM `+from+`
+	// A list without labels carries no label column: a constant '' through
+	// the union and any() over it took half the clients list's time (30 M
+	// rows, 30 days: 0.50 -> 0.24 s).
+	label := "''"
+	if l.label != "" {
+		label = "any(label)"
+	}
+	q, err := expand(qctx, `SELECT toString(key), `+label+`, sum(n) AS requests FROM `+from+`
 		GROUP BY key ORDER BY requests DESC, toString(key) LIMIT `+fmt.Sprint(n), db)
 	if err != nil {
 		return err
@@ -151,26 +156,29 @@ func wholeUnits(f Filter, unit time.Duration) bool {
 	return since.Before(until)
 }
 
-// withLabels gives a list without labels empty ones.
-func (l topList) withLabels() topList {
-	l.label, l.rowLabel = cmp.Or(l.label, "''"), cmp.Or(l.rowLabel, "''")
-	return l
+// labelColumn is ", <expr> AS label" for a list with labels (expr is
+// its label or rowLabel), and nothing for one without.
+func (l topList) labelColumn(expr string) string {
+	if l.label == "" {
+		return ""
+	}
+	return ", " + expr + " AS label"
 }
 
-// rollupCounts is a FROM of (key, n, label): the rollup's rows of the
+// rollupCounts is a FROM of (key, n[, label]): the rollup's rows of the
 // whole units inside the range (innerParams) and the requests' counts of
 // the rest.
 func rollupCounts(l topList) string {
-	l = l.withLabels()
 	inner := "hour >= " + innerSince + " AND hour < " + innerUntil
 	if l.daily {
 		inner = "day >= toDate(" + innerSince + ") AND day < toDate(" + innerUntil + ")"
 	}
-	return strings.NewReplacer("$RK", l.rollupKey, "$RL", l.rowLabel, "$K", l.key, "$L", l.label, "$T", l.rollup, "$INNER", inner).Replace(`(
-			SELECT $RK AS key, requests AS n, $RL AS label FROM {db}.$T
+	return strings.NewReplacer("$RK", l.rollupKey, "$RL", l.labelColumn(l.rowLabel), "$K", l.key, "$L", l.labelColumn(l.label),
+		"$T", l.rollup, "$INNER", inner).Replace(`(
+			SELECT $RK AS key, requests AS n$RL FROM {db}.$T
 			WHERE $INNER AND ({site:String} = '' OR site = {site:String})
 			UNION ALL
-			SELECT $K AS key, count() AS n, $L AS label FROM {db}.requests
+			SELECT $K AS key, count() AS n$L FROM {db}.requests
 			WHERE ` + where + ` AND NOT (ts >= ` + innerSince + ` AND ts < ` + innerUntil + `)
 			GROUP BY key
 		)`)
