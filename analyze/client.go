@@ -159,7 +159,10 @@ func ClientReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 	if c.Summary.Requests == 0 {
 		return c, nil // nothing for the rules to find
 	}
-	th, ruleErr := ThreatReport(ctx, conn, db, rules, f)
+	// A rule that judges each offender by its own rows runs over the rows
+	// of the offenders the page shows only (within.go): the same findings
+	// for them, from a fraction of the rows.
+	th, ruleErr := threatReport(ctx, conn, db, rules, f, c.ruleContext(ctx))
 	if th == nil {
 		return nil, ruleErr
 	}
@@ -191,7 +194,7 @@ func (c *Client) queryActivity(ctx context.Context, conn driver.Conn, db, cond s
 	}{
 		{`SELECT toString(country), asn, toString(as_org)` + base + ` GROUP BY country, asn, as_org ORDER BY count() DESC, country, asn, as_org LIMIT 1`,
 			func(r driver.Rows) error { return r.Scan(&s.Country, &s.ASN, &s.ASOrg) }},
-		{`SELECT DISTINCT toString(network_id) AS id, epoch` + base + ` ORDER BY epoch, id LIMIT 100`,
+		{`SELECT DISTINCT toString(network_id) AS id, epoch` + base + ` ORDER BY epoch, id LIMIT ` + strconv.Itoa(maxListedNetworks),
 			func(r driver.Rows) error {
 				var e EpochID
 				err := r.Scan(&e.ID, &e.Epoch)

@@ -72,23 +72,32 @@ func (f Filter) params() clickhouse.Parameters {
 // where is the filter every report query over requests applies.
 const where = `ts >= {since:DateTime64(3, 'UTC')} AND ts < {until:DateTime64(3, 'UTC')} AND ({site:String} = '' OR site = {site:String})`
 
-// expand puts the database into a query written with {db}., and leaves
-// restricted clients out of the requests table (restrict.go).
+// expand puts the database into a query written with {db}., leaves
+// restricted clients out of the tables with client ids (restrict.go) and,
+// for a client report's per-offender rules, reads only the rows of the
+// offenders it shows (within.go).
 func expand(ctx context.Context, query, db string) (string, error) {
 	if !dbRE.MatchString(db) {
 		return "", fmt.Errorf("report: database %q is not a plain identifier", db)
 	}
 	query = expandMacros(query)
+	if w, ok := withinOf(ctx); ok {
+		query = filterClientTables(query, w.condition())
+	}
 	if len(restrictedOf(ctx)) > 0 {
 		query = withoutRestricted(query)
 	}
 	return strings.ReplaceAll(query, "{db}.", "`"+db+"`."), nil
 }
 
-// withParams sets the query parameters, with the restricted clients'.
+// withParams sets the query parameters, with the restricted clients' and
+// a client report's bounds.
 func withParams(ctx context.Context, p clickhouse.Parameters) context.Context {
 	if l := restrictedOf(ctx); len(l) > 0 {
 		p[restrictedParam] = restrictedValue(l)
+	}
+	if w, ok := withinOf(ctx); ok {
+		p[withinParam] = w.value()
 	}
 	return clickhouse.Context(ctx, clickhouse.WithParameters(p))
 }

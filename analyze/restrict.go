@@ -58,13 +58,19 @@ func restrictedValue(l []marks.Client) string {
 	return b.String()
 }
 
-// withoutRestricted replaces the tables with client ids (store.ClientTables)
-// in a query written with {db}. by the tables without the restricted clients.
+// withoutRestricted replaces the tables with client ids in a query written
+// with {db}. by the tables without the restricted clients.
 func withoutRestricted(query string) string {
+	return filterClientTables(query, "(epoch, client_id) NOT IN {"+restrictedParam+":Array(Tuple(UInt32, UInt64))}")
+}
+
+// filterClientTables replaces the tables with client ids
+// (store.ClientTables) in a query written with {db}. by subqueries of
+// their rows that meet cond.
+func filterClientTables(query, cond string) string {
 	for _, t := range store.ClientTables {
 		table := "{db}." + t
-		query = strings.ReplaceAll(query, table, "(SELECT * FROM "+table+" WHERE (epoch, client_id) NOT IN {"+
-			restrictedParam+":Array(Tuple(UInt32, UInt64))})")
+		query = strings.ReplaceAll(query, table, "(SELECT * FROM "+table+" WHERE "+cond+")")
 	}
 	return query
 }

@@ -53,16 +53,12 @@ func fillBenchData(t *testing.T, db string, sessions int) {
 	}
 }
 
-// TestRulesRollupEqualsRawRows is the correctness gate of the signal
-// rollup: every built-in rule that reads store.SignalsTable must report
-// exactly the offenders, with exactly the evidence, of its raw-row form in
-// testdata/raw-rules, both ways, over whole and ragged ranges (edges inside
-// an hour), with and without a site, on labelled attack traffic.
-func TestRulesRollupEqualsRawRows(t *testing.T) {
-	conn := openConn(t)
-	db := testDB(t, conn)
-	fillBenchData(t, db, 30_000)
-	// The rule cases on top, each on its own site, in the last hours.
+// fillLabelledData fills db with the benchmark generator's sessions
+// (fillBenchData) and, on top, every rule case, each on its own site in
+// the last hours; it returns the time the cases are placed before.
+func fillLabelledData(t *testing.T, conn driver.Conn, db string, sessions int) time.Time {
+	t.Helper()
+	fillBenchData(t, db, sessions)
 	now := time.Now().UTC()
 	var rows []row
 	n := 0
@@ -75,6 +71,18 @@ func TestRulesRollupEqualsRawRows(t *testing.T) {
 		}
 	}
 	insert(t, conn, db, rows)
+	return now
+}
+
+// TestRulesRollupEqualsRawRows is the correctness gate of the signal
+// rollup: every built-in rule that reads store.SignalsTable must report
+// exactly the offenders, with exactly the evidence, of its raw-row form in
+// testdata/raw-rules, both ways, over whole and ragged ranges (edges inside
+// an hour), with and without a site, on labelled attack traffic.
+func TestRulesRollupEqualsRawRows(t *testing.T) {
+	conn := openConn(t)
+	db := testDB(t, conn)
+	now := fillLabelledData(t, conn, db, 30_000)
 
 	raw := map[string]Rule{}
 	entries, err := os.ReadDir(rawRulesDir)
@@ -182,6 +190,8 @@ func readsRollups(sql string) bool {
 		strings.Contains(sql, "_totals}")
 }
 
+// diffOffenders reports each offender only one of got (the form under
+// test) and want (the reference) holds.
 func diffOffenders(t *testing.T, what string, got, want []Offender) {
 	t.Helper()
 	set := func(os []Offender) map[string]bool {
@@ -194,12 +204,12 @@ func diffOffenders(t *testing.T, what string, got, want []Offender) {
 	g, w := set(got), set(want)
 	for k := range w {
 		if !g[k] {
-			t.Errorf("%s: raw rows report %s; the rollup form does not", what, k)
+			t.Errorf("%s: the reference (raw rows, every row) reports %s; the form under test does not", what, k)
 		}
 	}
 	for k := range g {
 		if !w[k] {
-			t.Errorf("%s: the rollup form reports %s; raw rows do not", what, k)
+			t.Errorf("%s: the form under test reports %s; the reference (raw rows, every row) does not", what, k)
 		}
 	}
 }

@@ -49,6 +49,12 @@ type Rule struct {
 	// threshold t is {t:Type} in the SQL.
 	Thresholds map[string]float64
 	SQL        string
+	// PerOffender says that an offender's finding depends on its own rows
+	// alone (a client's requests, or those of a network's or an AS's
+	// clients: no baseline over others, no grouping across offenders), so
+	// a client's page may evaluate the rule over its subject's rows only
+	// (within.go; TestPerOffenderRulesOnTheirOwnRows checks the built-ins).
+	PerOffender bool
 	// Action is what the alert loop does about a new offender besides
 	// alerting (actions.go): from the file's action, or the category's
 	// default.
@@ -84,6 +90,7 @@ type ruleFile struct {
 	Window      config.Duration    `yaml:"window"`
 	Thresholds  map[string]float64 `yaml:"thresholds"`
 	SQL         string             `yaml:"sql"`
+	PerOffender bool               `yaml:"per_offender"`
 	// Action is optional: nil takes DefaultAction.
 	Action *actionFile `yaml:"action"`
 	// Disabled, in a rules directory, removes the built-in rule of the
@@ -183,7 +190,7 @@ func parseRule(src string, b []byte) (Rule, bool, error) {
 	r := Rule{
 		Name: f.Name, Category: f.Category, Scope: f.Scope, Severity: f.Severity,
 		Description: strings.Join(strings.Fields(f.Description), " "), Window: f.Window.D(),
-		Thresholds: f.Thresholds, SQL: strings.TrimRight(strings.TrimSpace(f.SQL), ";"), Source: src,
+		Thresholds: f.Thresholds, SQL: strings.TrimRight(strings.TrimSpace(f.SQL), ";"), PerOffender: f.PerOffender, Source: src,
 	}
 	if r.Thresholds == nil {
 		r.Thresholds = map[string]float64{}
@@ -212,6 +219,9 @@ func (r Rule) Validate() error {
 	case ScopeClient, ScopeNetwork, ScopeASN, ScopeCampaign:
 	default:
 		bad("scope %q: use client, network, asn or campaign", r.Scope)
+	}
+	if r.PerOffender && r.Scope == ScopeCampaign {
+		bad("per_offender: a campaign's finding groups many clients; leave it out")
 	}
 	if r.Severity < 1 || r.Severity > 5 {
 		bad("severity %d: use 1 (informational) to 5 (critical)", r.Severity)

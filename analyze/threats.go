@@ -37,6 +37,12 @@ const RuleParallelism = 3
 // severity (highest first), then requests. When some rules fail, it returns
 // the offenders of the others and an error naming each failed rule.
 func ThreatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule, f Filter) (*Threats, error) {
+	return threatReport(ctx, conn, db, rules, f, nil)
+}
+
+// threatReport is ThreatReport with, when ruleCtx is set, the context each
+// rule runs with (a client report's bounds: within.go).
+func threatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule, f Filter, ruleCtx func(Rule) context.Context) (*Threats, error) {
 	f = f.Resolve(time.Now())
 	if err := f.check(); err != nil {
 		return nil, err
@@ -46,9 +52,13 @@ func ThreatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 	errs := make([]error, len(rules))
 	evaluate := make([]func() error, len(rules))
 	for i, r := range rules {
+		rctx := ctx
+		if ruleCtx != nil {
+			rctx = ruleCtx(r)
+		}
 		evaluate[i] = func() error {
 			start := time.Now()
-			found[i], errs[i] = r.Offenders(ctx, conn, db, f)
+			found[i], errs[i] = r.Offenders(rctx, conn, db, f)
 			t.Took[i] = RuleTime{Rule: r.Name, Took: time.Since(start)}
 			return errs[i]
 		}
