@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -194,16 +195,29 @@ type keyDay struct {
 	day int64
 }
 
+// minFreeForInsert is the free space an insert needs on ClickHouse's disk
+// (min_free_disk_bytes_to_perform_insert): below it the server refuses the
+// insert before writing a part (NOT_ENOUGH_SPACE), and the batch is held
+// and retried like after any failed insert. A part written while the disk
+// ran full could be committed with an empty marks file, which failed every
+// later read of the table (the embedded engine, once in
+// TestDiskFullRecovers).
+const minFreeForInsert = 64 << 20
+
 type chInserter struct {
 	conn    driver.Conn
 	query   string
 	lookup  string
 	types   []clickhouse.ColumnNameAndType
 	cluster bool
+	minFree int64 // minFreeForInsert
+	// noFreeCheck is set once the server rejects minFree's setting (one
+	// older than it).
+	noFreeCheck atomic.Bool
 }
 
 func newCHInserter(conn driver.Conn, db string, cluster bool) *chInserter {
-	return &chInserter{conn: conn, query: insertSQL(db), lookup: lookupSQL(db), types: columnTypes(), cluster: cluster}
+	return &chInserter{conn: conn, query: insertSQL(db), lookup: lookupSQL(db), types: columnTypes(), cluster: cluster, minFree: minFreeForInsert}
 }
 
 // insertSettings make a retried batch land once, in the rows and in the
@@ -222,6 +236,9 @@ func (c *chInserter) insertSettings(token string) clickhouse.Settings {
 		// is not deduplicated by token unless the server says so: a batch
 		// is large enough to be its own part.
 		"async_insert": 0,
+	}
+	if !c.noFreeCheck.Load() {
+		set["min_free_disk_bytes_to_perform_insert"] = c.minFree
 	}
 	if c.cluster {
 		// Ack only after every shard committed, and split the batch by the
@@ -291,6 +308,17 @@ func arrayParam(ss []string) string {
 }
 
 func (c *chInserter) insert(ctx context.Context, token string, r *rows) error {
+	err := c.send(ctx, token, r)
+	if err != nil && !c.noFreeCheck.Load() && strings.Contains(err.Error(), "min_free_disk_bytes_to_perform_insert") &&
+		!strings.Contains(err.Error(), "NOT_ENOUGH_SPACE") && !strings.Contains(err.Error(), "enough free space") {
+		// A server without the setting: insert without it from now on.
+		c.noFreeCheck.Store(true)
+		err = c.send(ctx, token, r)
+	}
+	return err
+}
+
+func (c *chInserter) send(ctx context.Context, token string, r *rows) error {
 	// Settings travel with the INSERT query, which PrepareBatch sends (native)
 	// or records (HTTP), so they go on its context. A driver batch is
 	// single-use: each attempt prepares a new one from the kept rows.

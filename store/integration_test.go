@@ -381,6 +381,40 @@ func TestInsertDeduplicationToken(t *testing.T) {
 	}
 }
 
+// TestInsertRefusedOnAFullDisk: below the free space an insert needs, the
+// engine refuses it before writing anything, with an error that names the
+// full disk and its fix; once there is room the same batch is stored.
+func TestInsertRefusedOnAFullDisk(t *testing.T) {
+	t.Parallel()
+	addr := needEngine(t)
+	conn := openCH(t, addr)
+	db := testDB(t, conn)
+	ins := newCHInserter(conn, db, false)
+	var r rows
+	for i := range 100 {
+		e := testEvent(i)
+		r.add(&e, 0)
+	}
+	ins.minFree = 1 << 62 // more than any disk has free
+	err := ins.insert(t.Context(), "vakt-full", &r)
+	if err == nil || insertFix(err) == "" {
+		t.Fatalf("insert with too little free space: err %v, fix %q; want a refusal naming the full disk", err, insertFix(err))
+	}
+	if ins.noFreeCheck.Load() {
+		t.Fatalf("the server's refusal was taken for a server without the setting: %v", err)
+	}
+	if n := count(t, conn, db); n != 0 {
+		t.Fatalf("%d rows stored by a refused insert", n)
+	}
+	ins.minFree = minFreeForInsert
+	if err := ins.insert(t.Context(), "vakt-full", &r); err != nil {
+		t.Fatalf("insert once there is room: %v", err)
+	}
+	if n := count(t, conn, db); n != 100 {
+		t.Fatalf("%d rows stored, want 100", n)
+	}
+}
+
 // TestStoredDaysFindsBatchByDay: the engine finds the days an ingest
 // batch's rows are stored in, by its key, and nothing for another key,
 // another site or outside the batch's time span.

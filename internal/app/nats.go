@@ -165,7 +165,10 @@ func (e *Engines) restoreStreams(sc bus.StreamConfig) {
 			defer e.nats.Close(bus.StageSetup)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			return bus.Ensure(ctx, js, sc)
+			// What the administrator may set up: the salt bucket is the
+			// pseudonymiser's alone and lives on in the file store.
+			_, err = bus.EnsureFor(ctx, js, sc, bus.StageSetup, nil)
+			return err
 		}()
 		if err == nil {
 			return

@@ -24,6 +24,8 @@ var freeSettings = map[string]bool{
 	"deduplicate_blocks_in_dependent_materialized_views": true, "async_insert": true,
 	"wait_for_async_insert": true, "mutations_sync": true, "alter_sync": true,
 	"lightweight_deletes_sync": true, "optimize_throw_if_noop": true,
+	// refusing an insert on a nearly full disk only lowers what is written
+	"min_free_disk_bytes_to_perform_insert": true,
 	// query shape; the result and read limits only ever lower what is read
 	"max_block_size": true, "max_insert_block_size": true, "max_result_rows": true,
 	"max_result_bytes": true, "result_overflow_mode": true, "max_rows_to_read": true,
