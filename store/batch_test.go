@@ -79,6 +79,16 @@ func (m *fakeMsg) counts() (acks, naks, terms, progress int) {
 // testBase is recent: rows older than the table's TTL are dropped on sight.
 var testBase = time.Now().Add(-2 * time.Hour).Truncate(time.Hour)
 
+// testRows is the first n synthetic events as a batch's rows.
+func testRows(n int) *rows {
+	r := &rows{}
+	for i := range n {
+		e := testEvent(i)
+		r.add(&e, 0)
+	}
+	return r
+}
+
 // testEvent returns the i-th synthetic event; its time has a microsecond
 // part, which a DateTime64(3) column cuts off.
 func testEvent(i int) event.Event {
@@ -239,11 +249,7 @@ func colLen(v any) int {
 }
 
 func TestRowsValues(t *testing.T) {
-	var r rows
-	for i := range 3 {
-		e := testEvent(i)
-		r.add(&e, 0)
-	}
+	r := testRows(3)
 	cols := r.columns()
 	if len(cols) != len(insertColumns) {
 		t.Fatalf("%d columns, want %d", len(cols), len(insertColumns))

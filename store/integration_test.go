@@ -358,11 +358,7 @@ func TestInsertDeduplicationToken(t *testing.T) {
 	conn := openCH(t, addr)
 	db := testDB(t, conn)
 	ins := newCHInserter(conn, db, false)
-	var r rows
-	for i := range 1000 {
-		e := testEvent(i)
-		r.add(&e, 0)
-	}
+	r := testRows(1000)
 	for i, step := range []struct {
 		token string
 		want  uint64
@@ -372,7 +368,7 @@ func TestInsertDeduplicationToken(t *testing.T) {
 		{"vakt-b", 2000}, // another batch that happens to hold the same rows
 		{"vakt-a", 2000},
 	} {
-		if err := ins.insert(t.Context(), step.token, &r); err != nil {
+		if err := ins.insert(t.Context(), step.token, r); err != nil {
 			t.Fatalf("insert %d: %v", i, err)
 		}
 		if n := count(t, conn, db); n != step.want {
@@ -390,13 +386,9 @@ func TestInsertRefusedOnAFullDisk(t *testing.T) {
 	conn := openCH(t, addr)
 	db := testDB(t, conn)
 	ins := newCHInserter(conn, db, false)
-	var r rows
-	for i := range 100 {
-		e := testEvent(i)
-		r.add(&e, 0)
-	}
+	r := testRows(100)
 	ins.minFree = 1 << 62 // more than any disk has free
-	err := ins.insert(t.Context(), "vakt-full", &r)
+	err := ins.insert(t.Context(), "vakt-full", r)
 	if err == nil || insertFix(err) == "" {
 		t.Fatalf("insert with too little free space: err %v, fix %q; want a refusal naming the full disk", err, insertFix(err))
 	}
@@ -407,7 +399,7 @@ func TestInsertRefusedOnAFullDisk(t *testing.T) {
 		t.Fatalf("%d rows stored by a refused insert", n)
 	}
 	ins.minFree = minFreeForInsert
-	if err := ins.insert(t.Context(), "vakt-full", &r); err != nil {
+	if err := ins.insert(t.Context(), "vakt-full", r); err != nil {
 		t.Fatalf("insert once there is room: %v", err)
 	}
 	if n := count(t, conn, db); n != 100 {
@@ -498,17 +490,13 @@ func BenchmarkInsert200k(b *testing.B) {
 	addr := needEngine(b)
 	conn := openCH(b, addr)
 	db := testDB(b, conn)
-	var r rows
-	for i := range 200_000 {
-		e := testEvent(i)
-		r.add(&e, 0)
-	}
+	r := testRows(200_000)
 	ins := newCHInserter(conn, db, false)
 	b.Run("columnar", func(b *testing.B) {
 		n := 0
 		for b.Loop() {
 			n++
-			if err := ins.insert(b.Context(), fmt.Sprintf("bench-col-%d-%d", time.Now().UnixNano(), n), &r); err != nil {
+			if err := ins.insert(b.Context(), fmt.Sprintf("bench-col-%d-%d", time.Now().UnixNano(), n), r); err != nil {
 				b.Fatal(err)
 			}
 		}
