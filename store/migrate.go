@@ -39,6 +39,7 @@ var migrations = []migration{
 	{10, "site health per path per day with millisecond latency states (faster path lists), rebuilt from the stored requests", schema.pathsTimingDDL},
 	{11, "requests per site, day, country, AS and user agent (rollup for the top report's lists of them), filled from the stored requests", schema.sourcesDDL},
 	{12, "client threat signals per hour keep the hour's first and last request and redirects, client activity per hour its requests per minute, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), all filled from the stored requests", schema.signalTotalsDDL},
+	{13, "every table merges each past day into one part (faster reads, FINAL without merging at query time)", schema.settledPartitionsDDL},
 }
 
 // SchemaVersion is the version Migrate brings a database to.

@@ -36,6 +36,7 @@ var freeSettings = map[string]bool{
 	"aggregate_functions_null_for_empty": true, "transform_null_in": true, "cast_keep_nullable": true,
 	"union_default_mode": true, "count_distinct_implementation": true, "enable_analyzer": true,
 	"allow_experimental_analyzer": true, "join_algorithm": true, "enable_materialized_cte": true,
+	"optimize_aggregation_in_order": true,
 	// spilling to disk only lowers a query's memory
 	"max_bytes_before_external_group_by": true, "max_bytes_before_external_sort": true,
 }
@@ -45,11 +46,12 @@ var freeSettings = map[string]bool{
 var freeSettingPrefixes = []string{"input_format_", "output_format_"}
 
 // MergeTree settings a CREATE TABLE or ALTER ... MODIFY SETTING may use
-// (vakt's schema uses the first six).
+// (vakt's schema uses the first eight).
 var storageSettings = map[string]bool{
 	"ttl_only_drop_parts": true, "materialize_ttl_recalculate_only": true,
 	"non_replicated_deduplication_window": true, "merge_with_ttl_timeout": true,
 	"fsync_after_insert": true, "fsync_part_directory": true,
+	"min_age_to_force_merge_seconds": true, "min_age_to_force_merge_on_partition_only": true,
 	"index_granularity": true, "index_granularity_bytes": true, "min_bytes_for_wide_part": true,
 	"min_rows_for_wide_part": true, "allow_nullable_key": true, "parts_to_delay_insert": true,
 	"parts_to_throw_insert": true, "old_parts_lifetime": true,

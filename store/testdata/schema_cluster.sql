@@ -41,7 +41,7 @@ PARTITION BY toDate(ts)
 PRIMARY KEY (site, toStartOfHour(ts), client_id)
 ORDER BY (site, toStartOfHour(ts), client_id, ts)
 TTL toDateTime(ts) + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
 
 CREATE TABLE IF NOT EXISTS `vakt`.`requests` ON CLUSTER `vakt_cluster` AS `vakt`.`requests_local`
 ENGINE = Distributed(`vakt_cluster`, `vakt`, `requests_local`, cityHash64(client_id));
@@ -69,7 +69,7 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{
 PARTITION BY toDate(minute)
 ORDER BY (site, minute)
 TTL minute + INTERVAL 396 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`site_health_1m_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`site_health_1m_local`
 AS SELECT
@@ -120,7 +120,7 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{
 PARTITION BY toDate(hour)
 ORDER BY (site, hour, client_id, epoch, network_id)
 TTL last_seen + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`client_activity_1h_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`client_activity_1h_local`
 AS SELECT
@@ -201,7 +201,7 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{
 PARTITION BY toDate(hour)
 ORDER BY (site, epoch, client_id, hour, network_id, asn)
 TTL hour + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`client_signals_1h_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`client_signals_1h_local`
 AS SELECT
@@ -247,7 +247,7 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{
 PARTITION BY toDate(day)
 ORDER BY (site, day, path)
 TTL toDateTime(day) + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`path_stats_1d_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`path_stats_1d_local`
 AS SELECT
@@ -287,7 +287,7 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{
 PARTITION BY toDate(hour)
 ORDER BY (site, hour)
 TTL hour + INTERVAL 396 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`site_health_1h_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`site_health_1h_local`
 AS SELECT
@@ -327,7 +327,7 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{
 PARTITION BY toDate(day)
 ORDER BY (site, day, path)
 TTL toDateTime(day) + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`path_stats_1d_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`path_stats_1d_local`
 AS SELECT
@@ -368,7 +368,7 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{
 PARTITION BY toDate(day)
 ORDER BY (site, day, country, asn, as_org, user_agent)
 TTL toDateTime(day) + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`site_sources_1d_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`site_sources_1d_local`
 AS SELECT
@@ -434,7 +434,7 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{
 PARTITION BY toDate(hour)
 ORDER BY (site, epoch, client_id, hour, network_id, asn)
 TTL hour + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`client_signals_1h_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`client_signals_1h_local`
 AS SELECT
@@ -487,7 +487,7 @@ ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{
 PARTITION BY toDate(hour)
 ORDER BY (site, hour, client_id, epoch, network_id)
 TTL last_seen + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`client_activity_1h_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`client_activity_1h_local`
 AS SELECT
@@ -535,7 +535,7 @@ ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{
 PARTITION BY toDate(ts)
 ORDER BY (site, epoch, client_id, ts)
 TTL toDateTime(ts) + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`signal_requests_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`signal_requests_local`
 AS SELECT ts, site, epoch, client_id, network_id, country, asn, method, path, status, user_agent, flags, signature
@@ -554,6 +554,26 @@ CREATE TABLE IF NOT EXISTS `vakt`.`signal_requests` ON CLUSTER `vakt_cluster` AS
 ENGINE = Distributed(`vakt_cluster`, `vakt`, `signal_requests_local`);
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (12, 'client threat signals per hour keep the hour's first and last request and redirects, client activity per hour its requests per minute, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), all filled from the stored requests', now64(3));
+
+-- migration 13: every table merges each past day into one part (faster reads, FINAL without merging at query time)
+
+ALTER TABLE `vakt`.`requests_local` ON CLUSTER `vakt_cluster` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+ALTER TABLE `vakt`.`client_activity_1h_local` ON CLUSTER `vakt_cluster` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+ALTER TABLE `vakt`.`site_health_1m_local` ON CLUSTER `vakt_cluster` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+ALTER TABLE `vakt`.`path_stats_1d_local` ON CLUSTER `vakt_cluster` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+ALTER TABLE `vakt`.`site_health_1h_local` ON CLUSTER `vakt_cluster` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+ALTER TABLE `vakt`.`client_signals_1h_local` ON CLUSTER `vakt_cluster` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+ALTER TABLE `vakt`.`site_sources_1d_local` ON CLUSTER `vakt_cluster` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+ALTER TABLE `vakt`.`signal_requests_local` ON CLUSTER `vakt_cluster` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (13, 'every table merges each past day into one part (faster reads, FINAL without merging at query time)', now64(3));
 
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 

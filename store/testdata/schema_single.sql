@@ -41,7 +41,7 @@ PARTITION BY toDate(ts)
 PRIMARY KEY (site, toStartOfHour(ts), client_id)
 ORDER BY (site, toStartOfHour(ts), client_id, ts)
 TTL toDateTime(ts) + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1, non_replicated_deduplication_window = 1000;
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (1, 'requests table', now64(3));
 
@@ -66,7 +66,7 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toDate(minute)
 ORDER BY (site, minute)
 TTL minute + INTERVAL 396 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1, non_replicated_deduplication_window = 1000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`site_health_1m_mv` TO `vakt`.`site_health_1m`
 AS SELECT
@@ -114,7 +114,7 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toDate(hour)
 ORDER BY (site, hour, client_id, epoch, network_id)
 TTL last_seen + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1, non_replicated_deduplication_window = 1000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`client_activity_1h_mv` TO `vakt`.`client_activity_1h`
 AS SELECT
@@ -186,7 +186,7 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toDate(hour)
 ORDER BY (site, epoch, client_id, hour, network_id, asn)
 TTL hour + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1, non_replicated_deduplication_window = 1000;
 
 TRUNCATE TABLE IF EXISTS `vakt`.`client_signals_1h`;
 
@@ -1047,7 +1047,7 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toDate(day)
 ORDER BY (site, day, path)
 TTL toDateTime(day) + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1, non_replicated_deduplication_window = 1000;
 
 TRUNCATE TABLE IF EXISTS `vakt`.`path_stats_1d`;
 
@@ -1528,7 +1528,7 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toDate(hour)
 ORDER BY (site, hour)
 TTL hour + INTERVAL 396 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1, non_replicated_deduplication_window = 1000;
 
 TRUNCATE TABLE IF EXISTS `vakt`.`site_health_1h`;
 
@@ -1584,7 +1584,7 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toDate(day)
 ORDER BY (site, day, path)
 TTL toDateTime(day) + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1, non_replicated_deduplication_window = 1000;
 
 TRUNCATE TABLE IF EXISTS `vakt`.`path_stats_1d`;
 
@@ -2064,7 +2064,7 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toDate(day)
 ORDER BY (site, day, country, asn, as_org, user_agent)
 TTL toDateTime(day) + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1, non_replicated_deduplication_window = 1000;
 
 TRUNCATE TABLE IF EXISTS `vakt`.`site_sources_1d`;
 
@@ -2563,7 +2563,7 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toDate(hour)
 ORDER BY (site, epoch, client_id, hour, network_id, asn)
 TTL hour + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1, non_replicated_deduplication_window = 1000;
 
 TRUNCATE TABLE IF EXISTS `vakt`.`client_signals_1h`;
 
@@ -3431,7 +3431,7 @@ ENGINE = AggregatingMergeTree
 PARTITION BY toDate(hour)
 ORDER BY (site, hour, client_id, epoch, network_id)
 TTL last_seen + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1, non_replicated_deduplication_window = 1000;
 
 TRUNCATE TABLE IF EXISTS `vakt`.`client_activity_1h`;
 
@@ -4294,7 +4294,7 @@ ENGINE = MergeTree
 PARTITION BY toDate(ts)
 ORDER BY (site, epoch, client_id, ts)
 TTL toDateTime(ts) + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, non_replicated_deduplication_window = 1000;
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1, non_replicated_deduplication_window = 1000;
 
 TRUNCATE TABLE IF EXISTS `vakt`.`signal_requests`;
 
@@ -4788,6 +4788,26 @@ WHERE (flags != 0)
     OR (bitAnd(flags, 55) != 0 OR (method = 'POST' AND status IN (401, 403) AND match(path, '(?i)(log-?in|sign-?in|logon|/auth|/session|/token|wp-login\\.php|xmlrpc\\.php|^/administrator/)')) OR (status >= 400 AND status < 500 AND match(path, '(?i)^/(wp-admin|phpmyadmin|pma|myadmin|adminer|admin|administrator|manager/html|console|jenkins|actuator|cpanel)')));
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (12, 'client threat signals per hour keep the hour's first and last request and redirects, client activity per hour its requests per minute, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), all filled from the stored requests', now64(3));
+
+-- migration 13: every table merges each past day into one part (faster reads, FINAL without merging at query time)
+
+ALTER TABLE `vakt`.`requests` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+ALTER TABLE `vakt`.`client_activity_1h` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+ALTER TABLE `vakt`.`site_health_1m` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+ALTER TABLE `vakt`.`path_stats_1d` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+ALTER TABLE `vakt`.`site_health_1h` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+ALTER TABLE `vakt`.`client_signals_1h` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+ALTER TABLE `vakt`.`site_sources_1d` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+ALTER TABLE `vakt`.`signal_requests` MODIFY SETTING min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (13, 'every table merges each past day into one part (faster reads, FINAL without merging at query time)', now64(3));
 
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 
