@@ -161,6 +161,41 @@ func TestRulesRollupEqualsRawRows(t *testing.T) {
 	if compared == 0 {
 		t.Fatal("no rule reads the rollup")
 	}
+	// A report evaluates the signal rules together, in one query
+	// (signalRulesQuery): every rule's offenders, with the same evidence,
+	// as its raw-row form's evaluated alone.
+	builtin, refs, together := loadBuiltin(t), []Rule{}, 0
+	for _, r := range builtin {
+		ref := raw[r.Name]
+		ref.Thresholds = r.Thresholds
+		refs = append(refs, ref)
+		if r.Signals != nil {
+			together++
+		}
+	}
+	if together < 2 {
+		t.Fatalf("%d built-in signal rules: nothing is evaluated together", together)
+	}
+	reported := 0
+	for i, f := range ranges {
+		ctx := t.Context()
+		if i == 0 {
+			ctx = WithRestricted(ctx, restricted)
+		}
+		got, err := ThreatReport(ctx, conn, db, builtin, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ThreatReport(ctx, conn, db, refs, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reported += len(want.Offenders)
+		diffOffenders(t, fmt.Sprintf("threat report over %s..%s site %q (restricted: %v)", f.Since.Format(time.RFC3339), f.Until.Format(time.RFC3339), f.Site, i == 0), got.Offenders, want.Offenders)
+	}
+	if reported == 0 {
+		t.Fatal("the threat reports caught nobody: the comparison proves nothing")
+	}
 	// The top report reads the daily path rollup for whole days: its lists
 	// equal those counted from the rows over the same ranges, within the
 	// requests' retention (the rollup's oldest day expires whole, at the

@@ -49,6 +49,10 @@ type Rule struct {
 	// threshold t is {t:Type} in the SQL.
 	Thresholds map[string]float64
 	SQL        string
+	// Signals, when set, is the rule as data (signalrules.go): SQL is then
+	// the query vakt wrote for it, and a report evaluates it with the other
+	// signal rules in one pass.
+	Signals *SignalRule
 	// PerOffender says that an offender's finding depends on its own rows
 	// alone (a client's requests, or those of a network's or an AS's
 	// clients: no baseline over others, no grouping across offenders), so
@@ -90,6 +94,7 @@ type ruleFile struct {
 	Window      config.Duration    `yaml:"window"`
 	Thresholds  map[string]float64 `yaml:"thresholds"`
 	SQL         string             `yaml:"sql"`
+	Signals     *signalRuleFile    `yaml:"signals"`
 	PerOffender bool               `yaml:"per_offender"`
 	// Action is optional: nil takes DefaultAction.
 	Action *actionFile `yaml:"action"`
@@ -195,6 +200,22 @@ func parseRule(src string, b []byte) (Rule, bool, error) {
 	if r.Thresholds == nil {
 		r.Thresholds = map[string]float64{}
 	}
+	var serr error
+	if f.Signals != nil {
+		switch {
+		case r.SQL != "":
+			serr = errors.New("sql and signals: write the rule as one or the other")
+		case r.Scope != ScopeClient:
+			serr = fmt.Errorf("signals: a rule written as signals has scope client, not %q", r.Scope)
+		default:
+			if r.Signals, serr = f.Signals.resolve(); serr == nil {
+				r.SQL = r.Signals.query()
+			}
+		}
+	}
+	if serr != nil {
+		return Rule{}, false, &RuleError{src, serr}
+	}
 	action, aerr := resolveAction(f.Action, f.Category, f.Scope, f.Severity)
 	r.Action = action
 	if err := errors.Join(r.Validate(), aerr); err != nil {
@@ -233,7 +254,7 @@ func (r Rule) Validate() error {
 		bad("window: set how far back the alert loop looks, e.g. 1h")
 	}
 	if r.SQL == "" {
-		bad("sql is empty")
+		bad("sql is empty: write the rule's query, or its signals (rules/README.md)")
 	} else {
 		if !strings.Contains(r.SQL, "{db}.") {
 			bad("sql: read the table as {db}.requests, so the rule follows the configured database")

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -50,18 +53,48 @@ func threatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 	t := &Threats{Filter: f, Offenders: []Offender{}, Took: make([]RuleTime, len(rules))}
 	found := make([][]Offender, len(rules))
 	errs := make([]error, len(rules))
-	evaluate := make([]func() error, len(rules))
-	for i, r := range rules {
-		rctx := ctx
+	var evaluate []func() error
+	contextOf := func(r Rule) context.Context {
 		if ruleCtx != nil {
-			rctx = ruleCtx(r)
+			return ruleCtx(r)
 		}
-		evaluate[i] = func() error {
+		return ctx
+	}
+	// The signal rules, of one scope and bound alike, in one query.
+	var signal []int
+	for i, r := range rules {
+		if r.Signals != nil && (len(signal) == 0 || r.PerOffender == rules[signal[0]].PerOffender) {
+			signal = append(signal, i)
+		}
+	}
+	if len(signal) < 2 {
+		signal = nil
+	} else {
+		evaluate = append(evaluate, func() error {
+			start := time.Now()
+			group := make([]Rule, len(signal))
+			for j, i := range signal {
+				group[j] = rules[i]
+			}
+			byRule, err := signalOffenders(contextOf(group[0]), conn, db, group, f)
+			for j, i := range signal {
+				found[i], errs[i] = byRule[j], err
+				t.Took[i] = RuleTime{Rule: rules[i].Name, Took: time.Since(start)}
+			}
+			return err
+		})
+	}
+	for i, r := range rules {
+		if slices.Contains(signal, i) {
+			continue
+		}
+		rctx := contextOf(r)
+		evaluate = append(evaluate, func() error {
 			start := time.Now()
 			found[i], errs[i] = r.Offenders(rctx, conn, db, f)
 			t.Took[i] = RuleTime{Rule: r.Name, Took: time.Since(start)}
 			return errs[i]
-		}
+		})
 	}
 	_ = runAtOnce(RuleParallelism, evaluate...) // errs holds each rule's
 	if ctx.Err() != nil {
@@ -113,58 +146,120 @@ func (r Rule) Offenders(ctx context.Context, conn driver.Conn, db string, f Filt
 		// without materialized CTEs says so by the setting's name.
 		qctx = clickhouse.Context(qctx, clickhouse.WithSettings(clickhouse.Settings{"enable_materialized_cte": 1}))
 	}
-	rows, err := conn.Query(qctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("rule %s: %w", r.Name, chError(err))
-	}
-	defer rows.Close()
-	names := rows.Columns()
-	types := rows.ColumnTypes()
-	index := map[string]int{}
-	for i, n := range names {
-		index[n] = i
-	}
-	dest := make([]any, len(types))
-	for i, ct := range types {
-		dest[i] = reflect.New(ct.ScanType()).Interface()
-	}
 	var out []Offender
-	for rows.Next() {
+	err = scanOffenders(qctx, conn, query, func(columns map[string]reflect.Value) (string, error) {
 		// Over HTTP an empty result carries no columns: check them with
 		// the first row.
 		if out == nil {
 			for _, c := range requiredColumns {
-				if _, ok := index[c]; !ok {
-					return nil, fmt.Errorf("rule %s: the query returns no column %q (it must return %v, and may return %v and numeric evidence)", r.Name, c, requiredColumns, optionalColumns)
+				if _, ok := columns[c]; !ok {
+					return "", fmt.Errorf("the query returns no column %q (it must return %v, and may return %v and numeric evidence)", c, requiredColumns, optionalColumns)
 				}
 			}
 		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("rule %s: %w", r.Name, chError(err))
+		o, column, err := r.offender(columns)
+		out = append(out, o)
+		return column, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rule %s: %w", r.Name, err)
+	}
+	return out, nil
+}
+
+// offender is one result row of the rule: the known columns, and every
+// other as numeric evidence. It returns the column an error is about.
+func (r Rule) offender(columns map[string]reflect.Value) (Offender, string, error) {
+	o := Offender{Rule: r.Name, Category: r.Category, Scope: r.Scope, Severity: r.Severity, Evidence: map[string]float64{}}
+	for name, v := range columns {
+		var err error
+		switch name {
+		case "signatures":
+			o.Signatures, err = r.describeSignatures(v)
+		case "evidence":
+			if m, ok := v.Interface().(map[string]float64); ok {
+				maps.Copy(o.Evidence, m)
+			} else {
+				err = errors.New("want a Map(String, Float64)")
+			}
+		default:
+			err = o.set(name, v)
 		}
-		o := Offender{Rule: r.Name, Category: r.Category, Scope: r.Scope, Severity: r.Severity, Evidence: map[string]float64{}}
+		if err != nil {
+			return o, name, err
+		}
+	}
+	return o, "", nil
+}
+
+// scanOffenders runs query and calls row with each result row's columns by
+// name (pointers followed, NULL left a nil pointer); row returns the column
+// its error is about.
+func scanOffenders(ctx context.Context, conn driver.Conn, query string, row func(map[string]reflect.Value) (string, error)) error {
+	rows, err := conn.Query(ctx, query)
+	if err != nil {
+		return chError(err)
+	}
+	defer rows.Close()
+	names := rows.Columns()
+	types := rows.ColumnTypes()
+	dest := make([]any, len(types))
+	for i, ct := range types {
+		dest[i] = reflect.New(ct.ScanType()).Interface()
+	}
+	columns := make(map[string]reflect.Value, len(names))
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return chError(err)
+		}
 		for i, name := range names {
 			v := reflect.ValueOf(dest[i]).Elem()
-			for v.Kind() == reflect.Pointer {
-				if v.IsNil() {
-					break
-				}
+			for v.Kind() == reflect.Pointer && !v.IsNil() {
 				v = v.Elem()
 			}
-			var err error
-			if name == "signatures" {
-				o.Signatures, err = r.describeSignatures(v)
-			} else {
-				err = o.set(name, v)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("rule %s: column %s (%s): %w", r.Name, name, types[i].DatabaseTypeName(), err)
-			}
+			columns[name] = v
 		}
-		out = append(out, o)
+		if column, err := row(columns); err != nil {
+			if i := slices.Index(names, column); i >= 0 {
+				return fmt.Errorf("column %s (%s): %w", column, types[i].DatabaseTypeName(), err)
+			}
+			return err
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("rule %s: %w", r.Name, chError(err))
+	return chError(rows.Err())
+}
+
+// signalOffenders evaluates signal rules (Rule.Signals) in one query
+// (signalRulesQuery) and returns each rule's offenders.
+func signalOffenders(ctx context.Context, conn driver.Conn, db string, rules []Rule, f Filter) ([][]Offender, error) {
+	out := make([][]Offender, len(rules))
+	q, thresholds, err := signalRulesQuery(rules)
+	if err != nil {
+		return out, err
+	}
+	if q, err = expand(ctx, q, db); err != nil {
+		return out, err
+	}
+	p := f.Resolve(time.Now()).params()
+	maps.Copy(p, thresholds)
+	qctx := clickhouse.Context(withParams(ctx, p), clickhouse.WithSettings(clickhouse.Settings{"enable_materialized_cte": 1}))
+	err = scanOffenders(qctx, conn, q, func(columns map[string]reflect.Value) (string, error) {
+		i, ok := columns["rule"]
+		if !ok || !i.CanUint() || i.Uint() >= uint64(len(rules)) {
+			return "rule", errors.New("not a rule's index")
+		}
+		r := rules[i.Uint()]
+		delete(columns, "rule")
+		o, column, err := r.offender(columns)
+		out[i.Uint()] = append(out[i.Uint()], o)
+		return column, err
+	})
+	if err != nil {
+		names := make([]string, len(rules))
+		for i, r := range rules {
+			names[i] = r.Name
+		}
+		return out, fmt.Errorf("rules %s (evaluated together): %w", strings.Join(names, ", "), err)
 	}
 	return out, nil
 }
