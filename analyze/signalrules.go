@@ -203,8 +203,10 @@ func signalRulesQuery(rules []Rule) (string, map[string]string, error) {
 				return m
 			})
 		}
-		where := "(" + rename(s.Where) + ")"
-		conds = append(conds, where)
+		// The rule's condition, computed once per row as a column
+		// (rows, below), which its aggregates take as their If.
+		conds = append(conds, fmt.Sprintf("(%s) AS %smatch", rename(s.Where), p))
+		where := p + "match"
 		enough = append(enough, fmt.Sprintf("countIf(%s) >= %s", where, rename(s.MinRows)))
 		fmt.Fprintf(&pass, ",\n               countIf(%s) AS %srows", where, p)
 		var names, columns, entries []string
@@ -254,9 +256,21 @@ func signalRulesQuery(rules []Rule) (string, map[string]string, error) {
 			}
 		}
 	}
-	rows := `FROM {db}.` + store.SignalRowsTable + `
-            WHERE ` + rangeWhere + `
-              AND (` + strings.Join(conds, " OR ") + `)`
+	// Each rule's condition is a column of the rows, computed once: as
+	// the filter and again in the aggregates, the engine evaluated each
+	// regular expression twice per row (over 30 days of 30 M requests the
+	// count of every client's rows took 0.9 CPU-s, 0.5 of it matching).
+	var matches []string
+	for i := range rules {
+		matches = append(matches, fmt.Sprintf("r%d_match", i))
+	}
+	rows := `FROM
+            (
+                SELECT *, ` + strings.Join(conds, ", ") + `
+                FROM {db}.` + store.SignalRowsTable + `
+                WHERE ` + rangeWhere + `
+            )
+            WHERE (` + strings.Join(matches, " OR ") + ")"
 	// candidates: the clients with enough rows for some rule, counted
 	// first; the evidence (distinct counts: a hash set per client and
 	// rule) only for them. Over every client with a signal request the
