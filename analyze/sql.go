@@ -16,8 +16,13 @@ import (
 	"github.com/vakt-dev/vakt/store"
 )
 
-var rowsStatementRe = regexp.MustCompile(`(?is)^\s*(\(\s*)*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS|CHECK)\b`)
-var selectRe = regexp.MustCompile(`(?is)^\s*(\(\s*)*(SELECT|WITH)\b`)
+// leadingComments skips white space and comments (-- and # to the end of
+// the line, /* ... */) before a statement's first keyword: a rule's SQL
+// pasted into `vakt sql` starts with its comments, and printed nothing.
+const leadingComments = `(?:\s+|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$)|/\*(?s:.*?)\*/)*`
+
+var rowsStatementRe = regexp.MustCompile(`(?is)^` + leadingComments + `(\(\s*)*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS|CHECK)\b`)
+var selectRe = regexp.MustCompile(`(?is)^` + leadingComments + `(\(\s*)*(SELECT|WITH)\b`)
 
 // SQL is `vakt sql`: it runs one statement and writes its result to out in
 // format, as clickhouse-client prints it: the engine formats the rows (see

@@ -95,6 +95,9 @@ func TestSQLFormats(t *testing.T) {
 		"SELECT toUInt64(18446744073709551615) AS big, -7 AS neg, 1.5 AS f, toNullable(toUInt16(3)) AS nn",
 		"SELECT ['a', 'b'] AS arr, toIPv6('2001:db8::1') AS ip6, toIPv4('192.0.2.1') AS ip4",
 		"SELECT number, toString(number) FROM numbers(3)",
+		// leading comments, as a rule's SQL has them
+		"-- a rule's comment\n-- and another\nWITH x AS (SELECT 1 AS n) SELECT n FROM x",
+		"/* block\n comment */ # hash comment\n SELECT 2 AS n",
 	}
 	for _, q := range queries {
 		var tsv bytes.Buffer
