@@ -488,8 +488,6 @@ func (s schema) addColumn(table string, c column) []string {
 	return ddl
 }
 
-// userAgentDDL makes user_agent dictionary-encoded (userAgentType). On a
-// table with rows this rewrites the column once, as a background mutation.
 // settledPartitionsDDL gives the tables made before it settledPartitions.
 func (s schema) settledPartitionsDDL() []string {
 	var ddl []string
@@ -499,6 +497,8 @@ func (s schema) settledPartitionsDDL() []string {
 	return ddl
 }
 
+// userAgentDDL makes user_agent dictionary-encoded (userAgentType). On a
+// table with rows this rewrites the column once, as a background mutation.
 func (s schema) userAgentDDL() []string {
 	ddl := []string{"ALTER TABLE " + s.name(s.storage(RequestsTable)) + s.onCluster() +
 		" MODIFY COLUMN `user_agent` " + userAgentType + " CODEC(ZSTD(1))"}
