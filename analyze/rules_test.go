@@ -376,6 +376,27 @@ func TestThreatReportOrdersAndFilters(t *testing.T) {
 		{"range excludes b", Filter{Since: at.Add(-time.Minute), Until: now}, []string{"sql-injection", "tool-user-agent"}},
 		{"empty range", Filter{Since: now.Add(-10 * time.Minute), Until: now}, nil},
 	}
+	// A signal rule that fails (a column that does not exist) is named,
+	// and the signal rules evaluated with it still report.
+	broken, err := ParseRule("broken.yaml", []byte(`name: broken
+category: probing
+scope: client
+severity: 1
+description: d
+window: 1h
+thresholds: {min_hits: 1}
+signals: {where: 'no_such_column = 1', evidence: [{hits: count()}], having: 'hits >= {min_hits:UInt32}'}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	th, err := ThreatReport(t.Context(), conn, db, append(slices.Clone(rules), broken), tests[0].f)
+	if err == nil || !strings.Contains(err.Error(), "rule broken:") || strings.Contains(err.Error(), "rule sql-injection") {
+		t.Fatalf("error %v: want one naming the broken rule alone", err)
+	}
+	if len(th.Offenders) != len(tests[0].want) {
+		t.Fatalf("with a broken signal rule: %d offenders, want %v", len(th.Offenders), tests[0].want)
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			th, err := ThreatReport(t.Context(), conn, db, rules, tc.f)

@@ -76,9 +76,15 @@ func threatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 			for j, i := range signal {
 				group[j] = rules[i]
 			}
-			byRule, err := signalOffenders(contextOf(group[0]), conn, db, group, f)
+			rctx := contextOf(group[0])
+			byRule, err := signalOffenders(rctx, conn, db, group, f)
 			for j, i := range signal {
 				found[i], errs[i] = byRule[j], err
+				if err != nil && ctx.Err() == nil {
+					// One rule's mistake (a rules.dir file) must not
+					// silence the others: each on its own names it.
+					found[i], errs[i] = rules[i].Offenders(rctx, conn, db, f)
+				}
 				t.Took[i] = RuleTime{Rule: rules[i].Name, Took: time.Since(start)}
 			}
 			return err
