@@ -28,6 +28,21 @@ type attack struct {
 	requests func(c *webClient)
 }
 
+// scanPath is the scanning attacker's i-th refused path.
+func scanPath(i int) string { return fmt.Sprintf("/old-%d.php", i) }
+
+// probe is the path the test asks for until the attacker is denied. The
+// scanner's is one of its refused paths: a page it is served lowers its
+// error ratio, and on a busy machine enough polls came before the rule's
+// next evaluation to take it under the threshold (a CI run beside a
+// `vakt bench` loop).
+func (a attack) probe() string {
+	if a.category == "scanning" {
+		return scanPath(0)
+	}
+	return "/"
+}
+
 func get(paths ...string) func(c *webClient) {
 	return func(c *webClient) {
 		for _, p := range paths {
@@ -40,7 +55,7 @@ func get(paths ...string) func(c *webClient) {
 func attacks() []attack {
 	scan := make([]string, 14)
 	for i := range scan {
-		scan[i] = fmt.Sprintf("/old-%d.php", i)
+		scan[i] = scanPath(i)
 	}
 	// Each attacker in a /24 of its own: together they would be a
 	// distributed attack from one network.
@@ -171,7 +186,7 @@ server {
 			a.requests(c)
 			crossed := time.Now()
 			testenv.WaitFor(t, 90*time.Second, a.category+" attacker denied", func() bool {
-				s, _ := c.do(http.MethodGet, "/", browserUA)
+				s, _ := c.do(http.MethodGet, a.probe(), browserUA)
 				return s == a.status
 			})
 			rmu.Lock()
