@@ -378,15 +378,8 @@ func TestThreatReportOrdersAndFilters(t *testing.T) {
 	}
 	// A signal rule that fails (a column that does not exist) is named,
 	// and the signal rules evaluated with it still report.
-	broken, err := ParseRule("broken.yaml", []byte(`name: broken
-category: probing
-scope: client
-severity: 1
-description: d
-window: 1h
-thresholds: {min_hits: 1}
-signals: {where: 'no_such_column = 1', evidence: [{hits: count()}], having: 'hits >= {min_hits:UInt32}'}
-`))
+	broken, err := ParseRule("broken.yaml", []byte("name: broken\n"+testRuleHead+
+		"signals: {where: 'no_such_column = 1', evidence: [{hits: count()}], having: 'hits >= {min_hits:UInt32}'}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

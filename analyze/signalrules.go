@@ -129,12 +129,9 @@ func (s *SignalRule) validate() error {
 	return errors.Join(errs...)
 }
 
-// rangeWhere is the report's range and site on the signal requests.
-const rangeWhere = `ts >= {since:DateTime64(3, 'UTC')} AND ts < {until:DateTime64(3, 'UTC')}
-          AND ({site:String} = '' OR site = {site:String})`
-
-// query is the rule's query on its own: for the alert loop, a client's page
-// and a report of this rule alone.
+// query is the rule's query on its own: for the alert loop (each rule over
+// its own window), a report of this rule alone, and a report whose one
+// query failed.
 func (s *SignalRule) query() string {
 	var b strings.Builder
 	b.WriteString("WITH\n    hits AS MATERIALIZED\n    (\n        SELECT site, epoch, client_id")
@@ -145,7 +142,7 @@ func (s *SignalRule) query() string {
 		fmt.Fprintf(&b, ",\n               arraySort(%s) AS signatures", s.Signatures)
 	}
 	b.WriteString(",\n               any(country) AS country, any(asn) AS asn\n        FROM {db}." + store.SignalRowsTable)
-	b.WriteString("\n        WHERE " + rangeWhere + "\n          AND (" + s.Where + ")\n        GROUP BY site, epoch, client_id")
+	b.WriteString("\n        WHERE " + where + "\n          AND (" + s.Where + ")\n        GROUP BY site, epoch, client_id")
 	b.WriteString("\n        HAVING count() >= " + s.MinRows)
 	if s.Having != "" {
 		b.WriteString(" AND (" + s.Having + ")")
@@ -268,7 +265,7 @@ func signalRulesQuery(rules []Rule) (string, map[string]string, error) {
             (
                 SELECT *, ` + strings.Join(conds, ", ") + `
                 FROM {db}.` + store.SignalRowsTable + `
-                WHERE ` + rangeWhere + `
+                WHERE ` + where + `
             )
             WHERE (` + strings.Join(matches, " OR ") + ")"
 	// candidates: the clients with enough rows for some rule, counted

@@ -43,15 +43,17 @@ func FuzzAggregateIf(f *testing.F) {
 	})
 }
 
-func TestSignalRuleErrors(t *testing.T) {
-	base := `name: x
-category: probing
+// testRuleHead is a rule file's fields before its query or signals.
+const testRuleHead = `category: probing
 scope: client
 severity: 1
 description: d
 window: 1h
 thresholds: {min_hits: 1}
 `
+
+func TestSignalRuleErrors(t *testing.T) {
+	base := "name: x\n" + testRuleHead
 	for _, c := range []struct{ body, want string }{
 		{"signals: {where: 'true', evidence: [{hits: count()}], having: 'hits >= {min_hits:UInt32}'}\nsql: SELECT 1", "one or the other"},
 		{"signals: {where: '', evidence: [{hits: count()}], having: 'hits >= {min_hits:UInt32}'}", "signals.where is empty"},

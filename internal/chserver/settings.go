@@ -36,7 +36,6 @@ var freeSettings = map[string]bool{
 	"aggregate_functions_null_for_empty": true, "transform_null_in": true, "cast_keep_nullable": true,
 	"union_default_mode": true, "count_distinct_implementation": true, "enable_analyzer": true,
 	"allow_experimental_analyzer": true, "join_algorithm": true, "enable_materialized_cte": true,
-	"optimize_aggregation_in_order": true,
 	// spilling to disk only lowers a query's memory
 	"max_bytes_before_external_group_by": true, "max_bytes_before_external_sort": true,
 }
