@@ -150,6 +150,7 @@ func (r *ReportRequest) Write(ctx context.Context, conn driver.Conn, db string, 
 		for _, rt := range th.Took {
 			log.Debug("rule evaluated", "rule", rt.Rule, "took", rt.Took.Round(time.Millisecond))
 		}
+		th.Epochs.Log(log)
 		runErr = err
 		secs = ThreatSections(th, o.Format)
 	case "top":

@@ -87,6 +87,9 @@ func expand(ctx context.Context, query, db string) (string, error) {
 	if len(restrictedOf(ctx)) > 0 {
 		query = withoutRestricted(query)
 	}
+	if s, ok := epochsOf(ctx); ok {
+		query = filterClientTables(query, s.condition())
+	}
 	return strings.ReplaceAll(query, "{db}.", "`"+db+"`."), nil
 }
 
@@ -98,6 +101,9 @@ func withParams(ctx context.Context, p clickhouse.Parameters) context.Context {
 	}
 	if w, ok := withinOf(ctx); ok {
 		p[withinParam] = w.value()
+	}
+	if s, ok := epochsOf(ctx); ok {
+		p[epochsParam] = s.value()
 	}
 	return clickhouse.Context(ctx, clickhouse.WithParameters(p))
 }

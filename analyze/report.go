@@ -92,6 +92,17 @@ type Threats struct {
 	// Took is how long each rule's query ran, in the order run, to find
 	// the rules that are slow on an installation's data.
 	Took []RuleTime
+	// Epochs is how the per-epoch rules' findings were come by.
+	Epochs EpochUse `json:"-"`
+}
+
+// EpochUse says how a report came by its per-epoch rules' findings
+// (epochcache.go): epochs read as kept, evaluated and kept, and the error
+// that kept it from keeping them (a user that may not insert).
+type EpochUse struct {
+	Kept, Evaluated int
+	KeepErr         error
+	PlanErr         error // the epochs or kept findings could not be read
 }
 
 // RuleTime is how long one rule took.

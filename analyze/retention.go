@@ -153,6 +153,8 @@ var tableLabels = map[string]string{
 	store.HealthHourlyTable: "Hourly site health (no client ids)",
 	store.SourcesTable:      "Daily requests per country, network operator and browser (no client ids)",
 	store.SignalRowsTable:   "Pseudonymised requests with a security warning",
+	store.EpochsTable:       "Requests per salt epoch (no client ids)",
+	store.RuleResultsTable:  "Threat findings per salt epoch, kept for reports",
 }
 
 // Rows lists the policy a row per kind of data, for the dashboard; err
@@ -204,6 +206,13 @@ var descriptions = map[string]struct{ what, from string }{
 	store.SourcesTable: {
 		"Daily numbers of requests to each website per country, network operator (autonomous system) " +
 			"and browser self-description, with no client identifiers.", " after that day"},
+	store.EpochsTable: {
+		"Numbers of requests per website, day and pseudonymisation period, with the times of the first " +
+			"and last, and no client identifiers.", " after the period's last request"},
+	store.RuleResultsTable: {
+		"The findings of threat rules that judge each pseudonymisation period on its own (pseudonymous " +
+			"client or network identifier, numbers of requests and warnings), kept so that reports over many " +
+			"days need not evaluate the rules again; deleted with a client's data on erasure.", " after the period's last request"},
 	store.HealthHourlyTable: {
 		"Hourly statistics of each website with no client identifiers: numbers of requests by response " +
 			"class, bytes sent and response times.", ""},

@@ -59,6 +59,11 @@ type Rule struct {
 	// a client's page may evaluate the rule over its subject's rows only
 	// (within.go; TestPerOffenderRulesOnTheirOwnRows checks the built-ins).
 	PerOffender bool
+	// PerEpoch says that an offender's finding depends on the rows of its
+	// salt epoch alone (its id is one epoch's, and nothing is compared
+	// across epochs), so a report may keep the findings of an epoch it
+	// holds whole and reuse them (epochcache.go).
+	PerEpoch bool
 	// Action is what the alert loop does about a new offender besides
 	// alerting (actions.go): from the file's action, or the category's
 	// default.
@@ -96,6 +101,7 @@ type ruleFile struct {
 	SQL         string             `yaml:"sql"`
 	Signals     *signalRuleFile    `yaml:"signals"`
 	PerOffender bool               `yaml:"per_offender"`
+	PerEpoch    bool               `yaml:"per_epoch"`
 	// Action is optional: nil takes DefaultAction.
 	Action *actionFile `yaml:"action"`
 	// Disabled, in a rules directory, removes the built-in rule of the
@@ -195,7 +201,7 @@ func parseRule(src string, b []byte) (Rule, bool, error) {
 	r := Rule{
 		Name: f.Name, Category: f.Category, Scope: f.Scope, Severity: f.Severity,
 		Description: strings.Join(strings.Fields(f.Description), " "), Window: f.Window.D(),
-		Thresholds: f.Thresholds, SQL: strings.TrimRight(strings.TrimSpace(f.SQL), ";"), PerOffender: f.PerOffender, Source: src,
+		Thresholds: f.Thresholds, SQL: strings.TrimRight(strings.TrimSpace(f.SQL), ";"), PerOffender: f.PerOffender, PerEpoch: f.PerEpoch, Source: src,
 	}
 	if r.Thresholds == nil {
 		r.Thresholds = map[string]float64{}
@@ -243,6 +249,9 @@ func (r Rule) Validate() error {
 	}
 	if r.PerOffender && r.Scope == ScopeCampaign {
 		bad("per_offender: a campaign's finding groups many clients; leave it out")
+	}
+	if r.PerEpoch && r.Scope != ScopeClient && r.Scope != ScopeNetwork {
+		bad("per_epoch: an %s's finding spans salt epochs; only client and network rules judge one epoch's rows", r.Scope)
 	}
 	if r.Severity < 1 || r.Severity > 5 {
 		bad("severity %d: use 1 (informational) to 5 (critical)", r.Severity)

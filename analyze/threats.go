@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -46,13 +47,129 @@ func ThreatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 // threatReport is ThreatReport with, when ruleCtx is set, the context each
 // rule runs with (a client report's bounds: within.go).
 func threatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule, f Filter, ruleCtx func(Rule) context.Context) (*Threats, error) {
-	f = f.Resolve(time.Now())
+	now := time.Now()
+	f = f.Resolve(now)
 	if err := f.check(); err != nil {
 		return nil, err
 	}
 	t := &Threats{Filter: f, Offenders: []Offender{}, Took: make([]RuleTime, len(rules))}
 	found := make([][]Offender, len(rules))
 	errs := make([]error, len(rules))
+	took := make([]time.Duration, len(rules))
+	// The per-epoch rules from the findings kept of the epochs f holds
+	// whole, when it holds any (epochcache.go); not where the rules' rows
+	// are bounded (a client's page) or already of some epochs.
+	var plan *epochPlan
+	var planned []int
+	_, within := withinOf(ctx)
+	_, epochs := epochsOf(ctx)
+	if ruleCtx == nil && !within && !epochs {
+		for i, r := range rules {
+			if r.PerEpoch {
+				planned = append(planned, i)
+			}
+		}
+		if len(planned) > 0 {
+			plan, t.Epochs.PlanErr = planEpochs(ctx, conn, db, pick(rules, planned), f, now)
+		}
+		if plan == nil {
+			planned = nil
+		}
+	}
+	var rest []int
+	for i := range rules {
+		if !slices.Contains(planned, i) {
+			rest = append(rest, i)
+		}
+	}
+	tasks := ruleTasks(ctx, conn, db, pick(rules, rest), f, ruleCtx, scatter(rest, found, errs, took))
+	type rangeResult struct {
+		found [][]Offender
+		errs  []error
+	}
+	var fills, lives []rangeResult
+	var tookMu sync.Mutex // a rule's ranges run at once
+	if plan != nil {
+		sub := plan.rules
+		add := func(list *[]rangeResult, sel epochSelection, g Filter) {
+			r := rangeResult{make([][]Offender, len(sub)), make([]error, len(sub))}
+			*list = append(*list, r)
+			tasks = append(tasks, ruleTasks(withEpochs(ctx, sel), conn, db, sub, g, nil, func(j int, o []Offender, err error, d time.Duration) {
+				r.found[j], r.errs[j] = o, err
+				tookMu.Lock()
+				took[planned[j]] += d
+				tookMu.Unlock()
+			})...)
+		}
+		for _, g := range plan.fillRanges {
+			g.Site = "" // every site's, kept for every report
+			add(&fills, epochSelection{epochs: plan.fill}, g)
+		}
+		for _, g := range plan.liveRanges {
+			add(&lives, epochSelection{exclude: true, epochs: plan.whole}, g)
+		}
+	}
+	_ = runAtOnce(RuleParallelism, tasks...) // errs holds each rule's
+	if ctx.Err() != nil {
+		return t, ctx.Err()
+	}
+	if plan != nil {
+		filled := make([][]Offender, len(plan.rules))
+		fillOK := true
+		for j, i := range planned {
+			var live []Offender
+			for _, r := range fills {
+				filled[j] = append(filled[j], r.found[j]...)
+				errs[i] = errors.Join(errs[i], r.errs[j])
+				fillOK = fillOK && r.errs[j] == nil
+			}
+			for _, r := range lives {
+				live = append(live, r.found[j]...)
+				errs[i] = errors.Join(errs[i], r.errs[j])
+			}
+			found[i] = plan.offenders(j, f, filled[j], live)
+		}
+		t.Epochs.Kept, t.Epochs.Evaluated = len(plan.kept), len(plan.fill)
+		if fillOK && len(plan.fill) > 0 {
+			t.Epochs.KeepErr = plan.keep(ctx, conn, db, filled)
+		}
+	}
+	for i, r := range rules {
+		t.Took[i] = RuleTime{Rule: r.Name, Took: took[i]}
+		if errs[i] == nil {
+			t.Offenders = append(t.Offenders, found[i]...)
+		}
+	}
+	SortOffenders(t.Offenders)
+	return t, errors.Join(errs...)
+}
+
+// pick is the rules at indices.
+func pick(rules []Rule, indices []int) []Rule {
+	out := make([]Rule, len(indices))
+	for j, i := range indices {
+		out[j] = rules[i]
+	}
+	return out
+}
+
+// scatter returns a ruleTasks sink that stores the findings of rule j of
+// a subset at its index in the report's rules.
+func scatter(indices []int, found [][]Offender, errs []error, took []time.Duration) func(int, []Offender, error, time.Duration) {
+	return func(j int, o []Offender, err error, d time.Duration) {
+		i := indices[j]
+		found[i], errs[i] = o, err
+		took[i] += d
+	}
+}
+
+// ruleTasks are the queries that evaluate rules over f: the signal rules
+// of one scope and bound alike in one query, every other rule in one of
+// its own. Each task hands each of its rules' findings to sink, with the
+// rule's index in rules; ruleCtx, when set, is the context each rule runs
+// with.
+func ruleTasks(ctx context.Context, conn driver.Conn, db string, rules []Rule, f Filter, ruleCtx func(Rule) context.Context,
+	sink func(j int, o []Offender, err error, took time.Duration)) []func() error {
 	var evaluate []func() error
 	contextOf := func(r Rule) context.Context {
 		if ruleCtx != nil {
@@ -60,7 +177,6 @@ func threatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 		}
 		return ctx
 	}
-	// The signal rules, of one scope and bound alike, in one query.
 	var signal []int
 	for i, r := range rules {
 		if r.Signals != nil && (len(signal) == 0 || r.PerOffender == rules[signal[0]].PerOffender) {
@@ -72,20 +188,17 @@ func threatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 	} else {
 		evaluate = append(evaluate, func() error {
 			start := time.Now()
-			group := make([]Rule, len(signal))
-			for j, i := range signal {
-				group[j] = rules[i]
-			}
+			group := pick(rules, signal)
 			rctx := contextOf(group[0])
 			byRule, err := signalOffenders(rctx, conn, db, group, f)
 			for j, i := range signal {
-				found[i], errs[i] = byRule[j], err
+				o, rerr := byRule[j], err
 				if err != nil && ctx.Err() == nil {
 					// One rule's mistake (a rules.dir file) must not
 					// silence the others: each on its own names it.
-					found[i], errs[i] = rules[i].Offenders(rctx, conn, db, f)
+					o, rerr = rules[i].Offenders(rctx, conn, db, f)
 				}
-				t.Took[i] = RuleTime{Rule: rules[i].Name, Took: time.Since(start)}
+				sink(i, o, rerr, time.Since(start))
 			}
 			return err
 		})
@@ -97,22 +210,12 @@ func threatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 		rctx := contextOf(r)
 		evaluate = append(evaluate, func() error {
 			start := time.Now()
-			found[i], errs[i] = r.Offenders(rctx, conn, db, f)
-			t.Took[i] = RuleTime{Rule: r.Name, Took: time.Since(start)}
-			return errs[i]
+			o, err := r.Offenders(rctx, conn, db, f)
+			sink(i, o, err, time.Since(start))
+			return err
 		})
 	}
-	_ = runAtOnce(RuleParallelism, evaluate...) // errs holds each rule's
-	if ctx.Err() != nil {
-		return t, ctx.Err()
-	}
-	for i := range rules {
-		if errs[i] == nil {
-			t.Offenders = append(t.Offenders, found[i]...)
-		}
-	}
-	SortOffenders(t.Offenders)
-	return t, errors.Join(errs...)
+	return evaluate
 }
 
 // SortOffenders orders offenders by severity (highest first), then

@@ -40,6 +40,7 @@ var migrations = []migration{
 	{11, "requests per site, day, country, AS and user agent (rollup for the top report's lists of them), filled from the stored requests", schema.sourcesDDL},
 	{12, "client threat signals per hour keep the hour's first and last request and redirects, client activity per hour its requests per minute, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), all filled from the stored requests", schema.signalTotalsDDL},
 	{13, "every table merges each past day into one part (faster reads, FINAL without merging at query time)", schema.settledPartitionsDDL},
+	{14, "requests per salt epoch (rollup), filled from the stored requests, and the findings of rules that judge each epoch on its own rows, kept per epoch (faster reports over days)", schema.epochsDDL},
 }
 
 // SchemaVersion is the version Migrate brings a database to.

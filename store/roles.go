@@ -35,6 +35,10 @@ var grants = []grant{
 	{"INSERT", HealthHourlyTable, RoleWriter},
 	{"INSERT", SourcesTable, RoleWriter},
 	{"INSERT", SignalRowsTable, RoleWriter},
+	{"INSERT", EpochsTable, RoleWriter},
+	// The findings reports keep per epoch (analyze): a user that may also
+	// insert keeps them for the next report; security alone reads them.
+	{"INSERT", RuleResultsTable, RoleWriter},
 	{"SELECT", RequestsTable, RoleSecurity},
 	{"SELECT", ClientsTable, RoleSecurity},
 	{"SELECT", SignalsTable, RoleSecurity},
@@ -44,6 +48,8 @@ var grants = []grant{
 	{"SELECT", HealthHourlyTable, RoleSecurity},
 	{"SELECT", PathsTable, RoleSecurity},
 	{"SELECT", SourcesTable, RoleSecurity},
+	{"SELECT", EpochsTable, RoleSecurity},
+	{"SELECT", RuleResultsTable, RoleSecurity},
 	{"SELECT", HealthTable, RoleOps},
 }
 

@@ -7,7 +7,7 @@ import (
 )
 
 // TestRollupFillsFromExistingRows: a database that had requests before the
-// rollups of migrations 7–11 existed gets them filled from those requests,
+// rollups of migrations 7–14 existed gets them filled from those requests,
 // equal to what the rollups' views would have made of the same inserts;
 // a fresh database skips the fills (there is nothing to read) and ends up
 // with the same schema.
@@ -40,6 +40,7 @@ func TestRollupFillsFromExistingRows(t *testing.T) {
 		PathsTable:        "SELECT site, day, path, sum(requests), sum(failures), sum(latency_known) FROM %s GROUP BY ALL ORDER BY ALL",
 		HealthHourlyTable: "SELECT site, hour, sum(requests), sum(status_2xx), sum(status_4xx), sum(status_5xx), sum(bytes), sum(flagged), sum(latency_known) FROM %s GROUP BY ALL ORDER BY ALL",
 		SourcesTable:      "SELECT site, day, country, asn, as_org, user_agent, sum(requests) FROM %s GROUP BY ALL ORDER BY ALL",
+		EpochsTable:       "SELECT site, day, epoch, sum(requests), min(first_ts), max(end_ts) FROM %s GROUP BY ALL ORDER BY ALL",
 	}
 	snapshot := func() map[string]string {
 		out := map[string]string{}
@@ -60,7 +61,7 @@ func TestRollupFillsFromExistingRows(t *testing.T) {
 	}
 
 	// As before migration 7: no rollup of 7–11, no record of them.
-	for _, table := range []string{SignalsTable, PathsTable, HealthHourlyTable, SourcesTable} {
+	for _, table := range []string{SignalsTable, PathsTable, HealthHourlyTable, SourcesTable, EpochsTable} {
 		for _, stmt := range []string{"DROP VIEW " + tableName(db, table+"_mv"), "DROP TABLE " + tableName(db, table)} {
 			if err := conn.Exec(t.Context(), stmt); err != nil {
 				t.Fatal(err)

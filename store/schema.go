@@ -150,6 +150,8 @@ var ttlTables = []ttlTable{
 	{SignalsTable, "hour", "retention.client_rollups", func(c SchemaConfig) time.Duration { return c.ClientRollupsTTL }, ClientsTable},
 	{SourcesTable, "toDateTime(day)", "retention.requests", func(c SchemaConfig) time.Duration { return c.RequestsTTL }, RequestsTable},
 	{SignalRowsTable, "toDateTime(ts)", "retention.requests", func(c SchemaConfig) time.Duration { return c.RequestsTTL }, RequestsTable},
+	{EpochsTable, "end_ts", "retention.requests", func(c SchemaConfig) time.Duration { return c.RequestsTTL }, RequestsTable},
+	{RuleResultsTable, "end_ts", "retention.requests", func(c SchemaConfig) time.Duration { return c.RequestsTTL }, RequestsTable},
 }
 
 // column is one column of a table. For the requests table the DDL, the
@@ -492,6 +494,9 @@ func (s schema) addColumn(table string, c column) []string {
 func (s schema) settledPartitionsDDL() []string {
 	var ddl []string
 	for _, t := range ttlTables {
+		if t.name == EpochsTable || t.name == RuleResultsTable {
+			continue // migration 14's, created with the setting
+		}
 		ddl = append(ddl, "ALTER TABLE "+s.name(s.storage(t.name))+s.onCluster()+" MODIFY SETTING "+settledPartitions)
 	}
 	return ddl

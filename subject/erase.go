@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -209,7 +210,10 @@ func waitStored(ctx context.Context, js jetstream.JetStream) (bool, error) {
 // cluster's mutation runs on every node, where that table does not exist:
 // there the text holds the ids (docs/privacy.md).
 func deleteRows(ctx context.Context, d Deps, t *Target, log *slog.Logger) error {
-	tables := slices.Clone(store.ClientTables)
+	// The findings reports keep per epoch (store.RuleResultsTable) may
+	// name the client: those of its epochs go, and the next report
+	// evaluates the epochs again.
+	tables := append(slices.Clone(store.ClientTables), store.RuleResultsTable)
 	if d.Cluster == "" {
 		for _, r := range store.RebuiltRollups {
 			tables = append(tables, r.Table)
@@ -259,11 +263,24 @@ func deleteRows(ctx context.Context, d Deps, t *Target, log *slog.Logger) error 
 			}
 			continue
 		}
-		if err := d.CH.Exec(mctx, "ALTER TABLE "+d.table(tb)+onCluster+" DELETE WHERE "+cond); err != nil {
+		where := cond
+		if strings.TrimSuffix(tb, "_local") == store.RuleResultsTable {
+			where = "epoch IN (" + epochList(t) + ")"
+		}
+		if err := d.CH.Exec(mctx, "ALTER TABLE "+d.table(tb)+onCluster+" DELETE WHERE "+where); err != nil {
 			return chError("erase rows of "+tb, err)
 		}
 	}
 	return waitPartsRemoved(ctx, d, tables)
+}
+
+// epochList is the target's epochs, comma-separated.
+func epochList(t *Target) string {
+	l := make([]string, len(t.Epochs))
+	for i, e := range t.Epochs {
+		l[i] = strconv.FormatUint(uint64(e.Epoch), 10)
+	}
+	return strings.Join(l, ", ")
 }
 
 // workTable holds the target's (epoch, id) pairs in memory for the

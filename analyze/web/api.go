@@ -434,6 +434,7 @@ func (d *Dashboard) threats(ctx context.Context, q url.Values) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.Epochs.Log(d.o.Log)
 	return threatsResponse(t, rules, f), nil
 }
 

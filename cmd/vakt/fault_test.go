@@ -102,6 +102,27 @@ func chQuery(addr, user, password, q string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// chPost runs a statement that changes state (the endpoint takes those
+// by POST only).
+func chPost(addr, user, password, q string) error {
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/", strings.NewReader(q))
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(user, password)
+	c := http.Client{Timeout: 30 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", resp.Status, b)
+	}
+	return nil
+}
+
 func chCountAs(addr, user, password string) (rows, paths int) {
 	f := strings.Fields(chQuery(addr, user, password, "SELECT count(), uniqExact(path) FROM vakt.requests"))
 	if len(f) != 2 {

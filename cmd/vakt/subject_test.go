@@ -27,6 +27,7 @@ import (
 	"github.com/vakt-dev/vakt/internal/app"
 	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/internal/testenv"
+	"github.com/vakt-dev/vakt/store"
 )
 
 // nginxLine is one line nginx logged: who, when (to the second), what.
@@ -471,6 +472,20 @@ ingest:
 		t.Fatal("the address's client id not found")
 	}
 
+	// A report keeps the findings of per-epoch rules per epoch (analyze's
+	// epoch cache), which name clients as text: one of the client's epoch
+	// here, which the erasure must delete.
+	idForms := []string{strconv.FormatUint(clientID, 10), fmt.Sprintf("%016x", clientID)}
+	password, _ := secrets.Read(dataDir, app.ClickHousePasswordFile(app.DefaultClickHouseUser))
+	keep := fmt.Sprintf("INSERT INTO vakt.%s SETTINGS async_insert = 0 SELECT 'scanning', 1, epoch, 0, now(), now64(3), "+
+		"concat('[{\"id\":\"', toString(client_id), '\"}]') FROM vakt.requests WHERE client_id = %d LIMIT 1", store.RuleResultsTable, clientID)
+	if err := chPost(chAddr, app.DefaultClickHouseUser, password, keep); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 30*time.Second, "the kept findings readable in the data dir", func() bool {
+		return len(scanTokens(t, filepath.Join(dataDir, "clickhouse"), idForms[:1])) > 0
+	})
+
 	before := time.Now()
 	out, errOut, err := vakt(t, "subject", "erase", "--ip", target.String(), "--config", cfg)
 	after := time.Now()
@@ -564,7 +579,6 @@ ingest:
 	scanDataDir(t, dataDir, ips)
 	// As text (the binary form is in the rows the address sent afterwards,
 	// under the same epoch's id).
-	idForms := []string{strconv.FormatUint(clientID, 10), fmt.Sprintf("%016x", clientID)}
 	for _, f := range idForms {
 		if strings.Contains(outputs+run.output(), f) {
 			t.Errorf("the erased client's id (%s) is in vakt's output", f)

@@ -17,6 +17,10 @@ GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_sources_1d` TO `vakt_writ
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_sources_1d_local` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`signal_requests` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`signal_requests_local` TO `vakt_writer`;
+GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`epoch_rows` TO `vakt_writer`;
+GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`epoch_rows_local` TO `vakt_writer`;
+GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`rule_results` TO `vakt_writer`;
+GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`rule_results_local` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`requests` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`requests_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`client_activity_1h` TO `vakt_security`;
@@ -31,5 +35,9 @@ GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_stats_1d` TO `vakt_securi
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_stats_1d_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_sources_1d` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_sources_1d_local` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`epoch_rows` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`epoch_rows_local` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`rule_results` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`rule_results_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1m` TO `vakt_ops`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1m_local` TO `vakt_ops`;

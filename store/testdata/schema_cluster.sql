@@ -575,6 +575,58 @@ ALTER TABLE `vakt`.`signal_requests_local` ON CLUSTER `vakt_cluster` MODIFY SETT
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (13, 'every table merges each past day into one part (faster reads, FINAL without merging at query time)', now64(3));
 
+-- migration 14: requests per salt epoch (rollup), filled from the stored requests, and the findings of rules that judge each epoch on its own rows, kept per epoch (faster reports over days)
+
+CREATE TABLE IF NOT EXISTS `vakt`.`epoch_rows_local` ON CLUSTER `vakt_cluster`
+(
+    `site` LowCardinality(String),
+    `day` Date COMMENT 'UTC day of the requests',
+    `epoch` UInt32 COMMENT 'salt epoch',
+    `requests` SimpleAggregateFunction(sum, UInt64),
+    `first_ts` SimpleAggregateFunction(min, DateTime('UTC')) COMMENT 'first request (to the second, rounded down)',
+    `end_ts` SimpleAggregateFunction(max, DateTime('UTC')) COMMENT 'just after the last request (to the second, rounded up); the row expires retention.requests after it'
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(day)
+ORDER BY (day, epoch, site)
+TTL end_ts + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`epoch_rows_local_mv` ON CLUSTER `vakt_cluster` TO `vakt`.`epoch_rows_local`
+AS SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests_local`
+GROUP BY site, day, epoch;
+
+CREATE TABLE IF NOT EXISTS `vakt`.`epoch_rows` ON CLUSTER `vakt_cluster` AS `vakt`.`epoch_rows_local`
+ENGINE = Distributed(`vakt_cluster`, `vakt`, `epoch_rows_local`);
+
+CREATE TABLE IF NOT EXISTS `vakt`.`rule_results_local` ON CLUSTER `vakt_cluster`
+(
+    `rule` LowCardinality(String),
+    `rule_hash` UInt64 COMMENT 'hash of the rule definition and thresholds',
+    `epoch` UInt32 COMMENT 'salt epoch',
+    `fingerprint` UInt64 COMMENT 'hash of the request count and restricted clients of the epoch when evaluated',
+    `end_ts` DateTime('UTC') COMMENT 'end_ts of the epoch (EpochsTable): the row expires retention.requests after it',
+    `evaluated_at` DateTime64(3, 'UTC'),
+    `offenders` String COMMENT 'the offenders found, JSON' CODEC(ZSTD(3))
+)
+ENGINE = ReplicatedReplacingMergeTree(evaluated_at)('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(end_ts)
+ORDER BY (rule, rule_hash, epoch)
+TTL end_ts + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1;
+
+CREATE TABLE IF NOT EXISTS `vakt`.`rule_results` ON CLUSTER `vakt_cluster` AS `vakt`.`rule_results_local`
+ENGINE = Distributed(`vakt_cluster`, `vakt`, `rule_results_local`, epoch);
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (14, 'requests per salt epoch (rollup), filled from the stored requests, and the findings of rules that judge each epoch on its own rows, kept per epoch (faster reports over days)', now64(3));
+
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 
 ALTER TABLE `vakt`.`requests_local` ON CLUSTER `vakt_cluster` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
@@ -585,3 +637,5 @@ ALTER TABLE `vakt`.`site_health_1h_local` ON CLUSTER `vakt_cluster` MODIFY TTL h
 ALTER TABLE `vakt`.`client_signals_1h_local` ON CLUSTER `vakt_cluster` MODIFY TTL hour + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_sources_1d_local` ON CLUSTER `vakt_cluster` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`signal_requests_local` ON CLUSTER `vakt_cluster` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
+ALTER TABLE `vakt`.`epoch_rows_local` ON CLUSTER `vakt_cluster` MODIFY TTL end_ts + INTERVAL 7 DAY;
+ALTER TABLE `vakt`.`rule_results_local` ON CLUSTER `vakt_cluster` MODIFY TTL end_ts + INTERVAL 7 DAY;

@@ -4809,6 +4809,462 @@ ALTER TABLE `vakt`.`signal_requests` MODIFY SETTING min_age_to_force_merge_secon
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (13, 'every table merges each past day into one part (faster reads, FINAL without merging at query time)', now64(3));
 
+-- migration 14: requests per salt epoch (rollup), filled from the stored requests, and the findings of rules that judge each epoch on its own rows, kept per epoch (faster reports over days)
+
+CREATE TABLE IF NOT EXISTS `vakt`.`epoch_rows`
+(
+    `site` LowCardinality(String),
+    `day` Date COMMENT 'UTC day of the requests',
+    `epoch` UInt32 COMMENT 'salt epoch',
+    `requests` SimpleAggregateFunction(sum, UInt64),
+    `first_ts` SimpleAggregateFunction(min, DateTime('UTC')) COMMENT 'first request (to the second, rounded down)',
+    `end_ts` SimpleAggregateFunction(max, DateTime('UTC')) COMMENT 'just after the last request (to the second, rounded up); the row expires retention.requests after it'
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toDate(day)
+ORDER BY (day, epoch, site)
+TTL end_ts + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1, non_replicated_deduplication_window = 1000;
+
+TRUNCATE TABLE IF EXISTS `vakt`.`epoch_rows`;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE ts < toDateTime64(today() - 32, 3, 'UTC') OR ts >= toDateTime64(today() + 1, 3, 'UTC')
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 32
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 31
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 30
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 29
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 28
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 27
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 26
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 25
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 24
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 23
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 22
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 21
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 20
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 19
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 18
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 17
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 16
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 15
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 14
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 13
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 12
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 11
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 10
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 9
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 8
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 7
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 6
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 5
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 4
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 3
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 2
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 1
+GROUP BY site, day, epoch;
+
+INSERT INTO `vakt`.`epoch_rows` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+WHERE toDate(ts, 'UTC') = today() - 0
+GROUP BY site, day, epoch;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`epoch_rows_mv` TO `vakt`.`epoch_rows`
+AS SELECT
+    site,
+    toDate(ts) AS day,
+    epoch,
+    count() AS requests,
+    min(toDateTime(ts)) AS first_ts,
+    max(toDateTime(ts) + 1) AS end_ts
+FROM `vakt`.`requests`
+GROUP BY site, day, epoch;
+
+CREATE TABLE IF NOT EXISTS `vakt`.`rule_results`
+(
+    `rule` LowCardinality(String),
+    `rule_hash` UInt64 COMMENT 'hash of the rule definition and thresholds',
+    `epoch` UInt32 COMMENT 'salt epoch',
+    `fingerprint` UInt64 COMMENT 'hash of the request count and restricted clients of the epoch when evaluated',
+    `end_ts` DateTime('UTC') COMMENT 'end_ts of the epoch (EpochsTable): the row expires retention.requests after it',
+    `evaluated_at` DateTime64(3, 'UTC'),
+    `offenders` String COMMENT 'the offenders found, JSON' CODEC(ZSTD(3))
+)
+ENGINE = ReplacingMergeTree(evaluated_at)
+PARTITION BY toDate(end_ts)
+ORDER BY (rule, rule_hash, epoch)
+TTL end_ts + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1, non_replicated_deduplication_window = 1000;
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (14, 'requests per salt epoch (rollup), filled from the stored requests, and the findings of rules that judge each epoch on its own rows, kept per epoch (faster reports over days)', now64(3));
+
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 
 ALTER TABLE `vakt`.`requests` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
@@ -4819,3 +5275,5 @@ ALTER TABLE `vakt`.`site_health_1h` MODIFY TTL hour + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`client_signals_1h` MODIFY TTL hour + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_sources_1d` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`signal_requests` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
+ALTER TABLE `vakt`.`epoch_rows` MODIFY TTL end_ts + INTERVAL 7 DAY;
+ALTER TABLE `vakt`.`rule_results` MODIFY TTL end_ts + INTERVAL 7 DAY;

@@ -1,0 +1,429 @@
+package analyze
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/vakt-dev/vakt/store"
+)
+
+// A rule that judges each salt epoch on its own rows (Rule.PerEpoch) finds
+// the same offenders in an epoch whatever range holds the epoch whole. A
+// report keeps those findings per rule and epoch (store.RuleResultsTable)
+// and, for the epochs of its range that it holds whole, reads them instead
+// of evaluating the rule again: over 30 days, evaluating these rules is
+// then the work of the range's ragged ends and of the day being written.
+// An epoch's findings are used only while nothing they depend on changed:
+// the epoch's request count (store.EpochsTable: late rows, an import),
+// its restricted clients and the rule's definition; erasure deletes those
+// of the erased client's epochs. The range's other epochs, and every epoch
+// when the tables are missing or not readable, are evaluated as before.
+
+// epochSettle is how long an epoch must have had no request before its
+// findings are kept: the epoch being written changes with every batch.
+const epochSettle = time.Hour
+
+// epochCacheFormat changes when the kept findings' form or the evaluation
+// of rules does, so that findings kept by an older vakt are not read.
+const epochCacheFormat = "1"
+
+// epochsParam names the query parameter with the epochs a query reads.
+const epochsParam = "vakt_epochs"
+
+type epochsKey struct{}
+
+// epochSelection is the epochs a query reads: only these, or all but
+// these (exclude).
+type epochSelection struct {
+	exclude bool
+	epochs  []uint32
+}
+
+func withEpochs(ctx context.Context, s epochSelection) context.Context {
+	return context.WithValue(ctx, epochsKey{}, s)
+}
+
+func epochsOf(ctx context.Context) (epochSelection, bool) {
+	s, ok := ctx.Value(epochsKey{}).(epochSelection)
+	return s, ok
+}
+
+func (s epochSelection) condition() string {
+	op := "IN"
+	if s.exclude {
+		op = "NOT IN"
+	}
+	return "epoch " + op + " {" + epochsParam + ":Array(UInt32)}"
+}
+
+func (s epochSelection) value() string { return uint32List(s.epochs) }
+
+func uint32List(l []uint32) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, e := range l {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatUint(uint64(e), 10))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// epochExtent is where an epoch's stored requests lie, to the second:
+// [first, end).
+type epochExtent struct {
+	epoch      uint32
+	requests   uint64
+	first, end time.Time
+}
+
+func readEpochExtents(ctx context.Context, conn driver.Conn, db string) ([]epochExtent, error) {
+	rows, err := conn.Query(ctx, "SELECT epoch, sum(requests), min(first_ts), max(end_ts) FROM `"+db+"`."+store.EpochsTable+
+		" GROUP BY epoch ORDER BY epoch")
+	if err != nil {
+		return nil, chError(err)
+	}
+	defer rows.Close()
+	var out []epochExtent
+	for rows.Next() {
+		var e epochExtent
+		if err := rows.Scan(&e.epoch, &e.requests, &e.first, &e.end); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// ruleHash identifies a rule's definition: what it finds, not how it is
+// shown (severity, description and action are read from the rule).
+func ruleHash(r Rule) uint64 {
+	h := fnv.New64a()
+	for _, s := range []string{epochCacheFormat, r.Name, r.Scope, r.SQL} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Thresholds)) {
+		h.Write([]byte(k))
+		_ = binary.Write(h, binary.LittleEndian, r.Thresholds[k])
+	}
+	return h.Sum64()
+}
+
+// epochFingerprints is, per epoch, the hash of its request count and of
+// its restricted clients: what an epoch's findings were evaluated over.
+func epochFingerprints(extents []epochExtent, restricted []EpochID) map[uint32]uint64 {
+	byEpoch := map[uint32][]string{}
+	for _, c := range restricted {
+		byEpoch[c.Epoch] = append(byEpoch[c.Epoch], c.ID)
+	}
+	out := make(map[uint32]uint64, len(extents))
+	for _, e := range extents {
+		h := fnv.New64a()
+		_ = binary.Write(h, binary.LittleEndian, e.requests)
+		ids := byEpoch[e.epoch]
+		slices.Sort(ids)
+		for _, id := range ids {
+			h.Write([]byte(id))
+			h.Write([]byte{0})
+		}
+		out[e.epoch] = h.Sum64()
+	}
+	return out
+}
+
+// epochPlan is how a report evaluates its per-epoch rules: the kept
+// findings of the epochs it holds whole, the rules evaluated over those
+// whole epochs without valid findings (to be kept), and over the rest.
+type epochPlan struct {
+	rules  []Rule
+	hashes []uint64
+	kept   map[uint32][][]Offender // per epoch, per rule
+	fill   []uint32                // whole epochs to evaluate and keep
+	whole  []uint32                // every whole epoch: kept and fill
+	ext    map[uint32]epochExtent
+	fp     map[uint32]uint64
+	// fillRanges and liveRanges are the time ranges to evaluate over,
+	// the fill epochs' and the others'.
+	fillRanges, liveRanges []Filter
+}
+
+// planEpochs reads the epochs' extents and the kept findings. It returns
+// nil, and no error, when no epoch of f is whole.
+func planEpochs(ctx context.Context, conn driver.Conn, db string, rules []Rule, f Filter, now time.Time) (*epochPlan, error) {
+	extents, err := readEpochExtents(ctx, conn, db)
+	if err != nil {
+		return nil, err
+	}
+	p := &epochPlan{rules: rules, kept: map[uint32][][]Offender{}, ext: map[uint32]epochExtent{}}
+	var live []epochExtent
+	for _, e := range extents {
+		p.ext[e.epoch] = e
+		switch {
+		case !e.end.After(f.Since) || !e.first.Before(f.Until):
+			// no row in the range
+		case !e.first.Before(f.Since) && !e.end.After(f.Until) && e.end.Add(epochSettle).Before(now):
+			p.whole = append(p.whole, e.epoch)
+		default:
+			live = append(live, e)
+		}
+	}
+	if len(p.whole) == 0 {
+		return nil, nil
+	}
+	p.fp = epochFingerprints(extents, restrictedIDs(ctx))
+	for _, r := range rules {
+		p.hashes = append(p.hashes, ruleHash(r))
+	}
+	if err := p.readKept(ctx, conn, db); err != nil {
+		return nil, err
+	}
+	var fill []epochExtent
+	for _, e := range p.whole {
+		if _, ok := p.kept[e]; !ok {
+			p.fill = append(p.fill, e)
+			fill = append(fill, p.ext[e])
+		}
+	}
+	p.fillRanges = coveringRanges(fill, Filter{Since: f.Since, Until: f.Until, Bucket: f.Bucket})
+	p.liveRanges = coveringRanges(live, f)
+
+	return p, nil
+}
+
+// coveringRanges is f narrowed to the time ranges that hold the epochs'
+// rows within f, overlapping ones merged.
+func coveringRanges(epochs []epochExtent, f Filter) []Filter {
+	slices.SortFunc(epochs, func(a, b epochExtent) int { return a.first.Compare(b.first) })
+	var out []Filter
+	for _, e := range epochs {
+		since, until := maxTime(f.Since, e.first), minTime(f.Until, e.end)
+		if !until.After(since) {
+			continue
+		}
+		if n := len(out); n > 0 && !since.After(out[n-1].Until) {
+			out[n-1].Until = maxTime(out[n-1].Until, until)
+			continue
+		}
+		g := f
+		g.Since, g.Until = since, until
+		out = append(out, g)
+	}
+	return out
+}
+
+// Log logs how the per-epoch findings were come by, and why they were
+// not kept or not read: a user that may not insert into the rule results
+// (the security role alone) only at debug level.
+func (u EpochUse) Log(log *slog.Logger) {
+	if u.Kept+u.Evaluated > 0 {
+		log.Debug("per-epoch rules", "epochs_kept", u.Kept, "epochs_evaluated", u.Evaluated)
+	}
+	var ex *clickhouse.Exception
+	switch err := u.KeepErr; {
+	case err == nil:
+	case errors.As(err, &ex) && ex.Code == 497: // ACCESS_DENIED
+		log.Debug("the per-epoch findings were not kept: the user may not insert into "+store.RuleResultsTable, "err", err)
+	default:
+		log.Warn("the per-epoch findings were not kept; the next report evaluates those epochs again", "err", err)
+	}
+	if u.PlanErr != nil {
+		log.Warn("kept per-epoch findings not read; every epoch was evaluated", "err", u.PlanErr)
+	}
+}
+
+// keptOffender is an offender as kept: what the rule's query returned.
+type keptOffender struct {
+	Site       string              `json:"site"`
+	ID         string              `json:"id"`
+	Epoch      uint32              `json:"epoch"`
+	Requests   uint64              `json:"requests"`
+	FirstSeen  time.Time           `json:"first_seen"`
+	LastSeen   time.Time           `json:"last_seen"`
+	Country    string              `json:"country,omitempty"`
+	ASN        uint32              `json:"asn,omitempty"`
+	Signatures []string            `json:"signatures,omitempty"`
+	Evidence   map[string]*float64 `json:"evidence"` // nil: NULL (NaN)
+}
+
+// readKept reads the valid kept findings of the whole epochs: an epoch
+// counts as kept when every rule's findings for it are valid.
+func (p *epochPlan) readKept(ctx context.Context, conn driver.Conn, db string) error {
+	qctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
+		"hashes": "[" + joinUints(p.hashes) + "]", "epochs": uint32List(p.whole)}))
+	rows, err := conn.Query(qctx, "SELECT rule_hash, epoch, argMax(fingerprint, evaluated_at), argMax(offenders, evaluated_at) FROM `"+db+"`."+
+		store.RuleResultsTable+" WHERE has({hashes:Array(UInt64)}, rule_hash) AND has({epochs:Array(UInt32)}, epoch) GROUP BY rule_hash, epoch")
+	if err != nil {
+		return chError(err)
+	}
+	defer rows.Close()
+	found := map[uint32][][]Offender{}
+	for rows.Next() {
+		var (
+			hash, fp uint64
+			epoch    uint32
+			text     string
+		)
+		if err := rows.Scan(&hash, &epoch, &fp, &text); err != nil {
+			return err
+		}
+		if fp != p.fp[epoch] {
+			continue
+		}
+		for i, h := range p.hashes {
+			if h != hash {
+				continue
+			}
+			var kept []keptOffender
+			if err := json.Unmarshal([]byte(text), &kept); err != nil {
+				return fmt.Errorf("kept findings of rule %s, epoch %d: %w", p.rules[i].Name, epoch, err)
+			}
+			if found[epoch] == nil {
+				found[epoch] = make([][]Offender, len(p.rules))
+			}
+			found[epoch][i] = p.rules[i].fromKept(kept)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for e, byRule := range found {
+		if !slices.ContainsFunc(byRule, func(o []Offender) bool { return o == nil }) {
+			p.kept[e] = byRule
+		}
+	}
+	return nil
+}
+
+func joinUints(l []uint64) string {
+	s := make([]string, len(l))
+	for i, v := range l {
+		s[i] = strconv.FormatUint(v, 10)
+	}
+	return strings.Join(s, ",")
+}
+
+func (r Rule) fromKept(kept []keptOffender) []Offender {
+	out := make([]Offender, 0, len(kept))
+	for _, k := range kept {
+		o := Offender{Rule: r.Name, Category: r.Category, Scope: r.Scope, Severity: r.Severity,
+			Site: k.Site, ID: k.ID, Epoch: k.Epoch, Requests: k.Requests, FirstSeen: k.FirstSeen.UTC(), LastSeen: k.LastSeen.UTC(),
+			Country: k.Country, ASN: k.ASN, Signatures: k.Signatures, Evidence: make(map[string]float64, len(k.Evidence))}
+		for name, v := range k.Evidence {
+			o.Evidence[name] = math.NaN()
+			if v != nil {
+				o.Evidence[name] = *v
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func toKept(l []Offender) []keptOffender {
+	out := make([]keptOffender, len(l))
+	for i, o := range l {
+		k := keptOffender{Site: o.Site, ID: o.ID, Epoch: o.Epoch, Requests: o.Requests, FirstSeen: o.FirstSeen, LastSeen: o.LastSeen,
+			Country: o.Country, ASN: o.ASN, Signatures: o.Signatures, Evidence: make(map[string]*float64, len(o.Evidence))}
+		for name, v := range o.Evidence {
+			if !math.IsNaN(v) {
+				k.Evidence[name] = &v
+			} else {
+				k.Evidence[name] = nil
+			}
+		}
+		out[i] = k
+	}
+	return out
+}
+
+// offenders are the findings of rule i over f: kept, filled and live.
+// filled are rule i's findings over the fill epochs (every site), live
+// its findings over the other epochs (f's site).
+func (p *epochPlan) offenders(i int, f Filter, filled, live []Offender) []Offender {
+	var out []Offender
+	for _, e := range p.whole {
+		if byRule, ok := p.kept[e]; ok {
+			out = append(out, bySite(byRule[i], f.Site)...)
+		}
+	}
+	out = append(out, bySite(filled, f.Site)...)
+	return append(out, live...)
+}
+
+func bySite(l []Offender, site string) []Offender {
+	if site == "" {
+		return l
+	}
+	var out []Offender
+	for _, o := range l {
+		if o.Site == site {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// keep writes the findings over the fill epochs (filled, per rule), one
+// row per rule and epoch, empty ones included.
+func (p *epochPlan) keep(ctx context.Context, conn driver.Conn, db string, filled [][]Offender) error {
+	byEpoch := map[uint32][][]Offender{}
+	for _, e := range p.fill {
+		byEpoch[e] = make([][]Offender, len(p.rules))
+	}
+	for i, l := range filled {
+		for _, o := range l {
+			if byEpoch[o.Epoch] == nil {
+				return fmt.Errorf("rule %s: an offender of epoch %d, outside the epochs evaluated: a per_epoch rule must return its offenders' epoch", p.rules[i].Name, o.Epoch)
+			}
+			byEpoch[o.Epoch][i] = append(byEpoch[o.Epoch][i], o)
+		}
+	}
+	ictx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"async_insert": 0}))
+	b, err := conn.PrepareBatch(ictx, "INSERT INTO `"+db+"`."+store.RuleResultsTable+
+		" (rule, rule_hash, epoch, fingerprint, end_ts, evaluated_at, offenders)")
+	if err != nil {
+		return chError(err)
+	}
+	defer b.Close()
+	now := time.Now().UTC()
+	for _, e := range p.fill {
+		for i, r := range p.rules {
+			text, err := json.Marshal(toKept(byEpoch[e][i]))
+			if err != nil {
+				_ = b.Abort()
+				return err
+			}
+			if err := b.Append(r.Name, p.hashes[i], e, p.fp[e], p.ext[e].end, now, string(text)); err != nil {
+				_ = b.Abort()
+				return err
+			}
+		}
+	}
+	return chError(b.Send())
+}
+
+func restrictedIDs(ctx context.Context) []EpochID {
+	l := restrictedOf(ctx)
+	out := make([]EpochID, len(l))
+	for i, c := range l {
+		out[i] = EpochID{ID: strconv.FormatUint(c.ID, 10), Epoch: c.Epoch}
+	}
+	return out
+}

@@ -1,0 +1,141 @@
+package analyze
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vakt-dev/vakt/subject/marks"
+)
+
+// TestKeptEpochsEqualEvaluated: the findings of per-epoch rules kept per
+// epoch (epochcache.go) equal evaluating every epoch's rows, on labelled
+// attack traffic: when kept, when read back, for another range sharing
+// epochs and for one site; and an epoch that gains rows, or whose
+// restricted clients change, is evaluated again.
+func TestKeptEpochsEqualEvaluated(t *testing.T) {
+	conn := openConn(t)
+	db := testDB(t, conn)
+	now := fillLabelledData(t, conn, db, 10_000)
+	rules := loadBuiltin(t)
+	var plain []Rule // the same rules, every epoch evaluated
+	perEpoch := 0
+	for _, r := range rules {
+		if r.PerEpoch {
+			perEpoch++
+		}
+		r.PerEpoch = false
+		plain = append(plain, r)
+	}
+	if perEpoch < 10 {
+		t.Fatalf("%d built-in rules are per_epoch", perEpoch)
+	}
+	report := func(ctx context.Context, f Filter, wantKept, wantEvaluated func(int) bool) *Threats {
+		t.Helper()
+		got, err := ThreatReport(ctx, conn, db, rules, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Epochs.KeepErr != nil || got.Epochs.PlanErr != nil {
+			t.Fatalf("keep: %v; plan: %v", got.Epochs.KeepErr, got.Epochs.PlanErr)
+		}
+		want, err := ThreatReport(ctx, conn, db, plain, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		what := fmt.Sprintf("%s..%s site %q (%d epochs kept, %d evaluated)", f.Since.Format(time.RFC3339), f.Until.Format(time.RFC3339),
+			f.Site, got.Epochs.Kept, got.Epochs.Evaluated)
+		if len(want.Offenders) == 0 {
+			t.Fatalf("%s: nobody caught, the comparison proves nothing", what)
+		}
+		if !wantKept(got.Epochs.Kept) || !wantEvaluated(got.Epochs.Evaluated) {
+			t.Errorf("%s: not the epochs expected", what)
+		}
+		diffOffenders(t, what, got.Offenders, want.Offenders)
+		return got
+	}
+	none := func(n int) bool { return n == 0 }
+	some := func(n int) bool { return n > 0 }
+	ctx := t.Context()
+
+	f := Filter{Since: now.Add(-20*24*time.Hour + 5*time.Hour), Until: now.Add(-2*24*time.Hour - 3*time.Hour)}
+	first := report(ctx, f, none, func(n int) bool { return n >= 16 })
+	report(ctx, f, func(n int) bool { return n == first.Epochs.Evaluated }, none)
+	// A range sharing most epochs, its older ones new; one site's.
+	report(ctx, Filter{Since: now.Add(-25*24*time.Hour - 7*time.Hour), Until: f.Until}, some, func(n int) bool { return n >= 4 })
+	report(ctx, Filter{Since: f.Since, Until: f.Until, Site: "www.example.org"}, some, none)
+
+	// A late client in a kept epoch, with the SQL injections of a rule
+	// case: its epoch alone is evaluated again.
+	var victim Offender
+	for _, o := range first.Offenders {
+		// of a whole epoch of the range
+		if o.Rule == "sql-injection" && o.FirstSeen.After(f.Since.Add(24*time.Hour)) && o.LastSeen.Before(f.Until.Add(-24*time.Hour)) {
+			victim = o
+			break
+		}
+	}
+	if victim.ID == "" {
+		t.Fatal("no sql-injection offender to copy")
+	}
+	const lateID = 777_000_001
+	at := time.Unix(int64(victim.Epoch)*86400+6*3600, 0).UTC() // the bench data's epochs are UTC days
+	rows := ruleCases["sql-injection"][0].rows(victim.Site, at)
+	for i := range rows {
+		rows[i].client, rows[i].epoch = lateID, victim.Epoch
+	}
+	insert(t, conn, db, rows)
+	caught := func(th *Threats) bool {
+		return slices.ContainsFunc(th.Offenders, func(o Offender) bool {
+			return o.Rule == "sql-injection" && o.ID == strconv.Itoa(lateID) && o.Epoch == victim.Epoch
+		})
+	}
+	if th := report(ctx, f, func(n int) bool { return n == first.Epochs.Evaluated-1 }, func(n int) bool { return n == 1 }); !caught(th) {
+		t.Errorf("the late client %d of epoch %d is not among the offenders", lateID, victim.Epoch)
+	}
+	// Restricting it: its epoch is evaluated again, without it.
+	rctx := WithRestricted(ctx, []marks.Client{{Epoch: victim.Epoch, ID: uint64(lateID)}})
+	if th := report(rctx, f, func(n int) bool { return n == first.Epochs.Evaluated-1 }, func(n int) bool { return n == 1 }); caught(th) {
+		t.Errorf("the restricted client %d is reported", lateID)
+	}
+	report(rctx, f, func(n int) bool { return n == first.Epochs.Evaluated }, none)
+	// Many restricted clients, over a range with the rule cases' epoch.
+	tenth := WithRestricted(ctx, restrictedTenth(t, conn, db))
+	wide := Filter{Since: now.Add(-31 * 24 * time.Hour), Until: now.Add(time.Hour)}
+	report(tenth, wide, func(int) bool { return true }, some)
+	report(tenth, wide, some, func(int) bool { return true })
+}
+
+// TestPerEpochScopes: only client and network rules judge one epoch.
+func TestPerEpochScopes(t *testing.T) {
+	for _, r := range loadBuiltin(t) {
+		if r.Scope != ScopeClient && r.Scope != ScopeNetwork {
+			r.PerEpoch = true
+			if err := r.Validate(); err == nil {
+				t.Errorf("%s (scope %s): per_epoch accepted", r.Name, r.Scope)
+			}
+		}
+	}
+}
+
+func TestCoveringRanges(t *testing.T) {
+	at := func(h int) time.Time {
+		return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(h) * time.Hour)
+	}
+	f := Filter{Since: at(5), Until: at(100), Site: "s"}
+	got := coveringRanges([]epochExtent{
+		{epoch: 3, first: at(48), end: at(72)},
+		{epoch: 1, first: at(0), end: at(24)},  // cut at Since
+		{epoch: 2, first: at(24), end: at(30)}, // touches 1: merged
+		{epoch: 4, first: at(90), end: at(200)},
+		{epoch: 5, first: at(60), end: at(70)}, // inside 3
+		{epoch: 6, first: at(101), end: at(120)},
+	}, f)
+	want := []Filter{{Since: at(5), Until: at(30), Site: "s"}, {Since: at(48), Until: at(72), Site: "s"}, {Since: at(90), Until: at(100), Site: "s"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
