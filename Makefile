@@ -27,7 +27,10 @@ export VAKT_GEOIP_CACHE := $(GEOIP_CACHE)
 
 DATA_DIR ?= data
 TEST_TIMEOUT ?= 25m
-GO_SOURCES := $(shell find . -name '*.go' -not -path './data/*' 2>/dev/null) go.mod go.sum
+# The Go files and the files they embed (rules, signatures, the dashboard's
+# assets), so that editing a built-in rule rebuilds the binary.
+GO_SOURCES := $(shell find . -type f \( -name '*.go' -o -name '*.yaml' -o -name '*.html' -o -name '*.js' -o -name '*.css' \) \
+	-not -path './data/*' -not -path './.git/*' -not -path '*/testdata/*' 2>/dev/null) go.mod go.sum
 
 .PHONY: all build run test test-short lint fuzz bench bench-e2e chdb geoip deps clean
 

@@ -159,14 +159,16 @@ type epochPlan struct {
 	whole  []uint32                // every whole epoch: kept and fill
 	ext    map[uint32]epochExtent
 	fp     map[uint32]uint64
+	stages []*stagePlan // of the staged rules
 	// fillRanges and liveRanges are the time ranges to evaluate over,
 	// the fill epochs' and the others'.
 	fillRanges, liveRanges []Filter
 }
 
-// planEpochs reads the epochs' extents and the kept findings. It returns
-// nil, and no error, when no epoch of f is whole.
-func planEpochs(ctx context.Context, conn driver.Conn, db string, rules []Rule, f Filter, now time.Time) (*epochPlan, error) {
+// planEpochs reads the epochs' extents and the kept findings of the
+// per-epoch rules and kept rows of the staged ones (Rule.EpochStage). It
+// returns nil, and no error, when no epoch of f is whole.
+func planEpochs(ctx context.Context, conn driver.Conn, db string, rules, staged []Rule, f Filter, now time.Time) (*epochPlan, error) {
 	extents, err := readEpochExtents(ctx, conn, db)
 	if err != nil {
 		return nil, err
@@ -191,19 +193,30 @@ func planEpochs(ctx context.Context, conn driver.Conn, db string, rules []Rule, 
 	for _, r := range rules {
 		p.hashes = append(p.hashes, ruleHash(r))
 	}
+	for _, r := range staged {
+		p.stages = append(p.stages, &stagePlan{rule: r, hash: stageHash(r)})
+	}
 	if err := p.readKept(ctx, conn, db); err != nil {
 		return nil, err
 	}
-	var fill []epochExtent
-	for _, e := range p.whole {
-		if _, ok := p.kept[e]; !ok {
-			p.fill = append(p.fill, e)
-			fill = append(fill, p.ext[e])
+	if len(rules) > 0 {
+		var fill []epochExtent
+		for _, e := range p.whole {
+			if _, ok := p.kept[e]; !ok {
+				p.fill = append(p.fill, e)
+				fill = append(fill, p.ext[e])
+			}
+		}
+		p.fillRanges = coveringRanges(fill, Filter{Since: f.Since, Until: f.Until, Bucket: f.Bucket})
+		p.liveRanges = coveringRanges(live, f)
+	}
+	for _, s := range p.stages {
+		for _, e := range p.whole {
+			if !slices.Contains(s.kept, e) {
+				s.fill = append(s.fill, e)
+			}
 		}
 	}
-	p.fillRanges = coveringRanges(fill, Filter{Since: f.Since, Until: f.Until, Bucket: f.Bucket})
-	p.liveRanges = coveringRanges(live, f)
-
 	return p, nil
 }
 
@@ -232,8 +245,9 @@ func coveringRanges(epochs []epochExtent, f Filter) []Filter {
 // not kept or not read: a user that may not insert into the rule results
 // (the security role alone) only at debug level.
 func (u EpochUse) Log(log *slog.Logger) {
-	if u.Kept+u.Evaluated > 0 {
-		log.Debug("per-epoch rules", "epochs_kept", u.Kept, "epochs_evaluated", u.Evaluated)
+	if u.Kept+u.Evaluated+u.StageKept > 0 {
+		log.Debug("per-epoch rules", "epochs_kept", u.Kept, "epochs_evaluated", u.Evaluated,
+			"stage_epochs_kept", u.StageKept, "stage_epochs_evaluated", u.StageEvaluated)
 	}
 	var ex *clickhouse.Exception
 	switch err := u.KeepErr; {
@@ -262,12 +276,20 @@ type keptOffender struct {
 	Evidence   map[string]*float64 `json:"evidence"` // nil: NULL (NaN)
 }
 
-// readKept reads the valid kept findings of the whole epochs: an epoch
-// counts as kept when every rule's findings for it are valid.
+// readKept reads the valid kept findings of the whole epochs (an epoch
+// counts as kept when every per-epoch rule's findings for it are valid)
+// and which whole epochs each stage has valid rows of.
 func (p *epochPlan) readKept(ctx context.Context, conn driver.Conn, db string) error {
+	stageHashes := make([]uint64, len(p.stages))
+	for i, s := range p.stages {
+		stageHashes[i] = s.hash
+	}
 	qctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
-		"hashes": "[" + joinUints(p.hashes) + "]", "epochs": uint32List(p.whole)}))
-	rows, err := conn.Query(qctx, "SELECT rule_hash, epoch, argMax(fingerprint, evaluated_at), argMax(offenders, evaluated_at) FROM `"+db+"`."+
+		"hashes": "[" + joinUints(append(slices.Clone(p.hashes), stageHashes...)) + "]", "stages": "[" + joinUints(stageHashes) + "]",
+		"epochs": uint32List(p.whole)}))
+	// A stage's rows stay in the engine: only their type is read.
+	rows, err := conn.Query(qctx, "SELECT rule_hash, epoch, argMax(fingerprint, evaluated_at), "+
+		"if(has({stages:Array(UInt64)}, rule_hash), '', argMax(kept, evaluated_at)), argMax(structure, evaluated_at) FROM `"+db+"`."+
 		store.RuleResultsTable+" WHERE has({hashes:Array(UInt64)}, rule_hash) AND has({epochs:Array(UInt32)}, epoch) GROUP BY rule_hash, epoch")
 	if err != nil {
 		return chError(err)
@@ -276,15 +298,26 @@ func (p *epochPlan) readKept(ctx context.Context, conn driver.Conn, db string) e
 	found := map[uint32][][]Offender{}
 	for rows.Next() {
 		var (
-			hash, fp uint64
-			epoch    uint32
-			text     string
+			hash, fp        uint64
+			epoch           uint32
+			text, structure string
 		)
-		if err := rows.Scan(&hash, &epoch, &fp, &text); err != nil {
+		if err := rows.Scan(&hash, &epoch, &fp, &text, &structure); err != nil {
 			return err
 		}
 		if fp != p.fp[epoch] {
 			continue
+		}
+		for _, s := range p.stages {
+			if s.hash != hash {
+				continue
+			}
+			if structure != "" && s.columns == nil {
+				if err := json.Unmarshal([]byte(structure), &s.columns); err != nil {
+					return fmt.Errorf("kept epoch stage of rule %s: %w", s.rule.Name, err)
+				}
+			}
+			s.kept = append(s.kept, epoch)
 		}
 		for i, h := range p.hashes {
 			if h != hash {
@@ -397,7 +430,7 @@ func (p *epochPlan) keep(ctx context.Context, conn driver.Conn, db string, fille
 	}
 	ictx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"async_insert": 0}))
 	b, err := conn.PrepareBatch(ictx, "INSERT INTO `"+db+"`."+store.RuleResultsTable+
-		" (rule, rule_hash, epoch, fingerprint, end_ts, evaluated_at, offenders)")
+		" (rule, rule_hash, epoch, fingerprint, end_ts, evaluated_at, kept)")
 	if err != nil {
 		return chError(err)
 	}

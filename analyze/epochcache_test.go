@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,16 +23,20 @@ func TestKeptEpochsEqualEvaluated(t *testing.T) {
 	now := fillLabelledData(t, conn, db, 10_000)
 	rules := loadBuiltin(t)
 	var plain []Rule // the same rules, every epoch evaluated
-	perEpoch := 0
+	perEpoch, staged := 0, 0
 	for _, r := range rules {
 		if r.PerEpoch {
 			perEpoch++
 		}
-		r.PerEpoch = false
+		if r.EpochStage != "" {
+			staged++
+			r.SQL = strings.ReplaceAll(r.SQL, epochStageMacro, "("+r.EpochStage+")")
+		}
+		r.PerEpoch, r.EpochStage = false, ""
 		plain = append(plain, r)
 	}
-	if perEpoch < 10 {
-		t.Fatalf("%d built-in rules are per_epoch", perEpoch)
+	if perEpoch < 10 || staged < 3 {
+		t.Fatalf("%d built-in rules are per_epoch, %d have an epoch stage", perEpoch, staged)
 	}
 	report := func(ctx context.Context, f Filter, wantKept, wantEvaluated func(int) bool) *Threats {
 		t.Helper()
@@ -53,6 +58,10 @@ func TestKeptEpochsEqualEvaluated(t *testing.T) {
 		}
 		if !wantKept(got.Epochs.Kept) || !wantEvaluated(got.Epochs.Evaluated) {
 			t.Errorf("%s: not the epochs expected", what)
+		}
+		// Each staged rule keeps and reads the epochs the per-epoch ones do.
+		if got.Epochs.StageKept != staged*got.Epochs.Kept || got.Epochs.StageEvaluated != staged*got.Epochs.Evaluated {
+			t.Errorf("%s: stage epochs kept %d, evaluated %d", what, got.Epochs.StageKept, got.Epochs.StageEvaluated)
 		}
 		diffOffenders(t, what, got.Offenders, want.Offenders)
 		return got
@@ -137,5 +146,26 @@ func TestCoveringRanges(t *testing.T) {
 	want := []Filter{{Since: at(5), Until: at(30), Site: "s"}, {Since: at(48), Until: at(72), Site: "s"}, {Since: at(90), Until: at(100), Site: "s"}}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestEpochStageErrors(t *testing.T) {
+	base := "name: x\n" + testRuleHead
+	const where = `ts >= {since:DateTime64(3, 'UTC')} AND ts < {until:DateTime64(3, 'UTC')} AND ({site:String} = '' OR site = {site:String})`
+	stage := "epoch_stage: \"SELECT site, epoch, count() AS n FROM {db}.requests WHERE " + where + " GROUP BY site, epoch\"\n"
+	for _, c := range []struct{ body, want string }{
+		{stage + "sql: \"SELECT site, '' AS id, sum(n) AS requests FROM {db}.requests HAVING requests >= {min_hits:UInt32}\"", "the sql does not read it"},
+		{"sql: \"SELECT site FROM {epoch_stage} WHERE {min_hits:UInt32} > 0\"", "write the epoch_stage query"},
+		{"per_epoch: true\n" + stage + "sql: \"SELECT site FROM {epoch_stage} WHERE {min_hits:UInt32} > 0\"", "leave epoch_stage out"},
+		{"epoch_stage: \"SELECT 1 WHERE " + where + "\"\nsql: \"SELECT site FROM {epoch_stage} WHERE {min_hits:UInt32} > 0\"", "epoch_stage: read the tables as {db}"},
+	} {
+		_, err := ParseRule("x.yaml", []byte(base+c.body))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.body, err, c.want)
+		}
+	}
+	// A stage and a sql that read it, each with some of the parameters.
+	if _, err := ParseRule("x.yaml", []byte(base+stage+"sql: \"SELECT site, '' AS id, sum(n) AS requests FROM {epoch_stage} GROUP BY site HAVING requests >= {min_hits:UInt32}\"")); err != nil {
+		t.Error(err)
 	}
 }

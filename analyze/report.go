@@ -101,8 +101,11 @@ type Threats struct {
 // that kept it from keeping them (a user that may not insert).
 type EpochUse struct {
 	Kept, Evaluated int
-	KeepErr         error
-	PlanErr         error // the epochs or kept findings could not be read
+	// StageKept and StageEvaluated count epochs of the staged rules'
+	// stages (Rule.EpochStage), summed over the rules.
+	StageKept, StageEvaluated int
+	KeepErr                   error
+	PlanErr                   error // the epochs or kept findings could not be read
 }
 
 // RuleTime is how long one rule took.

@@ -64,6 +64,12 @@ type Rule struct {
 	// across epochs), so a report may keep the findings of an epoch it
 	// holds whole and reuse them (epochcache.go).
 	PerEpoch bool
+	// EpochStage, when set, is a query whose rows each belong to one site
+	// and salt epoch (columns site and epoch) and depend on that epoch's
+	// rows alone; SQL reads them as {epoch_stage}. A report keeps the
+	// stage's rows of the epochs it holds whole, like a per-epoch rule's
+	// findings (epochstage.go), for rules that compare across epochs.
+	EpochStage string
 	// Action is what the alert loop does about a new offender besides
 	// alerting (actions.go): from the file's action, or the category's
 	// default.
@@ -102,6 +108,7 @@ type ruleFile struct {
 	Signals     *signalRuleFile    `yaml:"signals"`
 	PerOffender bool               `yaml:"per_offender"`
 	PerEpoch    bool               `yaml:"per_epoch"`
+	EpochStage  string             `yaml:"epoch_stage"`
 	// Action is optional: nil takes DefaultAction.
 	Action *actionFile `yaml:"action"`
 	// Disabled, in a rules directory, removes the built-in rule of the
@@ -201,7 +208,8 @@ func parseRule(src string, b []byte) (Rule, bool, error) {
 	r := Rule{
 		Name: f.Name, Category: f.Category, Scope: f.Scope, Severity: f.Severity,
 		Description: strings.Join(strings.Fields(f.Description), " "), Window: f.Window.D(),
-		Thresholds: f.Thresholds, SQL: strings.TrimRight(strings.TrimSpace(f.SQL), ";"), PerOffender: f.PerOffender, PerEpoch: f.PerEpoch, Source: src,
+		Thresholds: f.Thresholds, SQL: strings.TrimRight(strings.TrimSpace(f.SQL), ";"), PerOffender: f.PerOffender, PerEpoch: f.PerEpoch,
+		EpochStage: strings.TrimRight(strings.TrimSpace(f.EpochStage), ";"), Source: src,
 	}
 	if r.Thresholds == nil {
 		r.Thresholds = map[string]float64{}
@@ -265,12 +273,22 @@ func (r Rule) Validate() error {
 	if r.SQL == "" {
 		bad("sql is empty: write the rule's query, or its signals (rules/README.md)")
 	} else {
-		if !strings.Contains(r.SQL, "{db}.") {
+		if !strings.Contains(r.SQL+r.EpochStage, "{db}.") {
 			bad("sql: read the table as {db}.requests, so the rule follows the configured database")
 		}
 		used := map[string]bool{}
-		for _, m := range paramRE.FindAllStringSubmatch(r.SQL, -1) {
+		for _, m := range paramRE.FindAllStringSubmatch(r.SQL+"\n"+r.EpochStage, -1) {
 			used[m[1]] = true
+		}
+		switch staged := strings.Contains(r.SQL, epochStageMacro); {
+		case r.EpochStage != "" && !staged:
+			bad("epoch_stage: the sql does not read it; write FROM %s", epochStageMacro)
+		case r.EpochStage == "" && staged:
+			bad("sql reads %s: write the epoch_stage query", epochStageMacro)
+		case r.EpochStage != "" && r.PerEpoch:
+			bad("epoch_stage and per_epoch: a per-epoch rule's findings are kept whole; leave epoch_stage out")
+		case r.EpochStage != "" && !strings.Contains(r.EpochStage, "{db}."):
+			bad("epoch_stage: read the tables as {db}.requests, so the stage follows the configured database")
 		}
 		for _, p := range builtinParams {
 			if !used[p] {

@@ -63,26 +63,54 @@ func threatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 	var planned []int
 	_, within := withinOf(ctx)
 	_, epochs := epochsOf(ctx)
+	var staged []int
 	if ruleCtx == nil && !within && !epochs {
 		for i, r := range rules {
-			if r.PerEpoch {
+			switch {
+			case r.PerEpoch:
 				planned = append(planned, i)
+			case r.EpochStage != "":
+				staged = append(staged, i)
 			}
 		}
-		if len(planned) > 0 {
-			plan, t.Epochs.PlanErr = planEpochs(ctx, conn, db, pick(rules, planned), f, now)
+		if len(planned)+len(staged) > 0 {
+			plan, t.Epochs.PlanErr = planEpochs(ctx, conn, db, pick(rules, planned), pick(rules, staged), f, now)
 		}
 		if plan == nil {
-			planned = nil
+			planned, staged = nil, nil
 		}
 	}
 	var rest []int
 	for i := range rules {
-		if !slices.Contains(planned, i) {
+		if !slices.Contains(planned, i) && !slices.Contains(staged, i) {
 			rest = append(rest, i)
 		}
 	}
 	tasks := ruleTasks(ctx, conn, db, pick(rules, rest), f, ruleCtx, scatter(rest, found, errs, took))
+	var stageMu sync.Mutex
+	for j, i := range staged {
+		s := plan.stages[j]
+		tasks = append(tasks, func() error {
+			start, kept := time.Now(), len(s.kept)
+			if len(s.fill) > 0 {
+				err := s.fillStage(ctx, conn, db, plan)
+				stageMu.Lock()
+				if err != nil {
+					t.Epochs.KeepErr = errors.Join(t.Epochs.KeepErr, err)
+				} else {
+					t.Epochs.StageEvaluated += len(s.fill)
+				}
+				stageMu.Unlock()
+			}
+			stageMu.Lock()
+			t.Epochs.StageKept += kept
+			stageMu.Unlock()
+			s.setLive(plan, f)
+			found[i], errs[i] = rules[i].Offenders(withStage(ctx, s), conn, db, f)
+			took[i] = time.Since(start)
+			return errs[i]
+		})
+	}
 	type rangeResult struct {
 		found [][]Offender
 		errs  []error
@@ -131,7 +159,7 @@ func threatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 		}
 		t.Epochs.Kept, t.Epochs.Evaluated = len(plan.kept), len(plan.fill)
 		if fillOK && len(plan.fill) > 0 {
-			t.Epochs.KeepErr = plan.keep(ctx, conn, db, filled)
+			t.Epochs.KeepErr = errors.Join(t.Epochs.KeepErr, plan.keep(ctx, conn, db, filled))
 		}
 	}
 	for i, r := range rules {
@@ -241,7 +269,11 @@ func SortOffenders(o []Offender) {
 // Filter.Resolve) and returns what it caught.
 func (r Rule) Offenders(ctx context.Context, conn driver.Conn, db string, f Filter) ([]Offender, error) {
 	f = f.Resolve(time.Now())
-	query, err := expand(ctx, r.SQL, db)
+	sql := r.SQL
+	if r.EpochStage != "" {
+		sql = strings.ReplaceAll(sql, epochStageMacro, r.stageSQL(ctx))
+	}
+	query, err := expand(ctx, sql, db)
 	if err != nil {
 		return nil, err
 	}
@@ -249,6 +281,7 @@ func (r Rule) Offenders(ctx context.Context, conn driver.Conn, db string, f Filt
 	for k, v := range r.Thresholds {
 		p[k] = strconv.FormatFloat(v, 'f', -1, 64)
 	}
+	stageParams(ctx, r, p)
 	qctx := withParams(ctx, p)
 	if materializedCTE.MatchString(query) {
 		// Computed once rather than once per reference; a server

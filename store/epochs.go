@@ -29,8 +29,9 @@ func epochsSelect(from, where string) string {
 }
 
 // RuleResultsTable keeps, per rule and salt epoch, the offenders a rule
-// that judges each epoch on its own rows found in the epoch's rows
-// (migration 14): a report over 30 days then evaluates those rules only
+// that judges each epoch on its own rows found in the epoch's rows, or
+// the rows of a rule's epoch stage (per-epoch parts of a rule that
+// compares across epochs) (migration 14): a report over 30 days then evaluates those rules only
 // over the epochs it does not hold whole or that changed, instead of
 // over every request. A row is valid for the epoch's request count and
 // restricted clients it was evaluated with (fingerprint) and the rule's
@@ -46,7 +47,8 @@ var ruleResultColumns = []column{
 	{"fingerprint", "UInt64", "", "hash of the request count and restricted clients of the epoch when evaluated"},
 	{"end_ts", "DateTime('UTC')", "", "end_ts of the epoch (EpochsTable): the row expires retention.requests after it"},
 	{"evaluated_at", "DateTime64(3, 'UTC')", "", ""},
-	{"offenders", "String", "ZSTD(3)", "the offenders found, JSON"},
+	{"kept", "String", "ZSTD(3)", "the offenders found (JSON), or the rows of the epoch stage of the rule (text of an Array(Tuple))"},
+	{"structure", "String", "", "type of the stage rows in kept; empty for findings"},
 }
 
 // epochsDDL creates EpochsTable (filled from the stored requests, then

@@ -5255,7 +5255,8 @@ CREATE TABLE IF NOT EXISTS `vakt`.`rule_results`
     `fingerprint` UInt64 COMMENT 'hash of the request count and restricted clients of the epoch when evaluated',
     `end_ts` DateTime('UTC') COMMENT 'end_ts of the epoch (EpochsTable): the row expires retention.requests after it',
     `evaluated_at` DateTime64(3, 'UTC'),
-    `offenders` String COMMENT 'the offenders found, JSON' CODEC(ZSTD(3))
+    `kept` String COMMENT 'the offenders found (JSON), or the rows of the epoch stage of the rule (text of an Array(Tuple))' CODEC(ZSTD(3)),
+    `structure` String COMMENT 'type of the stage rows in kept; empty for findings'
 )
 ENGINE = ReplacingMergeTree(evaluated_at)
 PARTITION BY toDate(end_ts)
