@@ -169,3 +169,11 @@ func TestEpochStageErrors(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestFilterClientTablesFinal(t *testing.T) {
+	got := filterClientTables("SELECT * FROM {db}.client_activity_1h FINAL AS a JOIN {db}.requests AS r USING (x) JOIN {db}.requests_other AS o", "c")
+	want := "SELECT * FROM (SELECT * FROM {db}.client_activity_1h FINAL WHERE c) AS a JOIN (SELECT * FROM {db}.requests WHERE c) AS r USING (x) JOIN {db}.requests_other AS o"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package analyze
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -66,11 +67,26 @@ func withoutRestricted(query string) string {
 
 // filterClientTables replaces the tables with client ids
 // (store.ClientTables) in a query written with {db}. by subqueries of
-// their rows that meet cond.
+// their rows that meet cond. A table read FINAL is read so within its
+// subquery (a subquery cannot be).
 func filterClientTables(query, cond string) string {
 	for _, t := range store.ClientTables {
-		table := "{db}." + t
-		query = strings.ReplaceAll(query, table, "(SELECT * FROM "+table+" WHERE "+cond+")")
+		query = clientTableRE[t].ReplaceAllStringFunc(query, func(ref string) string {
+			final := ""
+			if strings.HasSuffix(strings.ToUpper(ref), "FINAL") {
+				final = " FINAL"
+			}
+			return "(SELECT * FROM {db}." + t + final + " WHERE " + cond + ")"
+		})
 	}
 	return query
 }
+
+// clientTableRE matches a reference to each client table, with FINAL.
+var clientTableRE = func() map[string]*regexp.Regexp {
+	m := map[string]*regexp.Regexp{}
+	for _, t := range store.ClientTables {
+		m[t] = regexp.MustCompile(`\{db\}\.` + regexp.QuoteMeta(t) + `\b(\s+(?i:FINAL)\b)?`)
+	}
+	return m
+}()
