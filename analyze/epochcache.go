@@ -154,7 +154,10 @@ func epochFingerprints(extents []epochExtent, restricted []EpochID) map[uint32]u
 type epochPlan struct {
 	rules  []Rule
 	hashes []uint64
-	kept   map[uint32][][]Offender // per epoch, per rule
+	kept   map[uint32][][]Offender // per epoch, per rule (decodeKept)
+	// keptText is the kept findings as read, per epoch and rule: the
+	// epochs kept whole.
+	keptText map[uint32][]*string
 	fill   []uint32                // whole epochs to evaluate and keep
 	whole  []uint32                // every whole epoch: kept and fill
 	ext    map[uint32]epochExtent
@@ -173,7 +176,7 @@ func planEpochs(ctx context.Context, conn driver.Conn, db string, rules, staged 
 	if err != nil {
 		return nil, err
 	}
-	p := &epochPlan{rules: rules, kept: map[uint32][][]Offender{}, ext: map[uint32]epochExtent{}}
+	p := &epochPlan{rules: rules, kept: map[uint32][][]Offender{}, keptText: map[uint32][]*string{}, ext: map[uint32]epochExtent{}}
 	var live []epochExtent
 	for _, e := range extents {
 		p.ext[e.epoch] = e
@@ -202,7 +205,7 @@ func planEpochs(ctx context.Context, conn driver.Conn, db string, rules, staged 
 	if len(rules) > 0 {
 		var fill []epochExtent
 		for _, e := range p.whole {
-			if _, ok := p.kept[e]; !ok {
+			if _, ok := p.keptText[e]; !ok {
 				p.fill = append(p.fill, e)
 				fill = append(fill, p.ext[e])
 			}
@@ -295,7 +298,7 @@ func (p *epochPlan) readKept(ctx context.Context, conn driver.Conn, db string) e
 		return chError(err)
 	}
 	defer rows.Close()
-	found := map[uint32][][]Offender{}
+	found := map[uint32][]*string{}
 	for rows.Next() {
 		var (
 			hash, fp        uint64
@@ -323,23 +326,36 @@ func (p *epochPlan) readKept(ctx context.Context, conn driver.Conn, db string) e
 			if h != hash {
 				continue
 			}
-			var kept []keptOffender
-			if err := json.Unmarshal([]byte(text), &kept); err != nil {
-				return fmt.Errorf("kept findings of rule %s, epoch %d: %w", p.rules[i].Name, epoch, err)
-			}
 			if found[epoch] == nil {
-				found[epoch] = make([][]Offender, len(p.rules))
+				found[epoch] = make([]*string, len(p.rules))
 			}
-			found[epoch][i] = p.rules[i].fromKept(kept)
+			found[epoch][i] = &text
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
 	for e, byRule := range found {
-		if !slices.ContainsFunc(byRule, func(o []Offender) bool { return o == nil }) {
-			p.kept[e] = byRule
+		if !slices.Contains(byRule, nil) {
+			p.keptText[e] = byRule
 		}
+	}
+	return nil
+}
+
+// decodeKept decodes the kept findings read (readKept): a report does it
+// while the engine evaluates the rest.
+func (p *epochPlan) decodeKept() error {
+	for e, byRule := range p.keptText {
+		out := make([][]Offender, len(byRule))
+		for i, text := range byRule {
+			var kept []keptOffender
+			if err := json.Unmarshal([]byte(*text), &kept); err != nil {
+				return fmt.Errorf("kept findings of rule %s, epoch %d: %w", p.rules[i].Name, e, err)
+			}
+			out[i] = p.rules[i].fromKept(kept)
+		}
+		p.kept[e] = out
 	}
 	return nil
 }

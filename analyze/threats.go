@@ -117,7 +117,11 @@ func threatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 	}
 	var fills, lives []rangeResult
 	var tookMu sync.Mutex // a rule's ranges run at once
+	var decodeErr error
+	decoded := make(chan struct{})
 	if plan != nil {
+		// The kept findings are decoded here while the engine works.
+		go func() { decodeErr = plan.decodeKept(); close(decoded) }()
 		sub := plan.rules
 		add := func(list *[]rangeResult, sel epochSelection, g Filter) {
 			r := rangeResult{make([][]Offender, len(sub)), make([]error, len(sub))}
@@ -142,6 +146,7 @@ func threatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 		return t, ctx.Err()
 	}
 	if plan != nil {
+		<-decoded
 		filled := make([][]Offender, len(plan.rules))
 		fillOK := true
 		for j, i := range planned {
@@ -156,8 +161,9 @@ func threatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 				errs[i] = errors.Join(errs[i], r.errs[j])
 			}
 			found[i] = plan.offenders(j, f, filled[j], live)
+			errs[i] = errors.Join(errs[i], decodeErr)
 		}
-		t.Epochs.Kept, t.Epochs.Evaluated = len(plan.kept), len(plan.fill)
+		t.Epochs.Kept, t.Epochs.Evaluated = len(plan.keptText), len(plan.fill)
 		if fillOK && len(plan.fill) > 0 {
 			t.Epochs.KeepErr = errors.Join(t.Epochs.KeepErr, plan.keep(ctx, conn, db, filled))
 		}
