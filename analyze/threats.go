@@ -57,16 +57,18 @@ func threatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 	errs := make([]error, len(rules))
 	took := make([]time.Duration, len(rules))
 	// The per-epoch rules from the findings kept of the epochs f holds
-	// whole, when it holds any (epochcache.go); not where the rules' rows
+	// whole, when it holds any (epochcache.go); not the rules whose rows
 	// are bounded (a client's page) or already of some epochs.
 	var plan *epochPlan
 	var planned []int
 	_, within := withinOf(ctx)
 	_, epochs := epochsOf(ctx)
 	var staged []int
-	if ruleCtx == nil && !within && !epochs {
+	if !within && !epochs {
 		for i, r := range rules {
 			switch {
+			case ruleCtx != nil && ruleCtx(r) != ctx:
+				// bounded to a client page's offenders
 			case r.PerEpoch:
 				planned = append(planned, i)
 			case r.EpochStage != "":
