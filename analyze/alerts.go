@@ -191,6 +191,7 @@ func (a *Alerter) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); a.hook.run(ctx) }()
 	}
+	wg.Go(func() { a.keepLoop(ctx) })
 	t := time.NewTicker(a.interval)
 	defer t.Stop()
 	for {

@@ -3,6 +3,7 @@ package analyze
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -175,5 +176,40 @@ func TestFilterClientTablesFinal(t *testing.T) {
 	want := "SELECT * FROM (SELECT * FROM {db}.client_activity_1h FINAL WHERE c) AS a JOIN (SELECT * FROM {db}.requests WHERE c) AS r USING (x) JOIN {db}.requests_other AS o"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestKeepSettled: the alert loop keeps the findings of the settled epochs
+// (not the newest, being written), so that the next report over them
+// evaluates none; a second round has nothing to keep.
+func TestKeepSettled(t *testing.T) {
+	conn := openConn(t)
+	db := testDB(t, conn)
+	now := fillLabelledData(t, conn, db, 3_000)
+	rules := loadBuiltin(t)
+	a := &Alerter{rules: rules, conn: conn, db: db, log: slog.New(slog.DiscardHandler), now: time.Now}
+	if n := a.keepSettled(t.Context()); n == 0 {
+		t.Fatal("nothing kept")
+	}
+	if n := a.keepSettled(t.Context()); n != 0 {
+		t.Errorf("the second round kept %d epochs again", n)
+	}
+	th, err := ThreatReport(t.Context(), conn, db, rules, Filter{Since: now.Add(-20 * 24 * time.Hour), Until: now.Add(-3 * 24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th.Epochs.Kept < 15 || th.Epochs.Evaluated != 0 || th.Epochs.StageEvaluated != 0 {
+		t.Errorf("a report after it: %+v", th.Epochs)
+	}
+	var newest uint32
+	var kept uint64
+	if err := conn.QueryRow(t.Context(), "SELECT max(epoch) FROM `"+db+"`.epoch_rows").Scan(&newest); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(t.Context(), "SELECT count() FROM `"+db+"`.rule_results WHERE epoch = ?", newest).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if kept != 0 {
+		t.Errorf("the newest epoch %d, being written, has %d kept rows", newest, kept)
 	}
 }
