@@ -158,11 +158,11 @@ type epochPlan struct {
 	// keptText is the kept findings as read, per epoch and rule: the
 	// epochs kept whole.
 	keptText map[uint32][]*string
-	fill   []uint32                // whole epochs to evaluate and keep
-	whole  []uint32                // every whole epoch: kept and fill
-	ext    map[uint32]epochExtent
-	fp     map[uint32]uint64
-	stages []*stagePlan // of the staged rules
+	fill     []uint32 // whole epochs to evaluate and keep
+	whole    []uint32 // every whole epoch: kept and fill
+	ext      map[uint32]epochExtent
+	fp       map[uint32]uint64
+	stages   []*stagePlan // of the staged rules
 	// fillRanges and liveRanges are the time ranges to evaluate over,
 	// the fill epochs' and the others'.
 	fillRanges, liveRanges []Filter
