@@ -112,10 +112,12 @@ func readEpochExtents(ctx context.Context, conn driver.Conn, db string) ([]epoch
 }
 
 // ruleHash identifies a rule's definition: what it finds, not how it is
-// shown (severity, description and action are read from the rule).
+// shown (severity, description and action are read from the rule). The
+// SQL with its macros expanded, so that a vakt whose macros differ does
+// not read what another kept.
 func ruleHash(r Rule) uint64 {
 	h := fnv.New64a()
-	for _, s := range []string{epochCacheFormat, r.Name, r.Scope, r.SQL} {
+	for _, s := range []string{epochCacheFormat, r.Name, r.Scope, expandMacros(r.SQL)} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
