@@ -477,7 +477,7 @@ ingest:
 	// here, which the erasure must delete.
 	idForms := []string{strconv.FormatUint(clientID, 10), fmt.Sprintf("%016x", clientID)}
 	password, _ := secrets.Read(dataDir, app.ClickHousePasswordFile(app.DefaultClickHouseUser))
-	keep := fmt.Sprintf("INSERT INTO vakt.%s SETTINGS async_insert = 0 SELECT 'scanning', 1, epoch, 0, now(), now64(3), "+
+	keep := fmt.Sprintf("INSERT INTO vakt.%s (rule, rule_hash, epoch, fingerprint, end_ts, evaluated_at, kept) SETTINGS async_insert = 0 SELECT 'scanning', 1, epoch, 0, now(), now64(3), "+
 		"concat('[{\"id\":\"', toString(client_id), '\"}]') FROM vakt.requests WHERE client_id = %d LIMIT 1", store.RuleResultsTable, clientID)
 	if err := chPost(chAddr, app.DefaultClickHouseUser, password, keep); err != nil {
 		t.Fatal(err)
