@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/vakt-dev/vakt/internal/secrets"
 	"github.com/vakt-dev/vakt/internal/testenv"
+	"github.com/vakt-dev/vakt/store"
 )
 
 // Issue 12's attack suite: every attack found by probing `vakt run` with its
@@ -41,6 +43,14 @@ func readRuntime(t *testing.T, dataDir string) runtimeEndpoints {
 	testenv.WaitFor(t, 90*time.Second, "the runtime file", func() bool {
 		b, err := os.ReadFile(filepath.Join(dataDir, "vakt.runtime.json"))
 		return err == nil && json.Unmarshal(b, &info) == nil && info.ClickHouse != "" && info.NATS != ""
+	})
+	// The endpoint answers before the schema is migrated: a test that
+	// ends (and stops vakt) within the migration would see it fail.
+	password := credential(t, dataDir, "clickhouse-vakt.password")
+	want := strconv.Itoa(store.SchemaVersion())
+	testenv.WaitFor(t, 90*time.Second, "the schema migrated", func() bool {
+		return chQuery(strings.TrimPrefix(info.ClickHouse, "http://"), "vakt", password,
+			"SELECT max(version) FROM vakt."+store.MigrationsTable) == want
 	})
 	return info
 }
