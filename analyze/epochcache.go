@@ -19,6 +19,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/vakt-dev/vakt/store"
+	"github.com/vakt-dev/vakt/subject/marks"
 )
 
 // A rule that judges each salt epoch on its own rows (Rule.PerEpoch) finds
@@ -70,9 +71,10 @@ func (s epochSelection) condition() string {
 	return "epoch " + op + " {" + epochsParam + ":Array(UInt32)}"
 }
 
-func (s epochSelection) value() string { return uint32List(s.epochs) }
+func (s epochSelection) value() string { return numberList(s.epochs) }
 
-func uint32List(l []uint32) string {
+// numberList is l as an array literal, [1,2,3]: a query parameter's value.
+func numberList[T uint32 | uint64](l []T) string {
 	var b strings.Builder
 	b.WriteByte('[')
 	for i, e := range l {
@@ -130,21 +132,18 @@ func ruleHash(r Rule) uint64 {
 
 // epochFingerprints is, per epoch, the hash of its request count and of
 // its restricted clients: what an epoch's findings were evaluated over.
-func epochFingerprints(extents []epochExtent, restricted []EpochID) map[uint32]uint64 {
-	byEpoch := map[uint32][]string{}
+func epochFingerprints(extents []epochExtent, restricted []marks.Client) map[uint32]uint64 {
+	byEpoch := map[uint32][]uint64{}
 	for _, c := range restricted {
 		byEpoch[c.Epoch] = append(byEpoch[c.Epoch], c.ID)
 	}
 	out := make(map[uint32]uint64, len(extents))
 	for _, e := range extents {
-		h := fnv.New64a()
-		_ = binary.Write(h, binary.LittleEndian, e.requests)
 		ids := byEpoch[e.epoch]
 		slices.Sort(ids)
-		for _, id := range ids {
-			h.Write([]byte(id))
-			h.Write([]byte{0})
-		}
+		h := fnv.New64a()
+		_ = binary.Write(h, binary.LittleEndian, e.requests)
+		_ = binary.Write(h, binary.LittleEndian, ids)
 		out[e.epoch] = h.Sum64()
 	}
 	return out
@@ -194,7 +193,7 @@ func planEpochs(ctx context.Context, conn driver.Conn, db string, rules, staged 
 	if len(p.whole) == 0 {
 		return nil, nil
 	}
-	p.fp = epochFingerprints(extents, restrictedIDs(ctx))
+	p.fp = epochFingerprints(extents, restrictedOf(ctx))
 	for _, r := range rules {
 		p.hashes = append(p.hashes, ruleHash(r))
 	}
@@ -290,8 +289,8 @@ func (p *epochPlan) readKept(ctx context.Context, conn driver.Conn, db string) e
 		stageHashes[i] = s.hash
 	}
 	qctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
-		"hashes": "[" + joinUints(append(slices.Clone(p.hashes), stageHashes...)) + "]", "stages": "[" + joinUints(stageHashes) + "]",
-		"epochs": uint32List(p.whole)}))
+		"hashes": numberList(slices.Concat(p.hashes, stageHashes)), "stages": numberList(stageHashes),
+		"epochs": numberList(p.whole)}))
 	// A stage's rows stay in the engine: only their type is read.
 	rows, err := conn.Query(qctx, "SELECT rule_hash, epoch, argMax(fingerprint, evaluated_at), "+
 		"if(has({stages:Array(UInt64)}, rule_hash), '', argMax(kept, evaluated_at)), argMax(structure, evaluated_at) FROM `"+db+"`."+
@@ -360,14 +359,6 @@ func (p *epochPlan) decodeKept() error {
 		p.kept[e] = out
 	}
 	return nil
-}
-
-func joinUints(l []uint64) string {
-	s := make([]string, len(l))
-	for i, v := range l {
-		s[i] = strconv.FormatUint(v, 10)
-	}
-	return strings.Join(s, ",")
 }
 
 func (r Rule) fromKept(kept []keptOffender) []Offender {
@@ -468,13 +459,4 @@ func (p *epochPlan) keep(ctx context.Context, conn driver.Conn, db string, fille
 		}
 	}
 	return chError(b.Send())
-}
-
-func restrictedIDs(ctx context.Context) []EpochID {
-	l := restrictedOf(ctx)
-	out := make([]EpochID, len(l))
-	for i, c := range l {
-		out[i] = EpochID{ID: strconv.FormatUint(c.ID, 10), Epoch: c.Epoch}
-	}
-	return out
 }

@@ -123,7 +123,7 @@ func stageUntilParam(i int) string { return fmt.Sprintf("vakt_stage_until_%d", i
 func stageParams(ctx context.Context, r Rule, p clickhouse.Parameters) {
 	if s, ok := ctx.Value(stageKey{}).(*stagePlan); ok && s.rule.Name == r.Name && len(s.kept) > 0 {
 		p[stageHashParam] = strconv.FormatUint(s.hash, 10)
-		p[stageKeptParam] = uint32List(s.kept)
+		p[stageKeptParam] = numberList(s.kept)
 		for i, g := range s.live {
 			p[stageSinceParam(i)] = g.Since.UTC().Format(paramTime)
 			p[stageUntilParam(i)] = g.Until.UTC().Format(paramTime)
@@ -165,7 +165,7 @@ func (s *stagePlan) fillStage(ctx context.Context, conn driver.Conn, db string, 
 	for k, v := range s.rule.Thresholds {
 		params[k] = strconv.FormatFloat(v, 'f', -1, 64)
 	}
-	params["vakt_fill"] = uint32List(s.fill)
+	params["vakt_fill"] = numberList(s.fill)
 	stage, err := expand(ctx, filterClientTables(s.rule.EpochStage, "epoch IN {vakt_fill:Array(UInt32)}"), db)
 	if err != nil {
 		return err
@@ -216,13 +216,16 @@ func describe(ctx context.Context, conn driver.Conn, query string) ([]stageColum
 	}
 	defer rows.Close()
 	var out []stageColumn
+	// name and type first; how many columns follow is the engine's
+	dest := make([]any, len(rows.Columns()))
+	for i := range dest {
+		dest[i] = new(string)
+	}
 	for rows.Next() {
-		var c stageColumn
-		var rest [5]string
-		if err := rows.Scan(&c.Name, &c.Type, &rest[0], &rest[1], &rest[2], &rest[3], &rest[4]); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		out = append(out, c)
+		out = append(out, stageColumn{Name: *dest[0].(*string), Type: *dest[1].(*string)})
 	}
 	if len(out) == 0 {
 		return nil, errors.New("the epoch stage returns no column")

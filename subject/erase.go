@@ -265,22 +265,13 @@ func deleteRows(ctx context.Context, d Deps, t *Target, log *slog.Logger) error 
 		}
 		where := cond
 		if strings.TrimSuffix(tb, "_local") == store.RuleResultsTable {
-			where = "epoch IN (" + epochList(t) + ")"
+			where = "has(" + uint32List(t.Living()) + ", epoch)"
 		}
 		if err := d.CH.Exec(mctx, "ALTER TABLE "+d.table(tb)+onCluster+" DELETE WHERE "+where); err != nil {
 			return chError("erase rows of "+tb, err)
 		}
 	}
 	return waitPartsRemoved(ctx, d, tables)
-}
-
-// epochList is the target's epochs, comma-separated.
-func epochList(t *Target) string {
-	l := make([]string, len(t.Epochs))
-	for i, e := range t.Epochs {
-		l[i] = strconv.FormatUint(uint64(e.Epoch), 10)
-	}
-	return strings.Join(l, ", ")
 }
 
 // workTable holds the target's (epoch, id) pairs in memory for the
