@@ -35,16 +35,16 @@ func totalsSQL(key string) string {
         SELECT site, epoch, network_id, client_id, requests AS n, redirects AS r, first_ts AS f, last_ts AS l
         FROM {db}.` + store.SignalsTable + `
         WHERE hour >= {since:DateTime64(3, 'UTC')} AND hour + INTERVAL 1 HOUR <= {until:DateTime64(3, 'UTC')}
-          -- identity(): a filter on every row, not a primary key lookup of
-          -- thousands of ids (analysing the key for them cost twice the read)
-          AND identity(` + key + `) IN (SELECT ` + key + ` FROM hits)
         UNION ALL
         SELECT site, epoch, network_id, client_id, 1, status IN (` + store.RedirectStatus + `), ts, ts
         FROM {db}.requests
         WHERE ts >= {since:DateTime64(3, 'UTC')} AND ts < {until:DateTime64(3, 'UTC')}
           AND (toStartOfHour(ts) < {since:DateTime64(3, 'UTC')} OR toStartOfHour(ts) + INTERVAL 1 HOUR > {until:DateTime64(3, 'UTC')})
-          AND ` + key + ` IN (SELECT ` + key + ` FROM hits)
-    )
+    ) AS u
+    -- A join, not IN (SELECT ... FROM hits): with IN the reads waited for
+    -- the set of hits, so nothing ran beside the rule's own pass (24 h of
+    -- 1 M requests, the eleven signal rules: 0.25 -> 0.19 s).
+    INNER JOIN (SELECT DISTINCT site, epoch, ` + key + ` FROM hits) AS h USING (site, epoch, ` + key + `)
     GROUP BY site, epoch, ` + key + `
 `
 }

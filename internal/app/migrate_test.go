@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -46,5 +48,39 @@ func TestMigrateOnStartWithWriterRole(t *testing.T) {
 	cfg.Retention.Requests = config.Duration(36 * time.Hour)
 	if err := migrateOnStart(t.Context(), deniedConn{}, cfg, log); err == nil || !strings.Contains(err.Error(), "retention.requests") {
 		t.Errorf("invalid retention: %v", err)
+	}
+}
+
+// stoppingConn is a server that is still answering when the service is
+// told to stop: every query waits for ctx and fails with its error, as
+// clickhouse-go does.
+type stoppingConn struct{ driver.Conn }
+
+type ctxRow struct{ ctx context.Context }
+
+func (r ctxRow) Err() error           { <-r.ctx.Done(); return r.ctx.Err() }
+func (r ctxRow) Scan(...any) error    { return r.Err() }
+func (r ctxRow) ScanStruct(any) error { return r.Err() }
+
+func (stoppingConn) QueryRow(ctx context.Context, _ string, _ ...any) driver.Row { return ctxRow{ctx} }
+
+// TestStopDuringStartupMigrations: a service stopped (SIGTERM) while its
+// startup migrations run stops cleanly, saying the next start completes
+// them; the same failure without a stop is an error.
+func TestStopDuringStartupMigrations(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	ctx, stop := context.WithCancel(t.Context())
+	time.AfterFunc(50*time.Millisecond, stop)
+	err := migrateOnStart(ctx, stoppingConn{}, config.Defaults(), log)
+	if !errors.Is(err, errStoppedMigrating) || stoppedMigrating(err) != nil {
+		t.Fatalf("stopped during the migrations: %v, want a clean stop", err)
+	}
+	if !strings.Contains(logs.String(), "the next start completes them") {
+		t.Errorf("no word of the stop: %s", logs.String())
+	}
+	failed := errors.New("connection refused")
+	if got := stoppedMigrating(fmt.Errorf("schema: %w", failed)); !errors.Is(got, failed) {
+		t.Errorf("a failure without a stop: %v", got)
 	}
 }

@@ -40,7 +40,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer
 		return fmt.Errorf("another vakt already runs on data dir %s; stop it first, or use another --data-dir", cfg.DataDir)
 	}
 	if err := migrateOnStart(ctx, eng.CH, cfg, log); err != nil {
-		return err
+		return stoppedMigrating(err)
 	}
 	stages, err := pipelineStages(cfg, eng, log, m)
 	if err != nil {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -38,7 +39,7 @@ func RunStage(ctx context.Context, cfg config.Config, name string, log *slog.Log
 		stage, err = pseudonymize.New(cfg.PseudonymizeStage(), eng.JS, log, m)
 	case "store":
 		if err := migrateOnStart(ctx, eng.CH, cfg, log); err != nil {
-			return err
+			return stoppedMigrating(err)
 		}
 		var st *store.Store
 		if st, err = store.New(cfg.StoreStage(eng.CHConfig), eng.JS, eng.CH, log, m); err == nil {
@@ -67,7 +68,27 @@ func RunStage(ctx context.Context, cfg config.Config, name string, log *slog.Log
 	return runStages(ctx, stages)
 }
 
+// errStoppedMigrating is a service stopped (SIGTERM, Ctrl-C) while its
+// startup migrations ran: a clean stop, since every migration step is
+// idempotent and the next start completes it (store/migrate.go).
+var errStoppedMigrating = errors.New("stopped before the schema migrations finished")
+
 // migrateOnStart runs the migrations as a stage starts (store.MigrateOnStart).
+// Cut short by ctx, it returns errStoppedMigrating.
 func migrateOnStart(ctx context.Context, conn driver.Conn, cfg config.Config, log *slog.Logger) error {
-	return store.MigrateOnStart(ctx, conn, cfg.Schema(), log)
+	err := store.MigrateOnStart(ctx, conn, cfg.Schema(), log)
+	if err != nil && ctx.Err() != nil {
+		log.Info("stopped before the schema migrations finished; the next start completes them", "err", err)
+		return fmt.Errorf("%w: %w", errStoppedMigrating, err)
+	}
+	return err
+}
+
+// stoppedMigrating is nil for errStoppedMigrating: a service asked to stop
+// while it migrated has stopped as asked.
+func stoppedMigrating(err error) error {
+	if errors.Is(err, errStoppedMigrating) {
+		return nil
+	}
+	return err
 }
