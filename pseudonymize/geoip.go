@@ -87,6 +87,28 @@ type GeoIP struct {
 	country, asn *geoDB
 	reload       time.Duration
 	log          *slog.Logger
+	// recent holds the last lookups by client id (geoCacheSlots of them,
+	// direct-mapped): most requests come from a client seen moments
+	// before, and looking an address up in both databases (a tree walk and
+	// the decoding of each record) was ~0.75 us of the ~2.6 us a request
+	// took to pseudonymise (`vakt bench` profile). Keyed by the keyed
+	// client id and epoch, never by the address, an entry holds nothing
+	// the stored events do not.
+	recent *[geoCacheSlots]atomic.Pointer[geoEntry]
+}
+
+// geoCacheSlots is the size of GeoIP.recent: 512 KiB of slots, a few MB
+// of entries at most.
+const geoCacheSlots = 1 << 16
+
+// geoEntry is one client's enrichment, from the readers it names (a
+// reload swaps them, which makes every older entry stale).
+type geoEntry struct {
+	epoch        uint32
+	client       uint64
+	country, asn *geoip2.Reader
+	code, org    string
+	asNumber     uint32
 }
 
 // geoDB is one database file and the reader of its last good version.
@@ -111,7 +133,7 @@ func NewGeoIP(cfg GeoIPConfig, log *slog.Logger) (*GeoIP, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	g := &GeoIP{reload: max(cfg.Reload, 0), log: log}
+	g := &GeoIP{reload: max(cfg.Reload, 0), log: log, recent: new([geoCacheSlots]atomic.Pointer[geoEntry])}
 	if g.reload == 0 {
 		g.reload = Defaults().GeoIP.Reload
 	}
@@ -175,25 +197,41 @@ func (g *GeoIP) Describe() string {
 
 // Enrich sets e.Country (ISO 3166 code of the located country, else of the
 // registered one) and e.ASN and e.ASOrg from ip. Addresses a database does
-// not know leave the fields empty.
+// not know leave the fields empty. e.ClientID and e.Epoch, when set (the
+// builder sets them first), are ip's id: the enrichment is remembered by
+// them (GeoIP.recent).
 func (g *GeoIP) Enrich(ip netip.Addr, e *event.Event) {
+	var country, asn *geoip2.Reader
 	if g.country != nil {
-		if r := g.country.r.Load(); r != nil {
-			if c, err := r.Country(ip); err == nil {
-				e.Country = c.Country.ISOCode
-				if e.Country == "" {
-					e.Country = c.RegisteredCountry.ISOCode
-				}
+		country = g.country.r.Load()
+	}
+	if g.asn != nil {
+		asn = g.asn.r.Load()
+	}
+	var slot *atomic.Pointer[geoEntry]
+	if e.ClientID != 0 && g.recent != nil {
+		slot = &g.recent[e.ClientID%geoCacheSlots]
+		if c := slot.Load(); c != nil && c.client == e.ClientID && c.epoch == e.Epoch && c.country == country && c.asn == asn {
+			e.Country, e.ASN, e.ASOrg = c.code, c.asNumber, c.org
+			return
+		}
+	}
+	if country != nil {
+		if c, err := country.Country(ip); err == nil {
+			e.Country = c.Country.ISOCode
+			if e.Country == "" {
+				e.Country = c.RegisteredCountry.ISOCode
 			}
 		}
 	}
-	if g.asn != nil {
-		if r := g.asn.r.Load(); r != nil {
-			if a, err := r.ASN(ip); err == nil && a.AutonomousSystemNumber <= 1<<32-1 {
-				e.ASN = uint32(a.AutonomousSystemNumber)
-				e.ASOrg = a.AutonomousSystemOrganization
-			}
+	if asn != nil {
+		if a, err := asn.ASN(ip); err == nil && a.AutonomousSystemNumber <= 1<<32-1 {
+			e.ASN = uint32(a.AutonomousSystemNumber)
+			e.ASOrg = a.AutonomousSystemOrganization
 		}
+	}
+	if slot != nil {
+		slot.Store(&geoEntry{epoch: e.Epoch, client: e.ClientID, country: country, asn: asn, code: e.Country, org: e.ASOrg, asNumber: e.ASN})
 	}
 }
 

@@ -1,7 +1,9 @@
 package pseudonymize
 
 import (
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -172,19 +174,6 @@ func TestGeoIPWrongDatabase(t *testing.T) {
 	}
 }
 
-func BenchmarkGeoIPEnrich(b *testing.B) {
-	country, asn := testenv.WriteGeoIPDBs(b, b.TempDir(), "", testGeo)
-	g, err := NewGeoIP(GeoIPConfig{CountryDB: country, ASNDB: asn}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ip := netip.MustParseAddr("198.51.100.7")
-	var e event.Event
-	for b.Loop() {
-		g.Enrich(ip, &e)
-	}
-}
-
 // TestGeoIPOpenDataKnownAddresses looks well-known public addresses up in
 // the open databases `make geoip` fetched and built, through the default
 // path (no file configured), as the pseudonymiser does.
@@ -238,5 +227,93 @@ func TestGeoIPOpenDataKnownAddresses(t *testing.T) {
 	g, err = NewGeoIP(GeoIPConfig{OpenData: OpenDataOff, OpenDataDir: dir}, nil)
 	if err != nil || g.Configured() {
 		t.Errorf("open_data off: configured %v, err %v", g.Configured(), err)
+	}
+}
+
+// TestGeoIPRemembersClients: lookups are remembered by client id and epoch
+// (the id is the address's under the epoch's salt); another client in the
+// same slot, the same id in another epoch and a reloaded database each get
+// their own answer.
+func TestGeoIPRemembersClients(t *testing.T) {
+	dir := t.TempDir()
+	country, asn := testenv.WriteGeoIPDBs(t, dir, "", testGeo)
+	g, err := NewGeoIP(GeoIPConfig{CountryDB: country, ASNDB: asn}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enrich := func(ip string, client uint64, epoch uint32) string {
+		e := event.Event{ClientID: client, Epoch: epoch}
+		g.Enrich(netip.MustParseAddr(ip), &e)
+		return fmt.Sprintf("%s %d %s", e.Country, e.ASN, e.ASOrg)
+	}
+	for _, c := range []struct {
+		ip     string
+		client uint64
+		epoch  uint32
+		want   string
+	}{
+		{"198.51.100.7", 7, 1, "SE 64500 Example Telecom AB"},
+		{"203.0.113.9", 7 + geoCacheSlots, 1, "DE 64501 Beispiel GmbH"}, // the same slot
+		{"198.51.100.7", 7, 1, "SE 64500 Example Telecom AB"},
+		{"2001:db8::1", 7, 2, "JP 64502 Rei KK"}, // the same id in another epoch
+		// Remembered: an id stands for one address, so the address is
+		// not looked at again (this one the databases do not know).
+		{"192.0.2.1", 7, 2, "JP 64502 Rei KK"},
+		{"192.0.2.1", 0, 2, " 0 "}, // no id: looked up
+	} {
+		if got := enrich(c.ip, c.client, c.epoch); got != c.want {
+			t.Errorf("%s as client %d of epoch %d: %q, want %q", c.ip, c.client, c.epoch, got, c.want)
+		}
+	}
+	moved := map[netip.Prefix]testenv.GeoRecord{netip.MustParsePrefix("198.51.100.0/24"): {Country: "NO", ASN: 64999, ASOrg: "Moved AS"}}
+	newCountry, newASN := testenv.WriteGeoIPDBs(t, dir, "v2-", moved)
+	if err := os.Rename(newCountry, country); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(newASN, asn); err != nil {
+		t.Fatal(err)
+	}
+	if !g.Reload() {
+		t.Fatal("the new databases were not loaded")
+	}
+	if got := enrich("198.51.100.7", 7, 1); got != "NO 64999 Moved AS" {
+		t.Errorf("after a reload: %q, want the new databases' answer", got)
+	}
+}
+
+// BenchmarkGeoIPEnrich looks up requests of 50,000 clients, the busiest far more
+// often (Zipf, as in real logs), in the open databases (`make geoip`):
+// "remembered" as the builder calls it (ids set), "looked-up" without ids.
+func BenchmarkGeoIPEnrich(b *testing.B) {
+	g, err := NewGeoIP(GeoIPConfig{}, nil)
+	if err != nil || !g.Configured() {
+		b.Skipf("no open GeoIP data (make geoip): %v", err)
+	}
+	keys := mustKeys(b, 1, 1)
+	rng := rand.New(rand.NewPCG(1, 2))
+	clients := make([]netip.Addr, 50_000)
+	for i := range clients {
+		clients[i] = netip.AddrFrom4([4]byte{byte(1 + rng.IntN(222)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(1 + rng.IntN(254))})
+	}
+	zipf := rand.NewZipf(rng, 1.1, 1, uint64(len(clients)-1))
+	order := make([]netip.Addr, 1<<20)
+	for i := range order {
+		order[i] = clients[zipf.Uint64()]
+	}
+	for _, remembered := range []bool{true, false} {
+		name := map[bool]string{true: "remembered", false: "looked-up"}[remembered]
+		b.Run(name, func(b *testing.B) {
+			var e event.Event
+			i := 0
+			for b.Loop() {
+				ip := order[i%len(order)]
+				i++
+				e = event.Event{Epoch: keys.Epoch()}
+				if remembered {
+					e.ClientID = keys.ClientID(ip)
+				}
+				g.Enrich(ip, &e)
+			}
+		})
 	}
 }
