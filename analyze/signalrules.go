@@ -275,9 +275,13 @@ func signalRulesQuery(rules []Rule) (string, map[string]string, error) {
 	// requests. Counted by client id alone (a client of several sites or
 	// epochs counts their rows together: a superset of the candidates,
 	// each of which is then judged on its own rows): a map of UInt64 keys
-	// is a third faster than one of (site, epoch, client_id).
+	// is a third faster than one of (site, epoch, client_id). The totals
+	// are those of the candidates too: the engine analyses a CTE again at
+	// each reference, and reading the offenders a second time for the
+	// totals made the query's analysis alone take as long as a day's rows
+	// (24 h of 1 M requests: 0.23 -> 0.18 s, 0.13 -> 0.10 s over no rows).
 	q := `WITH
-    candidates AS
+    candidates AS MATERIALIZED
     (
         SELECT client_id
         ` + rows + `
@@ -296,7 +300,7 @@ func signalRulesQuery(rules []Rule) (string, map[string]string, error) {
         )
         ARRAY JOIN arrayFilter(o -> o.2, [` + strings.Join(unfold, ",\n            ") + `]) AS o
     ),
-    hits AS (SELECT DISTINCT site, epoch, client_id FROM offenders),
+    hits AS (SELECT client_id FROM candidates),
     totals AS ({client_totals})
 SELECT rule, site, toString(client_id) AS id, epoch, requests, first_seen, last_seen, country, asn, signatures,
        ` + evidence + ` AS evidence
