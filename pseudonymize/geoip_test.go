@@ -109,15 +109,7 @@ func TestGeoIPReload(t *testing.T) {
 		t.Fatal("Reload with nothing changed reported a change")
 	}
 
-	// geoipupdate's way: a new file renamed over the old one.
-	moved := map[netip.Prefix]testenv.GeoRecord{netip.MustParsePrefix("198.51.100.0/24"): {Country: "NO", ASN: 64999, ASOrg: "Moved AS"}}
-	newCountry, newASN := testenv.WriteGeoIPDBs(t, dir, "v2-", moved)
-	if err := os.Rename(newCountry, country); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(newASN, asn); err != nil {
-		t.Fatal(err)
-	}
+	replaceGeoIPDBs(t, dir, country, asn)
 	ctx := t.Context()
 	go g.Run(ctx)
 	testenv.WaitFor(t, 5*time.Second, "the reloaded databases", func() bool {
@@ -230,6 +222,21 @@ func TestGeoIPOpenDataKnownAddresses(t *testing.T) {
 	}
 }
 
+// replaceGeoIPDBs puts new databases in place of country and asn,
+// geoipupdate's way (a new file renamed over the old one): 198.51.100.0/24
+// moved to NO, AS 64999 "Moved AS", the other networks gone.
+func replaceGeoIPDBs(t *testing.T, dir, country, asn string) {
+	t.Helper()
+	moved := map[netip.Prefix]testenv.GeoRecord{netip.MustParsePrefix("198.51.100.0/24"): {Country: "NO", ASN: 64999, ASOrg: "Moved AS"}}
+	newCountry, newASN := testenv.WriteGeoIPDBs(t, dir, "v2-", moved)
+	if err := os.Rename(newCountry, country); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(newASN, asn); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestGeoIPRemembersClients: lookups are remembered by client id and epoch
 // (the id is the address's under the epoch's salt); another client in the
 // same slot, the same id in another epoch and a reloaded database each get
@@ -265,14 +272,7 @@ func TestGeoIPRemembersClients(t *testing.T) {
 			t.Errorf("%s as client %d of epoch %d: %q, want %q", c.ip, c.client, c.epoch, got, c.want)
 		}
 	}
-	moved := map[netip.Prefix]testenv.GeoRecord{netip.MustParsePrefix("198.51.100.0/24"): {Country: "NO", ASN: 64999, ASOrg: "Moved AS"}}
-	newCountry, newASN := testenv.WriteGeoIPDBs(t, dir, "v2-", moved)
-	if err := os.Rename(newCountry, country); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(newASN, asn); err != nil {
-		t.Fatal(err)
-	}
+	replaceGeoIPDBs(t, dir, country, asn)
 	if !g.Reload() {
 		t.Fatal("the new databases were not loaded")
 	}
