@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"math"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -163,6 +165,31 @@ func TestBatchToken(t *testing.T) {
 	}
 	if got := tok(a, b); len(got) != len("vakt-")+40 {
 		t.Errorf("token %q has unexpected length", got)
+	}
+}
+
+// TestDefaultBatchBytesFollowsMemoryLimit: with GOMEMLIMIT set, the
+// default batch is a sixteenth of it (within 4 and 64 MiB), so a process
+// told to stay small holds small batches; unset, it is 64 MiB.
+func TestDefaultBatchBytesFollowsMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		limit int64
+		want  int
+	}{
+		{math.MaxInt64, 64 << 20},
+		{4 << 30, 64 << 20},
+		{256 << 20, 16 << 20},
+		{32 << 20, 4 << 20},
+		{1, 4 << 20},
+	} {
+		if got := defaultBatchBytes(tc.limit); got != tc.want {
+			t.Errorf("defaultBatchBytes(%d) = %d, want %d", tc.limit, got, tc.want)
+		}
+	}
+	old := debug.SetMemoryLimit(256 << 20)
+	defer debug.SetMemoryLimit(old)
+	if got := Defaults().BatchBytes; got != 16<<20 {
+		t.Errorf("Defaults().BatchBytes under a 256 MiB limit = %d, want %d", got, 16<<20)
 	}
 }
 

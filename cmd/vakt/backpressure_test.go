@@ -24,7 +24,7 @@ import (
 
 // rssBound is the documented bound (README, BENCHMARKS.md) on the resident
 // memory of a `vakt run` whose ClickHouse is down while input keeps
-// arriving, with the default streams.raw_max_bytes (64 MB) and store
+// arriving, with the default streams.raw_max_bytes (32 MiB) and store
 // batch: the RAW stream, one held store batch, and the runtime's share.
 const rssBound = 320 << 20
 

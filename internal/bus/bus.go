@@ -141,6 +141,8 @@ type StreamConfig struct {
 	// pseudonymiser. Kept short: raw IPs must not linger.
 	RawMaxAge time.Duration `yaml:"raw_max_age"`
 	// RawMaxBytes bounds the RAW stream's memory; when full, ingest waits.
+	// The default, 32 MiB, is about half a second of an import at full
+	// speed: 64 MiB imported no faster and held ~60 MB more heap.
 	RawMaxBytes int64 `yaml:"raw_max_bytes"`
 	// EventsMaxAge and EventsMaxBytes bound the pseudonymised events waiting
 	// for the store; when full, pseudonymisers wait.
@@ -158,7 +160,7 @@ type StreamConfig struct {
 func DefaultStreamConfig() StreamConfig {
 	return StreamConfig{
 		RawMaxAge:       15 * time.Minute,
-		RawMaxBytes:     64 << 20,
+		RawMaxBytes:     32 << 20,
 		EventsMaxAge:    7 * 24 * time.Hour,
 		EventsMaxBytes:  4 << 30,
 		DuplicateWindow: 10 * time.Minute,

@@ -171,7 +171,7 @@ func (c *Config) streamProblems() []Problem {
 	positive(&ps, "streams.duplicate_window", s.DuplicateWindow, "use e.g. 10m")
 	positive(&ps, "streams.ack_wait", s.AckWait, "use e.g. 1m: longer than the slowest store insert")
 	if s.RawMaxBytes <= 0 {
-		ps = append(ps, newProblem("streams.raw_max_bytes", "must be positive", "use e.g. 67108864 (64 MiB): it bounds the memory raw events take"))
+		ps = append(ps, newProblem("streams.raw_max_bytes", "must be positive", "use e.g. 33554432 (32 MiB): it bounds the memory raw events take"))
 	}
 	if s.EventsMaxBytes <= 0 {
 		ps = append(ps, newProblem("streams.events_max_bytes", "must be positive", "use e.g. 4294967296 (4 GiB)"))
