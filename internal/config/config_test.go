@@ -1,9 +1,11 @@
 package config
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +28,9 @@ func TestShippedConfigsLoad(t *testing.T) {
 }
 
 func TestExampleConfigDocumentsTheDefaults(t *testing.T) {
+	// The file documents the defaults of a process without GOMEMLIMIT
+	// (store.batch_bytes follows a limit when one is set).
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
 	c, err := Load("../../configs/vakt.yaml")
 	if err != nil {
 		t.Fatal(err)
