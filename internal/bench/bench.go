@@ -63,8 +63,9 @@ type Result struct {
 	Import           time.Duration
 	CPU              time.Duration // user+system CPU of the whole process during the import
 	Stages           []StageRate
-	PeakRSS          int64 // bytes, whole process (engines included)
-	PeakGo           int64 // bytes the Go runtime held from the OS: vakt's own memory
+	PeakRSS          int64       // bytes, whole process (engines included)
+	PeakGo           int64       // bytes the Go runtime held from the OS: vakt's own memory
+	Threads          []ThreadCPU // the import's CPU by thread name, most first
 	LiveLines        int
 	LiveP50, LiveP99 time.Duration
 	LiveMax          time.Duration
@@ -184,6 +185,7 @@ func measureImport(ctx context.Context, eng *app.Engines, im *app.Importer, m *m
 	}
 	res.Stages = stageRates(samples)
 	res.PeakRSS, res.PeakGo = peakRSS(), sampler.peakGo
+	res.Threads = sampler.threads.result()
 	return nil
 }
 
@@ -196,6 +198,16 @@ func (r Result) Print(w io.Writer) {
 	fmt.Fprintf(w, "  CPU:              %.1f s (%.2f cores busy)\n", r.CPU.Seconds(), r.CPU.Seconds()/r.Import.Seconds())
 	fmt.Fprintf(w, "  peak RSS:         %d MB (whole process: engines included)\n", r.PeakRSS>>20)
 	fmt.Fprintf(w, "  peak Go memory:   %d MB (vakt's own, beyond the engines' C++ heap)\n", r.PeakGo>>20)
+	if len(r.Threads) > 0 {
+		fmt.Fprintf(w, "  CPU by thread:   ")
+		for i, t := range r.Threads[:min(len(r.Threads), 6)] {
+			if i > 0 {
+				fmt.Fprint(w, ",")
+			}
+			fmt.Fprintf(w, " %s %.1f s", t.Name, t.CPU.Seconds())
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "per stage (events/s while busy)\n")
 	for _, s := range r.Stages {
 		fmt.Fprintf(w, "  %-13s     %.0f/s (%d events in %s)\n", s.Stage+":", s.PerSecond(), s.Events, s.Busy.Round(time.Millisecond))
@@ -214,7 +226,12 @@ type sampler struct {
 	done       chan struct{}
 	samples    []sample
 	peakGo     int64
+	// threads is sampled every threadsEvery samples: reading every
+	// thread's stat file is too dear for each one.
+	threads *threadCPU
 }
+
+const threadsEvery = 4
 
 type sample struct {
 	t      time.Time
@@ -222,7 +239,7 @@ type sample struct {
 }
 
 func startSampler(m *metrics.Pipeline, every time.Duration, memProfile string) *sampler {
-	s := &sampler{m: m, memProfile: memProfile, stopc: make(chan struct{}), done: make(chan struct{})}
+	s := &sampler{m: m, memProfile: memProfile, stopc: make(chan struct{}), done: make(chan struct{}), threads: newThreadCPU()}
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(every)
@@ -232,6 +249,7 @@ func startSampler(m *metrics.Pipeline, every time.Duration, memProfile string) *
 			select {
 			case <-s.stopc:
 				s.take()
+				s.threads.sample()
 				return
 			case <-t.C:
 			}
@@ -264,6 +282,9 @@ func (s *sampler) take() {
 		}
 	}
 	s.samples = append(s.samples, sample{time.Now(), counts})
+	if len(s.samples)%threadsEvery == 0 {
+		s.threads.sample()
+	}
 }
 
 func (s *sampler) stop() []sample {
