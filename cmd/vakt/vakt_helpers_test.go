@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -24,20 +23,17 @@ import (
 
 	"github.com/vakt-dev/vakt/internal/app"
 	"github.com/vakt-dev/vakt/internal/secrets"
+	"github.com/vakt-dev/vakt/internal/testenv"
 )
 
 // Helpers the end-to-end tests share: addresses, configurations, a vakt in
 // the background, the runtime's ClickHouse, metrics and the raw-IP scan.
 
-// freeLoopbackAddr returns a loopback address with a port free a moment ago.
+// freeLoopbackAddr returns a loopback address with a port free a moment ago
+// (testenv.FreePort).
 func freeLoopbackAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 }
 
 // writeConfig writes a configuration with free ports and debug logging,

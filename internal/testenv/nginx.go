@@ -28,28 +28,6 @@ func NginxBin(tb testing.TB) string {
 	return ""
 }
 
-// FreePort returns a loopback port that was free a moment ago, for both
-// TCP and UDP.
-func FreePort(tb testing.TB) int {
-	tb.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		u.Close()
-		return port
-	}
-	tb.Fatal("no free port")
-	return 0
-}
-
 // Nginx is an nginx started by a test in its own directory.
 type Nginx struct {
 	Dir string // prefix: logs, pid file, temp paths
