@@ -174,16 +174,18 @@ func decodeRows(ctx context.Context, conn driver.Conn, query, engineFormat strin
 	for i, ct := range types {
 		dest[i] = reflect.New(ct.ScanType()).Interface()
 	}
+	// The rows before a failure are written too, as the engine's own
+	// formats stream them.
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return err
+			return errors.Join(err, w.Flush())
 		}
 		if err := w.Row(dest); err != nil {
 			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return errors.Join(err, w.Flush())
 	}
 	return w.Flush()
 }

@@ -39,6 +39,9 @@ func TestWriterRendersTypes(t *testing.T) {
 	if err := w.Row([]any{ts, uint64(1 << 60), nil}); err != nil {
 		t.Fatal(err)
 	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	if want := `{"t":"2026-11-25 10:11:12.345","n":"1152921504606846976","z":null}` + "\n"; out.String() != want {
 		t.Fatalf("json %q, want %q", out.String(), want)
 	}
