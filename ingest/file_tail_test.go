@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -100,12 +99,7 @@ func TestTailBackpressureBoundedMemory(t *testing.T) {
 // number of lines instead of buffering the file; when it is back, every
 // line written meanwhile arrives exactly once.
 func TestTailNATSRestart(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := testenv.FreePort(t) // NATS restarts on it: out of bind(0)'s reach
 	store := t.TempDir()
 	start := func() *server.Server { return testenv.RunNATS(t, testenv.NATSStoreDir(store), testenv.NATSPort(port)) }
 	e := start()

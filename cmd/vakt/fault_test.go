@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -274,10 +273,12 @@ func startNATSServer(t *testing.T, opts *server.Options) *natsServer {
 
 func (ns *natsServer) start(t *testing.T) {
 	t.Helper()
-	ns.srv = testenv.RunNATSWith(t, ns.opts)
 	if ns.opts.Port <= 0 {
-		ns.opts.Port = ns.srv.Addr().(*net.TCPAddr).Port
+		// Below the ephemeral range: while the server is down, no other
+		// process's bind(0) takes the port it restarts on.
+		ns.opts.Port = testenv.FreePort(t)
 	}
+	ns.srv = testenv.RunNATSWith(t, ns.opts)
 }
 
 func (ns *natsServer) restart(t *testing.T, down time.Duration) {

@@ -157,18 +157,9 @@ cluster {
 
 func freePorts(tb testing.TB, n int) []int {
 	tb.Helper()
-	var ports []int
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = FreePort(tb) // below the ephemeral range: a restarted node gets its port back
 	}
 	return ports
 }
