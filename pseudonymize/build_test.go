@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vakt-dev/vakt/analyze/rules/signatures"
+	"github.com/vakt-dev/vakt/internal/bus"
 	"github.com/vakt-dev/vakt/internal/event"
 )
 
@@ -130,7 +131,7 @@ func BenchmarkBuild(b *testing.B) {
 		UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", RequestTime: time.Millisecond,
 		UpstreamTime: event.Unknown,
 	}
-	bl := builder{policy: QueryRedact}
+	bl := builder{policy: QueryRedact, siteNames: &siteNames{}} // as newBuilder makes it
 	var e event.Event
 	var out []byte
 	cpu := threadCPU()
@@ -277,5 +278,29 @@ func TestBuildUsesForwardedClient(t *testing.T) {
 		if e.ClientID != keys.ClientID(tt.want) || e.NetworkID != keys.NetworkID(tt.want) {
 			t.Errorf("remote %s xff %q: ids are not those of %s", tt.remote, tt.xff, tt.want)
 		}
+	}
+}
+
+// TestSiteNamesRemembersNoAddress: the memo answers as bus.AddressLike
+// does, in any order of sites, and never holds a site that is an address.
+func TestSiteNamesRemembersNoAddress(t *testing.T) {
+	sites := []string{"shop.example", "shop.example", "203.0.113.5", "shop.example", "[2001:db8::1]:443",
+		"", "203_0_113_5", "blog.example", "blog.example", "198.51.100.7:8080", "blog.example"}
+	var n siteNames
+	for _, s := range sites {
+		want := s != "" && !bus.AddressLike(s)
+		if got := n.usable(s); got != want {
+			t.Errorf("usable(%q) = %v, want %v", s, got, want)
+		}
+		if p := n.last.Load(); p != nil && bus.AddressLike(*p) {
+			t.Fatalf("after %q the memo holds the address %q", s, *p)
+		}
+	}
+	if p := n.last.Load(); p == nil || *p != "blog.example" {
+		t.Errorf("memo %v, want the last usable site", p)
+	}
+	var none *siteNames // a builder made without newBuilder
+	if !none.usable("shop.example") || none.usable("203.0.113.5") {
+		t.Error("a nil memo answers differently")
 	}
 }
