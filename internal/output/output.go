@@ -189,8 +189,9 @@ func (c *csvWriter) Row(vals []any) error {
 }
 
 func (c *csvWriter) Flush() error {
-	if c.w.Flush(); c.w.Error() != nil {
-		return c.w.Error()
+	c.w.Flush()
+	if err := c.w.Error(); err != nil {
+		return err
 	}
 	return c.out.Flush()
 }

@@ -49,3 +49,43 @@ func TestWriterRendersTypes(t *testing.T) {
 		t.Fatal("xml accepted")
 	}
 }
+
+// countingWriter counts the writes that reach it.
+type countingWriter struct {
+	bytes.Buffer
+	writes int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.writes++
+	return c.Buffer.Write(p)
+}
+
+// TestWritersBuffer: every format writes what it was given by Flush, in
+// 64 KiB blocks, not a write per cell or row (a day's health report in the
+// table format made 139,000 system calls).
+func TestWritersBuffer(t *testing.T) {
+	cols := []Column{{"site", "String"}, {"n", "UInt64"}, {"p95", "Nullable(Float64)"}}
+	for _, format := range []string{Table, JSON, CSV, TSV} {
+		var out countingWriter
+		w, err := NewWriter(format, cols, &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5000 {
+			if err := w.Row([]any{"shop.example", uint64(i), 0.25}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Count(out.String(), "\n")
+		if want := out.Len()/(64<<10) + 2; out.writes > want {
+			t.Errorf("%s: %d writes for %d bytes, want at most %d", format, out.writes, out.Len(), want)
+		}
+		if lines < 5000 || !strings.Contains(out.String(), "4999") {
+			t.Errorf("%s: %d lines written, want every row", format, lines)
+		}
+	}
+}
