@@ -164,7 +164,7 @@ func (j *jsonWriter) Row(vals []any) error {
 		}
 		b = append(b, j.keys[i]...)
 		b = append(b, ':')
-		b = append(b, jsonValue(v, j.cols[i].Type)...)
+		b = appendJSONValue(b, v, j.cols[i].Type)
 	}
 	b = append(b, '}', '\n')
 	j.buf = b

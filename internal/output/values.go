@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -55,22 +56,33 @@ func Text(v any, typ string, null string) string {
 }
 
 func timeText(t time.Time, typ string) string {
+	return t.Format(timeLayout(typ))
+}
+
+// timeLayouts caches timeLayout's answers by type: the regular expression
+// was most of rendering a time.
+var timeLayouts sync.Map // type -> layout
+
+// timeLayout is the layout ClickHouse prints a time of type typ in.
+func timeLayout(typ string) string {
+	if l, ok := timeLayouts.Load(typ); ok {
+		return l.(string)
+	}
+	layout := "2006-01-02 15:04:05"
 	switch {
 	case strings.Contains(typ, "DateTime64"):
 		digits := 3
 		if m := dateTime64Re.FindStringSubmatch(typ); m != nil {
 			digits, _ = strconv.Atoi(m[1])
 		}
-		layout := "2006-01-02 15:04:05"
 		if digits > 0 {
 			layout += "." + strings.Repeat("0", digits)
 		}
-		return t.Format(layout)
 	case strings.Contains(typ, "Date") && !strings.Contains(typ, "Time"):
-		return t.Format("2006-01-02")
-	default:
-		return t.Format("2006-01-02 15:04:05")
+		layout = "2006-01-02"
 	}
+	timeLayouts.Store(typ, layout)
+	return layout
 }
 
 // jsonValue renders a value as JSONEachRow does.
