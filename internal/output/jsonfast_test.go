@@ -1,6 +1,7 @@
 package output
 
 import (
+	"fmt"
 	"io"
 	"math"
 	"testing"
@@ -27,6 +28,11 @@ func FuzzAppendJSONValue(f *testing.F) {
 			{u, "UInt64"}, {i, "Int64"}, {u32, "UInt32"}, {uint16(u32), "UInt16"}, {uint8(u32), "UInt8"},
 			{int32(i), "Int32"}, {int(i), "Int64"}, {bo, "Bool"},
 			{tm, "DateTime64(3, 'UTC')"}, {tm, "DateTime('UTC')"}, {tm, "Date"}, {tm, "DateTime64(6)"},
+		}
+		for _, v := range []any{u, i, u32, uint16(u32), uint8(u32), int32(i), int(i)} {
+			if got, want := Text(v, "", "NULL"), fmt.Sprint(v); got != want {
+				t.Fatalf("Text(%T %v) = %s, want %s", v, v, got, want)
+			}
 		}
 		for _, c := range values {
 			want := string(jsonValue(c.v, c.typ))
