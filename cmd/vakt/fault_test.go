@@ -274,7 +274,7 @@ func startNATSServer(t *testing.T, opts *server.Options) *natsServer {
 func (ns *natsServer) start(t *testing.T) {
 	t.Helper()
 	if ns.opts.Port <= 0 {
-		// Below the ephemeral range: while the server is down, no other
+		// Outside the ephemeral range: while the server is down, no other
 		// process's bind(0) takes the port it restarts on.
 		ns.opts.Port = testenv.FreePort(t)
 	}

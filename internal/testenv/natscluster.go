@@ -159,7 +159,7 @@ func freePorts(tb testing.TB, n int) []int {
 	tb.Helper()
 	ports := make([]int, n)
 	for i := range ports {
-		ports[i] = FreePort(tb) // below the ephemeral range: a restarted node gets its port back
+		ports[i] = FreePort(tb) // outside the ephemeral range: a restarted node gets its port back
 	}
 	return ports
 }

@@ -9,11 +9,11 @@ import (
 	"testing"
 )
 
-// Ports a test picks for a process it starts come from below the kernel's
-// ephemeral range. A port picked from bind(0) and closed again is soon
+// Ports a test picks for a process it starts come from outside the
+// kernel's ephemeral range. A port picked from bind(0) and closed again is soon
 // handed to the next bind(0) of any process (the kernel recycles recently
 // freed ports), such as an embedded nats-server taking a free port: the
-// test's process then finds its port taken. No bind(0) lands below the
+// test's process then finds its port taken. No bind(0) lands outside the
 // range: there only another test's pick can collide, and FreePort checks
 // that the port is free and never hands one out twice in a process.
 var (
@@ -21,7 +21,7 @@ var (
 	handed   = map[int]bool{}
 )
 
-// FreePort returns a loopback port, below the ephemeral range, that was
+// FreePort returns a loopback port, outside the ephemeral range, that was
 // free for both TCP and UDP a moment ago and that no other test of this
 // process was given.
 func FreePort(tb testing.TB) int {
@@ -47,19 +47,33 @@ func FreePort(tb testing.TB) int {
 		handed[port] = true
 		return port
 	}
-	tb.Fatal("no free port below the ephemeral range")
+	tb.Fatal("no free port outside the ephemeral range")
 	return 0
 }
 
-// pickRange is the ports FreePort draws from: from 10000 up to the
-// ephemeral range's first port (Linux's ip_local_port_range).
+// pickRange is the ports FreePort draws from: outside the ephemeral range
+// (Linux's ip_local_port_range, portsOutside), or [10000, 32768) when it
+// cannot be read.
 func pickRange() (low, high int) {
-	low, high = 10000, 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		var first, last int
-		if n, _ := fmt.Sscan(string(b), &first, &last); n == 2 && first > low+1000 {
-			high = first
-		}
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	var first, last int
+	if n, _ := fmt.Sscan(string(b), &first, &last); err != nil || n != 2 {
+		return 10000, 32768
 	}
-	return low, high
+	return portsOutside(first, last)
+}
+
+// portsOutside is the larger stretch of ports outside the ephemeral range
+// [first, last]: from 10000 up to first, or above last. With under 1,000
+// ports on either side it is [10000, 65536), some of which bind(0) uses.
+func portsOutside(first, last int) (low, high int) {
+	const floor = 10000
+	below, above := first-floor, 65535-last
+	switch {
+	case below >= above && below >= 1000:
+		return floor, first
+	case above > below && above >= 1000:
+		return last + 1, 65536
+	}
+	return floor, 65536
 }
