@@ -9,13 +9,14 @@ import (
 	"testing"
 )
 
-// Ports a test picks for a process it starts come from outside the
-// kernel's ephemeral range. A port picked from bind(0) and closed again is soon
+// Ports a test picks for a process it starts come from outside the kernel's
+// ephemeral range. A port picked from bind(0) and closed again is soon
 // handed to the next bind(0) of any process (the kernel recycles recently
 // freed ports), such as an embedded nats-server taking a free port: the
 // test's process then finds its port taken. No bind(0) lands outside the
 // range: there only another test's pick can collide, and FreePort checks
-// that the port is free and never hands one out twice in a process.
+// that the port is free and never hands one out twice in a process. The
+// listeners here only probe a port and close at once; nothing is served.
 var (
 	handedMu sync.Mutex
 	handed   = map[int]bool{}
