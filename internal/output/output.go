@@ -12,6 +12,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 )
 
 // The output formats.
@@ -88,30 +89,98 @@ func names(cols []Column) []string {
 
 // table aligns rows of text under a header and counts them.
 type table struct {
-	names []string
-	rows  [][]string
-	out   io.Writer
+	names  []string
+	rows   [][]string
+	widths []int // each column's widest cell, in runes
+	ragged bool  // a row whose number of cells is not the header's
+	out    io.Writer
 }
 
-func newTable(names []string, out io.Writer) *table { return &table{names: names, out: out} }
+func newTable(names []string, out io.Writer) *table {
+	t := &table{names: make([]string, len(names)), out: out, widths: make([]int, len(names))}
+	for i, n := range names {
+		n = cellEscaper.Replace(n)
+		t.names[i] = n
+		t.widths[i] = max(len(n), 1) // the header's rule, a dash per byte
+	}
+	return t
+}
 
-// cellEscaper keeps each row on one line and the columns apart.
-var cellEscaper = strings.NewReplacer("\t", `\t`, "\n", `\n`)
+// cellEscaper keeps each row on one line and the columns apart: line
+// breaks, tabs and the characters a terminal moves the cursor by.
+var cellEscaper = strings.NewReplacer("\t", `\t`, "\n", `\n`, "\r", `\r`, "\v", `\v`, "\f", `\f`)
 
 func (t *table) add(cells []string) {
+	if len(cells) != len(t.names) {
+		t.ragged = true
+	}
 	for i := range cells {
 		cells[i] = cellEscaper.Replace(cells[i])
+		if i < len(t.widths) {
+			t.widths[i] = max(t.widths[i], utf8.RuneCountInString(cells[i]))
+		}
 	}
 	t.rows = append(t.rows, cells)
 }
 
+// columnGap is the spaces between two columns.
+const columnGap = 2
+
 func (t *table) flush() error {
-	tw := tabwriter.NewWriter(t.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(t.names, "\t"))
 	seps := make([]string, len(t.names))
 	for i, n := range t.names {
 		seps[i] = strings.Repeat("-", max(len(n), 1))
 	}
+	if t.ragged {
+		return t.flushTabwriter(seps)
+	}
+	// Padded here rather than by text/tabwriter, to the same layout (each
+	// column as wide as its widest cell and two spaces, the last one not
+	// padded): tabwriter took half of writing a day's health series
+	// (3,500 rows, 8 ms).
+	w, ok := t.out.(io.StringWriter)
+	if !ok {
+		w = bufio.NewWriter(t.out)
+	}
+	var err error
+	line := func(cells []string) {
+		for i, c := range cells {
+			if _, e := w.WriteString(c); e != nil && err == nil {
+				err = e
+			}
+			if i == len(cells)-1 {
+				break
+			}
+			for pad := t.widths[i] + columnGap - utf8.RuneCountInString(c); pad > 0; pad -= len(spaces) {
+				w.WriteString(spaces[:min(pad, len(spaces))])
+			}
+		}
+		w.WriteString("\n")
+	}
+	line(t.names)
+	line(seps)
+	for _, r := range t.rows {
+		line(r)
+	}
+	if bw, ok := w.(*bufio.Writer); ok && bw != t.out {
+		if e := bw.Flush(); e != nil && err == nil {
+			err = e
+		}
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(t.out, "(%d rows)\n", len(t.rows))
+	return err
+}
+
+const spaces = "                                                                "
+
+// flushTabwriter lays out rows of differing lengths as text/tabwriter does
+// (a column ends where a row has no cell for it).
+func (t *table) flushTabwriter(seps []string) error {
+	tw := tabwriter.NewWriter(t.out, 0, 0, columnGap, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(t.names, "\t"))
 	fmt.Fprintln(tw, strings.Join(seps, "\t"))
 	for _, r := range t.rows {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
