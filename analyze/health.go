@@ -81,8 +81,10 @@ func HealthReport(ctx context.Context, conn driver.Conn, db string, f Filter) (*
 	bucket := strconv.FormatInt(int64(f.Bucket/time.Second), 10)
 	pctx, paths := ctx, ""
 	if h.Source != SourceRequests {
-		// Whole days from the daily path rollup, the edges from the rows.
-		pctx, paths = innerParams(ctx, f, 24*time.Hour), dailyPathsFrom()
+		// Whole weeks and days from the path rollups, the edges from the rows.
+		var weeks bool
+		pctx, weeks = pathParams(ctx, f)
+		paths = pathsFrom(weeks)
 	}
 	// The two are independent: the path lists, the costliest, run beside
 	// the series and the totals. Series and totals are one pass over the
@@ -259,7 +261,7 @@ func healthPoints(ctx context.Context, conn driver.Conn, db, query string) (seri
 // costliest step, so it is done once and ranked twice.
 //
 // from, when set, is a per-path aggregation to read instead of the
-// requests (dailyPathsFrom).
+// requests (pathsFrom).
 func pathLists(ctx context.Context, conn driver.Conn, db, quantile, from string) (failing, slowest []PathStat, err error) {
 	p95 := "quantileExact(0.95)(request_time)"
 	if quantile == QuantileTDigest {

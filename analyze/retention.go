@@ -150,6 +150,7 @@ var tableLabels = map[string]string{
 	store.HealthTable:       "Per-minute site health (no client ids)",
 	store.SignalsTable:      "Hourly threat signals per pseudonymous client",
 	store.PathsTable:        "Daily statistics per page (no client ids)",
+	store.PathsWeeklyTable:  "Weekly statistics per page (no client ids)",
 	store.HealthHourlyTable: "Hourly site health (no client ids)",
 	store.SourcesTable:      "Daily requests per country, network operator and browser (no client ids)",
 	store.SignalRowsTable:   "Pseudonymised requests with a security warning",
@@ -203,6 +204,9 @@ var descriptions = map[string]struct{ what, from string }{
 	store.PathsTable: {
 		"Daily statistics of each page of each website with no client identifiers: numbers of requests " +
 			"and server errors, and response times.", " after that day"},
+	store.PathsWeeklyTable: {
+		"The daily statistics of each page summed by week (Monday to Sunday): numbers of requests and " +
+			"server errors, and response times, with no client identifiers.", " after the week's first day"},
 	store.SourcesTable: {
 		"Daily numbers of requests to each website per country, network operator (autonomous system) " +
 			"and browser self-description, with no client identifiers.", " after that day"},

@@ -1,6 +1,9 @@
 package store
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 const (
 	// PathsTable is the per-site per-path daily health rollup (migration
@@ -8,6 +11,13 @@ const (
 	// instead of every request. It holds paths, as the requests do, and
 	// expires with them (retention.requests).
 	PathsTable = "path_stats_1d"
+	// PathsWeeklyTable is PathsTable summed by UTC week (Monday to Sunday,
+	// migration 15), fed from PathsTable's inserts: path lists over weeks
+	// read a row per path and week instead of one per path and day (30
+	// days of 30 M requests: 4.4 M rows -> 1.4 M). Erasure rebuilds its
+	// rows from PathsTable's. It expires with the requests, a week when its
+	// first day does.
+	PathsWeeklyTable = "path_stats_1w"
 	// HealthHourlyTable is HealthTable summed by hour (migration 9), fed
 	// from HealthTable's inserts, not from the requests: health over days
 	// reads 60 times fewer latency states. It has no client ids and is
@@ -36,6 +46,43 @@ var pathColumns = []column{
 	{"failures", "SimpleAggregateFunction(sum, UInt64)", "", "responses with status 500 or more"},
 	{"latency_known", "SimpleAggregateFunction(sum, UInt64)", "", "requests that logged a request time"},
 	{"latency", "AggregateFunction(quantileTiming(0.95), UInt32)", "", "request time in milliseconds; the p95 in seconds: " + PathLatencyP95},
+}
+
+var pathWeeklyColumns = func() []column {
+	cs := slices.Clone(pathColumns)
+	cs[1] = column{"week", "Date", "", "Monday of the UTC week"}
+	return cs
+}()
+
+// pathsWeeklySelect sums PathsTable rows (from) by week: the view's query
+// and the migration's fill.
+func pathsWeeklySelect(from, where string) string {
+	return "SELECT\n    site,\n    toMonday(day) AS week,\n    path,\n    sum(requests) AS requests,\n" +
+		"    sum(failures) AS failures,\n    sum(latency_known) AS latency_known,\n" +
+		"    quantileTimingMergeState(0.95)(latency) AS latency\n" +
+		"FROM " + from + where + "\nGROUP BY site, week, path"
+}
+
+// pathsWeeklyDDL creates PathsWeeklyTable, fills it from PathsTable and
+// attaches its view to PathsTable, so it costs a view over the per-day
+// rows an insert makes, not over the requests.
+func (s schema) pathsWeeklyDDL() []string {
+	table := s.name(s.storage(PathsWeeklyTable))
+	daily := s.name(s.storage(PathsTable))
+	ddl := []string{s.createTable(tableSpec{
+		name: PathsWeeklyTable, columns: pathWeeklyColumns, engine: "AggregatingMergeTree",
+		partition: "toDate(week)", order: "(site, week, path)", ttl: true,
+	})}
+	if s.c.Cluster == "" {
+		ddl = append(ddl, "TRUNCATE TABLE IF EXISTS "+table,
+			"INSERT INTO "+table+" SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912\n"+pathsWeeklySelect(daily, ""))
+	}
+	ddl = append(ddl, "CREATE MATERIALIZED VIEW IF NOT EXISTS "+s.name(s.storage(PathsWeeklyTable)+"_mv")+s.onCluster()+
+		" TO "+table+"\nAS "+pathsWeeklySelect(daily, ""))
+	if s.c.Cluster != "" {
+		ddl = append(ddl, s.distributed(PathsWeeklyTable, ""))
+	}
+	return ddl
 }
 
 // pathsSelect aggregates requests rows into PathsTable's columns: the

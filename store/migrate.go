@@ -41,6 +41,7 @@ var migrations = []migration{
 	{12, "client threat signals per hour keep the hour's first and last request and redirects, client activity per hour its requests per minute, and the requests with a signal are kept apart by client (rules read their offenders' evidence there), all filled from the stored requests", schema.signalTotalsDDL},
 	{13, "every table merges each past day into one part (faster reads, FINAL without merging at query time)", schema.settledPartitionsDDL},
 	{14, "requests per salt epoch (rollup), filled from the stored requests, and the findings of rules that judge each epoch on its own rows, kept per epoch (faster reports over days)", schema.epochsDDL},
+	{15, "site health per path per week (rollup of the daily one, for path lists over weeks), filled from it", schema.pathsWeeklyDDL},
 }
 
 // SchemaVersion is the version Migrate brings a database to.

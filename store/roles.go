@@ -32,6 +32,7 @@ var grants = []grant{
 	{"INSERT", ClientsTable, RoleWriter},
 	{"INSERT", SignalsTable, RoleWriter},
 	{"INSERT", PathsTable, RoleWriter},
+	{"INSERT", PathsWeeklyTable, RoleWriter},
 	{"INSERT", HealthHourlyTable, RoleWriter},
 	{"INSERT", SourcesTable, RoleWriter},
 	{"INSERT", SignalRowsTable, RoleWriter},
@@ -47,6 +48,7 @@ var grants = []grant{
 	// requests they come from; ops keeps the per-minute health only.
 	{"SELECT", HealthHourlyTable, RoleSecurity},
 	{"SELECT", PathsTable, RoleSecurity},
+	{"SELECT", PathsWeeklyTable, RoleSecurity},
 	{"SELECT", SourcesTable, RoleSecurity},
 	{"SELECT", EpochsTable, RoleSecurity},
 	{"SELECT", RuleResultsTable, RoleSecurity},

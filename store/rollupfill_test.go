@@ -7,7 +7,7 @@ import (
 )
 
 // TestRollupFillsFromExistingRows: a database that had requests before the
-// rollups of migrations 7–14 existed gets them filled from those requests,
+// rollups of migrations 7–15 existed gets them filled from those requests,
 // equal to what the rollups' views would have made of the same inserts;
 // a fresh database skips the fills (there is nothing to read) and ends up
 // with the same schema.
@@ -38,6 +38,7 @@ func TestRollupFillsFromExistingRows(t *testing.T) {
 		SignalsTable: "SELECT site, epoch, client_id, hour, network_id, asn, sum(requests), groupBitOr(flags), sum(flagged), sum(refused)," +
 			" sum(admin_probes), sum(failed_logins), sum(sensitive), sum(tool_agents), sum(network_signals) FROM %s GROUP BY ALL ORDER BY ALL",
 		PathsTable:        "SELECT site, day, path, sum(requests), sum(failures), sum(latency_known) FROM %s GROUP BY ALL ORDER BY ALL",
+		PathsWeeklyTable:  "SELECT site, week, path, sum(requests), sum(failures), sum(latency_known), toString(quantileTimingMerge(0.95)(latency)) FROM %s GROUP BY ALL ORDER BY ALL",
 		HealthHourlyTable: "SELECT site, hour, sum(requests), sum(status_2xx), sum(status_4xx), sum(status_5xx), sum(bytes), sum(flagged), sum(latency_known) FROM %s GROUP BY ALL ORDER BY ALL",
 		SourcesTable:      "SELECT site, day, country, asn, as_org, user_agent, sum(requests) FROM %s GROUP BY ALL ORDER BY ALL",
 		EpochsTable:       "SELECT site, day, epoch, sum(requests), min(first_ts), max(end_ts) FROM %s GROUP BY ALL ORDER BY ALL",
@@ -60,8 +61,9 @@ func TestRollupFillsFromExistingRows(t *testing.T) {
 		}
 	}
 
-	// As before migration 7: no rollup of 7–11, no record of them.
-	for _, table := range []string{SignalsTable, PathsTable, HealthHourlyTable, SourcesTable, EpochsTable} {
+	// As before migration 7: no rollup of 7–15, no record of them.
+	// (The weekly paths before the daily ones its view reads.)
+	for _, table := range []string{SignalsTable, PathsWeeklyTable, PathsTable, HealthHourlyTable, SourcesTable, EpochsTable} {
 		for _, stmt := range []string{"DROP VIEW " + tableName(db, table+"_mv"), "DROP TABLE " + tableName(db, table)} {
 			if err := conn.Exec(t.Context(), stmt); err != nil {
 				t.Fatal(err)

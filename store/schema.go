@@ -146,6 +146,7 @@ var ttlTables = []ttlTable{
 	{ClientsTable, "last_seen", "retention.client_rollups", func(c SchemaConfig) time.Duration { return c.ClientRollupsTTL }, ""},
 	{HealthTable, "minute", "retention.health_rollups", func(c SchemaConfig) time.Duration { return c.HealthRollupsTTL }, ""},
 	{PathsTable, "toDateTime(day)", "retention.requests", func(c SchemaConfig) time.Duration { return c.RequestsTTL }, RequestsTable},
+	{PathsWeeklyTable, "toDateTime(week)", "retention.requests", func(c SchemaConfig) time.Duration { return c.RequestsTTL }, RequestsTable},
 	{HealthHourlyTable, "hour", "retention.health_rollups", func(c SchemaConfig) time.Duration { return c.HealthRollupsTTL }, HealthTable},
 	{SignalsTable, "hour", "retention.client_rollups", func(c SchemaConfig) time.Duration { return c.ClientRollupsTTL }, ClientsTable},
 	{SourcesTable, "toDateTime(day)", "retention.requests", func(c SchemaConfig) time.Duration { return c.RequestsTTL }, RequestsTable},
@@ -494,8 +495,8 @@ func (s schema) addColumn(table string, c column) []string {
 func (s schema) settledPartitionsDDL() []string {
 	var ddl []string
 	for _, t := range ttlTables {
-		if t.name == EpochsTable || t.name == RuleResultsTable {
-			continue // migration 14's, created with the setting
+		if t.name == EpochsTable || t.name == RuleResultsTable || t.name == PathsWeeklyTable {
+			continue // migration 14's and 15's, created with the setting
 		}
 		ddl = append(ddl, "ALTER TABLE "+s.name(s.storage(t.name))+s.onCluster()+" MODIFY SETTING "+settledPartitions)
 	}

@@ -11,8 +11,9 @@ import (
 // prepareRebuilds notes, before the client's requests are deleted, the
 // keys of each rebuilt rollup (store.RebuiltRollups) they counted in, in
 // Memory tables (never on disk), and returns refill: by table, a function
-// that deletes those rollup rows and rebuilds them from the requests left,
-// to be run after the requests' DELETE. Without it a path or an agent only the erased
+// that deletes those rollup rows and rebuilds them from the rows left in
+// its source, to be run after the requests' DELETE and its source's
+// rebuild (in the order of store.RebuiltRollups). Without it a path or an agent only the erased
 // client sent would outlive the erasure. A request of another client with
 // one of those keys stored between the DELETE and the rebuild is counted
 // twice in that day's figures.
@@ -47,7 +48,7 @@ func prepareRebuilds(ctx context.Context, d Deps, who string) (refill map[string
 			if err := d.CH.Exec(ctx, "ALTER TABLE "+rollup+" DELETE WHERE ("+r.Key()+") IN (SELECT "+r.Key()+" FROM "+keys+")"); err != nil {
 				return chError("erase rows of "+r.Table, err)
 			}
-			if err := d.CH.Exec(ctx, r.RefillSQL(rollup, d.table(store.RequestsTable), keys)); err != nil {
+			if err := d.CH.Exec(ctx, r.RefillSQL(rollup, d.table(r.Source), keys)); err != nil {
 				return chError("rebuild rows of "+r.Table, err)
 			}
 			return nil

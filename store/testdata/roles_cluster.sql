@@ -11,6 +11,8 @@ GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`client_signals_1h` TO `vakt_wr
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`client_signals_1h_local` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`path_stats_1d` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`path_stats_1d_local` TO `vakt_writer`;
+GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`path_stats_1w` TO `vakt_writer`;
+GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`path_stats_1w_local` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_health_1h` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_health_1h_local` TO `vakt_writer`;
 GRANT ON CLUSTER `vakt_cluster` INSERT ON `vakt`.`site_sources_1d` TO `vakt_writer`;
@@ -33,6 +35,8 @@ GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1h` TO `vakt_secur
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_health_1h_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_stats_1d` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_stats_1d_local` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_stats_1w` TO `vakt_security`;
+GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`path_stats_1w_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_sources_1d` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`site_sources_1d_local` TO `vakt_security`;
 GRANT ON CLUSTER `vakt_cluster` SELECT ON `vakt`.`epoch_rows` TO `vakt_security`;

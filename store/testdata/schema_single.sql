@@ -5266,12 +5266,59 @@ SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_af
 
 INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (14, 'requests per salt epoch (rollup), filled from the stored requests, and the findings of rules that judge each epoch on its own rows, kept per epoch (faster reports over days)', now64(3));
 
+-- migration 15: site health per path per week (rollup of the daily one, for path lists over weeks), filled from it
+
+CREATE TABLE IF NOT EXISTS `vakt`.`path_stats_1w`
+(
+    `site` LowCardinality(String),
+    `week` Date COMMENT 'Monday of the UTC week',
+    `path` String CODEC(ZSTD(1)),
+    `requests` SimpleAggregateFunction(sum, UInt64),
+    `failures` SimpleAggregateFunction(sum, UInt64) COMMENT 'responses with status 500 or more',
+    `latency_known` SimpleAggregateFunction(sum, UInt64) COMMENT 'requests that logged a request time',
+    `latency` AggregateFunction(quantileTiming(0.95), UInt32) COMMENT 'request time in milliseconds; the p95 in seconds: toFloat32(quantileTimingMerge(0.95)(latency) / 1000)'
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toDate(week)
+ORDER BY (site, week, path)
+TTL toDateTime(week) + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, materialize_ttl_recalculate_only = 1, fsync_after_insert = 1, fsync_part_directory = 1, min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1, non_replicated_deduplication_window = 1000;
+
+TRUNCATE TABLE IF EXISTS `vakt`.`path_stats_1w`;
+
+INSERT INTO `vakt`.`path_stats_1w` SETTINGS async_insert = 0, max_bytes_before_external_group_by = 536870912
+SELECT
+    site,
+    toMonday(day) AS week,
+    path,
+    sum(requests) AS requests,
+    sum(failures) AS failures,
+    sum(latency_known) AS latency_known,
+    quantileTimingMergeState(0.95)(latency) AS latency
+FROM `vakt`.`path_stats_1d`
+GROUP BY site, week, path;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `vakt`.`path_stats_1w_mv` TO `vakt`.`path_stats_1w`
+AS SELECT
+    site,
+    toMonday(day) AS week,
+    path,
+    sum(requests) AS requests,
+    sum(failures) AS failures,
+    sum(latency_known) AS latency_known,
+    quantileTimingMergeState(0.95)(latency) AS latency
+FROM `vakt`.`path_stats_1d`
+GROUP BY site, week, path;
+
+INSERT INTO `vakt`.`schema_migrations` (version, name, applied_at) VALUES (15, 'site health per path per week (rollup of the daily one, for path lists over weeks), filled from it', now64(3));
+
 -- retention.requests: 7d, retention.client_rollups: 7d, retention.health_rollups: 90d
 
 ALTER TABLE `vakt`.`requests` MODIFY TTL toDateTime(ts) + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`client_activity_1h` MODIFY TTL last_seen + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_health_1m` MODIFY TTL minute + INTERVAL 90 DAY;
 ALTER TABLE `vakt`.`path_stats_1d` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;
+ALTER TABLE `vakt`.`path_stats_1w` MODIFY TTL toDateTime(week) + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_health_1h` MODIFY TTL hour + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`client_signals_1h` MODIFY TTL hour + INTERVAL 7 DAY;
 ALTER TABLE `vakt`.`site_sources_1d` MODIFY TTL toDateTime(day) + INTERVAL 7 DAY;
