@@ -2,7 +2,6 @@ package analyze
 
 import (
 	"cmp"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,11 +75,20 @@ func (g OffenderGroup) EvidenceText() string {
 
 // EvidenceText writes evidence as "name=value ..." in name order.
 func EvidenceText(ev map[string]float64) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(ev)) {
-		parts = append(parts, k+"="+strconv.FormatFloat(ev[k], 'g', -1, 64))
+	keys := make([]string, 0, len(ev))
+	for k := range ev {
+		keys = append(keys, k)
 	}
-	return strings.Join(parts, " ")
+	slices.Sort(keys)
+	b := make([]byte, 0, 24*len(keys))
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(append(b, k...), '=')
+		b = strconv.AppendFloat(b, ev[k], 'g', -1, 64)
+	}
+	return string(b)
 }
 
 // groupKey identifies an offender across rules: ids are per salt epoch and
@@ -123,7 +131,7 @@ func GroupOffenders(offs []Offender) []OffenderGroup {
 			return cmp.Or(cmp.Compare(b.Severity, a.Severity), strings.Compare(a.Rule, b.Rule))
 		})
 	}
-	slices.SortStableFunc(out, func(a, b OffenderGroup) int {
+	sortStableBy(out, func(a, b *OffenderGroup) int {
 		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(b.Requests, a.Requests),
 			cmp.Compare(len(b.Matches), len(a.Matches)), strings.Compare(a.Site, b.Site),
 			strings.Compare(a.Scope, b.Scope), strings.Compare(a.ID, b.ID), cmp.Compare(a.Epoch, b.Epoch))

