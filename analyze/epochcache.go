@@ -350,8 +350,8 @@ func (p *epochPlan) decodeKept() error {
 	for e, byRule := range p.keptText {
 		out := make([][]Offender, len(byRule))
 		for i, text := range byRule {
-			var kept []keptOffender
-			if err := json.Unmarshal([]byte(*text), &kept); err != nil {
+			kept, err := unmarshalKept([]byte(*text))
+			if err != nil {
 				return fmt.Errorf("kept findings of rule %s, epoch %d: %w", p.rules[i].Name, e, err)
 			}
 			out[i] = p.rules[i].fromKept(kept)
@@ -399,7 +399,13 @@ func toKept(l []Offender) []keptOffender {
 // filled are rule i's findings over the fill epochs (every site), live
 // its findings over the other epochs (f's site).
 func (p *epochPlan) offenders(i int, f Filter, filled, live []Offender) []Offender {
-	var out []Offender
+	n := len(filled) + len(live)
+	for _, e := range p.whole {
+		if byRule, ok := p.kept[e]; ok {
+			n += len(byRule[i])
+		}
+	}
+	out := make([]Offender, 0, n) // an Offender is ~200 bytes: grown, copied again and again
 	for _, e := range p.whole {
 		if byRule, ok := p.kept[e]; ok {
 			out = append(out, bySite(byRule[i], f.Site)...)

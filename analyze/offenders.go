@@ -102,8 +102,8 @@ type groupKey struct {
 // scope, site, epoch and id, ordered by highest severity, then requests,
 // then number of rules (most first), then site and id.
 func GroupOffenders(offs []Offender) []OffenderGroup {
-	index := map[groupKey]int{}
-	var out []OffenderGroup
+	index := make(map[groupKey]int, len(offs))
+	out := make([]OffenderGroup, 0, len(offs))
 	for _, o := range offs {
 		k := groupKey{o.Scope, o.Site, o.ID, o.Epoch}
 		i, ok := index[k]
