@@ -19,13 +19,7 @@ func TestHealthReportLongRangeRollups(t *testing.T) {
 	conn := openConn(t)
 	db := testDB(t, conn)
 	start := time.Now().UTC().Add(-70 * time.Hour).Truncate(time.Hour)
-	r := rand.New(rand.NewPCG(7, 8))
-	var rows []row
-	for range 6000 {
-		rows = append(rows, row{ts: start.Add(time.Duration(r.Int64N(int64(68 * time.Hour)))), site: []string{"a.example", "b.example"}[r.IntN(2)],
-			client: uint64(r.IntN(100)), method: "GET", target: fmt.Sprintf("/p%d", r.IntN(40)), status: []uint16{200, 200, 304, 404, 503}[r.IntN(5)],
-			bytes: uint64(r.IntN(5000)), ua: firefox, rt: ptr32(float32(r.IntN(2000)) / 1000)})
-	}
+	rows := healthRows(rand.New(rand.NewPCG(7, 8)), 6000, start, 68*time.Hour, 40)
 	insert(t, conn, db, rows)
 	saved := ExactQuantileMaxRows
 	defer func() { ExactQuantileMaxRows = saved }()
@@ -86,13 +80,7 @@ func TestHealthPathsFromWeeks(t *testing.T) {
 	conn := openConn(t)
 	db := testDB(t, conn)
 	start := time.Now().UTC().Add(-22 * 24 * time.Hour).Truncate(time.Hour)
-	r := rand.New(rand.NewPCG(9, 10))
-	var rows []row
-	for range 8000 {
-		rows = append(rows, row{ts: start.Add(time.Duration(r.Int64N(int64(21 * 24 * time.Hour)))), site: []string{"a.example", "b.example"}[r.IntN(2)],
-			client: uint64(r.IntN(100)), method: "GET", target: fmt.Sprintf("/p%d", r.IntN(60)), status: []uint16{200, 200, 304, 404, 503}[r.IntN(5)],
-			bytes: uint64(r.IntN(5000)), ua: firefox, rt: ptr32(float32(r.IntN(2000)) / 1000)})
-	}
+	rows := healthRows(rand.New(rand.NewPCG(9, 10)), 8000, start, 21*24*time.Hour, 60)
 	insert(t, conn, db, rows)
 	saved := ExactQuantileMaxRows
 	defer func() { ExactQuantileMaxRows = saved }()
@@ -168,4 +156,17 @@ func TestHealthPathsFromWeeks(t *testing.T) {
 func samePath(a, b PathStat) bool {
 	return a.Site == b.Site && a.Path == b.Path && a.Requests == b.Requests && a.Failures == b.Failures &&
 		(a.P95 == b.P95 || math.IsNaN(a.P95) && math.IsNaN(b.P95))
+}
+
+// healthRows are n requests to two sites over span from start, for paths
+// /p0 to /p<paths-1>, a fifth of them answered 503, with request times up
+// to 2 s.
+func healthRows(r *rand.Rand, n int, start time.Time, span time.Duration, paths int) []row {
+	var rows []row
+	for range n {
+		rows = append(rows, row{ts: start.Add(time.Duration(r.Int64N(int64(span)))), site: []string{"a.example", "b.example"}[r.IntN(2)],
+			client: uint64(r.IntN(100)), method: "GET", target: fmt.Sprintf("/p%d", r.IntN(paths)), status: []uint16{200, 200, 304, 404, 503}[r.IntN(5)],
+			bytes: uint64(r.IntN(5000)), ua: firefox, rt: ptr32(float32(r.IntN(2000)) / 1000)})
+	}
+	return rows
 }
