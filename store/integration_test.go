@@ -351,7 +351,8 @@ func TestShutdownFlushes(t *testing.T) {
 }
 
 // TestInsertDeduplicationToken: the same batch inserted twice under one
-// token is stored once; under another token it is stored again.
+// token is stored once, in the requests and in every rollup the views
+// write; under another token it is stored again.
 func TestInsertDeduplicationToken(t *testing.T) {
 	t.Parallel()
 	addr := needEngine(t)
@@ -373,6 +374,17 @@ func TestInsertDeduplicationToken(t *testing.T) {
 		}
 		if n := count(t, conn, db); n != step.want {
 			t.Fatalf("after insert %d (token %s): %d rows, want %d", i, step.token, n, step.want)
+		}
+		// The rollups the views write, those fed by another rollup's
+		// view included, count each request once too.
+		for _, table := range []string{HealthTable, HealthHourlyTable, SignalsTable, PathsTable, PathsWeeklyTable, SourcesTable, EpochsTable} {
+			var n uint64
+			if err := conn.QueryRow(t.Context(), "SELECT sum(requests) FROM "+tableName(db, table)).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != step.want {
+				t.Errorf("after insert %d (token %s): %s counts %d requests, want %d", i, step.token, table, n, step.want)
+			}
 		}
 	}
 }
