@@ -67,6 +67,14 @@ func (d *Dashboard) api(name string, fn func(ctx context.Context, q url.Values) 
 				d.o.Log.Warn("dashboard query failed", "endpoint", r.URL.Path, "err", err)
 				return http.StatusInternalServerError, errorBody(err.Error())
 			}
+			if a, ok := v.(jsonAppender); ok {
+				if body, err := a.appendJSON(nil); !errors.Is(err, errByReflection) {
+					if err != nil {
+						return http.StatusInternalServerError, errorBody(err.Error())
+					}
+					return http.StatusOK, append(body, '\n')
+				}
+			}
 			var b bytes.Buffer
 			if err := json.NewEncoder(&b).Encode(v); err != nil {
 				return http.StatusInternalServerError, errorBody(err.Error())

@@ -1,6 +1,7 @@
 package output
 
 import (
+	"encoding/json"
 	"math"
 	"strconv"
 	"time"
@@ -96,4 +97,17 @@ func appendJSONFloat(b []byte, f float64, bits int) (out []byte, ok bool) {
 		}
 	}
 	return b, true
+}
+
+// AppendJSONString appends s as encoding/json writes it (HTML characters,
+// control characters and invalid UTF-8 escaped as it escapes them), for
+// hand-written encoders of large responses.
+func AppendJSONString(b []byte, s string) []byte {
+	if plainJSON(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(b, q...)
 }
