@@ -22,6 +22,7 @@ func innerParams(ctx context.Context, f Filter, d time.Duration) context.Context
 	return withParams(ctx, innerParamsOf(f, d))
 }
 
+// innerParamsOf is f's parameters with inner_since and inner_until.
 func innerParamsOf(f Filter, d time.Duration) clickhouse.Parameters {
 	p := f.params()
 	since, until := innerRange(f, d)

@@ -13,10 +13,10 @@ import (
 // Memory tables (never on disk), and returns refill: by table, a function
 // that deletes those rollup rows and rebuilds them from the rows left in
 // its source, to be run after the requests' DELETE and its source's
-// rebuild (in the order of store.RebuiltRollups). Without it a path or an agent only the erased
-// client sent would outlive the erasure. A request of another client with
-// one of those keys stored between the DELETE and the rebuild is counted
-// twice in that day's figures.
+// rebuild (in the order of store.RebuiltRollups). Without it a path or an
+// agent only the erased client sent would outlive the erasure. A request
+// of another client with one of those keys stored between the DELETE and
+// the rebuild is counted twice in that day's figures.
 //
 // On a cluster each shard's rollup rows come from its own requests, which
 // one statement cannot rebuild: erasure leaves these rollups alone there
