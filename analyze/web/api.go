@@ -103,13 +103,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 // of nothing) as null.
 type num float64
 
-func (n num) MarshalJSON() ([]byte, error) {
-	f := float64(n)
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return []byte("null"), nil
-	}
-	return strconv.AppendFloat(nil, f, 'g', 6, 64), nil
-}
+func (n num) MarshalJSON() ([]byte, error) { return appendJSONNum(nil, n), nil }
 
 // rangeFilter reads since and site.
 func rangeFilter(q url.Values, now time.Time, def time.Duration) (analyze.Filter, error) {

@@ -15,11 +15,7 @@ import (
 func appendJSONValue(b []byte, v any, typ string) []byte {
 	switch x := v.(type) {
 	case string:
-		if plainJSON(x) {
-			b = append(b, '"')
-			b = append(b, x...)
-			return append(b, '"')
-		}
+		return AppendJSONString(b, x)
 	case uint64: // quoted: JSON numbers lose precision past 2^53
 		b = append(b, '"')
 		b = strconv.AppendUint(b, x, 10)
