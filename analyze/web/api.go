@@ -40,10 +40,29 @@ func (e badRequest) Error() string { return e.msg }
 // ttl per normalised query (see normalise), errors returned as
 // {"error": "..."}.
 func (d *Dashboard) api(name string, fn func(ctx context.Context, q url.Values) (any, error), ttl time.Duration, params ...string) http.Handler {
+	return d.apiView(name, fn, nil, ttl, params...)
+}
+
+// A viewer reads, from a request's own parameters, what part of the cached
+// answer to send it (threatsview.go); a bad parameter is a badRequest,
+// answered before any query runs.
+type viewer func(q url.Values) (func(any) any, error)
+
+// apiView is api where the cached answer is the endpoint's value and each
+// request is sent the part of it that see picks.
+func (d *Dashboard) apiView(name string, fn func(ctx context.Context, q url.Values) (any, error), see viewer, ttl time.Duration, params ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var cut func(any) any
+		if see != nil {
+			var err error
+			if cut, err = see(r.URL.Query()); err != nil {
+				writeAPI(w, http.StatusBadRequest, errorBody(err.Error()))
+				return
+			}
+		}
 		q := normalise(r.URL.Query(), params)
 		key := r.URL.Path + "?" + q.Encode()
-		status, body := d.cache.get(key, ttl, d.o.Now, func() (int, []byte) {
+		status, body, val := d.cache.get(key, ttl, d.o.Now, func() (int, []byte, any) {
 			if d.o.OnQuery != nil {
 				d.o.OnQuery(name)
 			}
@@ -55,37 +74,53 @@ func (d *Dashboard) api(name string, fn func(ctx context.Context, q url.Values) 
 			if d.o.Restricted != nil {
 				if ctx, err = d.o.Restricted(ctx); err != nil {
 					d.o.Log.Warn("dashboard query refused", "endpoint", r.URL.Path, "err", err)
-					return http.StatusServiceUnavailable, errorBody(err.Error())
+					return http.StatusServiceUnavailable, errorBody(err.Error()), nil
 				}
 			}
 			v, err := fn(ctx, q)
 			if err != nil {
 				var br badRequest
 				if errors.As(err, &br) {
-					return http.StatusBadRequest, errorBody(err.Error())
+					return http.StatusBadRequest, errorBody(err.Error()), nil
 				}
 				d.o.Log.Warn("dashboard query failed", "endpoint", r.URL.Path, "err", err)
-				return http.StatusInternalServerError, errorBody(err.Error())
+				return http.StatusInternalServerError, errorBody(err.Error()), nil
 			}
-			if a, ok := v.(jsonAppender); ok {
-				if body, err := a.appendJSON(nil); !errors.Is(err, errByReflection) {
-					if err != nil {
-						return http.StatusInternalServerError, errorBody(err.Error())
-					}
-					return http.StatusOK, append(body, '\n')
-				}
+			if cut != nil {
+				return http.StatusOK, nil, v // encoded per request
 			}
-			var b bytes.Buffer
-			if err := json.NewEncoder(&b).Encode(v); err != nil {
-				return http.StatusInternalServerError, errorBody(err.Error())
-			}
-			return http.StatusOK, b.Bytes()
+			status, body := encodeJSON(v)
+			return status, body, nil
 		})
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(status)
-		w.Write(body)
+		if cut != nil && status == http.StatusOK {
+			status, body = encodeJSON(cut(val))
+		}
+		writeAPI(w, status, body)
 	})
+}
+
+// encodeJSON writes an answer, by hand where it can (jsonAppender).
+func encodeJSON(v any) (int, []byte) {
+	if a, ok := v.(jsonAppender); ok {
+		if body, err := a.appendJSON(nil); !errors.Is(err, errByReflection) {
+			if err != nil {
+				return http.StatusInternalServerError, errorBody(err.Error())
+			}
+			return http.StatusOK, append(body, '\n')
+		}
+	}
+	var b bytes.Buffer
+	if err := json.NewEncoder(&b).Encode(v); err != nil {
+		return http.StatusInternalServerError, errorBody(err.Error())
+	}
+	return http.StatusOK, b.Bytes()
+}
+
+func writeAPI(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(body)
 }
 
 func errorBody(msg string) []byte {
@@ -415,10 +450,14 @@ type categoryCount struct {
 }
 
 type threatsResp struct {
-	Site       string          `json:"site"`
-	Since      time.Time       `json:"since"`
-	Until      time.Time       `json:"until"`
-	Rules      []ruleInfo      `json:"rules"`
+	Site  string     `json:"site"`
+	Since time.Time  `json:"since"`
+	Until time.Time  `json:"until"`
+	Rules []ruleInfo `json:"rules"`
+	// Total counts every offender of the range and site, Matched those a
+	// view's filters keep (threatsview.go); Offenders is the view's page.
+	Total      int             `json:"total"`
+	Matched    int             `json:"matched"`
 	Offenders  []offender      `json:"offenders"`
 	Categories []categoryCount `json:"categories"`
 }

@@ -11,7 +11,9 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -606,4 +608,101 @@ func (c *countingSalts) Epochs(context.Context) ([]pseudonymize.EpochInfo, error
 	c.calls.Add(1)
 	time.Sleep(50 * time.Millisecond) // a slow store: the other requests wait for this answer
 	return nil, nil
+}
+
+// TestThreatsViews: a page of the threats table, filtered and sorted on the
+// server, is the run of the whole report's offenders it names, and a bad
+// view is refused before any rule runs.
+func TestThreatsViews(t *testing.T) {
+	type page struct {
+		threatsJSON
+		Total, Matched int
+	}
+	var all page
+	if code, b := get(t, "/api/threats?since=1h", &all); code != 200 {
+		t.Fatalf("%d %s", code, b)
+	}
+	if all.Total != len(all.Offenders) || all.Matched != all.Total || all.Total < 3 {
+		t.Fatalf("total %d, matched %d, %d offenders", all.Total, all.Matched, len(all.Offenders))
+	}
+	// The most common category, by requests ascending, two at a time.
+	counts := map[string]int{}
+	for _, o := range all.Offenders {
+		for _, c := range o.Categories {
+			counts[c]++
+		}
+	}
+	var cat string
+	for c, n := range counts {
+		if n > counts[cat] || (n == counts[cat] && c < cat) {
+			cat = c
+		}
+	}
+	var want []string
+	for _, o := range all.Offenders {
+		if slices.Contains(o.Categories, cat) {
+			want = append(want, fmt.Sprint(o.Scope, "/", o.ID, "/", o.Requests))
+		}
+	}
+	var got []string
+	for offset := 0; offset < len(want)+2; offset += 2 {
+		var p page
+		path := fmt.Sprintf("/api/threats?since=1h&category=%s&sort=requests&dir=asc&limit=2&offset=%d", cat, offset)
+		if code, b := get(t, path, &p); code != 200 {
+			t.Fatalf("%s: %d %s", path, code, b)
+		}
+		if p.Total != all.Total || p.Matched != len(want) || len(p.Offenders) > 2 || len(p.Categories) != len(all.Categories) {
+			t.Fatalf("%s: total %d, matched %d, %d offenders, %d categories; want %d, %d, at most 2, %d",
+				path, p.Total, p.Matched, len(p.Offenders), len(p.Categories), all.Total, len(want), len(all.Categories))
+		}
+		for _, o := range p.Offenders {
+			got = append(got, fmt.Sprint(o.Scope, "/", o.ID, "/", o.Requests))
+		}
+	}
+	slices.SortStableFunc(want, func(a, b string) int { return cmpRequests(a) - cmpRequests(b) })
+	if len(got) != len(want) {
+		t.Fatalf("pages of %s: %d offenders, want %d", cat, len(got), len(want))
+	}
+	for i := range got {
+		if cmpRequests(got[i]) != cmpRequests(want[i]) {
+			t.Fatalf("pages of %s by requests: %v, want %v", cat, got, want)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("pages of %s: %v, want %v", cat, got, want)
+	}
+
+	// Text: an offender's id finds it.
+	var one page
+	id := all.Offenders[len(all.Offenders)-1].ID
+	if code, b := get(t, "/api/threats?since=1h&q="+url.QueryEscape(strings.ToUpper(id)), &one); code != 200 {
+		t.Fatalf("%d %s", code, b)
+	}
+	found := false
+	for _, o := range one.Offenders {
+		found = found || o.ID == id
+	}
+	if one.Matched == 0 || !found {
+		t.Errorf("q=%s: %d matched, not the offender", id, one.Matched)
+	}
+
+	// A bad view: 400, and no query.
+	const queries = `vakt_dashboard_queries_total{endpoint="threats"}`
+	before := metricValue(t, queries)
+	for _, p := range []string{"/api/threats?since=3h&sort=ip", "/api/threats?since=3h&limit=0", "/api/threats?since=3h&dir=sideways"} {
+		if code, b := get(t, p, nil); code != 400 {
+			t.Errorf("%s: %d %s, want 400", p, code, b)
+		}
+	}
+	if after := metricValue(t, queries); after != before {
+		t.Errorf("a refused view ran %v queries", after-before)
+	}
+}
+
+// cmpRequests is the requests of a "scope/id/requests" key.
+func cmpRequests(key string) int {
+	n, _ := strconv.Atoi(key[strings.LastIndexByte(key, '/')+1:])
+	return n
 }

@@ -107,6 +107,8 @@ func (p page) kpi(t *testing.T, id string) (string, string) {
 // link of its id.
 type shownOffender struct{ category, rule, id, site, key, href string }
 
+var threatCountRE = regexp.MustCompile(`id="threat-count"[^>]*>([^<]*)<`)
+
 var hrefRE = regexp.MustCompile(`<a class="offender-id" href="([^"]*)"`)
 
 func (p page) offenders() []shownOffender {
@@ -207,6 +209,10 @@ func TestBrowserDashboard(t *testing.T) {
 	rows := one.offenders()
 	if len(rows) != min(len(api.Offenders), 250) || one.body["data-offenders"] != strconv.Itoa(len(rows)) {
 		t.Errorf("%s: the table shows %d offenders, the API reports %d", site, len(rows), len(api.Offenders))
+	}
+	// The count is of every offender, not of the page the server sent.
+	if m := threatCountRE.FindStringSubmatch(one.dom); m == nil || strings.ReplaceAll(m[1], ",", "") != strconv.Itoa(len(api.Offenders)) {
+		t.Errorf("%s: the threats count shows %v, the API reports %d", site, m, len(api.Offenders))
 	}
 	// One row per offender, with all its rules.
 	keys := map[string]bool{}

@@ -11,7 +11,8 @@
 //
 //	/api/sites                      sites with stored requests
 //	/api/health?since=1h&site=S     series per site and bucket, totals, failing and slowest paths
-//	/api/threats?since=24h&site=S   offenders of every rule
+//	/api/threats?since=24h&site=S   offenders of every rule; category, q, sort, dir, limit
+//	                                and offset cut a page of them (threatsview.go)
 //	/api/top?since=1h&site=S&n=10   top clients, networks, paths, countries, ASNs, user agents
 //	/api/status                     salt epochs, retention, stored rows, pipeline readiness
 //	/api/client?id=ID&epoch=E&scope=client&since=24h&site=S&n=20
@@ -131,7 +132,7 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	mux.Handle("GET /favicon.ico", http.RedirectHandler("/assets/favicon.svg", http.StatusMovedPermanently))
 	mux.Handle("GET /api/sites", secure(d.api("sites", d.sites, 20*time.Second)))
 	mux.Handle("GET /api/health", secure(d.api("health", d.health, 2*time.Second, "since", "site")))
-	mux.Handle("GET /api/threats", secure(d.api("threats", d.threats, 10*time.Second, "since", "site")))
+	mux.Handle("GET /api/threats", secure(d.apiView("threats", d.threats, threatsViewer, 10*time.Second, "since", "site")))
 	mux.Handle("GET /api/top", secure(d.api("top", d.top, 5*time.Second, "since", "site", "n")))
 	mux.Handle("GET /api/status", secure(d.api("status", d.status, 5*time.Second)))
 	mux.Handle("GET /api/client", secure(d.api("client", d.client, 10*time.Second, "since", "site", "n", "scope", "id", "epoch")))
@@ -192,9 +193,10 @@ type cacheEntry struct {
 	expires time.Time
 	status  int
 	body    []byte
+	val     any // the endpoint's value, when a view is cut from it per request
 }
 
-func (c *cache) get(key string, ttl time.Duration, now func() time.Time, fill func() (int, []byte)) (int, []byte) {
+func (c *cache) get(key string, ttl time.Duration, now func() time.Time, fill func() (int, []byte, any)) (int, []byte, any) {
 	c.mu.Lock()
 	e := c.entries[key]
 	if e != nil {
@@ -202,7 +204,7 @@ func (c *cache) get(key string, ttl time.Duration, now func() time.Time, fill fu
 		case <-e.ready:
 			if now().Before(e.expires) {
 				c.mu.Unlock()
-				return e.status, e.body
+				return e.status, e.body, e.val
 			}
 			e = nil
 		default: // in flight: wait for it
@@ -221,17 +223,17 @@ func (c *cache) get(key string, ttl time.Duration, now func() time.Time, fill fu
 			}
 		}
 		c.mu.Unlock()
-		e.status, e.body = fill()
+		e.status, e.body, e.val = fill()
 		e.expires = now().Add(ttl)
 		if e.status != http.StatusOK {
 			e.expires = now() // errors are not cached
 		}
 		close(e.ready)
-		return e.status, e.body
+		return e.status, e.body, e.val
 	}
 	c.mu.Unlock()
 	<-e.ready
-	return e.status, e.body
+	return e.status, e.body, e.val
 }
 
 // normalise keeps only the parameters an endpoint reads, one value each,

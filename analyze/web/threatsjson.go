@@ -45,6 +45,10 @@ func (r threatsResp) appendJSON(b []byte) ([]byte, error) {
 		return nil, err
 	}
 	b = append(b, rules...)
+	b = append(b, `,"total":`...)
+	b = strconv.AppendInt(b, int64(r.Total), 10)
+	b = append(b, `,"matched":`...)
+	b = strconv.AppendInt(b, int64(r.Matched), 10)
 	b = append(b, `,"offenders":`...)
 	if r.Offenders == nil {
 		b = append(b, "null"...)

@@ -18,7 +18,7 @@ func FuzzThreatsJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, site, rule, id, country, key string, ev float64, ns int64, off int, n uint8) {
 		at := time.Unix(0, ns).In(time.FixedZone("z", off%(48*3600)))
 		r := threatsResp{Site: site, Since: at, Until: at.Add(time.Hour), Rules: []ruleInfo{{Name: rule, Description: country}},
-			Offenders: []offender{}, Categories: []categoryCount{{Category: rule, Offenders: int(n)}}}
+			Total: off, Matched: int(n), Offenders: []offender{}, Categories: []categoryCount{{Category: rule, Offenders: int(n)}}}
 		for i := range int(n % 5) {
 			m := match{Rule: rule, Category: key, Severity: i, Scope: "client", Site: site, ID: id, Epoch: uint32(i), Requests: uint64(ns),
 				Evidence: map[string]num{key: num(ev), "n": num(i), "z" + key: num(-ev / 3)}, FirstSeen: at, LastSeen: at.Add(time.Duration(i))}

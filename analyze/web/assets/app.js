@@ -31,6 +31,7 @@
     loaded: new Set(),
     health: null, threats: null,
     threatSort: null, threatCats: new Set(), threatQuery: "",
+    threatsStale: false, // the filter changed while the threats were loading
     sites: [],
   };
 
@@ -406,14 +407,42 @@
   }
 
   // ---- threats
+  // The server filters, sorts and pages the offenders (a month's are
+  // thousands): the table asks for the first THREATS_PAGE of its view.
+  const THREATS_PAGE = 250;
+  function threatsQuery() {
+    const q = { limit: THREATS_PAGE };
+    if (state.threatCats.size) q.category = Array.from(state.threatCats).join(",");
+    if (state.threatQuery.trim()) q.q = state.threatQuery.trim();
+    if (state.threatSort) {
+      q.sort = state.threatSort.key;
+      q.dir = state.threatSort.dir === 1 ? "asc" : "desc";
+    }
+    return q;
+  }
+  function loadThreats() {
+    return refresh("threats", () => api("/api/threats", threatsQuery()), (t) => {
+      if (!state.threatsStale) renderThreats(t);
+    }, threatsError).then(() => {
+      if (state.threatsStale) threatsChanged();
+    });
+  }
+  // threatsChanged reloads the table for a new filter or sort; one asked
+  // while a load runs follows it, and that load's answer is not shown.
+  function threatsChanged() {
+    state.threatsStale = state.busy.threats === true;
+    if (!state.threatsStale) loadThreats();
+  }
+  let searchTimer = 0;
+
   function renderThreats(t) {
     state.threats = t;
-    const offenders = t.offenders || [];
+    const total = t.total || 0;
     const count = $("threat-count");
-    count.textContent = fmtInt(offenders.length);
-    count.className = "badge" + (offenders.length ? " hot" : "");
+    count.textContent = fmtInt(total);
+    count.className = "badge" + (total ? " hot" : "");
     const cats = t.categories || [];
-    kpi("kpi-threats", fmtInt(offenders.length), offenders.length ? `${cats.length} categor${cats.length === 1 ? "y" : "ies"} · ${RANGE_TEXT[state.range] ? state.range : ""}` : `${(t.rules || []).length} rules, none triggered`, offenders.length ? "bad" : "ok");
+    kpi("kpi-threats", fmtInt(total), total ? `${cats.length} categor${cats.length === 1 ? "y" : "ies"} · ${RANGE_TEXT[state.range] ? state.range : ""}` : `${(t.rules || []).length} rules, none triggered`, total ? "bad" : "ok");
     for (const c of Array.from(state.threatCats)) if (!cats.some((x) => x.category === c)) state.threatCats.delete(c);
     const chips = $("category-chips");
     clear(chips);
@@ -425,7 +454,8 @@
       b.appendChild(el("span", "n", c.offenders));
       b.addEventListener("click", () => {
         if (state.threatCats.has(c.category)) state.threatCats.delete(c.category); else state.threatCats.add(c.category);
-        renderThreats(state.threats);
+        b.setAttribute("aria-pressed", state.threatCats.has(c.category) ? "true" : "false");
+        threatsChanged();
       });
       chips.appendChild(b);
     }
@@ -444,39 +474,13 @@
     return "/client?" + q.toString();
   }
 
-  // sortRows orders offenders by a column; ties keep the API's order.
-  const SORT_KEYS = {
-    severity: (o) => o.severity,
-    categories: (o) => (o.categories || [o.category]).join(","),
-    rules: (o) => (o.rules || [o.rule]).length,
-    id: (o) => o.scope + " " + o.id,
-    site: (o) => o.site,
-    requests: (o) => o.requests,
-    first_seen: (o) => new Date(o.first_seen).getTime(),
-    last_seen: (o) => new Date(o.last_seen).getTime(),
-    origin: (o) => (o.country || "~") + " " + String(o.asn).padStart(10, "0"),
-  };
-  function sortRows(rows, srt) {
-    const key = SORT_KEYS[srt.key];
-    return rows.map((o, i) => [o, i]).sort((a, b) => {
-      const x = key(a[0]), y = key(b[0]);
-      const c = typeof x === "string" ? x.localeCompare(y) : x - y;
-      return c * srt.dir || a[1] - b[1];
-    }).map((p) => p[0]);
-  }
-
   function drawThreatRows() {
     const t = state.threats;
     if (!t) return;
-    const q = state.threatQuery.trim().toLowerCase();
     const cats = (o) => o.categories || [o.category];
     const rules = (o) => o.rules || [o.rule];
-    let rows = (t.offenders || []).filter((o) =>
-      (state.threatCats.size === 0 || cats(o).some((c) => state.threatCats.has(c))) &&
-      (!q || [o.id, o.site, o.country, String(o.asn), o.scope, ...rules(o), ...cats(o)].some((s) => String(s || "").toLowerCase().includes(q))));
-    const srt = state.threatSort;
-    if (srt) rows = sortRows(rows, srt);
-    const shown = rows.slice(0, 250);
+    const shown = t.offenders || [];
+    const matched = t.matched || 0;
     document.body.dataset.offenders = String(shown.length);
     const tb = $("threats").querySelector("tbody");
     clear(tb);
@@ -528,7 +532,7 @@
       tr.appendChild(el("td", "nowrap", origin || "—"));
       tb.appendChild(tr);
     }
-    const total = (t.offenders || []).length;
+    const total = t.total || 0;
     $("threats").hidden = shown.length === 0;
     const empty = $("threats-empty");
     empty.className = "empty";
@@ -537,8 +541,8 @@
       ? `No offenders for ${state.site || "any site"} in ${RANGE_TEXT[state.range] || state.range}: ${(t.rules || []).length} rules checked.`
       : "No offender matches this filter.";
     const more = $("threats-more");
-    more.hidden = rows.length <= shown.length;
-    more.textContent = `Showing ${shown.length} of ${fmtInt(rows.length)}; narrow the filter to see the rest.`;
+    more.hidden = matched <= shown.length;
+    more.textContent = `Showing ${shown.length} of ${fmtInt(matched)}; narrow the filter to see the rest.`;
   }
 
   function threatsError(err) {
@@ -733,7 +737,7 @@
     };
     run("sites", SITES_PERIOD, () => refresh("sites", () => fetchPlain("/api/sites"), renderSites, () => {}));
     run("health", hp, () => refresh("health", () => api("/api/health"), renderHealth, healthError));
-    run("threats", tp, () => refresh("threats", () => api("/api/threats"), renderThreats, threatsError));
+    run("threats", tp, loadThreats);
     run("top", tp, () => refresh("top", () => api("/api/top", { n: 8 }), renderTop, topError));
     run("status", STATUS_PERIOD, () => refresh("status", () => fetchPlain("/api/status"), renderStatus, statusError));
     run("decisions", STATUS_PERIOD, () => refresh("decisions", () => fetchPlain("/api/decisions"), renderDecisions, decisionsError));
@@ -818,7 +822,11 @@
       if (state.live) for (const k in state.due) state.due[k] = 0;
       changed();
     });
-    $("threat-search").addEventListener("input", (e) => { state.threatQuery = e.target.value; drawThreatRows(); });
+    $("threat-search").addEventListener("input", (e) => {
+      state.threatQuery = e.target.value;
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(threatsChanged, 150);
+    });
     for (const th of $("threats").querySelectorAll("th.sortable")) {
       th.addEventListener("click", () => {
         const key = th.dataset.sort;
@@ -826,7 +834,7 @@
         state.threatSort = cur && cur.key === key ? (cur.dir === -1 ? { key, dir: 1 } : null) : { key, dir: -1 };
         for (const o of $("threats").querySelectorAll("th.sortable")) o.classList.remove("asc", "desc");
         if (state.threatSort) th.classList.add(state.threatSort.dir === 1 ? "asc" : "desc");
-        drawThreatRows();
+        threatsChanged();
       });
     }
     document.addEventListener("visibilitychange", tick);
