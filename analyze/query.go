@@ -145,15 +145,16 @@ func ratio(a, b uint64) float64 {
 	return float64(a) / float64(b)
 }
 
-// runAtOnce runs the independent queries fs, at most n at a time, and
-// returns their errors joined.
+// runAtOnce runs the independent queries fs, at most n at a time, starting
+// them in their order (callers put the longest first), and returns their
+// errors joined.
 func runAtOnce(n int, fs ...func() error) error {
 	errs := make([]error, len(fs))
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	for i, f := range fs {
+		sem <- struct{}{}
 		wg.Go(func() {
-			sem <- struct{}{}
 			defer func() { <-sem }()
 			errs[i] = f()
 		})

@@ -121,6 +121,7 @@ func threatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 	var tookMu sync.Mutex // a rule's ranges run at once
 	var decodeErr error
 	decoded := make(chan struct{})
+	others := len(tasks)
 	if plan != nil {
 		// The kept findings are decoded here while the engine works.
 		go func() { decodeErr = plan.decodeKept(); close(decoded) }()
@@ -143,6 +144,11 @@ func threatReport(ctx context.Context, conn driver.Conn, db string, rules []Rule
 			add(&lives, epochSelection{exclude: true, epochs: plan.whole}, g)
 		}
 	}
+	// The per-epoch rules' ranges first: each range's tasks start with the
+	// signal rules' one query, the report's longest (24 h of 1 M requests
+	// a day: ~190 of ~500 ms of engine time). Started after the others, it
+	// set the report's end: 24 h medians 513 -> 472 ms, alternating runs.
+	tasks = slices.Concat(tasks[others:], tasks[:others])
 	_ = runAtOnce(RuleParallelism, tasks...) // errs holds each rule's
 	if ctx.Err() != nil {
 		return t, ctx.Err()
