@@ -171,7 +171,8 @@ type epochPlan struct {
 
 // planEpochs reads the epochs' extents and the kept findings of the
 // per-epoch rules and kept rows of the staged ones (Rule.EpochStage). It
-// returns nil, and no error, when no epoch of f is whole.
+// returns nil, and no error, when that would not make the report faster
+// (planPays), as when f holds no epoch whole.
 func planEpochs(ctx context.Context, conn driver.Conn, db string, rules, staged []Rule, f Filter, now time.Time) (*epochPlan, error) {
 	extents, err := readEpochExtents(ctx, conn, db)
 	if err != nil {
@@ -190,7 +191,7 @@ func planEpochs(ctx context.Context, conn driver.Conn, db string, rules, staged 
 			live = append(live, e)
 		}
 	}
-	if len(p.whole) == 0 {
+	if !planPays(p.whole, live, p.ext, f) {
 		return nil, nil
 	}
 	p.fp = epochFingerprints(extents, restrictedOf(ctx))
@@ -222,6 +223,34 @@ func planEpochs(ctx context.Context, conn driver.Conn, db string, rules, staged 
 		}
 	}
 	return p, nil
+}
+
+// planPays reports whether kept findings make a report faster: they spare
+// evaluating the whole epochs' rows, but the per-epoch rules are then
+// evaluated once per live range (one at each end of f, each query analysed
+// again) and the staged rules over kept and live rows. The plan is used
+// when the whole epochs hold at least 1.5 times the other rows for each
+// live range, a live epoch's rows counted in proportion to its time in f.
+// Threat reports over the 30 M-row set, with the plan against without
+// (medians of five to seven, alternating; whole share, live ranges): the
+// last 24 h, whose one whole epoch was the last 1.9 h (7 %, 1), 396
+// against 334 ms; three days ending then (69 %, 1) 378 against 493; noon
+// to noon over two days (50 %, 2) 655 against 480, three (67 %, 2) 569
+// against 497, four (75 %, 2) 568 against 588, five (80 %, 2) 618 against
+// 694; seven days (86 %, 1) 469 against 937.
+func planPays(whole []uint32, live []epochExtent, ext map[uint32]epochExtent, f Filter) bool {
+	var kept, rest float64
+	for _, e := range whole {
+		kept += float64(ext[e].requests)
+	}
+	for _, e := range live {
+		// end is a second after the last row at least (store.EpochsTable).
+		if since, until := maxTime(f.Since, e.first), minTime(f.Until, e.end); until.After(since) {
+			rest += float64(e.requests) * float64(until.Sub(since)) / float64(e.end.Sub(e.first))
+		}
+	}
+	ranges := len(coveringRanges(slices.Clone(live), f))
+	return len(whole) > 0 && kept >= 1.5*rest*float64(ranges)
 }
 
 // coveringRanges is f narrowed to the time ranges that hold the epochs'

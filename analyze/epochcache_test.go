@@ -213,3 +213,43 @@ func TestKeepSettled(t *testing.T) {
 		t.Errorf("the newest epoch %d, being written, has %d kept rows", newest, kept)
 	}
 }
+
+// TestPlanPays: kept findings are used when the whole epochs hold at
+// least 1.5 times the other rows for each live range, live epochs counted
+// by their time in the range.
+func TestPlanPays(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 12, d, 0, 0, 0, 0, time.UTC) }
+	ext := map[uint32]epochExtent{}
+	for d := 1; d <= 7; d++ {
+		ext[uint32(d)] = epochExtent{epoch: uint32(d), requests: 1000, first: day(d), end: day(d + 1)}
+	}
+	ext[8] = epochExtent{epoch: 8, requests: 100, first: day(8), end: day(8).Add(2 * time.Hour)}
+	noon := func(d int) time.Time { return day(d).Add(12 * time.Hour) }
+	for _, c := range []struct {
+		name  string
+		whole []uint32
+		live  []uint32
+		f     Filter
+		want  bool
+	}{
+		// The last 24 h when the newest epoch has had no row for hours:
+		// it is whole, but holds 100 of the ~1,010 rows.
+		{"last 24 h, a small whole epoch", []uint32{8}, []uint32{7}, Filter{Since: day(7).Add(2 * time.Hour), Until: day(9)}, false},
+		{"one whole day", []uint32{6}, nil, Filter{Since: day(6), Until: day(7)}, true},
+		{"three days to the end, two whole", []uint32{6, 7, 8}, []uint32{5}, Filter{Since: day(5).Add(time.Hour), Until: day(9)}, true},
+		// Live at both ends: two ranges of queries.
+		{"noon to noon, one whole", []uint32{6}, []uint32{5, 7}, Filter{Since: noon(5), Until: noon(7)}, false},
+		{"noon to noon, two whole", []uint32{3, 4}, []uint32{2, 5}, Filter{Since: noon(2), Until: noon(5)}, false},
+		{"noon to noon, three whole", []uint32{3, 4, 5}, []uint32{2, 6}, Filter{Since: noon(2), Until: noon(6)}, true},
+		{"seven days", []uint32{2, 3, 4, 5, 6, 7, 8}, []uint32{1}, Filter{Since: day(1).Add(time.Hour), Until: day(9)}, true},
+		{"no whole epoch", nil, []uint32{6, 7}, Filter{Since: day(6).Add(time.Hour), Until: day(8)}, false},
+	} {
+		var live []epochExtent
+		for _, e := range c.live {
+			live = append(live, ext[e])
+		}
+		if got := planPays(c.whole, live, ext, c.f); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
