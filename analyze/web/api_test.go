@@ -626,18 +626,7 @@ func TestThreatsViews(t *testing.T) {
 		t.Fatalf("total %d, matched %d, %d offenders", all.Total, all.Matched, len(all.Offenders))
 	}
 	// The most common category, by requests ascending, two at a time.
-	counts := map[string]int{}
-	for _, o := range all.Offenders {
-		for _, c := range o.Categories {
-			counts[c]++
-		}
-	}
-	var cat string
-	for c, n := range counts {
-		if n > counts[cat] || (n == counts[cat] && c < cat) {
-			cat = c
-		}
-	}
+	cat, _ := commonestCategory(all.threatsJSON)
 	var want []string
 	for _, o := range all.Offenders {
 		if slices.Contains(o.Categories, cat) {
@@ -699,6 +688,24 @@ func TestThreatsViews(t *testing.T) {
 	if after := metricValue(t, queries); after != before {
 		t.Errorf("a refused view ran %v queries", after-before)
 	}
+}
+
+// commonestCategory is the category most offenders of r have (the first
+// by name of those), and how many have it.
+func commonestCategory(r threatsJSON) (string, int) {
+	counts := map[string]int{}
+	for _, o := range r.Offenders {
+		for _, c := range o.Categories {
+			counts[c]++
+		}
+	}
+	var cat string
+	for c, n := range counts {
+		if n > counts[cat] || (n == counts[cat] && c < cat) {
+			cat = c
+		}
+	}
+	return cat, counts[cat]
 }
 
 // cmpRequests is the requests of a "scope/id/requests" key.
