@@ -248,7 +248,7 @@ func TestPlanPays(t *testing.T) {
 		for _, e := range c.live {
 			live = append(live, ext[e])
 		}
-		if got := planPays(c.whole, live, ext, c.f); got != c.want {
+		if got := planPays(c.whole, live, ext, c.f, len(coveringRanges(live, c.f))); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}

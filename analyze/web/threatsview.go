@@ -3,6 +3,7 @@ package web
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -70,13 +71,7 @@ func parseThreatsView(q url.Values) (threatsView, error) {
 	}
 	v.text = strings.ToLower(strings.TrimSpace(q.Get("q")))
 	if v.sortKey = q.Get("sort"); v.sortKey != "" && threatSortKeys[v.sortKey] == nil {
-		keys := slices.Sorted(func(yield func(string) bool) {
-			for k := range threatSortKeys {
-				if !yield(k) {
-					return
-				}
-			}
-		})
+		keys := slices.Sorted(maps.Keys(threatSortKeys))
 		return v, badRequest{fmt.Sprintf("sort: %q is not a column; use one of %s", v.sortKey, strings.Join(keys, ", "))}
 	}
 	switch d := q.Get("dir"); d {
